@@ -1,0 +1,40 @@
+# `make demo`: set up and run the demo end to end.  `make test`: set up and run the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ASR    := $(BIN)/asr
+DEMO   := exp/demo
+
+.PHONY: setup sysdeps demo demo-data test clean
+
+setup: $(VENV)/.installed sysdeps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable
+# recordings to the demo training set. Installed with apt-get when run as root.
+sysdeps:
+	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng gcin-voice >/dev/null; \
+	  elif ! command -v espeak-ng >/dev/null; then \
+	    echo "error: install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng gcin-voice; macOS: brew install espeak-ng)"; exit 1; \
+	  fi; \
+	fi
+
+demo-data: setup
+	@[ -f data/demo/train/wav.scp ] || $(ASR) prepare demo data/demo
+
+demo: demo-data
+	@if [ -f $(DEMO)/last.pt ]; then $(ASR) train recipes/demo.yaml --resume; else $(ASR) train recipes/demo.yaml; fi
+	$(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test --report $(DEMO)/test_report.json
+	$(ASR) transcribe --model $(DEMO)/best.pt data/demo/samples/*.wav
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) exp .pytest_cache

@@ -1,0 +1,3 @@
+from asr.cli import app
+
+app(prog_name="asr")

@@ -1,0 +1,83 @@
+"""Self-contained model files: recipe, vocabulary, CMVN and weights, written atomically.
+
+Files are loaded with torch.load(weights_only=True): they hold only tensors and plain Python
+containers, so a crafted file cannot run code when it is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asr.config import Recipe, from_dict, to_dict
+from asr.errors import UserError
+from asr.model import CTCModel
+from asr.vocab import Vocab
+
+FORMAT = "asr-ctc"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, recipe: Recipe, vocab: Vocab, model: CTCModel, train_state: dict | None = None) -> None:
+    """Write the model (and optionally the training state) to `path`; readers never see half a file."""
+    path = Path(path)
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "recipe": to_dict(recipe),
+        "vocab": list(vocab.units),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint written by save_checkpoint; UserError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        if found:  # the file asks to import and call something: never done for a model file
+            raise UserError(f"{path}: refused to load: the file references Python code ({found.group(1)})") from None
+        raise UserError(f"{path}: not a readable model file (not a torch checkpoint)") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: not a readable model file ({reason})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path}: not an asr model file")
+    if ckpt.get("version") != VERSION:
+        raise UserError(
+            f"{path}: model file format version {ckpt.get('version')} is not supported by this "
+            f"asr (reads version {VERSION}); use the asr release that wrote it"
+        )
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> tuple[Recipe, Vocab, CTCModel]:
+    """Rebuild (recipe, vocab, model in eval mode) from a loaded checkpoint."""
+    recipe = from_dict(Recipe, ckpt["recipe"])
+    vocab = Vocab(ckpt["vocab"])
+    model = CTCModel(recipe.features.dim, len(vocab), recipe.model)
+    model.load_state_dict(ckpt["model"])
+    return recipe, vocab, model.eval()

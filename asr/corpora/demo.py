@@ -1,0 +1,216 @@
+"""The demo corpus: small, deterministic, synthesized Mandarin for a laptop-sized first run.
+
+Sentences (digit strings, years, dates, clock times, amounts, travel phrases, 好棒/好棒棒) come
+from seeded templates; each split holds different sentences. Speech comes from espeak-ng's
+`cmn-latn-pinyin` voice with many variants, speeds and pitches (dev and test use voices that
+training never hears) and, when Debian's gcin-voice is installed, from two human speakers'
+syllable recordings joined into utterances (training only). Level, silence and noise vary.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+import subprocess
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from asr.audio import SAMPLE_RATE, resample, to_mono
+from asr.data import Utterance, write_data_dir
+from asr.errors import UserError
+
+ESPEAK_VOICE = "cmn-latn-pinyin"  # plain "cmn" reads characters through the wrong dictionary
+DIGITS = "零一二三四五六七八九"
+CITIES = ["北京", "上海", "台北", "广州", "深圳"]
+INVENTORY = "零一二三四五六七八九十百千年月日号点分半好棒我想在到从去北京上海台北广州深圳"
+
+# espeak-ng voice variants per split: dev and test voices are never heard in training.
+DEV_VOICES = ["m7", "f4", "Mike", "steph"]
+TEST_VOICES = ["m3", "f2", "klatt2", "belinda", "david"]
+TRAIN_VOICES = [
+    "m1", "m2", "m4", "m5", "m6", "m8", "f1", "f3", "f5", "klatt", "klatt3", "klatt4", "klatt5",
+    "klatt6", "Alex", "Andy", "Annie", "Denis", "Gene", "Hugo", "Jacky", "Lee", "Marco", "Michael",
+    "adam", "anika", "announcer", "aunty", "benjamin", "boris", "caleb", "ed", "edward", "grandma",
+    "grandpa", "iven", "iven3", "john", "linda", "max", "norbert", "paul", "quincy", "rob",
+    "robert", "shelby", "steph2", "travis", "victor", "zac",
+]
+
+# gcin-voice folders are named by bopomofo plus tone digit (no digit: first tone).
+GCIN_DIR = Path("/usr/share/gcin-voice/ogg")
+GCIN_SPEAKERS = ["3", "5"]
+BOPOMOFO = {
+    "零": "ㄌㄧㄥ2", "一": "ㄧ", "二": "ㄦ4", "三": "ㄙㄢ", "四": "ㄙ4", "五": "ㄨ3", "六": "ㄌㄧㄡ4",
+    "七": "ㄑㄧ", "八": "ㄅㄚ", "九": "ㄐㄧㄡ3", "十": "ㄕ2", "百": "ㄅㄞ3", "千": "ㄑㄧㄢ",
+    "年": "ㄋㄧㄢ2", "月": "ㄩㄝ4", "日": "ㄖ4", "号": "ㄏㄠ4", "点": "ㄉㄧㄢ3", "分": "ㄈㄣ",
+    "半": "ㄅㄢ4", "好": "ㄏㄠ3", "棒": "ㄅㄤ4", "我": "ㄨㄛ3", "想": "ㄒㄧㄤ3", "在": "ㄗㄞ4",
+    "到": "ㄉㄠ4", "从": "ㄘㄨㄥ2", "去": "ㄑㄩ4", "北": "ㄅㄟ3", "京": "ㄐㄧㄥ", "上": "ㄕㄤ4",
+    "海": "ㄏㄞ3", "台": "ㄊㄞ2", "广": "ㄍㄨㄤ3", "州": "ㄓㄡ", "深": "ㄕㄣ", "圳": "ㄓㄣ4",
+}
+
+
+def cn_number(n: int) -> str:
+    """0..9999 as read in Mandarin: 10 -> 十, 15 -> 十五, 305 -> 三百零五, 2026 -> 二千零二十六."""
+    if not 0 <= n <= 9999:
+        raise ValueError(n)
+    if n == 0:
+        return "零"
+    if n < 20:
+        return ("十" + (DIGITS[n - 10] if n > 10 else "")) if n >= 10 else DIGITS[n]
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d = n // value % 10
+        if d:
+            out += ("零" if zero else "") + DIGITS[d] + unit
+            zero = False
+        elif out:
+            zero = True
+    return out
+
+
+def _digits(rng: random.Random, length: int, repeat: float = 0.3) -> str:
+    s = rng.choice(DIGITS)
+    while len(s) < length:
+        s += s[-1] if rng.random() < repeat else rng.choice(DIGITS)
+    return s
+
+
+def _date(rng: random.Random) -> str:
+    return f"{cn_number(rng.randint(1, 12))}月{cn_number(rng.randint(1, 31))}{rng.choice('日号')}"
+
+
+def _time(rng: random.Random) -> str:
+    hour = cn_number(rng.randint(1, 12)) + "点"
+    minute = rng.randint(1, 59)
+    return hour + rng.choice(["半", "", f"{cn_number(minute)}分" if minute >= 10 else f"零{DIGITS[minute]}分"])
+
+
+def _travel(rng: random.Random) -> str:
+    a, b = rng.sample(CITIES, 2)
+    when = rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
+    return rng.choice([
+        f"我想在{when}到{b}", f"从{a}去{b}", f"我想从{a}去{b}", f"我想{when}从{a}去{b}",
+        f"{when}从{a}到{b}", f"我想去{b}", f"我在{a}", f"我想在{a}", f"{when}到{b}",
+    ])
+
+
+def sentence(rng: random.Random) -> str:
+    """One demo sentence drawn from the weighted templates."""
+    kind = rng.choices(["digits", "year", "date", "time", "amount", "travel", "praise"], [24, 9, 12, 12, 8, 26, 9])[0]
+    if kind == "digits":
+        return _digits(rng, rng.randint(3, 11))
+    if kind == "year":
+        return rng.choice(["一九", "二零"]) + _digits(rng, 2) + "年"
+    if kind == "date":
+        return (rng.choice(["一九", "二零"]) + _digits(rng, 2) + "年" if rng.random() < 0.3 else "") + _date(rng)
+    if kind == "time":
+        return _time(rng)
+    if kind == "amount":
+        return cn_number(rng.randint(100, 9999))
+    if kind == "travel":
+        return _travel(rng)
+    praise = rng.choice(["好棒", "好棒棒"])
+    return rng.choice([praise, praise, f"{rng.choice(CITIES)}{praise}", f"我想去{rng.choice(CITIES)}{praise}", f"{_time(rng)}{praise}"])
+
+
+@dataclass(frozen=True)
+class Job:
+    uid: str
+    text: str
+    voice: str  # espeak variant, or "gcin3"/"gcin5" for the human syllable recordings
+    seed: int
+    path: Path
+
+
+def _espeak(text: str, variant: str, rng: np.random.Generator) -> np.ndarray:
+    cmd = ["espeak-ng", "--stdout", "-v", f"{ESPEAK_VOICE}+{variant}", "-s", str(int(rng.integers(125, 200))),
+           "-p", str(int(rng.integers(25, 80))), "-g", str(int(rng.integers(0, 4))), text]
+    out = subprocess.run(cmd, check=True, capture_output=True).stdout
+    wave, sr = sf.read(io.BytesIO(out), dtype="float32")
+    return resample(to_mono(wave), sr)
+
+
+def _gcin(text: str, speaker: str, rng: np.random.Generator) -> np.ndarray:
+    rate = rng.uniform(0.9, 1.15)  # speed perturbation (tempo and pitch together)
+    parts = []
+    for ch in text:
+        wave, sr = sf.read(str(GCIN_DIR / BOPOMOFO[ch] / f"{speaker}.ogg"), dtype="float32")
+        wave = to_mono(wave)
+        nz = np.flatnonzero(np.abs(wave) > 0.02 * np.abs(wave).max())
+        wave = wave[max(nz[0] - 400, 0) : nz[-1] + 400] if nz.size else wave
+        parts += [resample(wave, round(sr * rate)), np.zeros(int(rng.uniform(0.01, 0.12) * SAMPLE_RATE), np.float32)]
+    return np.concatenate(parts)
+
+
+def render(job: Job) -> None:
+    """Synthesize one utterance to a 16 kHz 16-bit wav with random level, padding and noise."""
+    rng = np.random.default_rng(job.seed)
+    if job.voice.startswith("gcin"):
+        wave = _gcin(job.text, job.voice[4:], rng)
+    else:
+        wave = _espeak(job.text, job.voice, rng)
+    pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
+    wave = np.concatenate([pad(), wave, pad()])
+    wave = wave / (np.abs(wave).max() + 1e-9) * rng.uniform(0.05, 0.9)
+    if rng.random() < 0.6:
+        snr_db = rng.uniform(12, 40)
+        noise = rng.standard_normal(wave.shape[0]).astype(np.float32)
+        if rng.random() < 0.5:  # brown-ish noise: low-frequency rumble instead of hiss
+            noise = np.cumsum(noise)
+            noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+        signal_power = np.mean(wave**2)
+        wave = wave + noise * np.sqrt(signal_power / (np.mean(noise**2) + 1e-12) / 10 ** (snr_db / 10))
+    job.path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(job.path), np.clip(wave, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+
+
+def unique_sentences(n: int, rng: random.Random) -> list[str]:
+    seen: dict[str, None] = {}
+    while len(seen) < n:
+        seen.setdefault(sentence(rng), None)
+    return list(seen)
+
+
+def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool) -> dict[str, list[Job]]:
+    """Decide every utterance (text, voice, seed, path) without synthesizing anything."""
+    rng = random.Random(seed)
+    pool = unique_sentences(sum(sizes.values()), rng)
+    voices = {"train": TRAIN_VOICES, "dev": DEV_VOICES, "test": TEST_VOICES}
+    jobs: dict[str, list[Job]] = {}
+    start = 0
+    for split in ("test", "dev", "train"):  # disjoint sentences: consecutive slices of one pool
+        texts = pool[start : start + sizes[split]]
+        start += sizes[split]
+        jobs[split] = []
+        for i, text in enumerate(texts):
+            voice = rng.choice(voices[split])
+            if split == "train" and human and rng.random() < 0.15:
+                voice = "gcin" + rng.choice(GCIN_SPEAKERS)
+            uid = f"{split}-{voice}-{i:05d}"
+            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), out_dir / "wav" / split / f"{uid}.wav"))
+    return jobs
+
+
+def generate(out_dir: str | Path, train: int = 2400, dev: int = 150, test: int = 200, seed: int = 2026,
+             workers: int = 2, human: bool | None = None, progress=None) -> dict[str, int]:
+    """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split."""
+    if shutil.which("espeak-ng") is None:
+        raise UserError("espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)")
+    if human is None:
+        human = GCIN_DIR.is_dir()
+    out_dir = Path(out_dir)
+    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human)
+    todo = [j for split in jobs.values() for j in split]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for n, _ in enumerate(pool.map(render, todo, chunksize=16), 1):
+            if progress:
+                progress(n, len(todo))
+    for split, split_jobs in jobs.items():
+        # wav.scp paths are relative to the data dir, so the corpus folder can be moved
+        utts = [Utterance(j.uid, Path("..") / j.path.relative_to(out_dir), j.text) for j in split_jobs]
+        write_data_dir(out_dir / split, utts, {j.uid: j.voice for j in split_jobs})
+    return {split: len(v) for split, v in jobs.items()}

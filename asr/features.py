@@ -1,0 +1,130 @@
+"""The 100 Hz MFCC frontend (Kaldi-compatible), deltas and global CMVN statistics.
+
+All functions are pure: waveform tensors in, feature tensors out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torchaudio.compliance.kaldi as kaldi
+import torchaudio.functional as AF
+
+FRAME_SHIFT = 160  # 10 ms at 16 kHz: 100 frames per second
+FRAME_LENGTH = 400  # 25 ms at 16 kHz
+FFT_SIZE = 512  # Kaldi rounds the window up to a power of two
+PREEMPHASIS = 0.97
+EPS = torch.finfo(torch.float32).eps
+INT16_SCALE = 32768.0  # Kaldi works on int16-valued samples; the log floor depends on that scale
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Frontend settings. They travel inside every checkpoint so inference uses the same ones."""
+
+    sample_rate: int = 16000
+    n_mels: int = 23
+    n_mfcc: int = 13
+    low_freq: float = 20.0
+    high_freq: float = 0.0  # <= 0 means offset from Nyquist, as in Kaldi
+    cepstral_lifter: float = 22.0
+    deltas: bool = True
+
+    @property
+    def dim(self) -> int:
+        return self.n_mfcc * (3 if self.deltas else 1)
+
+
+def num_frames(num_samples: int) -> int:
+    """Frames produced for `num_samples` (Kaldi's snip_edges=false): round(N / 160), 100 per second."""
+    return (num_samples + FRAME_SHIFT // 2) // FRAME_SHIFT
+
+
+@lru_cache(maxsize=8)
+def _tables(cfg: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if cfg.sample_rate != 16000:
+        raise ValueError("the frontend is defined at 16 kHz; resample the audio first")
+    window = torch.hann_window(FRAME_LENGTH, periodic=False).pow(0.85)  # Kaldi's "povey" window
+    high = cfg.high_freq if cfg.high_freq > 0 else cfg.sample_rate / 2 + cfg.high_freq
+    banks, _ = kaldi.get_mel_banks(
+        cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, 1.0
+    )
+    banks = torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # (FFT_SIZE // 2 + 1, n_mels)
+    dct = AF.create_dct(cfg.n_mels, cfg.n_mels, "ortho")
+    dct[:, 0] = math.sqrt(1.0 / cfg.n_mels)  # Kaldi's C0 scaling
+    dct = dct[:, : cfg.n_mfcc].contiguous()  # (n_mels, n_mfcc)
+    i = torch.arange(cfg.n_mfcc, dtype=torch.float32)
+    lifter = 1.0 + 0.5 * cfg.cepstral_lifter * torch.sin(math.pi * i / cfg.cepstral_lifter)
+    return window, banks, dct, lifter
+
+
+def _frame(wave: torch.Tensor) -> torch.Tensor:
+    """(N,) -> (T, 400) frames centred every 160 samples, edges reflected as Kaldi does."""
+    n = wave.shape[0]
+    t = num_frames(n)
+    left = FRAME_LENGTH // 2 - FRAME_SHIFT // 2  # 120 samples before the first frame's centre
+    right = max(0, (t - 1) * FRAME_SHIFT + FRAME_LENGTH - left - n)
+    # Kaldi mirrors sample -1 to 0 and sample N to N-1; both pads are shorter than N >= 400.
+    padded = torch.cat([wave[:left].flip(0), wave, wave.flip(0)[:right]])
+    return padded.unfold(0, FRAME_LENGTH, FRAME_SHIFT)
+
+
+def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
+    """Kaldi MFCC of a mono waveform in [-1, 1] at 16 kHz.
+
+    wave: (N,) float -> (T, n_mfcc) with T = round(N / 160), i.e. 100 frames per second.
+    Matches torchaudio.compliance.kaldi.mfcc(wave * 32768, snip_edges=False, dither=0).
+    Needs at least one frame (400 samples).
+    """
+    if wave.dim() != 1:
+        raise ValueError(f"expected a (N,) waveform, got shape {tuple(wave.shape)}")
+    if wave.shape[0] < FRAME_LENGTH:
+        raise ValueError(f"audio shorter than one 25 ms frame ({wave.shape[0]} samples)")
+    window, banks, dct, lifter = _tables(cfg)
+    frames = _frame(wave.float() * INT16_SCALE)
+    frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset per frame
+    shifted = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    frames = (frames - PREEMPHASIS * shifted) * window
+    power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)  # (T, 257)
+    logmel = (power @ banks).clamp_min(EPS).log()  # (T, n_mels)
+    return (logmel @ dct) * lifter
+
+
+def add_deltas(feats: torch.Tensor) -> torch.Tensor:
+    """(T, F) -> (T, 3F): features, deltas and delta-deltas (Kaldi's window of 2 frames)."""
+    spec = feats.T  # compute_deltas works on (..., freq, time)
+    d1 = AF.compute_deltas(spec, win_length=5)
+    d2 = AF.compute_deltas(d1, win_length=5)
+    return torch.cat([spec, d1, d2], dim=0).T.contiguous()
+
+
+def compute_features(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
+    """The full frontend without normalization: (N,) waveform -> (T, cfg.dim) at 100 Hz."""
+    feats = mfcc(wave, cfg)
+    return add_deltas(feats) if cfg.deltas else feats
+
+
+class CMVNAccumulator:
+    """Global mean and variance over many (T, F) feature matrices, accumulated in float64."""
+
+    def __init__(self, dim: int) -> None:
+        self.count = 0
+        self.sum = torch.zeros(dim, dtype=torch.float64)
+        self.sq = torch.zeros(dim, dtype=torch.float64)
+
+    def add(self, feats: torch.Tensor) -> None:
+        f = feats.double()
+        self.count += f.shape[0]
+        self.sum += f.sum(0)
+        self.sq += (f * f).sum(0)
+
+    def stats(self, floor: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (mean, std), each (F,) float32."""
+        if self.count == 0:
+            raise ValueError("no frames accumulated")
+        mean = self.sum / self.count
+        var = (self.sq / self.count - mean * mean).clamp_min(floor)
+        return mean.float(), var.sqrt().float()

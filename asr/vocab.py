@@ -1,0 +1,65 @@
+"""Output units: text normalization and the character vocabulary (blank = 0, unknown = 1)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+BLANK = "<blank>"
+UNK = "<unk>"
+SPACE = "|"  # word boundary unit for space-delimited languages
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+
+
+def normalize_text(text: str) -> str:
+    """Normalize a transcript for training and scoring.
+
+    NFKC (full-width letters, digits and punctuation -> half-width), lower case, punctuation and
+    symbols dropped (the apostrophe of "it's" stays), whitespace collapsed; spaces next to CJK characters are removed, so Mandarin
+    comes out unsegmented while space-delimited words keep single spaces between them.
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(" " if c != "'" and unicodedata.category(c)[0] in "PSZC" else c for c in text)
+    text = " ".join(text.split())
+    return _SPACE_NEAR_CJK.sub("", text)
+
+
+class Vocab:
+    """Character units. Index 0 is the CTC blank and index 1 the unknown unit; a space is `|`."""
+
+    blank = 0
+    unk = 1
+
+    def __init__(self, units: Sequence[str]) -> None:
+        if len(units) < 3 or units[0] != BLANK or units[1] != UNK:
+            raise ValueError("a vocabulary starts with <blank>, <unk> and has at least one unit")
+        if len(set(units)) != len(units):
+            raise ValueError("duplicate units in vocabulary")
+        self.units = list(units)
+        self._index = {u: i for i, u in enumerate(self.units)}
+
+    @classmethod
+    def build(cls, texts: Iterable[str], min_count: int = 1) -> "Vocab":
+        """Collect the characters of normalized `texts`, most frequent first (ties by code point)."""
+        counts = Counter(c for t in texts for c in normalize_text(t).replace(" ", SPACE))
+        chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
+        return cls([BLANK, UNK, *chars])
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.units == other.units
+
+    def encode(self, text: str) -> list[int]:
+        """Normalized text -> unit ids (unknown characters map to <unk>)."""
+        return [self._index.get(c, self.unk) for c in normalize_text(text).replace(" ", SPACE)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Unit ids (blanks already removed) -> text; <unk> is dropped, `|` becomes a space."""
+        chars = (self.units[i] for i in ids if i not in (self.blank, self.unk))
+        return "".join(chars).replace(SPACE, " ").strip()

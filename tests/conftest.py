@@ -1,0 +1,72 @@
+"""Shared fixtures: the committed demo samples and a tiny model trained on them once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asr.config import load_recipe
+from asr.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "demo" / "samples"
+TEST_DATA = ROOT / "tests" / "data"
+
+# A model small enough to memorize the eight samples in seconds on a CPU.
+TINY = [
+    "model.hidden=96", "model.layers=2", "model.dropout=0.0", "model.stack=3",
+    "train.batch_size=2", "train.lr=0.01", "train.lr_decay=1.0", "train.threads=2",
+]
+
+
+def tiny_overrides(exp_dir: Path, epochs: int, data: Path = SAMPLES) -> list[str]:
+    return [f"exp_dir={exp_dir}", f"data.train={data}", f"data.dev={data}", f"train.epochs={epochs}", *TINY]
+
+
+def run_asr(*args: str, **kw) -> subprocess.CompletedProcess:
+    """Run the CLI the way a user does, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "asr", *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kw)
+
+
+def have_espeak() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> dict:
+    """Train the tiny model on the samples; returns the training summary plus the model path."""
+    exp = tmp_path_factory.mktemp("tiny") / "exp"
+    summary = train(load_recipe(ROOT / "recipes" / "demo.yaml", tiny_overrides(exp, epochs=80)))
+    return {**summary, "model": exp / "best.pt", "exp_dir": exp}
+
+
+def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
+    """A tiny corpus in the official AISHELL-1 layout, synthesized with espeak-ng.
+
+    Speakers S0001-S0003 train, S0004 dev, S0005 test; transcripts are word-segmented with
+    spaces as in aishell_transcript_v0.8.txt; one extra train wav has no transcript.
+    """
+    import random
+
+    from asr.corpora.demo import Job, render, sentence
+
+    rng = random.Random(7)
+    base = root / "data_aishell"
+    lines, counts = [], {"train": 0, "dev": 0, "test": 0}
+    speakers = {"S0001": "train", "S0002": "train", "S0003": "train", "S0004": "dev", "S0005": "test"}
+    voices = ["m1", "f1", "m2", "f3", "m4"]
+    for k, (spk, split) in enumerate(speakers.items()):
+        for i in range(per_speaker + (1 if spk == "S0001" else 0)):
+            uid = f"BAC009{spk}W{i + 1:04d}"
+            text = sentence(rng)
+            render(Job(uid, text, voices[k], rng.randrange(2**32), base / "wav" / split / spk / f"{uid}.wav"))
+            if i < per_speaker:  # the extra utterance of S0001 stays without a transcript
+                lines.append(f"{uid} {' '.join(text[j:j + 2] for j in range(0, len(text), 2))}")
+                counts[split] += 1
+    (base / "transcript").mkdir(parents=True)
+    (base / "transcript" / "aishell_transcript_v0.8.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return counts

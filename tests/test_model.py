@@ -1,0 +1,32 @@
+import torch
+
+from asr.model import CTCModel, ModelConfig, reverse_padded
+
+
+def test_reverse_within_length():
+    x = torch.arange(10.0).reshape(2, 5, 1)
+    out = reverse_padded(x, torch.tensor([5, 3]))
+    assert out[0, :, 0].tolist() == [4, 3, 2, 1, 0]
+    assert out[1, :, 0].tolist() == [7, 6, 5, 8, 9]  # padding stays in place
+
+
+def test_padding_does_not_change_outputs():
+    torch.manual_seed(0)
+    model = CTCModel(39, 12, ModelConfig(hidden=32, layers=3, dropout=0.0, stack=3)).eval()
+    lengths = torch.tensor([61, 40, 7, 59])
+    feats = torch.randn(4, 61, 39) * 5
+    feats[1, 40:] = 1000.0  # garbage in the padding must not leak into any output
+    with torch.no_grad():
+        batched, out_lens = model(feats, lengths)
+        assert out_lens.tolist() == [21, 14, 3, 20]
+        for b, n in enumerate(lengths.tolist()):
+            alone, alone_len = model(feats[b : b + 1, :n], lengths[b : b + 1])
+            assert alone_len.item() == out_lens[b].item()
+            assert torch.allclose(alone[0], batched[b, : out_lens[b]], atol=1e-5)
+
+
+def test_outputs_are_log_probabilities():
+    model = CTCModel(13, 7, ModelConfig(hidden=16, layers=1, stack=1)).eval()
+    lp, _ = model(torch.randn(2, 9, 13), torch.tensor([9, 4]))
+    assert lp.shape == (2, 9, 7)
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(2, 9), atol=1e-5)
