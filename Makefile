@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data test clean
+.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -32,6 +32,21 @@ demo: demo-data
 	@if [ -f $(DEMO)/last.pt ]; then $(ASR) train recipes/demo.yaml --resume; else $(ASR) train recipes/demo.yaml; fi
 	$(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test --report $(DEMO)/test_report.json
 	$(ASR) transcribe --model $(DEMO)/best.pt data/demo/samples/*.wav
+
+# Beam search + character LM on the demo test set, next to greedy.
+demo-lm: demo-data
+	$(ASR) lm train data/demo/train -o $(DEMO)/chars.arpa --order 4
+	$(ASR) lm tune --model $(DEMO)/best.pt --data data/demo/dev --lm $(DEMO)/chars.arpa -o $(DEMO)/decode_lm.yaml
+	$(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test --decoder greedy
+	$(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test --decode $(DEMO)/decode_lm.yaml --report $(DEMO)/test_report_lm.json
+
+# pyctcdecode pins numpy<2 but works with numpy 2, hence --no-deps (pygtrie is its one real need).
+bench-deps: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps pyctcdecode pygtrie
+	$(BIN)/pip install --quiet --disable-pip-version-check flashlight-text
+
+bench-decode: bench-deps
+	$(BIN)/python -m bench.decode
 
 test: setup
 	$(BIN)/python -m pytest -q

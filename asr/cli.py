@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +15,8 @@ app = typer.Typer(help="CTC speech recognition with a deep bidirectional LSTM.",
                   pretty_exceptions_enable=False, add_completion=False)
 prepare_app = typer.Typer(help="Build Kaldi-style data dirs (wav.scp, text) from a corpus.", no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
+lm_app = typer.Typer(help="Train and tune n-gram language models for beam search.", no_args_is_help=True)
+app.add_typer(lm_app, name="lm")
 err = Console(stderr=True, highlight=False)
 
 
@@ -38,23 +41,57 @@ def train(
         fail(exc)
 
 
+Decoder = Annotated[Optional[str], typer.Option("--decoder", help="greedy or beam (default: the recipe's)")]
+Beam = Annotated[Optional[int], typer.Option("--beam", help="Beam width")]
+LMPath = Annotated[Optional[Path], typer.Option("--lm", help="ARPA character LM (asr lm train) or word KenLM model")]
+Alpha = Annotated[Optional[float], typer.Option("--alpha", help="LM weight")]
+Beta = Annotated[Optional[float], typer.Option("--beta", help="Insertion bonus per unit")]
+HotwordsFile = Annotated[Optional[Path], typer.Option("--hotwords", help="File with one phrase per line to boost")]
+Boost = Annotated[Optional[float], typer.Option("--hotword-boost", help="Bonus per hotword unit")]
+DecodeFile = Annotated[Optional[Path], typer.Option("--decode", help="YAML decode settings (e.g. from asr lm tune --output)")]
+
+
+def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost):
+    """A Recognizer with the model's decode settings, then the --decode file's, then the flags'."""
+    from asr.transcribe import Recognizer
+
+    settings = {}
+    if decode_file:
+        from asr.config import DecodeConfig, load_section
+
+        settings = load_section(decode_file, DecodeConfig)
+    flags = dict(decoder=decoder, beam=beam, lm=str(lm) if lm else None, alpha=alpha, beta=beta,
+                 hotwords=str(hotwords) if hotwords else None, hotword_boost=hotword_boost)
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    if (lm or hotwords) and decoder is None:
+        settings["decoder"] = "beam"  # asking for an LM or hotwords means asking for the beam
+    return Recognizer(model, **settings)
+
+
 @app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="Audio files (any format libsndfile reads)")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text (path<TAB>text) or json (one object per line)")] = "text",
+    nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
+    decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
+    alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
 ) -> None:
-    """Print `path<TAB>text` for each file; unreadable files are reported on stderr."""
-    from asr.transcribe import Recognizer
-
+    """Print `path<TAB>text` (or JSON with n-best and character times) for each file."""
+    if format not in ("text", "json"):
+        fail(UserError(f"--format: expected text or json, got {format!r}"))
     try:
-        rec = Recognizer(model)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost)
     except UserError as exc:
         fail(exc)
     failed = 0
-    for result in rec.transcribe_many(files):
+    as_json = format == "json"
+    for result in rec.transcribe_many(files, times=as_json, nbest=nbest if as_json else 1):
         if result.error:
             failed += 1
             err.print(f"error: {result.error}", markup=False, soft_wrap=True)
+        elif as_json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         else:
             print(f"{result.path}\t{result.text}", flush=True)
     if failed:
@@ -66,14 +103,15 @@ def evaluate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Kaldi-style data dir with wav.scp and text")],
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a JSON report here")] = None,
+    decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
+    alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
 ) -> None:
     """Print CER and WER of MODEL on a data dir."""
     from asr.data import read_data_dir
     from asr.evaluate import error_rates, write_report
-    from asr.transcribe import Recognizer
 
     try:
-        rec = Recognizer(model)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost)
         utts = read_data_dir(data)
     except UserError as exc:
         fail(exc)
@@ -85,12 +123,85 @@ def evaluate(
         else:
             rows.append({"id": u.id, "ref": u.text, "hyp": result.text})
     rates = error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows])
-    print(f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  ({len(rows)} utterances, {data})")
+    print(f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})")
     if report:
         write_report(report, rows, rates, failed)
     if failed:
         err.print(f"{len(failed)} utterance(s) could not be read and are not scored", markup=False)
         raise typer.Exit(1)
+
+
+@lm_app.command("train")
+def lm_train(
+    data_dirs: Annotated[list[Path], typer.Argument(help="Data dirs whose `text` files train the LM")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="ARPA file to write")],
+    order: Annotated[int, typer.Option("--order", help="N-gram order")] = 4,
+    unit: Annotated[str, typer.Option("--unit", help="char (Mandarin; default) or word")] = "char",
+) -> None:
+    """Train a Kneser-Ney n-gram LM on transcripts and write it as ARPA."""
+    from asr.data import read_data_dir
+    from asr.lm import corpus_sentences, train_kneser_ney, write_arpa
+
+    if unit not in ("char", "word"):
+        fail(UserError(f"--unit: expected char or word, got {unit!r}"))
+    try:
+        texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
+    except UserError as exc:
+        fail(exc)
+    model = train_kneser_ney(list(corpus_sentences(texts, unit)), order)
+    write_arpa(output, model)
+    print(f"{output}: {order}-gram {unit} LM from {len(texts)} transcripts, " +
+          ", ".join(f"{len(model[k])} {k}-grams" for k in sorted(model)))
+
+
+@lm_app.command("tune")
+def lm_tune(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Dev data dir")],
+    lm: Annotated[Path, typer.Option("--lm", help="Language model")],
+    alphas: Annotated[str, typer.Option(help="Comma-separated LM weights")] = "0,0.25,0.5,0.75,1.0,1.5",
+    betas: Annotated[str, typer.Option(help="Comma-separated insertion bonuses")] = "0,0.5,1.0,2.0",
+    beam: Annotated[int, typer.Option(help="Beam width")] = 10,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the best settings as YAML (for --decode)")] = None,
+) -> None:
+    """Grid-search alpha and beta on a dev set; prints the CER table and the best pair."""
+    from rich.table import Table
+
+    from asr.data import read_data_dir
+    from asr.evaluate import error_rates
+
+    try:
+        rec = recognizer(model, None, "beam", beam, lm, None, None, None, None)
+        utts = read_data_dir(data)
+        grid_a = [float(x) for x in alphas.split(",")]
+        grid_b = [float(x) for x in betas.split(",")]
+    except ValueError as exc:
+        fail(UserError(f"--alphas/--betas: {exc}"))
+    except UserError as exc:
+        fail(exc)
+    cached = []  # the acoustic model runs once; only decoding is repeated
+    for u in utts:
+        try:
+            cached.append((u.text or "", rec.log_probs([rec.features(u.path)])))
+        except UserError as exc:
+            err.print(f"error: {u.id}: {exc}", markup=False, soft_wrap=True)
+    table = Table("alpha \\ beta", *[f"{b:g}" for b in grid_b], title=f"CER on {data} (beam {beam})")
+    best = (float("inf"), None, None)
+    for a in grid_a:
+        row = []
+        for b in grid_b:
+            hyps = [rec.decode_log_probs(lp, n, alpha=a, beta=b)[0].text for _, (lp, n) in cached]
+            cer = error_rates([r for r, _ in cached], hyps)["cer"]
+            row.append(f"{cer:.2%}")
+            best = min(best, (cer, a, b), key=lambda x: x[0])
+        table.add_row(f"{a:g}", *row)
+    Console().print(table)
+    print(f"best: alpha {best[1]:g} beta {best[2]:g} CER {best[0]:.2%}")
+    if output:
+        import yaml
+
+        settings = {"decoder": "beam", "beam": beam, "lm": str(lm.resolve()), "alpha": best[1], "beta": best[2]}
+        output.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
 @prepare_app.command("aishell")

@@ -42,12 +42,35 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """Decoding defaults; `asr transcribe/evaluate` options override them."""
+
+    decoder: str = "greedy"  # greedy | beam
+    beam: int = 10
+    lm: str | None = None  # ARPA character LM (asr lm train) or a word-level KenLM model
+    alpha: float = 0.5  # LM weight
+    beta: float = 1.0  # insertion bonus per unit
+    hotwords: str | None = None  # a file with one phrase per line
+    hotword_boost: float = 3.0  # score added per unit of a hotword phrase
+    token_min_logp: float = -10.0  # per-frame pruning: units below this log-prob are not tried
+    prune_topk: int = 40  # ... and at most this many per frame
+    blank_skip: float | None = None  # skip frames whose blank probability is at least this
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("greedy", "beam"):
+            raise UserError(f"decode.decoder: expected greedy or beam, got {self.decoder!r}")
+        if self.beam < 1:
+            raise UserError(f"decode.beam: must be >= 1, got {self.beam}")
+
+
+@dataclass(frozen=True)
 class Recipe:
     exp_dir: str
     data: DataConfig
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -102,17 +125,29 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+def _read_mapping(path: str | Path, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: recipe not found")
+        raise UserError(f"{path}: {what} not found")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(values, dict):
-        raise UserError(f"{path}: a recipe is a mapping of sections")
-    return from_dict(Recipe, apply_overrides(values, list(overrides)), where=path.name)
+        raise UserError(f"{path}: a {what} is a YAML mapping")
+    return values
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    values = _read_mapping(path, "recipe")
+    return from_dict(Recipe, apply_overrides(values, list(overrides)), where=Path(path).name)
+
+
+def load_section(path: str | Path, cls: type) -> dict:
+    """Read a YAML mapping of one recipe section, checked against `cls`; returns the given keys."""
+    values = _read_mapping(path, "settings file")
+    checked = from_dict(cls, values, where=Path(path).name)
+    return {k: getattr(checked, k) for k in values}
 
 
 def to_dict(recipe: Recipe) -> dict:

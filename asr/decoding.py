@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import torch
+import torchaudio.functional as AF
 
 
 def collapse(ids: list[int], blank: int = 0) -> list[int]:
@@ -23,3 +29,214 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0
     """Best path decoding. log_probs: (B, T, V), lengths: (B,) -> one unit-id list per utterance."""
     best = log_probs.argmax(dim=-1).cpu()
     return [collapse(best[b, : int(n)].tolist(), blank) for b, n in enumerate(lengths.cpu())]
+
+
+NEG_INF = float("-inf")
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) for Python floats, exact at -inf."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+class Hotwords:
+    """Phrases whose units get a score bonus while a hypothesis spells them out.
+
+    A trie over unit-id sequences. Each matched unit adds `boost`; when the hypothesis leaves a
+    phrase before finishing it, the bonus it had collected is taken back, so only complete
+    phrases keep their bonus.
+    """
+
+    def __init__(self, phrases: list[list[int]], boost: float) -> None:
+        self.boost = boost
+        self.children: list[dict[int, int]] = [{}]
+        self.final: list[bool] = [False]
+        for ids in phrases:
+            node = 0
+            for i in ids:
+                if i not in self.children[node]:
+                    self.children.append({})
+                    self.final.append(False)
+                    self.children[node][i] = len(self.children) - 1
+                node = self.children[node][i]
+            if ids:
+                self.final[node] = True
+
+    def start(self) -> tuple[int, float]:
+        return (0, 0.0)  # (trie node, bonus collected in the unfinished phrase)
+
+    def advance(self, state: tuple[int, float], unit: int) -> tuple[float, tuple[int, float]]:
+        node, pending = state
+        nxt = self.children[node].get(unit)
+        if nxt is None:  # leave the current phrase: take back its bonus, maybe start a new one
+            delta = -pending
+            nxt = self.children[0].get(unit)
+            if nxt is None:
+                return delta, (0, 0.0)
+            node, pending = 0, 0.0
+        else:
+            delta = 0.0
+        delta += self.boost
+        pending += self.boost
+        if self.final[nxt]:  # a whole phrase: its bonus is kept
+            return delta, ((nxt if self.children[nxt] else 0), 0.0)
+        return delta, (nxt, pending)
+
+    def finish(self, state: tuple[int, float]) -> float:
+        return -state[1]
+
+
+@dataclass
+class Hypothesis:
+    ids: list[int]
+    score: float  # am_score + alpha * lm_score + beta * len(ids) + hotword bonus
+    am_score: float  # log P_ctc(ids | audio): the sum over all alignments
+    lm_score: float = 0.0
+
+
+def _frame_candidates(lp: np.ndarray, blank: int, min_logp: float, topk: int,
+                      blank_skip: float | None) -> list[list[tuple[int, float]]]:
+    """Per frame, the non-blank units worth trying: log-prob >= min_logp (the frame's best unit
+    always, unless it is blank), at most topk of them; none where blank_skip applies.
+
+    One flat threshold pass over (T, V) instead of per-row sorting: with CTC's peaky
+    posteriors only a handful of entries pass.
+    """
+    t_max, vocab = lp.shape
+    flat = np.flatnonzero(lp >= min_logp)
+    rows, cols = np.divmod(flat, vocab)
+    counts = np.bincount(rows, minlength=t_max)
+    out: list[list[tuple[int, float]]] = [[] for _ in range(t_max)]
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        if c != blank:
+            out[r].append((c, float(lp[r, c])))
+    for r in np.flatnonzero(counts == 0).tolist():  # nothing passed: the best unit still may
+        c = int(lp[r].argmax())
+        if c != blank:
+            out[r].append((c, float(lp[r, c])))
+    if blank_skip:  # blank_skip > 0.5, so blank is the frame's best unit
+        for r in np.flatnonzero(lp[:, blank] >= math.log(blank_skip)).tolist():
+            out[r] = []
+    for r in np.flatnonzero(counts > topk).tolist():
+        out[r] = heapq.nlargest(topk, out[r], key=lambda cv: cv[1])
+    return out
+
+
+class _Prefix:
+    __slots__ = ("pb", "pnb", "lm", "lm_state", "hot", "hot_state")
+
+    def __init__(self, lm: float, lm_state, hot: float, hot_state) -> None:
+        self.pb = NEG_INF  # log prob of the prefix with its alignments ending in blank
+        self.pnb = NEG_INF  # ... ending in its last unit
+        self.lm, self.lm_state, self.hot, self.hot_state = lm, lm_state, hot, hot_state
+
+
+def prefix_beam_search(
+    log_probs: np.ndarray,
+    beam: int = 10,
+    blank: int = 0,
+    token_min_logp: float = -10.0,
+    prune_topk: int = 40,
+    blank_skip: float | None = None,
+    lm=None,
+    units: list[str] | None = None,
+    alpha: float = 0.5,
+    beta: float = 0.0,
+    hotwords: Hotwords | None = None,
+    nbest: int = 1,
+) -> list[Hypothesis]:
+    """CTC prefix beam search over one utterance's log_probs (T, V) (numpy, natural log).
+
+    Keeps, for every prefix, the probability of its alignments ending in blank and in its last
+    unit, so a repeated unit extends the prefix only across a blank. Per frame, only units with
+    log-prob >= token_min_logp, at most prune_topk of them, are tried (the best one always);
+    with blank_skip = p, frames whose blank probability is >= p only advance blank endings.
+    `lm` (CharLM/WordLM over `units`) is fused with weight alpha, beta is an insertion bonus.
+    Returns the nbest hypotheses, best first.
+    """
+    t_max, vocab = log_probs.shape
+    if lm is not None and units is None:
+        raise ValueError("an LM needs the unit strings")
+    if blank_skip is not None and not 0.5 < blank_skip <= 1.0:
+        raise ValueError("blank_skip is a probability above 0.5")
+    lp = np.asarray(log_probs)
+    cands = _frame_candidates(lp, blank, token_min_logp, prune_topk, blank_skip)
+    blank_lp = lp[:, blank].tolist()
+
+    beams = {(): _Prefix(0.0, lm.start() if lm else None, 0.0, hotwords.start() if hotwords else None)}
+    beams[()].pb = 0.0
+
+    def total(item: tuple[tuple, _Prefix]) -> float:
+        p, b = item
+        return _lse(b.pb, b.pnb) + alpha * b.lm + beta * len(p) + b.hot
+
+    for t in range(t_max):
+        p_blank = blank_lp[t]
+        row = lp[t]
+        if not cands[t]:  # nothing to extend with: every prefix only absorbs this frame
+            for prefix, b in beams.items():
+                p_all = _lse(b.pb, b.pnb)
+                b.pnb = b.pnb + float(row[prefix[-1]]) if prefix else NEG_INF
+                b.pb = p_all + p_blank
+            continue
+        nxt: dict[tuple, _Prefix] = {}
+        for prefix, b in beams.items():
+            p_all = _lse(b.pb, b.pnb)
+            same = nxt.get(prefix)
+            if same is None:
+                same = nxt[prefix] = _Prefix(b.lm, b.lm_state, b.hot, b.hot_state)
+            same.pb = _lse(same.pb, p_all + p_blank)
+            last = prefix[-1] if prefix else None
+            if last is not None:
+                same.pnb = _lse(same.pnb, b.pnb + float(row[last]))  # the last unit continues
+            for c, p_c in cands[t]:
+                src = b.pb if c == last else p_all  # a repeat extends only across a blank
+                if src == NEG_INF:
+                    continue
+                ext_prefix = prefix + (c,)
+                ext = nxt.get(ext_prefix)
+                if ext is None:
+                    ext = beams.get(ext_prefix)
+                    if ext is not None:  # already a beam: keep its LM/hotword state, fresh probs
+                        ext = _Prefix(ext.lm, ext.lm_state, ext.hot, ext.hot_state)
+                    else:
+                        lm_delta, lm_state = lm.advance(b.lm_state, units[c]) if lm else (0.0, None)
+                        hot_delta, hot_state = hotwords.advance(b.hot_state, c) if hotwords else (0.0, None)
+                        ext = _Prefix(b.lm + lm_delta, lm_state, b.hot + hot_delta, hot_state)
+                    nxt[ext_prefix] = ext
+                ext.pnb = _lse(ext.pnb, src + p_c)
+        beams = dict(heapq.nlargest(beam, nxt.items(), key=total)) if len(nxt) > beam else nxt
+
+    hyps = []
+    for prefix, b in beams.items():
+        if b.pb == NEG_INF and b.pnb == NEG_INF:
+            continue
+        lm_score = b.lm + (lm.finish(b.lm_state) if lm else 0.0)
+        hot = b.hot + (hotwords.finish(b.hot_state) if hotwords else 0.0)
+        am = _lse(b.pb, b.pnb)
+        hyps.append(Hypothesis(list(prefix), am + alpha * lm_score + beta * len(prefix) + hot, am, lm_score))
+    hyps.sort(key=lambda h: h.score, reverse=True)
+    return hyps[:nbest]
+
+
+def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw) -> list[list[Hypothesis]]:
+    """prefix_beam_search for each utterance of a batch: (B, T, V) + (B,) -> n-best lists."""
+    lp = log_probs.detach().float().cpu().numpy()
+    return [prefix_beam_search(lp[b, : int(n)], **kw) for b, n in enumerate(lengths.cpu())]
+
+
+def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple[int, int, int]]:
+    """Viterbi (forced) alignment of `ids` to one utterance's log_probs (T, V).
+
+    Returns (unit, first_frame, last_frame) per unit, monotonic, via torchaudio's forced_align.
+    """
+    if not ids:
+        return []
+    targets = torch.tensor([ids], dtype=torch.int32)
+    frames, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=blank)
+    spans = AF.merge_tokens(frames[0], scores[0].exp(), blank=blank)
+    return [(s.token, s.start, s.end - 1) for s in spans]

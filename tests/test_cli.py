@@ -61,3 +61,37 @@ def test_missing_model_is_one_line(tmp_path):
     res = run_asr("transcribe", "--model", tmp_path / "none.pt", SAMPLES / "test-belinda-00062.wav")
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "model file not found" in res.stderr
+
+
+def test_json_output_with_beam_nbest_and_times(tiny_model, tmp_path):
+    wav = SAMPLES / "test-belinda-00054.wav"
+    hot = tmp_path / "hot.txt"
+    hot.write_text("台北\n", encoding="utf-8")
+    res = run_asr("transcribe", "--model", tiny_model["model"], "--format", "json", "--beam", "8",
+                  "--hotwords", hot, "--nbest", "3", wav)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    duration = sf.info(wav).duration
+    assert out["text"] == "五月十一日四点从广州到台北"
+    assert out["nbest"][0]["text"] == out["text"] and 1 <= len(out["nbest"]) <= 3
+    assert [n["score"] for n in out["nbest"]] == sorted((n["score"] for n in out["nbest"]), reverse=True)
+    chars = out["chars"]
+    assert "".join(c["char"] for c in chars) == out["text"]
+    for a, b in zip(chars, chars[1:]):
+        assert a["start"] < a["end"] <= b["start"]
+    assert chars[0]["start"] >= 0 and chars[-1]["end"] <= duration + 0.03
+
+
+def test_decode_settings_file_and_flags(tiny_model, tmp_path):
+    arpa = tmp_path / "lm.arpa"
+    assert run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3").returncode == 0
+    settings = tmp_path / "decode.yaml"
+    settings.write_text(f"decoder: beam\nbeam: 4\nlm: {arpa}\nalpha: 0.3\n")
+    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings)
+    assert res.returncode == 0, res.stderr
+    assert "beam)" in res.stdout
+    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings, "--decoder", "greedy")
+    assert "greedy)" in res.stdout
+    settings.write_text("decoder: beem\n")
+    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings)
+    assert res.returncode == 2 and "expected greedy or beam" in res.stderr

@@ -1,0 +1,125 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from asr.decoding import Hotwords, align, beam_decode, collapse, greedy_decode, prefix_beam_search
+from asr.lm import CharLM, NGramLM, train_kneser_ney, write_arpa
+from asr.vocab import Vocab
+
+UNLIMITED = dict(beam=10**6, token_min_logp=-1e9, prune_topk=10**6, nbest=10**6)
+
+
+def brute_force(lp: np.ndarray) -> dict[tuple, float]:
+    """log P(labels | x) for every label sequence, summing all V^T alignments."""
+    t, v = lp.shape
+    probs: dict[tuple, float] = {}
+    for path in itertools.product(range(v), repeat=t):
+        lab = tuple(collapse(list(path)))
+        probs[lab] = np.logaddexp(probs.get(lab, -np.inf), sum(lp[i, p] for i, p in enumerate(path)))
+    return probs
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_beam_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    t, v = int(rng.integers(1, 7)), int(rng.integers(2, 5))
+    lp = torch.randn(t, v, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).mul(2).log_softmax(-1).numpy()
+    exact = brute_force(lp)
+    hyps = prefix_beam_search(lp, **UNLIMITED)
+    assert len(hyps) == len(exact)
+    for h in hyps:
+        assert h.am_score == pytest.approx(exact[tuple(h.ids)], abs=1e-9)
+    assert tuple(hyps[0].ids) == max(exact, key=exact.get)
+
+
+def peaky(rng: np.random.Generator, t: int, v: int, dominance: float = 0.8) -> np.ndarray:
+    """CTC-like posteriors: one unit (often blank) takes `dominance` of each frame's mass."""
+    dom = np.where(rng.random(t) < 0.5, 0, rng.integers(0, v, t))
+    p = rng.dirichlet(np.ones(v), t) * (1 - dominance)
+    p[np.arange(t), dom] += dominance
+    return np.log(p)
+
+
+def test_beam_one_equals_greedy():
+    # Beam 1 keeps the best prefix (summed over its alignments), greedy the best path; on
+    # CTC-shaped posteriors, where one unit dominates each frame, the two agree.
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        t, v = int(rng.integers(1, 60)), int(rng.integers(2, 12))
+        lp = peaky(rng, t, v)
+        greedy = greedy_decode(torch.from_numpy(lp)[None], torch.tensor([t]))[0]
+        assert prefix_beam_search(lp, beam=1)[0].ids == greedy
+
+
+VOCAB = Vocab(["<blank>", "<unk>", "好", "棒", "上", "海", "深", "圳", "台", "北"])
+
+
+def frames(*rows: dict[str, float]) -> np.ndarray:
+    """Log-posteriors from per-frame {unit: prob}; "-" is blank, the rest share what is left."""
+    out = []
+    for row in rows:
+        p = np.full(len(VOCAB), 0.0)
+        for unit, prob in row.items():
+            p[VOCAB.blank if unit == "-" else VOCAB.units.index(unit)] = prob
+        rest = 1 - p.sum()
+        p[p == 0] = rest / (p == 0).sum()
+        out.append(p)
+    return np.log(np.array(out))
+
+
+def text(hyp) -> str:
+    return VOCAB.decode(hyp.ids)
+
+
+def test_haobangbang_through_beam_search():
+    with_blank = frames({"-": .9}, {"好": .9}, {"棒": .9}, {"-": .9}, {"棒": .9}, {"-": .9})
+    without = frames({"-": .9}, {"好": .9}, {"棒": .9}, {"棒": .9}, {"棒": .9}, {"-": .9})
+    assert text(prefix_beam_search(with_blank, beam=8)[0]) == "好棒棒"
+    assert text(prefix_beam_search(without, beam=8)[0]) == "好棒"
+
+
+def test_batch_wrapper_respects_lengths():
+    lp = torch.from_numpy(np.stack([frames({"好": .9}, {"-": .9}, {"棒": .9}), frames({"好": .9}, {"棒": .9}, {"-": .9})]))
+    out = beam_decode(lp, torch.tensor([2, 3]), beam=4)
+    assert [text(h[0]) for h in out] == ["好", "好棒"]
+
+
+@pytest.fixture
+def lm(tmp_path):
+    arpa = tmp_path / "lm.arpa"
+    write_arpa(arpa, train_kneser_ney([list("上海"), list("深圳"), list("台北"), list("好棒")] * 3, order=3))
+    return CharLM(NGramLM.from_arpa(arpa))
+
+
+def test_language_model_resolves_an_ambiguous_case(lm):
+    # acoustically 上圳 is best (0.6 * 0.5), but no such word exists; 上海 (0.6 * 0.45) does
+    lp = frames({"上": .6, "深": .35}, {"-": .95}, {"圳": .5, "海": .45}, {"-": .95})
+    assert text(prefix_beam_search(lp, beam=8)[0]) == "上圳"
+    fused = prefix_beam_search(lp, beam=8, lm=lm, units=VOCAB.units, alpha=1.0, beta=0.0)[0]
+    assert text(fused) == "上海"
+    assert fused.lm_score < 0
+
+
+def test_hotword_boost_changes_the_result():
+    lp = frames({"上": .5, "台": .45}, {"-": .95}, {"北": .9}, {"-": .95})
+    assert text(prefix_beam_search(lp, beam=8)[0]) == "上北"
+    hot = Hotwords([VOCAB.encode("台北")], boost=1.0)
+    assert text(prefix_beam_search(lp, beam=8, hotwords=hot)[0]) == "台北"
+
+
+def test_unfinished_hotword_keeps_no_bonus():
+    hot = Hotwords([VOCAB.encode("台北")], boost=2.0)
+    d1, state = hot.advance(hot.start(), VOCAB.encode("台")[0])
+    d2, state = hot.advance(state, VOCAB.encode("好")[0])
+    assert d1 == 2.0 and d1 + d2 + hot.finish(state) == 0.0
+    d1, state = hot.advance(hot.start(), VOCAB.encode("台")[0])
+    d2, state = hot.advance(state, VOCAB.encode("北")[0])
+    assert d1 + d2 + hot.finish(state) == 4.0
+
+
+def test_alignment_spans_are_monotonic():
+    lp = torch.from_numpy(frames({"-": .9}, {"好": .9}, {"好": .9}, {"棒": .9}, {"-": .9}, {"棒": .9}, {"-": .9}))
+    spans = align(lp, VOCAB.encode("好棒棒"))
+    assert spans == [(2, 1, 2), (3, 3, 3), (3, 5, 5)]
