@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode clean
+.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -47,6 +47,9 @@ bench-deps: setup
 
 bench-decode: bench-deps
 	$(BIN)/python -m bench.decode
+
+bench-train: demo-data
+	$(BIN)/python -m bench.train
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,3 +1,4 @@
 from asr.cli import app
 
-app(prog_name="asr")
+if __name__ == "__main__":
+    app(prog_name="asr")

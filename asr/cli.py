@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -30,13 +33,21 @@ def train(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML, e.g. recipes/demo.yaml")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue from EXP_DIR/last.pt")] = False,
     override: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: section.key=value")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Processes (GPUs) on this machine, through torchrun")] = 1,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device)")] = None,
 ) -> None:
     """Train a model as the recipe says; checkpoints go to its exp_dir."""
+    override = [*(override or []), *([f"train.device={device}"] if device else [])]
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        args = [str(recipe), *(["--resume"] if resume else []), *[a for o in override for a in ("--set", o)]]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "asr", "train", *args]
+        raise typer.Exit(subprocess.call(cmd))
     from asr.config import load_recipe
     from asr.train import train as run
 
     try:
-        run(load_recipe(recipe, override or []), resume=resume)
+        run(load_recipe(recipe, override), resume=resume)
     except UserError as exc:
         fail(exc)
 
@@ -202,6 +213,20 @@ def lm_tune(
 
         settings = {"decoder": "beam", "beam": beam, "lm": str(lm.resolve()), "alpha": best[1], "beta": best[2]}
         output.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+@app.command()
+def plot(
+    exp_dir: Annotated[Path, typer.Argument(help="Experiment folder (holds metrics.csv)")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG to write (default EXP_DIR/curves.png)")] = None,
+) -> None:
+    """Plot training loss and dev CER per epoch to a PNG."""
+    from asr.plot import plot_curves
+
+    try:
+        print(plot_curves(exp_dir, output))
+    except UserError as exc:
+        fail(exc)
 
 
 @prepare_app.command("aishell")

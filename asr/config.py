@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from asr.augment import AugmentConfig
 from asr.errors import UserError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
@@ -28,17 +29,36 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 20
-    batch_size: int = 16  # utterances per batch; batches hold utterances of similar length
+    batch_size: int = 16  # most utterances per batch (0: no limit)
+    max_frames: int = 0  # most padded feature frames per batch (0: no limit); buckets by length
+    batch_multiple: int = 1  # batch sizes rounded down to a multiple of this (8 suits GPU AMP kernels)
     lr: float = 1e-3
+    warmup_steps: int = 0  # linear warm-up of the learning rate
     lr_decay: float = 1.0  # multiplied into the learning rate after every epoch
+    plateau_factor: float = 1.0  # ... and this when dev CER has not improved for plateau_patience epochs
+    plateau_patience: int = 2
+    early_stop_patience: int = 0  # stop after this many epochs without a better dev CER (0: never)
+    average_last: int = 0  # average the weights of the last N epochs into avg.pt (0: off)
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max global gradient norm
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
     threads: int = 0  # torch CPU threads; 0 = all cores
-    num_workers: int = 0  # DataLoader workers for feature extraction
-    cache_features: bool = True  # keep features in memory after the first pass
+    num_workers: int = 0  # DataLoader workers for audio loading and features
+    cache_features: bool = True  # keep features in memory after first use (num_workers is then 0)
+    feature_cache_dir: str | None = None  # also keep them on disk, reused across epochs and runs
     cmvn_utterances: int = 5000  # training utterances sampled for global CMVN statistics
+    save_every_steps: int = 0  # also write last.pt every N steps within an epoch (0: at epoch ends)
+    log_every_steps: int = 50  # TensorBoard loss/lr points
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise UserError(f"train.amp: expected auto, bf16, fp16 or off, got {self.amp!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.batch_size <= 0 and self.max_frames <= 0:
+            raise UserError("train: set batch_size or max_frames (or both)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,7 @@ class Recipe:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
@@ -78,6 +99,14 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise UserError(f"{where}: expected a mapping, got {value!r}")
         return from_dict(tp, value, where)
+    if typing.get_origin(tp) is tuple:  # tuple[float, ...] or tuple[float, float] from a YAML list
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(tp)
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if len(items) != len(value):
+            raise UserError(f"{where}: expected {len(items)} values, got {len(value)}")
+        return tuple(_convert(t, v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(items, value)))
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:

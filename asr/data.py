@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from asr.audio import SAMPLE_RATE, load_audio
+from asr.augment import AugmentConfig, draw_perturbation, item_rng, perturb_waveform
 from asr.errors import AudioError, UserError
 from asr.features import FeatureConfig, compute_features, num_frames
 from asr.vocab import Vocab
@@ -85,41 +90,101 @@ def ctc_min_frames(ids: list[int]) -> int:
     return len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
 
 
-class FeatureDataset(Dataset):
-    """Utterances -> {"id", "feats" (T, F), "target" (L,)}; items that cannot be read are None.
+class FeatureCache:
+    """Features on disk, one file per utterance under a folder named by the frontend settings, so
+    changing a setting starts a fresh cache; a file records its audio's size and mtime and is
+    recomputed when the audio changes."""
 
-    With cache=True the features are kept after first use (use num_workers=0 with it, since
-    DataLoader workers would each fill a private copy).
+    def __init__(self, root: str | Path, feat_cfg: FeatureConfig) -> None:
+        key = hashlib.sha1(json.dumps(dataclasses.asdict(feat_cfg), sort_keys=True).encode()).hexdigest()[:12]
+        self.dir = Path(root) / key
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, utt: Utterance) -> Path:
+        return self.dir / (hashlib.sha1(utt.id.encode()).hexdigest()[:2]) / f"{utt.id.replace('/', '_')}.pt"
+
+    @staticmethod
+    def _source(utt: Utterance) -> list:
+        st = utt.path.stat()
+        return [str(utt.path), st.st_size, st.st_mtime_ns]
+
+    def get(self, utt: Utterance) -> torch.Tensor | None:
+        f = self._file(utt)
+        try:
+            item = torch.load(f, weights_only=True)
+            return item["feats"] if item["source"] == self._source(utt) else None
+        except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):
+            return None
+
+    def put(self, utt: Utterance, feats: torch.Tensor) -> None:
+        f = self._file(utt)
+        f.parent.mkdir(exist_ok=True)
+        tmp = f.with_suffix(f".{os.getpid()}.tmp")
+        torch.save({"feats": feats, "source": self._source(utt)}, tmp)
+        os.replace(tmp, f)
+
+
+class FeatureDataset(Dataset):
+    """Utterances -> {"id", "feats" (T, F), "target" (L,), "text"}; unreadable items are None.
+
+    Indexed by (epoch, i) pairs (what BucketSampler yields) so that waveform augmentation is
+    drawn from a generator seeded by (seed, epoch, i): identical in any worker, and on resume.
+    Unperturbed features are cached in memory (cache=True; use num_workers=0 with it, since
+    workers would each fill a private copy) and/or on disk (cache_dir).
     """
 
-    def __init__(self, utts: list[Utterance], feat_cfg: FeatureConfig, vocab: Vocab | None, cache: bool = False) -> None:
+    def __init__(self, utts: list[Utterance], feat_cfg: FeatureConfig, vocab: Vocab | None, cache: bool = False,
+                 cache_dir: str | Path | None = None, augment: AugmentConfig | None = None, seed: int = 0) -> None:
         self.utts = utts
         self.feat_cfg = feat_cfg
         self.vocab = vocab
-        self.cache: dict[int, torch.Tensor] | None = {} if cache else None
+        self.memory: dict[int, torch.Tensor] | None = {} if cache else None
+        self.disk = FeatureCache(cache_dir, feat_cfg) if cache_dir else None
+        self.augment = augment if augment is not None and augment.waveform else None
+        self.seed = seed
         self.failed: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.utts)
 
-    def features(self, i: int) -> torch.Tensor | None:
-        if self.cache is not None and i in self.cache:
-            return self.cache[i]
-        utt = self.utts[i]
+    def _compute(self, utt: Utterance, perturb=None) -> torch.Tensor | None:
         try:
-            feats = compute_features(load_audio(utt.path), self.feat_cfg)
+            wave = load_audio(utt.path)
+            if perturb is not None:
+                wave = perturb_waveform(wave, *perturb)
+            return compute_features(wave, self.feat_cfg)
         except AudioError as exc:
             self.failed[utt.id] = str(exc)
-            return None
         except ValueError as exc:  # shorter than one frame
             self.failed[utt.id] = f"{utt.path}: {exc}"
-            return None
-        if self.cache is not None:
-            self.cache[i] = feats
+        return None
+
+    def features(self, i: int) -> torch.Tensor | None:
+        """Unperturbed features of utterance i, through the caches."""
+        if self.memory is not None and i in self.memory:
+            return self.memory[i]
+        utt = self.utts[i]
+        feats = self.disk.get(utt) if self.disk else None
+        if feats is None:
+            feats = self._compute(utt)
+            if feats is not None and self.disk:
+                self.disk.put(utt, feats)
+        if feats is not None and self.memory is not None:
+            self.memory[i] = feats
         return feats
 
-    def __getitem__(self, i: int) -> dict | None:
-        feats = self.features(i)
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
+        epoch, i = key if isinstance(key, tuple) else (0, key)
+        feats = None
+        if self.augment is not None:
+            rng = item_rng(self.seed, epoch, i)
+            speed, snr = draw_perturbation(self.augment, rng)
+            if speed != 1.0 or snr is not None:
+                feats = self._compute(self.utts[i], (speed, snr, rng))
+                if feats is None:
+                    return None
+        if feats is None:
+            feats = self.features(i)
         if feats is None:
             return None
         utt = self.utts[i]
@@ -157,35 +222,66 @@ def collate(items: list[dict | None]) -> Batch:
     )
 
 
-class LengthGroupedSampler(Sampler[list[int]]):
-    """Batches of utterances of similar length, in a fresh random order every epoch.
+class BucketSampler(Sampler[list[tuple[int, int]]]):
+    """Batches of utterances of similar length under a padded-frames budget, reshuffled per epoch.
 
-    Grouping by length keeps padding (wasted LSTM steps) small without packed sequences.
-    Utterances are sorted by length with random tie-breaking, cut into batches, and the
-    batch order is shuffled with a generator seeded by (seed, epoch).
+    Utterances are sorted by length with a random jitter of a few percent (so batch membership
+    changes between epochs), cut into batches where len(batch) * longest <= max_frames and
+    len(batch) <= max_utts (rounded down to a multiple of `multiple` where possible: GPU kernels
+    for bf16/fp16 LSTMs want batch sizes divisible by 8), and the batches are shuffled across all lengths. Padding stays
+    small without packed sequences. With world > 1, each rank takes every world-th batch; the
+    list is first padded by repeating batches so every rank runs the same number of steps.
+    Yields lists of (epoch, index) for FeatureDataset.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(self, lengths: list[int], max_frames: int = 0, max_utts: int = 16, shuffle: bool = True,
+                 seed: int = 0, rank: int = 0, world: int = 1, multiple: int = 1) -> None:
         self.lengths = lengths
-        self.batch_size = batch_size
+        self.multiple = multiple
+        self.max_frames = max_frames
+        self.max_utts = max_utts
         self.shuffle = shuffle
         self.seed = seed
-        self.epoch = 0
+        self.rank, self.world = rank, world
+        self.epoch, self.start = 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch's batches; skip its first `start` batches (resuming mid-epoch)."""
+        self.epoch, self.start = epoch, start
 
     def batches(self) -> list[list[int]]:
+        """This rank's batches of the current epoch, all of them (ignores `start`)."""
         g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        noise = torch.rand(len(self.lengths), generator=g).tolist() if self.shuffle else [0.0] * len(self.lengths)
-        order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], noise[i]))
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        n = len(self.lengths)
+        jitter = (1 + 0.05 * torch.rand(n, generator=g)).tolist() if self.shuffle else [1.0] * n
+        order = sorted(range(n), key=lambda i: self.lengths[i] * jitter[i])
+        batches, cur, longest = [], [], 0
+        for i in order:
+            longest_if = max(longest, self.lengths[i])
+            full = (self.max_utts and len(cur) >= self.max_utts) or (
+                self.max_frames and cur and longest_if * (len(cur) + 1) > self.max_frames)
+            if full:
+                keep = len(cur) - len(cur) % self.multiple if len(cur) > self.multiple else len(cur)
+                batches.append(cur[:keep])
+                cur = cur[keep:]  # the rest opens the next batch: sizes stay multiples of `multiple`
+                if self.max_frames and cur and (len(cur) + 1) * self.lengths[i] > self.max_frames:
+                    batches.append(cur)  # the rest cannot take this longer utterance too
+                    cur = []
+                longest_if = max([self.lengths[j] for j in cur] + [self.lengths[i]])
+            cur.append(i)
+            longest = longest_if
+        if cur:
+            batches.append(cur)
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        if self.world > 1:
+            pad = (-len(batches)) % self.world
+            batches = (batches + batches[:pad])[self.rank :: self.world]
         return batches
 
     def __iter__(self):
-        return iter(self.batches())
+        for batch in self.batches()[self.start :]:
+            yield [(self.epoch, i) for i in batch]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return len(self.batches()) - self.start

@@ -1,31 +1,30 @@
-"""The training loop: CTC loss, Adam, gradient clipping, dev CER, checkpoints and resume."""
+"""The training loop: CTC loss, Adam, warm-up/decay/plateau schedule, gradient clipping, AMP on
+CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
+import os
 import random
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 
+from asr.augment import SpecAugment
 from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.config import Recipe, to_dict
-from asr.data import (
-    FeatureDataset,
-    LengthGroupedSampler,
-    Utterance,
-    collate,
-    ctc_min_frames,
-    estimated_frames,
-    read_data_dir,
-)
+from asr.data import BucketSampler, FeatureDataset, Utterance, collate, ctc_min_frames, estimated_frames, read_data_dir
 from asr.decoding import greedy_decode
 from asr.errors import UserError
 from asr.evaluate import error_rates
@@ -37,24 +36,54 @@ log = logging.getLogger("asr.train")
 console = Console(stderr=True)
 
 
-def setup_logging(exp_dir: Path) -> None:
-    """Console (rich) and exp_dir/train.log, both at INFO."""
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
+@dataclass(frozen=True)
+class Dist:
+    """Where this process stands in a torchrun job (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> "Dist":
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_logging(exp_dir: Path, main: bool) -> None:
+    """Console (rich) and exp_dir/train.log on rank 0; warnings only elsewhere."""
+    log.setLevel(logging.INFO if main else logging.WARNING)
     log.handlers.clear()
     log.propagate = False
     log.addHandler(RichHandler(console=console, show_path=False, show_level=False))
-    fh = logging.FileHandler(exp_dir / "train.log", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(fh)
+    if main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(exp_dir / "train.log", encoding="utf-8")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(fh)
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, d: Dist) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device is cuda but no CUDA GPU is visible; use device: cpu or auto")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError("train.device is cuda but no CUDA GPU is visible; use device: cpu or auto")
+        return torch.device("cuda", d.local_rank if d.world > 1 else (torch.device(name).index or 0))
     return torch.device(name)
+
+
+def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or setting == "off":
+        return None
+    if setting == "fp16":
+        return torch.float16
+    if setting == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
 
 
 def ensure_data(recipe: Recipe) -> None:
@@ -74,17 +103,23 @@ def ensure_data(recipe: Recipe) -> None:
     raise UserError(f"data dir {missing[0]} not found{hint}")
 
 
-def filter_trainable(utts: list[Utterance], vocab: Vocab, stack: int) -> tuple[list[Utterance], list[int], int]:
-    """Drop utterances whose audio is too short for their label under CTC; returns (kept, frames, dropped)."""
-    kept, frames, dropped = [], [], 0
+def filter_trainable(utts: list[Utterance], vocab: Vocab, stack: int, max_frames: int) -> tuple[list[Utterance], list[int], dict]:
+    """Drop utterances that cannot be read, are too short for their transcript under CTC, or are
+    longer than a whole batch may be. Returns (kept, their frame counts, {reason: count})."""
+    kept, frames = [], []
+    dropped = {"unreadable": 0, "too short for transcript": 0, "longer than max_frames": 0}
     for u in utts:
         t = estimated_frames(u)
-        if t == 0 or math.ceil(t / stack) < ctc_min_frames(vocab.encode(u.text or "")):
-            dropped += 1
-            continue
-        kept.append(u)
-        frames.append(t)
-    return kept, frames, dropped
+        if t == 0:
+            dropped["unreadable"] += 1
+        elif math.ceil(t / stack) < ctc_min_frames(vocab.encode(u.text or "")):
+            dropped["too short for transcript"] += 1
+        elif max_frames and t > max_frames:
+            dropped["longer than max_frames"] += 1
+        else:
+            kept.append(u)
+            frames.append(t)
+    return kept, frames, {k: v for k, v in dropped.items() if v}
 
 
 def compute_cmvn(dataset: FeatureDataset, max_utts: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,12 +133,37 @@ def compute_cmvn(dataset: FeatureDataset, max_utts: int, seed: int) -> tuple[tor
     return acc.stats()
 
 
-def _progress() -> Progress:
+class LRSchedule:
+    """lr = base * warm-up ramp * lr_decay^epoch * plateau scale; state travels in checkpoints."""
+
+    def __init__(self, base: float, warmup: int, decay: float, plateau_factor: float, patience: int) -> None:
+        self.base, self.warmup, self.decay = base, warmup, decay
+        self.plateau_factor, self.patience = plateau_factor, patience
+        self.scale, self.bad_epochs = 1.0, 0
+
+    def lr(self, step: int, epoch: int) -> float:
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
+        return self.base * ramp * self.decay**epoch * self.scale
+
+    def end_epoch(self, improved: bool) -> None:
+        self.bad_epochs = 0 if improved else self.bad_epochs + 1
+        if self.plateau_factor != 1.0 and self.bad_epochs >= self.patience:
+            self.scale *= self.plateau_factor
+            self.bad_epochs = 0
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scale, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scale, self.bad_epochs = state["scale"], state["bad_epochs"]
+
+
+def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[fps]:.0f} frames/s"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-        disable=not console.is_terminal,
+        disable=not (enabled and console.is_terminal),
     )
 
 
@@ -113,6 +173,8 @@ def evaluate_loader(model: CTCModel, loader: DataLoader, vocab: Vocab, device: t
     model.eval()
     refs, hyps = [], []
     for batch in loader:
+        if not batch.ids:
+            continue
         batch = batch.to(device)
         log_probs, out_lens = model(batch.feats, batch.feat_lens)
         hyps += [vocab.decode(ids) for ids in greedy_decode(log_probs, out_lens, vocab.blank)]
@@ -120,8 +182,34 @@ def evaluate_loader(model: CTCModel, loader: DataLoader, vocab: Vocab, device: t
     return error_rates(refs, hyps)
 
 
+def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of the models in `paths` (integer buffers taken from the last one)."""
+    states = [load_checkpoint(p)["model"] for p in paths]
+    avg = {}
+    for name, last in states[-1].items():
+        avg[name] = sum(s[name] for s in states) / len(states) if last.is_floating_point() else last
+    return avg
+
+
+def rng_state(device: torch.device) -> dict:
+    version, internal, gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss]}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def train(recipe: Recipe, resume: bool = False) -> dict:
-    """Train `recipe` into recipe.exp_dir; returns the final training state summary."""
+    """Train `recipe` into recipe.exp_dir; returns {"best_cer", "history", "exp_dir"}."""
+    d = Dist.from_env()
     exp_dir = Path(recipe.exp_dir)
     cfg = recipe.train
     last_path, best_path = exp_dir / "last.pt", exp_dir / "best.pt"
@@ -129,11 +217,26 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
         raise UserError(f"--resume: {last_path} not found; start without --resume")
     if not resume and last_path.is_file():
         raise UserError(f"{exp_dir} already holds a run ({last_path.name}); add --resume to continue it or change exp_dir")
-    setup_logging(exp_dir)
-    ensure_data(recipe)
+    setup_logging(exp_dir, d.main)
+    if d.main:
+        ensure_data(recipe)
+    device = pick_device(cfg.device, d)
+    if d.world > 1:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        ensure_data(recipe)  # rank 0 prepared it before joining
+    try:
+        return _train(recipe, resume, d, device, exp_dir, last_path, best_path)
+    finally:
+        if d.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir: Path, last_path: Path, best_path: Path) -> dict:
+    cfg = recipe.train
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
@@ -141,94 +244,190 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
     dev_utts = read_data_dir(recipe.data.dev)
     state = load_checkpoint(last_path) if resume else None
     vocab = Vocab(state["vocab"]) if state else Vocab.build(u.text for u in train_utts)
-    train_utts, train_frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack)
+    slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
+    train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
+    budget_lengths = [math.ceil(f / slowest) for f in frames]
     log.info(
-        f"train: {len(train_utts)} utterances ({sum(train_frames) / 360000:.2f} h), skipped {dropped} "
-        f"unreadable or too short for their transcript; dev: {len(dev_utts)}; vocab: {len(vocab)} units; device: {device}"
+        f"train: {len(train_utts)} utterances ({sum(frames) / 360000:.2f} h), skipped: "
+        f"{', '.join(f'{n} {why}' for why, n in dropped.items()) or 'none'}; "
+        f"dev: {len(dev_utts)}; vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
     )
     if not train_utts:
         raise UserError(f"{recipe.data.train}: no usable training utterances")
-    train_set = FeatureDataset(train_utts, recipe.features, vocab, cache=cfg.cache_features)
-    dev_set = FeatureDataset(dev_utts, recipe.features, vocab, cache=cfg.cache_features)
     workers = 0 if cfg.cache_features else cfg.num_workers
-    sampler = LengthGroupedSampler(train_frames, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    train_loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
-    dev_frames = [estimated_frames(u) for u in dev_utts]
-    dev_loader = DataLoader(dev_set, batch_sampler=LengthGroupedSampler(dev_frames, cfg.batch_size, shuffle=False),
-                            collate_fn=collate, num_workers=workers)
+    train_set = FeatureDataset(train_utts, recipe.features, vocab, cache=cfg.cache_features,
+                               cache_dir=cfg.feature_cache_dir, augment=recipe.augment, seed=cfg.seed)
+    dev_set = FeatureDataset(dev_utts, recipe.features, vocab, cache=cfg.cache_features, cache_dir=cfg.feature_cache_dir)
+    sampler = BucketSampler(budget_lengths, cfg.max_frames, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                            rank=d.rank, world=d.world, multiple=cfg.batch_multiple)
+    # the loader gets a generator of its own: drawing its worker seed from the global RNG at
+    # every epoch start would shift dropout's random stream after a mid-epoch resume
+    train_loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+                              pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed))
+    dev_sampler = BucketSampler([estimated_frames(u) for u in dev_utts], cfg.max_frames, cfg.batch_size, shuffle=False)
+    dev_loader = DataLoader(dev_set, batch_sampler=dev_sampler, collate_fn=collate, num_workers=workers,
+                            generator=torch.Generator().manual_seed(cfg.seed))
 
     model = CTCModel(recipe.features.dim, len(vocab), recipe.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = LRSchedule(cfg.lr, cfg.warmup_steps, cfg.lr_decay, cfg.plateau_factor, cfg.plateau_patience)
+    dtype = amp_dtype(cfg.amp, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     ctc = torch.nn.CTCLoss(blank=vocab.blank, reduction="sum", zero_infinity=True)
-    start_epoch, best_cer, history = 0, math.inf, []
+    spec_augment = SpecAugment(recipe.augment).train()
+    epoch, start_batch, step, best_cer, history, stale = 0, 0, 0, math.inf, [], 0
+    running = {"loss": 0.0, "utts": 0, "frames": 0, "nonfinite": 0, "seconds": 0.0}
     if state:
-        model.load_state_dict(state["model"])
         ts = state["train_state"]
+        model.load_state_dict(state["model"])
+        model.to(device)
         optimizer.load_state_dict(ts["optimizer"])
-        start_epoch, best_cer, history = ts["epoch"], ts["best_cer"], ts["history"]
-        torch.set_rng_state(ts["torch_rng"])
-        log.info(f"resumed from {last_path} after epoch {start_epoch} (best dev CER {best_cer:.4f})")
+        schedule.load_state_dict(ts["schedule"])
+        scaler.load_state_dict(ts["scaler"])
+        epoch, start_batch, step = ts["epoch"], ts["batch"], ts["step"]
+        best_cer, history, stale, running = ts["best_cer"], ts["history"], ts["stale"], ts["running"]
+        set_rng_state(ts["rng"], device)
+        log.info(f"resumed from {last_path}: epoch {epoch + 1}, batch {start_batch}, step {step} (best dev CER {best_cer:.2%})")
     else:
-        mean, std = compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed)
+        if d.main:
+            mean, std = compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed)
+        else:
+            mean, std = torch.zeros(recipe.features.dim), torch.ones(recipe.features.dim)
         model.set_cmvn(mean, std)
-        (exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
-        (exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in vocab.units), encoding="utf-8")
-    model.to(device)
-    for group in optimizer.param_groups:
-        group["lr"] = cfg.lr * cfg.lr_decay**start_epoch
+        if d.main:
+            (exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
+            (exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in vocab.units), encoding="utf-8")
+        model.to(device)
+    if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
+        for t in model.state_dict().values():
+            dist.broadcast(t, 0)
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        net = model
     n_params = sum(p.numel() for p in model.parameters())
-    log.info(f"model: {recipe.model.layers}x{recipe.model.hidden} BiLSTM, {n_params / 1e6:.2f} M parameters")
+    log.info(f"model: {recipe.model.layers}x{recipe.model.hidden} BiLSTM, {n_params / 1e6:.2f} M parameters; "
+             f"amp: {dtype or 'off'}")
+    writer = None
+    if d.main:
+        from torch.utils.tensorboard import SummaryWriter
 
-    for epoch in range(start_epoch, cfg.epochs):
-        sampler.set_epoch(epoch)
-        model.train()
-        t0, frames, loss_sum, n_utts, nonfinite = time.time(), 0, 0.0, 0, 0
-        with _progress() as progress:
-            task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(sampler), loss=0.0, fps=0.0)
-            for batch in train_loader:
-                if not batch.ids:
-                    progress.advance(task)
-                    continue
+        writer = SummaryWriter(str(exp_dir / "tensorboard"), purge_step=step)
+
+    def save_last() -> None:
+        if not d.main:
+            return
+        save_checkpoint(last_path, recipe, vocab, model, {
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
+            "epoch": epoch, "batch": batch_index, "step": step, "best_cer": best_cer, "history": history,
+            "stale": stale, "running": running, "rng": rng_state(device),
+        })
+
+    stop = False
+    batch_index = start_batch
+    while epoch < cfg.epochs and not stop:
+        sampler.set_epoch(epoch, start_batch)
+        net.train()
+        t0 = time.time() - running["seconds"]
+        with _progress(d.main) as progress:
+            task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(sampler.batches()),
+                                     completed=start_batch, loss=0.0, fps=0.0)
+            for batch_index, batch in enumerate(train_loader, start=start_batch + 1):
+                lr = schedule.lr(step, epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
                 batch = batch.to(device)
-                log_probs, out_lens = model(batch.feats, batch.feat_lens)
-                loss = ctc(log_probs.transpose(0, 1), batch.targets, out_lens, batch.target_lens) / len(batch.ids)
+                feats = spec_augment(batch.feats, batch.feat_lens, model.cmvn_mean,
+                                     torch.Generator().manual_seed(cfg.seed * 7919 + step))
+                with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
+                    log_probs, out_lens = net(feats, batch.feat_lens)
+                loss = ctc(log_probs.float().transpose(0, 1), batch.targets, out_lens, batch.target_lens) / max(len(batch.ids), 1)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
-                    nonfinite += 1  # keep the weights finite: skip this update
-                    progress.advance(task)
-                    continue
-                optimizer.step()
-                frames += int(batch.feat_lens.sum())
-                loss_sum += loss.item() * len(batch.ids)
-                n_utts += len(batch.ids)
-                progress.update(task, advance=1, loss=loss_sum / max(n_utts, 1), fps=frames / (time.time() - t0))
-        train_time = time.time() - t0
-        dev = evaluate_loader(model, dev_loader, vocab, device)
-        for group in optimizer.param_groups:
-            group["lr"] *= cfg.lr_decay
-        row = {
-            "epoch": epoch + 1, "train_loss": loss_sum / max(n_utts, 1), "dev_cer": dev["cer"], "dev_wer": dev["wer"],
-            "frames_per_s": frames / train_time, "seconds": train_time, "skipped_nonfinite": nonfinite,
-        }
-        history.append(row)
+                finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
+                if d.world > 1:  # every rank must take (or skip) the same step
+                    dist.all_reduce(finite := finite.int(), op=dist.ReduceOp.MIN)
+                if bool(finite):
+                    scaler.step(optimizer)
+                    running["loss"] += loss.item() * len(batch.ids)
+                    running["utts"] += len(batch.ids)
+                    running["frames"] += int(batch.feat_lens.sum())
+                elif scaler.is_enabled() and torch.isfinite(loss):
+                    running["overflow"] = running.get("overflow", 0) + 1  # fp16 loss scale too high: lowered
+                else:
+                    running["nonfinite"] += 1  # the weights stay as they were; the step is counted
+                scaler.update()
+                step += 1
+                running["seconds"] = time.time() - t0
+                mean_loss = running["loss"] / max(running["utts"], 1)
+                progress.update(task, advance=1, loss=mean_loss, fps=running["frames"] / max(running["seconds"], 1e-9))
+                if writer and step % cfg.log_every_steps == 0:
+                    writer.add_scalar("train/loss", mean_loss, step)
+                    writer.add_scalar("train/lr", lr, step)
+                if cfg.save_every_steps and step % cfg.save_every_steps == 0:
+                    save_last()
+        # end of epoch: dev CER on rank 0, shared so every rank takes the same decisions
+        dev = evaluate_loader(model, dev_loader, vocab, device) if d.main else {"cer": 0.0, "wer": 0.0}
+        if d.world > 1:
+            shared = [dev]
+            dist.broadcast_object_list(shared, 0)
+            dev = shared[0]
         improved = dev["cer"] < best_cer
         best_cer = min(best_cer, dev["cer"])
-        train_state = {
-            "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "best_cer": best_cer,
-            "history": history, "torch_rng": torch.get_rng_state(),
+        stale = 0 if improved else stale + 1
+        schedule.end_epoch(improved)
+        row = {
+            "epoch": epoch + 1, "step": step, "train_loss": running["loss"] / max(running["utts"], 1),
+            "dev_cer": dev["cer"], "dev_wer": dev["wer"], "lr": schedule.lr(step, epoch),
+            "frames_per_s": running["frames"] * d.world / max(running["seconds"], 1e-9),
+            "seconds": running["seconds"], "skipped_nonfinite": running["nonfinite"],
+            "skipped_fp16_overflow": running.get("overflow", 0),
         }
-        save_checkpoint(last_path, recipe, vocab, model, train_state)
-        if improved:
-            save_checkpoint(best_path, recipe, vocab, model, {"epoch": epoch + 1, "best_cer": best_cer, "history": history})
-        failed = len(train_set.failed)
-        log.info(
-            f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.3f}, dev CER {dev['cer']:.2%} "
-            f"WER {dev['wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {train_time:.0f} s"
-            + (" (best)" if improved else "")
-            + (f", {nonfinite} non-finite steps skipped" if nonfinite else "")
-            + (f", {failed} unreadable files skipped" if failed else "")
-        )
+        history.append(row)
+        stop = bool(cfg.early_stop_patience) and stale >= cfg.early_stop_patience
+        epoch, start_batch, batch_index = epoch + 1, 0, 0
+        running = {"loss": 0.0, "utts": 0, "frames": 0, "nonfinite": 0, "seconds": 0.0}
+        if d.main:
+            save_last()
+            if improved:
+                save_checkpoint(best_path, recipe, vocab, model, {"epoch": epoch, "best_cer": best_cer, "history": history})
+            if cfg.average_last:
+                save_checkpoint(exp_dir / f"epoch{epoch}.pt", recipe, vocab, model)
+                old = exp_dir / f"epoch{epoch - cfg.average_last}.pt"
+                old.unlink(missing_ok=True)
+            write_metrics(exp_dir, history, writer)
+            failed = len(train_set.failed)
+            log.info(
+                f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.3f}, dev CER {dev['cer']:.2%} "
+                f"WER {dev['wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {row['seconds']:.0f} s, lr {row['lr']:.2e}"
+                + (" (best)" if improved else "")
+                + (f", {row['skipped_nonfinite']} non-finite steps skipped" if row["skipped_nonfinite"] else "")
+                + (f", {failed} unreadable files skipped" if failed else "")
+            )
+            if stop:
+                log.info(f"early stop: no better dev CER for {stale} epochs")
+    if d.main and cfg.average_last:
+        paths = sorted(exp_dir.glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))[-cfg.average_last :]
+        if paths:
+            model.load_state_dict(average_checkpoints(paths))
+            dev = evaluate_loader(model, dev_loader, vocab, device)
+            save_checkpoint(exp_dir / "avg.pt", recipe, vocab, model, {"averaged": [p.name for p in paths], "dev_cer": dev["cer"]})
+            log.info(f"averaged {len(paths)} epochs into avg.pt: dev CER {dev['cer']:.2%}")
+    if writer:
+        writer.close()
     log.info(f"done: best dev CER {best_cer:.2%}; model: {best_path}")
     return {"best_cer": best_cer, "history": history, "exp_dir": str(exp_dir)}
+
+
+def write_metrics(exp_dir: Path, history: list[dict], writer) -> None:
+    """exp_dir/metrics.csv (one row per epoch) and the epoch's TensorBoard scalars."""
+    with open(exp_dir / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+    if writer:
+        row = history[-1]
+        for key in ("train_loss", "dev_cer", "dev_wer", "frames_per_s"):
+            writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])
+        writer.flush()

@@ -34,12 +34,13 @@ def test_prepare_train_evaluate_through_the_recipe(corpus, tmp_path):
     sets = [
         f"data.corpus_dir={root}", f"data.train={dirs}/train", f"data.dev={dirs}/dev", f"data.test={dirs}/test",
         f"exp_dir={exp}", "train.epochs=2", "model.hidden=32", "model.layers=2", "train.num_workers=2",
-        "train.batch_size=4",
+        "train.batch_size=4", f"train.feature_cache_dir={tmp_path / 'cache'}",
     ]
     res = run_asr("train", ROOT / "recipes" / "aishell.yaml", *[a for s in sets for a in ("--set", s)])
     assert res.returncode == 0, res.stderr
     assert (dirs / "train" / "wav.scp").is_file()  # prepared on the fly from the corpus
-    assert (exp / "best.pt").is_file()
+    assert (exp / "best.pt").is_file() and (exp / "avg.pt").is_file()
+    assert list((tmp_path / "cache").rglob("*.pt"))  # unperturbed features were cached on disk
     res = run_asr("evaluate", "--model", exp / "best.pt", "--data", dirs / "test", "--report", tmp_path / "r.json")
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("CER ")

@@ -11,6 +11,11 @@ def test_recipes_load():
     assert demo.data.train == "data/demo/train"
     assert aishell.data.corpus == "aishell" and aishell.data.corpus_dir == "data/aishell"
     assert aishell.model.layers >= 4 and aishell.model.hidden >= 320
+    # the flagship recipe trains the way the GPUs want: buckets, SpecAugment, speed perturbation, AMP
+    assert aishell.train.max_frames > 0 and aishell.train.batch_multiple == 8
+    assert aishell.augment.freq_masks > 0 and aishell.augment.time_masks > 0
+    assert set(aishell.augment.speeds) == {0.9, 1.0, 1.1}
+    assert aishell.train.amp == "auto" and aishell.train.device == "auto"
 
 
 def test_unknown_and_mistyped_keys_fail(tmp_path):

@@ -73,5 +73,5 @@ def test_too_short_utterances_are_skipped(tmp_path):
     (data / "text").write_text("\n".join(rows) + "\n", encoding="utf-8")
     summary = train(load_recipe(DEMO, tiny_overrides(tmp_path / "exp", epochs=1, data=data)))
     log = (tmp_path / "exp" / "train.log").read_text(encoding="utf-8")
-    assert "train: 2 utterances" in log and "skipped 1" in log
+    assert "train: 2 utterances" in log and "skipped: 1 too short for transcript" in log
     assert math.isfinite(summary["history"][0]["train_loss"])
