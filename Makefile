@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train clean
+.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train bench-infer clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -50,6 +50,9 @@ bench-decode: bench-deps
 
 bench-train: demo-data
 	$(BIN)/python -m bench.train
+
+bench-infer: setup
+	$(BIN)/python -m bench.infer
 
 test: setup
 	$(BIN)/python -m pytest -q

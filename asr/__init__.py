@@ -1,3 +1,22 @@
-"""asr: CTC speech recognition with a deep bidirectional LSTM."""
+"""asr: CTC speech recognition with a deep bidirectional LSTM.
+
+    from asr import load_model
+    model = load_model("exp/demo/best.pt")
+    result = model.transcribe("a.wav")      # .text, .chars (char, start, end), .segments, .confidence
+    for r in model.transcribe_many(["a.wav", "b.flac"]):   # length-sorted batches, input order kept
+        print(r.path, r.text)
+"""
 
 __version__ = "0.1.0"
+
+
+def load_model(path: str, device: str = "cpu", **decode):
+    """Load a model file (weights only: no code runs) into a Recognizer.
+
+    `decode` overrides the model's decoding settings: decoder="beam", beam=10, lm="lm.arpa",
+    alpha, beta, hotwords (a file), hotword_boost; max_segment_seconds sets the longest piece
+    that long audio is cut into.
+    """
+    from asr.transcribe import Recognizer
+
+    return Recognizer(path, device=device, **decode)

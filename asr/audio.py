@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -30,21 +32,64 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     """Read `path` and return a mono float32 waveform of shape (N,) in [-1, 1] at `sample_rate`.
 
     Integer PCM of any width is scaled by libsndfile; channels are averaged before resampling.
+    The same reader as stream_audio, so whole files and streamed ones give the same samples.
     Raises AudioError with a one-line reason for a missing, unreadable, empty or non-finite file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
+    blocks = list(stream_audio(path, block_seconds=60.0, sample_rate=sample_rate))
+    wave = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".sph"}
+
+
+def _open(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise AudioError(f"{name}: file not found")
+        if path.is_dir():
+            raise AudioError(f"{name}: is a directory, not an audio file")
+        if path.stat().st_size == 0:
+            raise AudioError(f"{name}: empty file (0 bytes)")
+        source = str(path)
     try:
-        wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return sf.SoundFile(source)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
-    if wave.shape[0] == 0:
-        raise AudioError(f"{path}: contains no audio samples")
-    if not np.isfinite(wave).all():
-        raise AudioError(f"{path}: contains NaN or infinite samples")
-    mono = resample(to_mono(wave), sr, sample_rate)
-    return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
+        raise AudioError(f"{name}: not a readable audio file ({reason})") from None
+
+
+def stream_audio(source: str | Path | BinaryIO, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE,
+                 name: str | None = None) -> Iterator[np.ndarray]:
+    """Read any libsndfile format block by block: yields mono float32 arrays at `sample_rate`.
+
+    Memory stays at one block whatever the file's length: channels are averaged and the rate is
+    converted with soxr's streaming resampler, so block seams leave no trace. AudioError (one
+    line, naming the file) for a missing, empty, unreadable or non-finite file.
+    """
+    name = name or str(source)
+    with _open(source, name) as f:
+        if f.frames == 0:
+            raise AudioError(f"{name}: contains no audio samples")
+        stream = soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ") \
+            if f.samplerate != sample_rate else None
+        try:
+            for block in f.blocks(blocksize=max(1, int(block_seconds * f.samplerate)), dtype="float32", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise AudioError(f"{name}: contains NaN or infinite samples")
+                mono = to_mono(block)
+                yield stream.resample_chunk(mono, last=False) if stream else mono
+        except sf.LibsndfileError as exc:
+            raise AudioError(f"{name}: audio data is damaged ({str(exc).splitlines()[0]})") from None
+        if stream:
+            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def audio_duration(source: str | Path) -> float:
+    """Seconds of audio from the header alone (0.0 when it cannot be read)."""
+    try:
+        info = sf.info(str(source))
+        return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return 0.0

@@ -1,6 +1,7 @@
-"""Training-time augmentation: speed perturbation and additive noise on waveforms, SpecAugment on
-features. Every random choice comes from a generator seeded by (seed, epoch, utterance) or
-(seed, step), so a run is reproducible and a resumed run repeats it exactly."""
+"""Training-time augmentation: speed perturbation, telephone bandwidth and additive noise on
+waveforms, SpecAugment on features. Every random choice comes from a generator seeded by
+(seed, epoch, utterance) or (seed, step), so a run is reproducible and a resumed run repeats it
+exactly."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class AugmentConfig:
     speeds: tuple[float, ...] = (1.0,)  # speed factors drawn uniformly, e.g. [0.9, 1.0, 1.1]
     noise_prob: float = 0.0  # share of utterances that get white noise added
     noise_snr_db: tuple[float, float] = (10.0, 30.0)  # SNR range of that noise
+    narrowband_prob: float = 0.0  # share of utterances sent through 8 kHz (telephone bandwidth)
     freq_masks: int = 0  # SpecAugment: masks over feature dimensions per utterance
     freq_width: int = 4  # ... each up to this many dimensions wide
     time_masks: int = 0  # masks over frames per utterance
@@ -26,26 +28,41 @@ class AugmentConfig:
 
     @property
     def waveform(self) -> bool:
-        return any(s != 1.0 for s in self.speeds) or self.noise_prob > 0
+        return any(s != 1.0 for s in self.speeds) or self.noise_prob > 0 or self.narrowband_prob > 0
 
 
 def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, index])
 
 
-def draw_perturbation(cfg: AugmentConfig, rng: np.random.Generator) -> tuple[float, float | None]:
-    """(speed factor, noise SNR in dB or None) for one utterance."""
+@dataclass(frozen=True)
+class Perturbation:
+    speed: float = 1.0
+    snr: float | None = None  # white noise at this SNR in dB
+    narrowband: bool = False  # through 8 kHz and back
+
+    @property
+    def identity(self) -> bool:
+        return self.speed == 1.0 and self.snr is None and not self.narrowband
+
+
+def draw_perturbation(cfg: AugmentConfig, rng: np.random.Generator) -> Perturbation:
+    """What to do to one utterance (drawn in a fixed order, so the draws are reproducible)."""
     speed = float(rng.choice(cfg.speeds))
     snr = float(rng.uniform(*cfg.noise_snr_db)) if cfg.noise_prob > 0 and rng.random() < cfg.noise_prob else None
-    return speed, snr
+    narrow = bool(cfg.narrowband_prob > 0 and rng.random() < cfg.narrowband_prob)
+    return Perturbation(speed, snr, narrow)
 
 
-def perturb_waveform(wave: torch.Tensor, speed: float, snr: float | None, rng: np.random.Generator) -> torch.Tensor:
-    """Speed perturbation (resampling: tempo and pitch together, as Kaldi's sox speed) and white
-    noise at `snr` dB."""
+def perturb_waveform(wave: torch.Tensor, p: Perturbation, rng: np.random.Generator) -> torch.Tensor:
+    """Speed perturbation (resampling: tempo and pitch together, as Kaldi's sox speed), telephone
+    bandwidth (resampled to 8 kHz and back) and white noise at p.snr dB."""
     x = wave.numpy()
+    speed, snr = p.speed, p.snr
     if speed != 1.0:
         x = resample(x, round(SAMPLE_RATE * speed), SAMPLE_RATE)
+    if p.narrowband:
+        x = resample(resample(x, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
     if snr is not None:
         noise = rng.standard_normal(x.shape[0]).astype(np.float32)
         power = float(np.mean(x.astype(np.float64) ** 2)) + 1e-10

@@ -60,9 +60,10 @@ Beta = Annotated[Optional[float], typer.Option("--beta", help="Insertion bonus p
 HotwordsFile = Annotated[Optional[Path], typer.Option("--hotwords", help="File with one phrase per line to boost")]
 Boost = Annotated[Optional[float], typer.Option("--hotword-boost", help="Bonus per hotword unit")]
 DecodeFile = Annotated[Optional[Path], typer.Option("--decode", help="YAML decode settings (e.g. from asr lm tune --output)")]
+Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
 
 
-def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost):
+def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8=False):
     """A Recognizer with the model's decode settings, then the --decode file's, then the flags'."""
     from asr.transcribe import Recognizer
 
@@ -76,37 +77,92 @@ def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotword
     settings.update({k: v for k, v in flags.items() if v is not None})
     if (lm or hotwords) and decoder is None:
         settings["decoder"] = "beam"  # asking for an LM or hotwords means asking for the beam
-    return Recognizer(model, **settings)
+    rec = Recognizer(model, **settings)
+    if int8:
+        from asr.export import quantize_int8
+
+        rec.model = quantize_int8(rec.model)
+    return rec
+
+
+FORMATS = {"text", "json", "tsv", "srt", "vtt"}
 
 
 @app.command()
 def transcribe(
-    files: Annotated[list[Path], typer.Argument(help="Audio files (any format libsndfile reads)")],
+    inputs: Annotated[list[str], typer.Argument(help="Audio files, directories, @list.txt files, or - for stdin", show_default=False)],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
-    format: Annotated[str, typer.Option("--format", "-f", help="text (path<TAB>text) or json (one object per line)")] = "text",
+    format: Annotated[str, typer.Option("--format", "-f", help="text | json | tsv | srt | vtt")] = "text",
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Write one FILE.<format> per input here instead of stdout")] = None,
     nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Short files decoded together")] = 8,
     decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
     alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
+    int8: Int8 = False,
 ) -> None:
-    """Print `path<TAB>text` (or JSON with n-best and character times) for each file."""
-    if format not in ("text", "json"):
-        fail(UserError(f"--format: expected text or json, got {format!r}"))
+    """Transcribe audio of any length; one result per input, failures reported on stderr.
+
+    text: path<TAB>text.  json: one object per line (text, segments, chars with times,
+    confidence, n-best).  tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
+    """
+    from asr.subtitles import to_srt, to_tsv, to_vtt
+    from asr.transcribe import expand_inputs
+
+    if format not in FORMATS:
+        fail(UserError(f"--format: expected one of {', '.join(sorted(FORMATS))}, got {format!r}"))
+    items = expand_inputs(inputs)
+    if format in ("srt", "vtt") and len(items) > 1 and output_dir is None:
+        fail(UserError(f"--format {format} with {len(items)} inputs: give --output-dir to get one subtitle file per input"))
     try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8)
     except UserError as exc:
         fail(exc)
+    render = {"text": lambda t: f"{t.path}\t{t.text}\n", "json": lambda t: json.dumps(t.to_json(), ensure_ascii=False) + "\n",
+              "tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[format]
+    if format == "tsv" and output_dir is None:
+        print("path\tstart\tend\ttext", flush=True)
     failed = 0
-    as_json = format == "json"
-    for result in rec.transcribe_many(files, times=as_json, nbest=nbest if as_json else 1):
-        if result.error:
-            failed += 1
-            err.print(f"error: {result.error}", markup=False, soft_wrap=True)
-        elif as_json:
-            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
-        else:
-            print(f"{result.path}\t{result.text}", flush=True)
+    with _long_audio_progress() as progress:
+        for result in rec.transcribe_many(items, batch_size=batch_size, nbest=nbest if format == "json" else 1,
+                                          progress=progress):
+            if result.error:
+                failed += 1
+                err.print(f"error: {result.error}", markup=False, soft_wrap=True)
+                continue
+            if result.warning:
+                err.print(f"warning: {result.warning}", markup=False, soft_wrap=True)
+            if output_dir is None:
+                sys.stdout.write(render(result))
+                sys.stdout.flush()
+            else:
+                output_dir.mkdir(parents=True, exist_ok=True)
+                stem = "stdin" if result.path == "-" else Path(result.path).stem
+                (output_dir / f"{stem}.{'txt' if format == 'text' else format}").write_text(
+                    result.text + "\n" if format == "text" else render(result), encoding="utf-8")
     if failed:
+        err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
         raise typer.Exit(1)
+
+
+class _long_audio_progress:
+    """A progress bar on a terminal for files long enough to be cut into pieces; else nothing."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+                            TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+        self.bar.__enter__()
+        self.tasks: dict[str, int] = {}
+        return self
+
+    def __call__(self, name: str, done: float, total: float) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(Path(name).name, total=total or None)
+        self.bar.update(self.tasks[name], completed=done)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
 
 
 @app.command()
@@ -116,18 +172,19 @@ def evaluate(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a JSON report here")] = None,
     decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
     alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
+    int8: Int8 = False,
 ) -> None:
     """Print CER and WER of MODEL on a data dir."""
     from asr.data import read_data_dir
     from asr.evaluate import error_rates, write_report
 
     try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8)
         utts = read_data_dir(data)
     except UserError as exc:
         fail(exc)
     rows, failed = [], {}
-    for result, u in zip(rec.transcribe_many(u.path for u in utts), utts):
+    for result, u in zip(rec.transcribe_many([str(u.path) for u in utts]), utts):
         if result.error:
             failed[u.id] = result.error
             err.print(f"error: {u.id}: {result.error}", markup=False, soft_wrap=True)
@@ -190,10 +247,12 @@ def lm_tune(
         fail(UserError(f"--alphas/--betas: {exc}"))
     except UserError as exc:
         fail(exc)
+    from asr.audio import load_audio
+
     cached = []  # the acoustic model runs once; only decoding is repeated
     for u in utts:
         try:
-            cached.append((u.text or "", rec.log_probs([rec.features(u.path)])))
+            cached.append((u.text or "", rec.log_probs([rec.features(load_audio(u.path))])))
         except UserError as exc:
             err.print(f"error: {u.id}: {exc}", markup=False, soft_wrap=True)
     table = Table("alpha \\ beta", *[f"{b:g}" for b in grid_b], title=f"CER on {data} (beam {beam})")
@@ -213,6 +272,49 @@ def lm_tune(
 
         settings = {"decoder": "beam", "beam": beam, "lm": str(lm.resolve()), "alpha": best[1], "beta": best[2]}
         output.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+@app.command()
+def export(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="onnx or torchscript")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")],
+    int8: Annotated[bool, typer.Option("--int8", help="TorchScript: dynamic int8 LSTM and linear layers")] = False,
+) -> None:
+    """Export MODEL for deployment (inputs: MFCC features and lengths; outputs: CTC log-probs)."""
+    from asr.export import export_onnx, export_torchscript
+
+    try:
+        if format == "onnx":
+            if int8:
+                raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
+            print(export_onnx(model, output))
+        elif format == "torchscript":
+            print(export_torchscript(model, output, int8=int8))
+        else:
+            raise UserError(f"--format: expected onnx or torchscript, got {format!r}")
+    except UserError as exc:
+        fail(exc)
+
+
+@app.command()
+def align(
+    audio: Annotated[Path, typer.Argument(help="Audio file")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file")],
+    plot: Annotated[Path, typer.Option("--plot", help="PNG to write")] = Path("alignment.png"),
+) -> None:
+    """Plot the posteriorgram (blank and emitted characters) over the waveform; print the times."""
+    from asr.align import plot_alignment
+    from asr.transcribe import Recognizer
+
+    try:
+        result = plot_alignment(Recognizer(model), audio, plot)
+    except UserError as exc:
+        fail(exc)
+    print(result["text"])
+    for c in result["chars"]:
+        print(f"{c['start']:.2f}\t{c['end']:.2f}\t{c['char']}")
+    err.print(f"wrote {plot}", markup=False)
 
 
 @app.command()

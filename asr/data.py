@@ -178,9 +178,9 @@ class FeatureDataset(Dataset):
         feats = None
         if self.augment is not None:
             rng = item_rng(self.seed, epoch, i)
-            speed, snr = draw_perturbation(self.augment, rng)
-            if speed != 1.0 or snr is not None:
-                feats = self._compute(self.utts[i], (speed, snr, rng))
+            perturbation = draw_perturbation(self.augment, rng)
+            if not perturbation.identity:
+                feats = self._compute(self.utts[i], (perturbation, rng))
                 if feats is None:
                     return None
         if feats is None:

@@ -229,14 +229,15 @@ def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw) -> list[li
     return [prefix_beam_search(lp[b, : int(n)], **kw) for b, n in enumerate(lengths.cpu())]
 
 
-def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple[int, int, int]]:
+def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple[int, int, int, float]]:
     """Viterbi (forced) alignment of `ids` to one utterance's log_probs (T, V).
 
-    Returns (unit, first_frame, last_frame) per unit, monotonic, via torchaudio's forced_align.
+    Returns (unit, first_frame, last_frame, mean posterior over those frames) per unit,
+    monotonic, via torchaudio's forced_align.
     """
     if not ids:
         return []
     targets = torch.tensor([ids], dtype=torch.int32)
     frames, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=blank)
     spans = AF.merge_tokens(frames[0], scores[0].exp(), blank=blank)
-    return [(s.token, s.start, s.end - 1) for s in spans]
+    return [(s.token, s.start, s.end - 1, float(s.score)) for s in spans]

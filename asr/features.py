@@ -32,6 +32,11 @@ class FeatureConfig:
     high_freq: float = 0.0  # <= 0 means offset from Nyquist, as in Kaldi
     cepstral_lifter: float = 22.0
     deltas: bool = True
+    # Added to the mel energies (int16 scale) before the log. 0 is Kaldi's (with dither 0): exact
+    # compatibility, but silent or band-limited regions (8 kHz audio above 4 kHz) then give
+    # log(~0), far outside anything seen in training. 1e5, about -70 dBFS white noise, keeps them
+    # at a steady, speech-free level instead, as Kaldi's default dither does at random.
+    mel_floor: float = 0.0
 
     @property
     def dim(self) -> int:
@@ -76,7 +81,8 @@ def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tens
     """Kaldi MFCC of a mono waveform in [-1, 1] at 16 kHz.
 
     wave: (N,) float -> (T, n_mfcc) with T = round(N / 160), i.e. 100 frames per second.
-    Matches torchaudio.compliance.kaldi.mfcc(wave * 32768, snip_edges=False, dither=0).
+    Matches torchaudio.compliance.kaldi.mfcc(wave * 32768, snip_edges=False, dither=0) when
+    cfg.mel_floor is 0.
     Needs at least one frame (400 samples).
     """
     if wave.dim() != 1:
@@ -89,7 +95,8 @@ def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tens
     shifted = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
     frames = (frames - PREEMPHASIS * shifted) * window
     power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)  # (T, 257)
-    logmel = (power @ banks).clamp_min(EPS).log()  # (T, n_mels)
+    mel = power @ banks  # (T, n_mels)
+    logmel = (mel + cfg.mel_floor).log() if cfg.mel_floor > 0 else mel.clamp_min(EPS).log()
     return (logmel @ dct) * lifter
 
 

@@ -79,9 +79,8 @@ class CTCModel(nn.Module):
         mask = torch.arange(t, device=feats.device)[None, :] < feat_lens[:, None]
         x = ((feats - self.cmvn_mean) / self.cmvn_std) * mask[:, :, None]  # zero the padding
         k = self.cfg.stack
-        pad = (-t) % k
-        if pad:
-            x = nn.functional.pad(x, (0, 0, 0, pad))
+        pad = (-t) % k  # always padded (maybe by 0): no shape-dependent branch, so exports stay dynamic
+        x = nn.functional.pad(x, (0, 0, 0, pad))
         x = x.reshape(bsz, (t + pad) // k, dim * k)
         out_lens = self.output_lengths(feat_lens)
         for layer in self.layers:

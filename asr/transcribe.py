@@ -1,33 +1,43 @@
-"""Model + audio -> text, n-best and per-character times."""
+"""Model + audio -> text, segments, per-character times and confidence; long audio in pieces."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+import io
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from asr.audio import load_audio
+from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_duration, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
-from asr.config import DecodeConfig
 from asr.decoding import Hotwords, align, beam_decode, greedy_decode
 from asr.errors import AudioError, UserError
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import load_lm
+from asr.segment import cut_at_pauses
+from asr.vocab import SPACE
+
+SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
 
 
 @dataclass
 class Transcript:
     path: str
     text: str | None = None
-    error: str | None = None
+    error: str | None = None  # the file could not be transcribed
+    warning: str | None = None  # transcribed, but something is off (silence)
+    duration: float | None = None  # seconds
+    confidence: float | None = None  # mean posterior of the emitted characters' CTC spikes
+    segments: list[dict] = field(default_factory=list)  # {"start", "end", "text"}: pieces cut at pauses
     nbest: list[dict] = field(default_factory=list)  # {"text", "score"}, best first (beam search)
-    chars: list[dict] = field(default_factory=list)  # {"char", "start", "end"} in seconds
+    chars: list[dict] = field(default_factory=list)  # {"char", "start", "end", "score"}, seconds
 
     def to_json(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != []}
 
 
 def read_hotwords(path: str | Path) -> list[str]:
@@ -37,13 +47,37 @@ def read_hotwords(path: str | Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-class Recognizer:
-    """A loaded model with its decoder, ready to transcribe audio files."""
+def expand_inputs(items: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Files, directories (searched recursively for audio), @lists (one path per line) and "-"
+    (standard input) -> [(name, error or None)] in the order given."""
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        if item == "-":
+            out.append(("-", None))
+        elif item.startswith("@"):
+            listing = Path(item[1:])
+            if not listing.is_file():
+                out.append((item, f"{listing}: list file not found"))
+                continue
+            lines = listing.read_text(encoding="utf-8").splitlines()
+            out += expand_inputs(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        elif Path(item).is_dir():
+            found = sorted(p for p in Path(item).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            out += [(str(p), None) for p in found] or [(item, f"{item}: no audio files in this directory")]
+        else:
+            out.append((item, None))
+    return out
 
-    def __init__(self, model_path: str | Path, device: str = "cpu", **decode_overrides) -> None:
+
+class Recognizer:
+    """A loaded model with its decoder, ready to transcribe audio of any length."""
+
+    def __init__(self, model_path: str | Path, device: str = "cpu", max_segment_seconds: float = 20.0,
+                 **decode_overrides) -> None:
         self.recipe, self.vocab, self.model = model_from_checkpoint(load_checkpoint(model_path))
         self.device = torch.device(device)
         self.model.to(self.device)
+        self.max_segment_seconds = max_segment_seconds
         given = {k: v for k, v in decode_overrides.items() if v is not None}
         self.decode = dataclasses.replace(self.recipe.decode, **given)
         beam = self.decode.decoder == "beam"  # greedy decoding uses neither LM nor hotwords
@@ -53,12 +87,9 @@ class Recognizer:
             phrases = [self.vocab.encode(p) for p in read_hotwords(self.decode.hotwords)]
             self.hotwords = Hotwords(phrases, self.decode.hotword_boost)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
+        self.joiner = " " if SPACE in self.vocab.units else ""
 
-    def features(self, path: str | Path) -> torch.Tensor:
-        """(T, F) features of one file; AudioError for audio that cannot be used."""
-        wave = load_audio(path)
-        if wave.shape[0] < FRAME_LENGTH:
-            raise AudioError(f"{path}: audio shorter than one 25 ms frame ({wave.shape[0]} samples)")
+    def features(self, wave: torch.Tensor) -> torch.Tensor:
         return compute_features(wave, self.recipe.features)
 
     @torch.inference_mode()
@@ -71,7 +102,7 @@ class Recognizer:
 
     def decode_log_probs(self, log_probs: torch.Tensor, out_lens: torch.Tensor, times: bool = False,
                          nbest: int = 1, **overrides) -> list[Transcript]:
-        """Decode (B, T', V) log-probs with this recognizer's decoder settings (or `overrides`)."""
+        """Decode (B, T', V) log-probs with this recognizer's settings (or `overrides`)."""
         d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
         if d.decoder == "greedy":
             best = greedy_decode(log_probs, out_lens, self.vocab.blank)
@@ -92,36 +123,101 @@ class Recognizer:
             for r, ids, lp, n in zip(results, best, log_probs, out_lens):
                 r.chars = [
                     {"char": self.vocab.decode([u]) or " ", "start": round(s * self.frame_seconds, 3),
-                     "end": round((e + 1) * self.frame_seconds, 3)}
-                    for u, s, e in align(lp[: int(n)], ids, self.vocab.blank)
+                     "end": round((e + 1) * self.frame_seconds, 3), "score": round(score, 4)}
+                    for u, s, e, score in align(lp[: int(n)], ids, self.vocab.blank)
                 ]
+                r.confidence = round(float(np.mean([c["score"] for c in r.chars])), 4) if r.chars else None
         return results
 
-    def transcribe(self, path: str | Path, times: bool = False, nbest: int = 1) -> Transcript:
-        result = self.decode_log_probs(*self.log_probs([self.features(path)]), times=times, nbest=nbest)[0]
-        result.path = str(path)
-        return result
+    def _finish(self, name: str, pieces: list[tuple[float, float, Transcript]], samples: int, peak: float) -> Transcript:
+        """Join decoded pieces (start s, end s, result) into one file's Transcript."""
+        out = Transcript(name, duration=round(samples / SAMPLE_RATE, 3))
+        for start, end, r in pieces:
+            out.segments.append({"start": round(start, 3), "end": round(end, 3), "text": r.text})
+            out.chars += [{**c, "start": round(c["start"] + start, 3), "end": round(c["end"] + start, 3)} for c in r.chars]
+        out.text = self.joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
+        if len(pieces) == 1:
+            out.nbest = pieces[0][2].nbest
+        scores = [c["score"] for c in out.chars]
+        out.confidence = round(float(np.mean(scores)), 4) if scores else None
+        if peak < SILENCE_PEAK:
+            out.warning = f"{name}: silent (peak below -60 dBFS); empty transcript"
+        return out
 
-    def transcribe_many(self, paths: Iterable[str | Path], batch_size: int = 8, times: bool = False,
-                        nbest: int = 1) -> Iterator[Transcript]:
-        """Transcribe files in order; a file that cannot be read yields a Transcript with `error`."""
-        pending: list[tuple[str, torch.Tensor]] = []
+    def transcribe(self, source: str | Path, nbest: int = 1,
+                   progress: Callable[[float], None] | None = None) -> Transcript:
+        """Transcribe one file (or "-" for standard input) of any length.
 
-        def flush() -> Iterator[Transcript]:
-            if pending:
-                results = self.decode_log_probs(*self.log_probs([f for _, f in pending]), times=times, nbest=nbest)
-                for (path, _), r in zip(pending, results):
-                    r.path = path
-                    yield r
-            pending.clear()
+        The audio is read block by block and cut at pauses into pieces of at most
+        max_segment_seconds, each decoded on its own: memory does not grow with the file.
+        `progress` is called with the seconds done after every piece. Raises AudioError.
+        """
+        name = str(source)
+        stream = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source
+        peak, samples, pieces = 0.0, 0, []
 
-        for path in paths:
-            try:
-                pending.append((str(path), self.features(path)))
-            except AudioError as exc:
-                yield from flush()
-                yield Transcript(str(path), error=str(exc))
-                continue
-            if len(pending) >= batch_size:
-                yield from flush()
-        yield from flush()
+        def watched(blocks):
+            nonlocal peak, samples
+            for b in blocks:
+                if len(b):
+                    peak = max(peak, float(np.abs(b).max()))
+                samples += len(b)
+                yield b
+
+        for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
+            if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
+                continue  # nothing to hear, and nothing for the model to hallucinate on
+            result = self.decode_log_probs(*self.log_probs([self.features(torch.from_numpy(seg))]), times=True, nbest=nbest)[0]
+            pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
+            if progress:
+                progress((start + len(seg)) / SAMPLE_RATE)
+        if samples < FRAME_LENGTH:
+            raise AudioError(f"{name}: audio shorter than one 25 ms frame ({samples} samples at 16 kHz)")
+        return self._finish(name, pieces, samples, peak)
+
+    def transcribe_many(self, sources: Iterable[str | Path], batch_size: int = 8, nbest: int = 1,
+                        progress: Callable[[str, float, float], None] | None = None) -> Iterator[Transcript]:
+        """Transcribe many files; results come in the order given, failures as Transcript.error.
+
+        Files up to max_segment_seconds are decoded in batches of similar length (sorted by the
+        duration in their headers); longer ones, and standard input, piece by piece.
+        """
+        items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
+        durations = [audio_duration(n) if err is None and n != "-" else 0.0 for n, err in items]
+        short = [i for i, (n, err) in enumerate(items)
+                 if err is None and n != "-" and 0 < durations[i] <= self.max_segment_seconds]
+        done: dict[int, Transcript] = {}
+        short.sort(key=lambda i: durations[i])
+        for k in range(0, len(short), batch_size):
+            ready = []
+            for i in short[k : k + batch_size]:
+                try:
+                    blocks = list(stream_audio(items[i][0]))
+                except AudioError as exc:
+                    done[i] = Transcript(items[i][0], error=str(exc))
+                    continue
+                wave = np.concatenate(blocks)
+                if len(wave) < FRAME_LENGTH:
+                    done[i] = Transcript(items[i][0], error=f"{items[i][0]}: audio shorter than one 25 ms frame ({len(wave)} samples at 16 kHz)")
+                    continue
+                if np.abs(wave).max() < SILENCE_PEAK:
+                    done[i] = self._finish(items[i][0], [], len(wave), float(np.abs(wave).max()))
+                    continue
+                ready.append((i, wave))
+            if ready:
+                feats = [self.features(torch.from_numpy(w)) for _, w in ready]
+                results = self.decode_log_probs(*self.log_probs(feats), times=True, nbest=nbest)
+                for (i, wave), r in zip(ready, results):
+                    n = len(wave) / SAMPLE_RATE
+                    done[i] = self._finish(items[i][0], [(0.0, n, r)], len(wave), float(np.abs(wave).max()))
+        for i, (name, err) in enumerate(items):
+            if err is not None:
+                yield Transcript(name, error=err)
+            elif i in done:
+                yield done.pop(i)
+            else:
+                try:
+                    cb = (lambda s, name=name, total=durations[i]: progress(name, s, total)) if progress else None
+                    yield self.transcribe(name, nbest=nbest, progress=cb)
+                except AudioError as exc:
+                    yield Transcript(name, error=str(exc))

@@ -20,7 +20,7 @@ TEST_DATA = ROOT / "tests" / "data"
 TINY = [
     "model.hidden=96", "model.layers=2", "model.dropout=0.0", "model.stack=3",
     "train.batch_size=2", "train.lr=0.01", "train.lr_decay=1.0", "train.threads=2", "train.max_frames=0",
-    "augment.freq_masks=0", "augment.time_masks=0",
+    "augment.freq_masks=0", "augment.time_masks=0", "augment.narrowband_prob=0.5",
 ]
 
 
@@ -41,7 +41,7 @@ def have_espeak() -> bool:
 def tiny_model(tmp_path_factory) -> dict:
     """Train the tiny model on the samples; returns the training summary plus the model path."""
     exp = tmp_path_factory.mktemp("tiny") / "exp"
-    summary = train(load_recipe(ROOT / "recipes" / "demo.yaml", tiny_overrides(exp, epochs=80)))
+    summary = train(load_recipe(ROOT / "recipes" / "demo.yaml", tiny_overrides(exp, epochs=120)))
     return {**summary, "model": exp / "best.pt", "exp_dir": exp}
 
 

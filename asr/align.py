@@ -1,0 +1,52 @@
+"""Seeing the alignment: per-frame posteriors of the blank and the emitted characters over the
+waveform, with each character's CTC spike marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.audio import SAMPLE_RATE, load_audio
+from asr.decoding import align
+from asr.transcribe import Recognizer
+
+
+def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
+    """Write a PNG: waveform with characters at their times (top), posteriorgram of the blank and
+    of every emitted unit (bottom). Returns {"text", "chars"}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    wave = load_audio(audio)
+    lp, n = rec.log_probs([rec.features(wave)])
+    lp = lp[0, : int(n[0])]
+    result = rec.decode_log_probs(lp[None], n, times=True)[0]
+    ids = rec.vocab.encode(result.text) if result.text else []
+    spans = align(lp, ids, rec.vocab.blank)
+    rows = [rec.vocab.blank] + sorted(set(ids), key=ids.index)
+    post = lp.exp().numpy()[:, rows].T  # (rows, T')
+    cjk = [f.name for f in font_manager.fontManager.ttflist if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback"))]
+    if cjk:
+        plt.rcParams["font.family"] = cjk[0]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, len(wave) / SAMPLE_RATE * 2), 6), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 2]})
+    t = np.arange(len(wave)) / SAMPLE_RATE
+    top.plot(t, wave.numpy(), lw=0.5, color="0.3")
+    fs = rec.frame_seconds
+    for unit, s, e, _ in spans:
+        top.axvspan(s * fs, (e + 1) * fs, color="tab:orange", alpha=0.3)
+        top.text((s + e + 1) / 2 * fs, 0.9 * float(wave.abs().max()), rec.vocab.units[unit], ha="center", fontsize=12)
+    top.set(ylabel="waveform", title=f"{Path(audio).name}: {result.text}")
+    bottom.imshow(post, aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
+                  extent=(0, post.shape[1] * fs, -0.5, len(rows) - 0.5), vmin=0, vmax=1)
+    bottom.set_yticks(range(len(rows)), ["<blank>"] + [rec.vocab.units[u] for u in rows[1:]])
+    bottom.set(xlabel="seconds", ylabel="posterior")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return {"text": result.text, "chars": result.chars}

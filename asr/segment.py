@@ -1,0 +1,83 @@
+"""Cutting long audio into pieces at pauses (energy-based voice activity detection), with memory
+bounded by the longest piece."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+HOP = 160  # 10 ms energy frames at 16 kHz
+SMOOTH = 20  # 200 ms: the fallback cut goes in the quietest stretch this long
+
+
+def frame_energy_db(wave: np.ndarray) -> np.ndarray:
+    n = len(wave) // HOP
+    power = (wave[: n * HOP].reshape(n, HOP).astype(np.float64) ** 2).mean(axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
+def quietest_point(wave: np.ndarray) -> int:
+    """Sample index at the centre of the quietest 200 ms stretch of `wave`."""
+    energy = frame_energy_db(wave)
+    if len(energy) <= SMOOTH:
+        return len(wave) // 2
+    smooth = np.convolve(energy, np.ones(SMOOTH) / SMOOTH, mode="valid")
+    return int(np.argmin(smooth) + SMOOTH // 2) * HOP
+
+
+def first_pause(wave: np.ndarray, min_piece: int, min_pause: int, final: bool) -> int | None:
+    """Centre (in samples) of the first pause of at least min_pause samples that starts after
+    min_piece samples: a run of 10 ms frames 35 dB below the loud frames (or under -60 dBFS).
+    A pause still running at the end of `wave` counts only when `final`."""
+    energy = frame_energy_db(wave)
+    if len(energy) == 0:
+        return None
+    threshold = max(np.percentile(energy, 95) - 35.0, -60.0)
+    quiet = energy < threshold
+    need = max(1, min_pause // HOP)
+    run_start = None
+    for i, q in enumerate(np.append(quiet, False)):
+        if q and run_start is None:
+            run_start = i
+        elif not q and run_start is not None:
+            if i - run_start >= need and run_start * HOP >= min_piece and (i < len(quiet) or final):
+                return (run_start + i) // 2 * HOP
+            run_start = None
+    return None
+
+
+def cut_at_pauses(blocks: Iterable[np.ndarray], max_seconds: float = 20.0, min_seconds: float = 1.0,
+                  min_pause_seconds: float = 0.5, sample_rate: int = 16000) -> Iterator[tuple[int, np.ndarray]]:
+    """Group a stream of waveform blocks into (start_sample, piece) pairs.
+
+    A piece ends in the middle of the first pause (min_pause_seconds of quiet) after at least
+    min_seconds of audio, so pieces follow the utterances and no character is split; a piece
+    that reaches max_seconds without a pause is cut at its quietest 200 ms instead. Only the
+    unfinished piece is buffered, so memory does not grow with the stream.
+    """
+    max_len, min_len = int(max_seconds * sample_rate), int(min_seconds * sample_rate)
+    min_pause = int(min_pause_seconds * sample_rate)
+    buf = np.zeros(0, np.float32)
+    offset = 0
+
+    def pieces(final: bool) -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal buf, offset
+        while len(buf):
+            cut = first_pause(buf[:max_len], min_len, min_pause, final or len(buf) > max_len)
+            if cut is None:
+                if len(buf) < max_len:
+                    if final:
+                        cut = len(buf)
+                    else:
+                        return
+                else:
+                    cut = max_len // 2 + quietest_point(buf[max_len // 2 : max_len])
+            yield offset, buf[:cut]
+            offset += cut
+            buf = buf[cut:]
+
+    for block in blocks:
+        buf = np.concatenate([buf, block]) if len(buf) else block
+        yield from pieces(final=False)
+    yield from pieces(final=True)

@@ -1,0 +1,59 @@
+"""Writing transcripts as TSV segments and SRT/WebVTT subtitles cut at pauses."""
+
+from __future__ import annotations
+
+from asr.transcribe import Transcript
+
+PAUSE = 0.8  # seconds between two characters' CTC spikes that start a new cue (spikes are short,
+# so spike-to-spike gaps run longer than the pauses a listener hears)
+MAX_CHARS = 24  # characters per cue (about two lines of Mandarin subtitles)
+MAX_SECONDS = 6.0
+TAIL = 0.3  # a cue stays up this long after its last character's spike, if nothing follows
+
+
+def cues(t: Transcript, joiner: str = "") -> list[tuple[float, float, str]]:
+    """(start, end, text) cues from the character times: a new cue at every pause of PAUSE
+    seconds, and before a cue grows past MAX_CHARS characters or MAX_SECONDS."""
+    groups: list[list[dict]] = []
+    for c in t.chars:
+        cur = groups[-1] if groups else None
+        if (cur is None or c["start"] - cur[-1]["end"] >= PAUSE or len(cur) >= MAX_CHARS
+                or c["end"] - cur[0]["start"] > MAX_SECONDS):
+            groups.append([c])
+        else:
+            cur.append(c)
+    out = []
+    for k, g in enumerate(groups):
+        end = g[-1]["end"] + TAIL
+        if k + 1 < len(groups):
+            end = min(end, groups[k + 1][0]["start"])
+        if t.duration:
+            end = min(end, t.duration)
+        text = "".join(c["char"] for c in g).strip()
+        if joiner == " ":
+            text = " ".join(text.split())
+        out.append((g[0]["start"], max(end, g[-1]["end"]), text))
+    return out
+
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(t: Transcript) -> str:
+    blocks = [f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n" for i, (a, b, text) in enumerate(cues(t), 1)]
+    return "\n".join(blocks)
+
+
+def to_vtt(t: Transcript) -> str:
+    blocks = [f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n" for a, b, text in cues(t)]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_tsv(t: Transcript) -> str:
+    """One line per segment: path, start, end, text (tabs and newlines in text are spaces)."""
+    return "".join(f"{t.path}\t{s['start']:.2f}\t{s['end']:.2f}\t{' '.join(s['text'].split())}\n" for s in t.segments)
