@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from asr.audio import SAMPLE_RATE, load_audio
 from asr.decoding import align

@@ -9,7 +9,7 @@ per order, D = n1 / (n1 + 2 n2), written as a standard back-off ARPA file that K
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 

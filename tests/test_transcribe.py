@@ -7,7 +7,6 @@ import sys
 
 import jiwer
 import numpy as np
-import pytest
 import soundfile as sf
 import soxr
 
