@@ -10,11 +10,10 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from asr.audio import SAMPLE_RATE, load_audio
+from asr.audio import SAMPLE_RATE, audio_duration, load_audio
 from asr.augment import AugmentConfig, draw_perturbation, item_rng, perturb_waveform
 from asr.errors import AudioError, UserError
 from asr.features import FeatureConfig, compute_features, num_frames
@@ -78,11 +77,7 @@ def write_data_dir(data_dir: str | Path, utts: list[Utterance], speakers: dict[s
 
 def estimated_frames(utt: Utterance) -> int:
     """Feature frames of an utterance from its header alone (no decoding); 0 if unreadable."""
-    try:
-        info = sf.info(str(utt.path))
-    except (sf.LibsndfileError, RuntimeError, OSError):
-        return 0
-    return num_frames(round(info.frames * SAMPLE_RATE / info.samplerate))
+    return num_frames(round(audio_duration(utt.path) * SAMPLE_RATE))
 
 
 def ctc_min_frames(ids: list[int]) -> int:
@@ -228,8 +223,8 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
     Utterances are sorted by length with a random jitter of a few percent (so batch membership
     changes between epochs), cut into batches where len(batch) * longest <= max_frames and
     len(batch) <= max_utts (rounded down to a multiple of `multiple` where possible: GPU kernels
-    for bf16/fp16 LSTMs want batch sizes divisible by 8), and the batches are shuffled across all lengths. Padding stays
-    small without packed sequences. With world > 1, each rank takes every world-th batch; the
+    for bf16/fp16 LSTMs want batch sizes divisible by 8), and the batches are shuffled across all
+    lengths. Padding stays small without packed sequences. With world > 1, each rank takes every world-th batch; the
     list is first padded by repeating batches so every rank runs the same number of steps.
     Yields lists of (epoch, index) for FeatureDataset.
     """
@@ -244,6 +239,7 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
         self.seed = seed
         self.rank, self.world = rank, world
         self.epoch, self.start = 0, 0
+        self._cached: tuple[int, list[list[int]]] | None = None  # (epoch, its batches)
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         """Select the epoch's batches; skip its first `start` batches (resuming mid-epoch)."""
@@ -251,6 +247,11 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
 
     def batches(self) -> list[list[int]]:
         """This rank's batches of the current epoch, all of them (ignores `start`)."""
+        if self._cached is None or self._cached[0] != self.epoch:
+            self._cached = (self.epoch, self._make_batches())
+        return self._cached[1]
+
+    def _make_batches(self) -> list[list[int]]:
         g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         n = len(self.lengths)
         jitter = (1 + 0.05 * torch.rand(n, generator=g)).tolist() if self.shuffle else [1.0] * n

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_duration, stream_audio
+from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_duration, load_audio, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, align, beam_decode, greedy_decode
 from asr.errors import AudioError, UserError
@@ -22,6 +22,10 @@ from asr.segment import cut_at_pauses
 from asr.vocab import SPACE
 
 SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
+
+
+def too_short(name: str, samples: int) -> AudioError:
+    return AudioError(f"{name}: audio shorter than one 25 ms frame ({samples} samples at 16 kHz)")
 
 
 @dataclass
@@ -172,7 +176,7 @@ class Recognizer:
             if progress:
                 progress((start + len(seg)) / SAMPLE_RATE)
         if samples < FRAME_LENGTH:
-            raise AudioError(f"{name}: audio shorter than one 25 ms frame ({samples} samples at 16 kHz)")
+            raise too_short(name, samples)
         return self._finish(name, pieces, samples, peak)
 
     def transcribe_many(self, sources: Iterable[str | Path], batch_size: int = 8, nbest: int = 1,
@@ -191,25 +195,24 @@ class Recognizer:
         for k in range(0, len(short), batch_size):
             ready = []
             for i in short[k : k + batch_size]:
+                name = items[i][0]
                 try:
-                    blocks = list(stream_audio(items[i][0]))
+                    wave = load_audio(name)
+                    if len(wave) < FRAME_LENGTH:
+                        raise too_short(name, len(wave))
                 except AudioError as exc:
-                    done[i] = Transcript(items[i][0], error=str(exc))
+                    done[i] = Transcript(name, error=str(exc))
                     continue
-                wave = np.concatenate(blocks)
-                if len(wave) < FRAME_LENGTH:
-                    done[i] = Transcript(items[i][0], error=f"{items[i][0]}: audio shorter than one 25 ms frame ({len(wave)} samples at 16 kHz)")
+                peak = float(wave.abs().max())
+                if peak < SILENCE_PEAK:
+                    done[i] = self._finish(name, [], len(wave), peak)
                     continue
-                if np.abs(wave).max() < SILENCE_PEAK:
-                    done[i] = self._finish(items[i][0], [], len(wave), float(np.abs(wave).max()))
-                    continue
-                ready.append((i, wave))
+                ready.append((i, wave, peak))
             if ready:
-                feats = [self.features(torch.from_numpy(w)) for _, w in ready]
+                feats = [self.features(w) for _, w, _ in ready]
                 results = self.decode_log_probs(*self.log_probs(feats), times=True, nbest=nbest)
-                for (i, wave), r in zip(ready, results):
-                    n = len(wave) / SAMPLE_RATE
-                    done[i] = self._finish(items[i][0], [(0.0, n, r)], len(wave), float(np.abs(wave).max()))
+                for (i, wave, peak), r in zip(ready, results):
+                    done[i] = self._finish(items[i][0], [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)
         for i, (name, err) in enumerate(items):
             if err is not None:
                 yield Transcript(name, error=err)
