@@ -351,7 +351,7 @@ def prepare_aishell_cmd(
 def prepare_demo_cmd(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus")] = Path("data/demo"),
     train: int = 2400,
-    dev: int = 150,
+    dev: int = 300,
     test: int = 200,
     seed: int = 2026,
     workers: Annotated[int, typer.Option(help="Parallel synthesis processes")] = 2,

@@ -179,6 +179,9 @@ def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool) -> dict[s
     """Decide every utterance (text, voice, seed, path) without synthesizing anything."""
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
+    # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
+    # hand all of them to the first split and none to the others.
+    rng.shuffle(pool)
     voices = {"train": TRAIN_VOICES, "dev": DEV_VOICES, "test": TEST_VOICES}
     jobs: dict[str, list[Job]] = {}
     start = 0
@@ -195,7 +198,7 @@ def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool) -> dict[s
     return jobs
 
 
-def generate(out_dir: str | Path, train: int = 2400, dev: int = 150, test: int = 200, seed: int = 2026,
+def generate(out_dir: str | Path, train: int = 2400, dev: int = 300, test: int = 200, seed: int = 2026,
              workers: int = 2, human: bool | None = None, progress=None) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split."""
     if shutil.which("espeak-ng") is None:
