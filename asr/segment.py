@@ -51,10 +51,11 @@ def cut_at_pauses(blocks: Iterable[np.ndarray], max_seconds: float = 20.0, min_s
                   min_pause_seconds: float = 0.5, sample_rate: int = 16000) -> Iterator[tuple[int, np.ndarray]]:
     """Group a stream of waveform blocks into (start_sample, piece) pairs.
 
-    A piece ends in the middle of the first pause (min_pause_seconds of quiet) after at least
-    min_seconds of audio, so pieces follow the utterances and no character is split; a piece
-    that reaches max_seconds without a pause is cut at its quietest 200 ms instead. Only the
-    unfinished piece is buffered, so memory does not grow with the stream.
+    A stream of at most max_seconds is one piece, whole (as a batch of short files is decoded).
+    A longer one is cut: a piece ends in the middle of the first pause (min_pause_seconds of
+    quiet) after at least min_seconds of audio, so pieces follow the utterances and no
+    character is split; a piece that reaches max_seconds without a pause is cut at its quietest
+    200 ms instead. Only the unfinished piece is buffered, so memory does not grow with the stream.
     """
     max_len, min_len = int(max_seconds * sample_rate), int(min_seconds * sample_rate)
     min_pause = int(min_pause_seconds * sample_rate)
@@ -63,6 +64,11 @@ def cut_at_pauses(blocks: Iterable[np.ndarray], max_seconds: float = 20.0, min_s
 
     def pieces(final: bool) -> Iterator[tuple[int, np.ndarray]]:
         nonlocal buf, offset
+        if offset == 0 and len(buf) <= max_len:  # the stream may yet end short: keep it whole
+            if final and len(buf):
+                yield 0, buf
+                offset, buf = len(buf), buf[:0]
+            return
         while len(buf):
             cut = first_pause(buf[:max_len], min_len, min_pause, final or len(buf) > max_len)
             if cut is None:
