@@ -6,11 +6,9 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,39 +16,38 @@ import torch.distributed as dist
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch.utils.data import DataLoader
 
 from asr.augment import SpecAugment
 from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.config import Recipe, to_dict
-from asr.data import BucketSampler, FeatureDataset, Utterance, collate, ctc_min_frames, estimated_frames, read_data_dir
+from asr.data import (
+    BucketSampler,
+    FeatureDataset,
+    Utterance,
+    collate,
+    ctc_min_frames,
+    estimated_frames,
+    read_data_dir,
+)
 from asr.decoding import greedy_decode
 from asr.errors import UserError
 from asr.evaluate import error_rates
 from asr.features import CMVNAccumulator
 from asr.model import CTCModel
+from asr.runtime import Dist, amp_dtype, pick_device, rng_state, set_rng_state
 from asr.vocab import Vocab
 
 log = logging.getLogger("asr.train")
 console = Console(stderr=True)
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Where this process stands in a torchrun job (rank 0 of 1 without one)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> "Dist":
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
 
 
 def setup_logging(exp_dir: Path, main: bool) -> None:
@@ -64,26 +61,6 @@ def setup_logging(exp_dir: Path, main: bool) -> None:
         fh = logging.FileHandler(exp_dir / "train.log", encoding="utf-8")
         fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(fh)
-
-
-def pick_device(name: str, d: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("train.device is cuda but no CUDA GPU is visible; use device: cpu or auto")
-        return torch.device("cuda", d.local_rank if d.world > 1 else (torch.device(name).index or 0))
-    return torch.device(name)
-
-
-def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda" or setting == "off":
-        return None
-    if setting == "fp16":
-        return torch.float16
-    if setting == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
 
 
 def ensure_data(recipe: Recipe) -> None:
@@ -189,22 +166,6 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
     for name, last in states[-1].items():
         avg[name] = sum(s[name] for s in states) / len(states) if last.is_floating_point() else last
     return avg
-
-
-def rng_state(device: torch.device) -> dict:
-    version, internal, gauss = random.getstate()
-    state = {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss]}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def train(recipe: Recipe, resume: bool = False) -> dict:
