@@ -175,7 +175,8 @@ def unique_sentences(n: int, rng: random.Random) -> list[str]:
     return list(seen)
 
 
-def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool) -> dict[str, list[Job]]:
+def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool,
+         gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything."""
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
@@ -192,21 +193,23 @@ def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool) -> dict[s
         for i, text in enumerate(texts):
             voice = rng.choice(voices[split])
             if split == "train" and human and rng.random() < 0.15:
-                voice = "gcin" + rng.choice(GCIN_SPEAKERS)
+                voice = "gcin" + rng.choice(gcin_speakers)
             uid = f"{split}-{voice}-{i:05d}"
             jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), out_dir / "wav" / split / f"{uid}.wav"))
     return jobs
 
 
 def generate(out_dir: str | Path, train: int = 2400, dev: int = 300, test: int = 200, seed: int = 2026,
-             workers: int = 2, human: bool | None = None, progress=None) -> dict[str, int]:
-    """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split."""
+             workers: int = 2, human: bool | None = None, progress=None,
+             gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)) -> dict[str, int]:
+    """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split.
+    `gcin_speakers` are the human speakers training hears (bench/heldout_voice.py keeps one out)."""
     if shutil.which("espeak-ng") is None:
         raise UserError("espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)")
     if human is None:
         human = GCIN_DIR.is_dir()
     out_dir = Path(out_dir)
-    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human)
+    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human, gcin_speakers)
     todo = [j for split in jobs.values() for j in split]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, _ in enumerate(pool.map(render, todo, chunksize=16), 1):
