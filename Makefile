@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train bench-infer bench-voice clean
+.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train bench-infer bench-voice bench-transcribe bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -57,6 +57,14 @@ bench-infer: setup
 # The demo recipe trained with one human voice, scored on the other (about 8 min on 2 cores).
 bench-voice: setup
 	$(BIN)/python -m bench.heldout_voice
+
+# asr transcribe on the 200 demo test files end to end, greedy and beam + LM (after demo, demo-lm)
+bench-transcribe: setup
+	$(BIN)/python -m bench.transcribe
+
+# Peak memory of asr lm tune on a synthetic dev set of AISHELL-1 dev's size (about 3 min on 2 cores)
+bench-lm-tune: setup
+	$(BIN)/python -m bench.lm_tune
 
 test: setup
 	$(BIN)/python -m pytest -q

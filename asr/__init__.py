@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 
 def load_model(path: str, device: str = "cpu", **decode):
-    """Load a model file (weights only: no code runs) into a Recognizer.
+    """Load a model file (weights only: no code runs) into a Recognizer on `device` (cpu, cuda,
+    cuda:N or auto).
 
     `decode` overrides the model's decoding settings: decoder="beam", beam=10, lm="lm.arpa",
     alpha, beta, hotwords (a file), hotword_boost; max_segment_seconds sets the longest piece

@@ -9,7 +9,8 @@ import numpy as np
 
 from asr.audio import SAMPLE_RATE, load_audio
 from asr.decoding import align
-from asr.transcribe import Recognizer
+from asr.features import FRAME_LENGTH
+from asr.transcribe import Recognizer, too_short
 
 
 def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
@@ -22,6 +23,8 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     from matplotlib import font_manager
 
     wave = load_audio(audio)
+    if len(wave) < FRAME_LENGTH:
+        raise too_short(str(audio), len(wave))
     lp, n = rec.log_probs([rec.features(wave)])
     lp = lp[0, : int(n[0])]
     result = rec.decode_log_probs(lp[None], n, times=True)[0]

@@ -61,9 +61,12 @@ HotwordsFile = Annotated[Optional[Path], typer.Option("--hotwords", help="File w
 Boost = Annotated[Optional[float], typer.Option("--hotword-boost", help="Bonus per hotword unit")]
 DecodeFile = Annotated[Optional[Path], typer.Option("--decode", help="YAML decode settings (e.g. from asr lm tune --output)")]
 Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]
 
 
-def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8=False):
+def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8=False,
+               device: str = "cpu"):
     """A Recognizer with the model's decode settings, then the --decode file's, then the flags'."""
     from asr.transcribe import Recognizer
 
@@ -77,7 +80,11 @@ def recognizer(model: Path, decode_file, decoder, beam, lm, alpha, beta, hotword
     settings.update({k: v for k, v in flags.items() if v is not None})
     if (lm or hotwords) and decoder is None:
         settings["decoder"] = "beam"  # asking for an LM or hotwords means asking for the beam
-    rec = Recognizer(model, **settings)
+    if int8 and device not in ("cpu", "auto"):
+        raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
+    rec = Recognizer(model, device="cpu" if int8 else device, **settings)
+    for line in rec.warnings:
+        err.print(f"warning: {line}", markup=False, soft_wrap=True)
     if int8:
         from asr.export import quantize_int8
 
@@ -95,10 +102,10 @@ def transcribe(
     format: Annotated[str, typer.Option("--format", "-f", help="text | json | tsv | srt | vtt")] = "text",
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Write one FILE.<format> per input here instead of stdout")] = None,
     nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Short files decoded together")] = 8,
+    batch_size: BatchSize = 8,
     decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
     alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
-    int8: Int8 = False,
+    int8: Int8 = False, device: Device = "auto",
 ) -> None:
     """Transcribe audio of any length; one result per input, failures reported on stderr.
 
@@ -106,15 +113,16 @@ def transcribe(
     confidence, n-best).  tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
     """
     from asr.subtitles import to_srt, to_tsv, to_vtt
-    from asr.transcribe import expand_inputs
+    from asr.transcribe import expand_inputs, output_stems
 
     if format not in FORMATS:
         fail(UserError(f"--format: expected one of {', '.join(sorted(FORMATS))}, got {format!r}"))
     items = expand_inputs(inputs)
+    stems = output_stems([name for name, _ in items])
     if format in ("srt", "vtt") and len(items) > 1 and output_dir is None:
         fail(UserError(f"--format {format} with {len(items)} inputs: give --output-dir to get one subtitle file per input"))
     try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
     except UserError as exc:
         fail(exc)
     render = {"text": lambda t: f"{t.path}\t{t.text}\n", "json": lambda t: json.dumps(t.to_json(), ensure_ascii=False) + "\n",
@@ -124,7 +132,7 @@ def transcribe(
     failed = 0
     with _long_audio_progress() as progress:
         for result in rec.transcribe_many(items, batch_size=batch_size, nbest=nbest if format == "json" else 1,
-                                          progress=progress):
+                                          progress=progress, times=format != "text"):
             if result.error:
                 failed += 1
                 err.print(f"error: {result.error}", markup=False, soft_wrap=True)
@@ -136,8 +144,7 @@ def transcribe(
                 sys.stdout.flush()
             else:
                 output_dir.mkdir(parents=True, exist_ok=True)
-                stem = "stdin" if result.path == "-" else Path(result.path).stem
-                (output_dir / f"{stem}.{'txt' if format == 'text' else format}").write_text(
+                (output_dir / f"{stems[result.path]}.{'txt' if format == 'text' else format}").write_text(
                     result.text + "\n" if format == "text" else render(result), encoding="utf-8")
     if failed:
         err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
@@ -170,27 +177,26 @@ def evaluate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Kaldi-style data dir with wav.scp and text")],
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a JSON report here")] = None,
+    times: Annotated[bool, typer.Option("--times", help="Per-character times in the report (forced alignment)")] = False,
+    batch_size: BatchSize = 8,
     decode: DecodeFile = None, decoder: Decoder = None, beam: Beam = None, lm: LMPath = None,
     alpha: Alpha = None, beta: Beta = None, hotwords: HotwordsFile = None, hotword_boost: Boost = None,
-    int8: Int8 = False,
+    int8: Int8 = False, device: Device = "auto",
 ) -> None:
     """Print CER and WER of MODEL on a data dir."""
     from asr.data import read_data_dir
-    from asr.evaluate import error_rates, write_report
+    from asr.evaluate import evaluate as run, write_report
 
     try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8)
+        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
         utts = read_data_dir(data)
     except UserError as exc:
         fail(exc)
-    rows, failed = [], {}
-    for result, u in zip(rec.transcribe_many([str(u.path) for u in utts]), utts):
-        if result.error:
-            failed[u.id] = result.error
-            err.print(f"error: {u.id}: {result.error}", markup=False, soft_wrap=True)
-        else:
-            rows.append({"id": u.id, "ref": u.text, "hyp": result.text})
-    rates = error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows])
+
+    def unreadable(uid: str, why: str) -> None:
+        err.print(f"error: {uid}: {why}", markup=False, soft_wrap=True)
+
+    rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=unreadable)
     print(f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})")
     if report:
         write_report(report, rows, rates, failed)
@@ -216,7 +222,11 @@ def lm_train(
         texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
     except UserError as exc:
         fail(exc)
-    model = train_kneser_ney(list(corpus_sentences(texts, unit)), order)
+    sentences = list(corpus_sentences(texts, unit))
+    if unit == "word" and sentences and sum(len(s) > 1 for s in sentences) < 0.1 * len(sentences):
+        fail(UserError(f"--unit word: {len(sentences)} transcripts but almost none has two words; unsegmented text "
+                       "(Mandarin) makes every sentence one word: use --unit char"))
+    model = train_kneser_ney(sentences, order)
     write_arpa(output, model)
     print(f"{output}: {order}-gram {unit} LM from {len(texts)} transcripts, " +
           ", ".join(f"{len(model[k])} {k}-grams" for k in sorted(model)))
@@ -231,46 +241,36 @@ def lm_tune(
     betas: Annotated[str, typer.Option(help="Comma-separated insertion bonuses")] = "0,0.5,1.0,2.0",
     beam: Annotated[int, typer.Option(help="Beam width")] = 10,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the best settings as YAML (for --decode)")] = None,
+    batch_size: BatchSize = 16, device: Device = "auto",
 ) -> None:
     """Grid-search alpha and beta on a dev set; prints the CER table and the best pair."""
     from rich.table import Table
 
     from asr.data import read_data_dir
-    from asr.evaluate import error_rates
+    from asr.evaluate import parse_grid, tune_lm
 
     try:
-        rec = recognizer(model, None, "beam", beam, lm, None, None, None, None)
+        grid_a = parse_grid(alphas, "--alphas", minimum=0.0)
+        grid_b = parse_grid(betas, "--betas")
+        rec = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
         utts = read_data_dir(data)
-        grid_a = [float(x) for x in alphas.split(",")]
-        grid_b = [float(x) for x in betas.split(",")]
-    except ValueError as exc:
-        fail(UserError(f"--alphas/--betas: {exc}"))
     except UserError as exc:
         fail(exc)
-    from asr.audio import load_audio
 
-    cached = []  # the acoustic model runs once; only decoding is repeated
-    for u in utts:
-        try:
-            cached.append((u.text or "", rec.log_probs([rec.features(load_audio(u.path))])))
-        except UserError as exc:
-            err.print(f"error: {u.id}: {exc}", markup=False, soft_wrap=True)
+    def unreadable(uid: str, why: str) -> None:
+        err.print(f"error: {uid}: {why}", markup=False, soft_wrap=True)
+
+    cers = tune_lm(rec, utts, grid_a, grid_b, batch_size=batch_size, on_error=unreadable)
     table = Table("alpha \\ beta", *[f"{b:g}" for b in grid_b], title=f"CER on {data} (beam {beam})")
-    best = (float("inf"), None, None)
     for a in grid_a:
-        row = []
-        for b in grid_b:
-            hyps = [rec.decode_log_probs(lp, n, alpha=a, beta=b)[0].text for _, (lp, n) in cached]
-            cer = error_rates([r for r, _ in cached], hyps)["cer"]
-            row.append(f"{cer:.2%}")
-            best = min(best, (cer, a, b), key=lambda x: x[0])
-        table.add_row(f"{a:g}", *row)
+        table.add_row(f"{a:g}", *[f"{cers[(a, b)]:.2%}" for b in grid_b])
     Console().print(table)
-    print(f"best: alpha {best[1]:g} beta {best[2]:g} CER {best[0]:.2%}")
+    (best_a, best_b), best = min(cers.items(), key=lambda kv: kv[1])
+    print(f"best: alpha {best_a:g} beta {best_b:g} CER {best:.2%}")
     if output:
         import yaml
 
-        settings = {"decoder": "beam", "beam": beam, "lm": str(lm.resolve()), "alpha": best[1], "beta": best[2]}
+        settings = {"decoder": "beam", "beam": beam, "lm": str(lm.resolve()), "alpha": best_a, "beta": best_b}
         output.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
@@ -302,13 +302,14 @@ def align(
     audio: Annotated[Path, typer.Argument(help="Audio file")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file")],
     plot: Annotated[Path, typer.Option("--plot", help="PNG to write")] = Path("alignment.png"),
+    device: Device = "auto",
 ) -> None:
     """Plot the posteriorgram (blank and emitted characters) over the waveform; print the times."""
     from asr.align import plot_alignment
     from asr.transcribe import Recognizer
 
     try:
-        result = plot_alignment(Recognizer(model), audio, plot)
+        result = plot_alignment(Recognizer(model, device=device), audio, plot)
     except UserError as exc:
         fail(exc)
     print(result["text"])

@@ -32,7 +32,9 @@ def _read_table(path: Path) -> dict[str, str]:
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        key, _, value = line.strip().partition(" ")
+        # as in Kaldi: the first run of whitespace (spaces or tabs) ends the key
+        key, *rest = line.strip().split(maxsplit=1)
+        value = rest[0] if rest else ""
         if key in table:
             raise UserError(f"{path}:{n}: duplicate id {key!r}")
         table[key] = value.strip()
@@ -120,7 +122,7 @@ class FeatureCache:
 
 
 class FeatureDataset(Dataset):
-    """Utterances -> {"id", "feats" (T, F), "target" (L,), "text"}; unreadable items are None.
+    """Utterances -> {"id", "feats" (T, F), "target" (L,), "text"}; an unreadable one -> {"id", "error"}.
 
     Indexed by (epoch, i) pairs (what BucketSampler yields) so that waveform augmentation is
     drawn from a generator seeded by (seed, epoch, i): identical in any worker, and on resume.
@@ -168,21 +170,21 @@ class FeatureDataset(Dataset):
             self.memory[i] = feats
         return feats
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
         epoch, i = key if isinstance(key, tuple) else (0, key)
+        utt = self.utts[i]
         feats = None
         if self.augment is not None:
             rng = item_rng(self.seed, epoch, i)
             perturbation = draw_perturbation(self.augment, rng)
             if not perturbation.identity:
-                feats = self._compute(self.utts[i], (perturbation, rng))
+                feats = self._compute(utt, (perturbation, rng))
                 if feats is None:
-                    return None
+                    return {"id": utt.id, "error": self.failed[utt.id]}
         if feats is None:
             feats = self.features(i)
-        if feats is None:
-            return None
-        utt = self.utts[i]
+        if feats is None:  # the reason travels with the item: workers' `failed` dicts are copies
+            return {"id": utt.id, "error": self.failed[utt.id]}
         ids = self.vocab.encode(utt.text) if (self.vocab is not None and utt.text is not None) else []
         return {"id": utt.id, "feats": feats, "target": torch.tensor(ids, dtype=torch.long), "text": utt.text}
 
@@ -195,16 +197,23 @@ class Batch:
     targets: torch.Tensor  # (B, L), zero padded
     target_lens: torch.Tensor  # (B,)
     texts: list[str | None]
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> why it could not be read
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(
             self.ids, self.feats.to(device, non_blocking=True), self.feat_lens.to(device),
-            self.targets.to(device), self.target_lens.to(device), self.texts,
+            self.targets.to(device), self.target_lens.to(device), self.texts, self.failed,
         )
 
 
-def collate(items: list[dict | None]) -> Batch:
-    items = [it for it in items if it is not None]
+def collate(items: list[dict]) -> Batch:
+    """Dataset items -> a padded Batch. Items that failed to load are left out and listed in
+    `failed`; when all did, the batch is empty (B = 0), which the training loop skips."""
+    failed = {it["id"]: it["error"] for it in items if "error" in it}
+    items = [it for it in items if "error" not in it]
+    if not items:
+        empty = torch.zeros(0, dtype=torch.long)
+        return Batch([], torch.zeros(0, 0, 0), empty, torch.zeros(0, 0, dtype=torch.long), empty, [], failed)
     feats = torch.nn.utils.rnn.pad_sequence([it["feats"] for it in items], batch_first=True)
     targets = torch.nn.utils.rnn.pad_sequence([it["target"] for it in items], batch_first=True)
     return Batch(
@@ -214,6 +223,7 @@ def collate(items: list[dict | None]) -> Batch:
         targets=targets,
         target_lens=torch.tensor([it["target"].shape[0] for it in items], dtype=torch.long),
         texts=[it["text"] for it in items],
+        failed=failed,
     )
 
 

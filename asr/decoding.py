@@ -44,50 +44,90 @@ def _lse(a: float, b: float) -> float:
 
 
 class Hotwords:
-    """Phrases whose units get a score bonus while a hypothesis spells them out.
+    """Phrases whose units earn a score bonus while a hypothesis spells them out.
 
-    A trie over unit-id sequences. Each matched unit adds `boost`; when the hypothesis leaves a
-    phrase before finishing it, the bonus it had collected is taken back, so only complete
-    phrases keep their bonus.
+    An Aho-Corasick automaton over unit-id sequences (a context graph, as in k2/icefall and
+    sherpa-onnx): each unit that extends a match earns `boost`; when the next unit breaks the
+    match, the hypothesis falls back along failure links to the longest suffix of what it emitted
+    that still begins some phrase, and the bonus of the broken part is taken back. Only phrases
+    spelled out in full keep their bonus. State: (node, secured), `secured` being the bonus of
+    the phrases completed along the current match, which a later break does not take back.
+
+    The boost is a price in nats per unit: a phrase wins wherever each of its units is within
+    `boost` of the competing reading in the acoustic log-probs, so it can also pay for a phrase
+    the audio supports only that weakly. It buys nothing for units the audio does not hold at all
+    (below `token_min_logp` they are never tried) and, unlike an insertion bonus, nothing for
+    units outside the phrases.
     """
 
+    ROOT = 0
+
     def __init__(self, phrases: list[list[int]], boost: float) -> None:
+        if boost < 0:
+            raise ValueError("the hotword boost is a bonus: >= 0")
         self.boost = boost
         self.children: list[dict[int, int]] = [{}]
+        self.depth: list[int] = [0]
         self.final: list[bool] = [False]
         for ids in phrases:
-            node = 0
+            node = self.ROOT
             for i in ids:
                 if i not in self.children[node]:
                     self.children.append({})
+                    self.depth.append(self.depth[node] + 1)
                     self.final.append(False)
                     self.children[node][i] = len(self.children) - 1
                 node = self.children[node][i]
             if ids:
                 self.final[node] = True
+        n = len(self.children)
+        self.fail = [self.ROOT] * n
+        self.secure = [0.0] * n  # bonus of the longest phrase that ends at this node's suffixes
+        queue = list(self.children[self.ROOT].values())
+        for child in queue:
+            self.secure[child] = self._potential(child) if self.final[child] else 0.0
+        while queue:  # breadth first: a node's failure target is shallower, hence done before it
+            node = queue.pop(0)
+            for unit, child in self.children[node].items():
+                f = self.fail[node]
+                while f != self.ROOT and unit not in self.children[f]:
+                    f = self.fail[f]
+                self.fail[child] = self.children[f].get(unit, self.ROOT)
+                self.secure[child] = self._potential(child) if self.final[child] else self.secure[self.fail[child]]
+                queue.append(child)
+
+    def _potential(self, node: int) -> float:
+        return self.depth[node] * self.boost
 
     def start(self) -> tuple[int, float]:
-        return (0, 0.0)  # (trie node, bonus collected in the unfinished phrase)
+        return (self.ROOT, 0.0)
 
     def advance(self, state: tuple[int, float], unit: int) -> tuple[float, tuple[int, float]]:
-        node, pending = state
+        """(bonus change, next state) when a hypothesis in `state` emits `unit`."""
+        node, secured = state
         nxt = self.children[node].get(unit)
-        if nxt is None:  # leave the current phrase: take back its bonus, maybe start a new one
-            delta = -pending
-            nxt = self.children[0].get(unit)
-            if nxt is None:
-                return delta, (0, 0.0)
-            node, pending = 0, 0.0
-        else:
-            delta = 0.0
-        delta += self.boost
-        pending += self.boost
-        if self.final[nxt]:  # a whole phrase: its bonus is kept
-            return delta, ((nxt if self.children[nxt] else 0), 0.0)
-        return delta, (nxt, pending)
+        if nxt is not None:  # the match goes on
+            delta = self.boost
+        else:  # it breaks: take back what is not secured, restart from the longest live suffix
+            delta = secured - self._potential(node)
+            m = self.fail[node]
+            while m != self.ROOT and unit not in self.children[m]:
+                m = self.fail[m]
+            nxt = self.children[m].get(unit, self.ROOT)
+            delta += self._potential(nxt)
+            secured = 0.0
+        secured = max(secured, self.secure[nxt])
+        if self.final[nxt] and not self.children[nxt]:
+            # nothing longer to match: the phrase is banked; go on from its longest suffix that
+            # begins another phrase, whose bonus is part of the banked one (so secured)
+            f = self.fail[nxt]
+            return delta, (f, self._potential(f))
+        return delta, (nxt, secured)
 
     def finish(self, state: tuple[int, float]) -> float:
-        return -state[1]
+        """Take back the bonus of a phrase left unfinished at the end."""
+        node, secured = state
+        return secured - self._potential(node)
 
 
 @dataclass
@@ -155,7 +195,9 @@ def prefix_beam_search(
     unit, so a repeated unit extends the prefix only across a blank. Per frame, only units with
     log-prob >= token_min_logp, at most prune_topk of them, are tried (the best one always);
     with blank_skip = p, frames whose blank probability is >= p only advance blank endings.
-    `lm` (CharLM/WordLM over `units`) is fused with weight alpha, beta is an insertion bonus.
+    `lm` (CharLM/WordLM over `units`) is fused with weight alpha, and beta, an insertion bonus
+    per unit, offsets the LM's per-unit cost. Without an LM there is no such cost, and beta is
+    not applied: a bonus for every emitted unit would only reward insertions.
     Returns the nbest hypotheses, best first.
     """
     t_max, vocab = log_probs.shape
@@ -163,6 +205,8 @@ def prefix_beam_search(
         raise ValueError("an LM needs the unit strings")
     if blank_skip is not None and not 0.5 < blank_skip <= 1.0:
         raise ValueError("blank_skip is a probability above 0.5")
+    if lm is None:
+        beta = 0.0
     lp = np.asarray(log_probs)
     cands = _frame_candidates(lp, blank, token_min_logp, prune_topk, blank_skip)
     blank_lp = lp[:, blank].tolist()

@@ -213,18 +213,91 @@ class WordLM:
         return score + self._word(lm_state, EOS)[0]
 
 
-def load_lm(path: str | Path):
-    """A character LM for an ARPA file of single characters, a word LM (KenLM) otherwise."""
+class KenCharLM:
+    """CharLM's interface, scored by KenLM: C++ tables from an ARPA or binary file, so memory and
+    load time stay a fraction of NGramLM's Python dicts. State: a kenlm.State."""
+
+    def __init__(self, path: str | Path) -> None:
+        import kenlm
+
+        self.kenlm = kenlm
+        try:
+            self.model = kenlm.Model(str(path))
+        except (OSError, RuntimeError) as exc:
+            raise UserError(f"{path}: KenLM cannot read it ({str(exc).splitlines()[0][:120]})") from None
+        self.order = self.model.order
+
+    def start(self):
+        state = self.kenlm.State()
+        self.model.BeginSentenceWrite(state)
+        return state
+
+    def advance(self, state, unit: str):
+        out = self.kenlm.State()
+        return self.model.BaseScore(state, unit, out) * LN10, out
+
+    def finish(self, state) -> float:
+        return self.model.BaseScore(state, EOS, self.kenlm.State()) * LN10
+
+
+def _arpa_unigrams_are_characters(path: Path) -> bool:
+    """Read only the \\1-grams: section of an ARPA file: single characters make a character LM."""
+    section = False
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line == "\\1-grams:":
+                    section = True
+                    continue
+                if not section or not line:
+                    continue
+                if line.startswith("\\"):  # the next section: every unigram was one character
+                    return True
+                parts = line.split()
+                if len(parts) < 2:
+                    raise ValueError(f"unexpected line {line[:60]!r}")
+                if len(parts[1]) != 1 and parts[1] not in (BOS, EOS, UNK):
+                    return False
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not an ARPA language model ({exc})") from None
+    if not section:
+        raise UserError(f"{path}: not an ARPA language model (no \\1-grams: section)")
+    return True
+
+
+def _have_kenlm() -> bool:
+    try:
+        import kenlm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_lm(path: str | Path, word_boundaries: bool = True):
+    """The LM in `path` with the interface the beam search uses.
+
+    ARPA files of single characters are character LMs, others word LMs. A binary KenLM file
+    does not list its vocabulary: it is a character LM for a model without the word boundary
+    unit (`word_boundaries` False: Mandarin), a word LM otherwise. Character LMs are scored by
+    KenLM when it is installed (`pip install kenlm`), else by NGramLM in pure Python, which
+    holds every n-gram in Python dicts: fine for the demo's LM (about 1e5 n-grams); a large
+    one (1e7 n-grams) would take gigabytes and minutes to load. Word LMs need KenLM.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: language model not found")
     with open(path, "rb") as f:
         head = f.read(4096)
-    if b"\\data\\" in head:
-        model = NGramLM.from_arpa(path)
-        if all(len(w) == 1 or w in (BOS, EOS, UNK) for w in model.words):
-            return CharLM(model)
-    return WordLM(path)
+    arpa = b"\\data\\" in head
+    chars = _arpa_unigrams_are_characters(path) if arpa else not word_boundaries
+    if not chars:
+        return WordLM(path)
+    if _have_kenlm():
+        return KenCharLM(path)
+    if not arpa:
+        raise UserError(f"{path}: a binary KenLM file needs the kenlm package: pip install kenlm")
+    return CharLM(NGramLM.from_arpa(path))
 
 
 def corpus_sentences(texts: Iterable[str], unit: str) -> Iterable[list[str]]:

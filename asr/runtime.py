@@ -39,6 +39,24 @@ def pick_device(name: str, d: Dist) -> torch.device:
     return torch.device(name)
 
 
+def inference_device(name: str) -> torch.device:
+    """cpu | cuda | cuda:N | auto (CUDA when a GPU is visible) -> a device; UserError otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+    elif device.type != "cpu":
+        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {name!r}")
+    return device
+
+
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     if device.type != "cuda" or setting == "off":
         return None

@@ -187,10 +187,18 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         ensure_data(recipe)  # rank 0 prepared it before joining
-    try:
+    if d.world == 1:
         return _train(recipe, resume, d, device, exp_dir, last_path, best_path)
+    try:
+        summary = _train(recipe, resume, d, device, exp_dir, last_path, best_path)
+        # rank 0 still writes checkpoints and averages after the last collective: a rank that
+        # tore its process group down and exited meanwhile could abort in gloo's threads
+        dist.barrier()
+        return summary
     finally:
-        if d.world > 1 and dist.is_initialized():
+        # also after an error: left to interpreter shutdown, gloo's worker threads can outlive
+        # Python and abort the process (SIGABRT, "terminate called without an active exception")
+        if dist.is_initialized():
             dist.destroy_process_group()
 
 
@@ -198,8 +206,11 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
     cfg = recipe.train
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
+    # each rank draws its own dropout, masks and loader seeds (rank 0's as a single process's);
+    # the model's initial weights are rank 0's, broadcast below
+    rank_seed = cfg.seed + RANK_SEED_STRIDE * d.rank
+    torch.manual_seed(rank_seed)
+    random.seed(rank_seed)
 
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
@@ -224,7 +235,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
     # the loader gets a generator of its own: drawing its worker seed from the global RNG at
     # every epoch start would shift dropout's random stream after a mid-epoch resume
     train_loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                              pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed))
+                              pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(rank_seed))
     dev_sampler = BucketSampler([estimated_frames(u) for u in dev_utts], cfg.max_frames, cfg.batch_size, shuffle=False)
     dev_loader = DataLoader(dev_set, batch_sampler=dev_sampler, collate_fn=collate, num_workers=workers,
                             generator=torch.Generator().manual_seed(cfg.seed))
@@ -247,7 +258,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
         scaler.load_state_dict(ts["scaler"])
         epoch, start_batch, step = ts["epoch"], ts["batch"], ts["step"]
         best_cer, history, stale, running = ts["best_cer"], ts["history"], ts["stale"], ts["running"]
-        set_rng_state(ts["rng"], device)
+        _restore_rng(ts["rng"], d, device, rank_seed + step)
         log.info(f"resumed from {last_path}: epoch {epoch + 1}, batch {start_batch}, step {step} (best dev CER {best_cer:.2%})")
     else:
         if d.main:
@@ -275,12 +286,13 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
         writer = SummaryWriter(str(exp_dir / "tensorboard"), purge_step=step)
 
     def save_last() -> None:
+        rngs = _gather_rng(d, device)  # collective: every rank calls save_last at the same steps
         if not d.main:
             return
         save_checkpoint(last_path, recipe, vocab, model, {
             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
             "epoch": epoch, "batch": batch_index, "step": step, "best_cer": best_cer, "history": history,
-            "stale": stale, "running": running, "rng": rng_state(device),
+            "stale": stale, "running": running, "rng": rngs,
         })
 
     stop = False
@@ -293,12 +305,16 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
             task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(sampler.batches()),
                                      completed=start_batch, loss=0.0, fps=0.0)
             for batch_index, batch in enumerate(train_loader, start=start_batch + 1):
+                running["unreadable"] = running.get("unreadable", 0) + len(batch.failed)
+                if not _all_ranks_have_data(batch, d, device):  # every file of some rank's batch failed
+                    progress.update(task, advance=1)
+                    continue
                 lr = schedule.lr(step, epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 batch = batch.to(device)
                 feats = spec_augment(batch.feats, batch.feat_lens, model.cmvn_mean,
-                                     torch.Generator().manual_seed(cfg.seed * 7919 + step))
+                                     torch.Generator().manual_seed(cfg.seed * 7919 + step + RANK_SEED_STRIDE * d.rank))
                 with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
                     log_probs, out_lens = net(feats, batch.feat_lens)
                 loss = ctc(log_probs.float().transpose(0, 1), batch.targets, out_lens, batch.target_lens) / max(len(batch.ids), 1)
@@ -344,13 +360,14 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
             "frames_per_s": running["frames"] * d.world / max(running["seconds"], 1e-9),
             "seconds": running["seconds"], "skipped_nonfinite": running["nonfinite"],
             "skipped_fp16_overflow": running.get("overflow", 0),
+            "unreadable": _sum_over_ranks(running.get("unreadable", 0), d, device),
         }
         history.append(row)
         stop = bool(cfg.early_stop_patience) and stale >= cfg.early_stop_patience
         epoch, start_batch, batch_index = epoch + 1, 0, 0
         running = {"loss": 0.0, "utts": 0, "frames": 0, "nonfinite": 0, "seconds": 0.0}
+        save_last()  # on every rank: it gathers their RNG states
         if d.main:
-            save_last()
             if improved:
                 save_checkpoint(best_path, recipe, vocab, model, {"epoch": epoch, "best_cer": best_cer, "history": history})
             if cfg.average_last:
@@ -358,7 +375,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
                 old = exp_dir / f"epoch{epoch - cfg.average_last}.pt"
                 old.unlink(missing_ok=True)
             write_metrics(exp_dir, history, writer)
-            failed = len(train_set.failed)
+            failed = row["unreadable"]
             log.info(
                 f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.3f}, dev CER {dev['cer']:.2%} "
                 f"WER {dev['wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {row['seconds']:.0f} s, lr {row['lr']:.2e}"
@@ -379,6 +396,53 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, exp_dir:
         writer.close()
     log.info(f"done: best dev CER {best_cer:.2%}; model: {best_path}")
     return {"best_cer": best_cer, "history": history, "exp_dir": str(exp_dir)}
+
+
+RANK_SEED_STRIDE = 1_000_003  # rank r seeds its streams with seed + r * this
+
+
+def _gather_rng(d: Dist, device: torch.device) -> list[dict]:
+    """Every rank's RNG state, in rank order, on rank 0 (a one-element list elsewhere)."""
+    mine = rng_state(device)
+    if d.world == 1:
+        return [mine]
+    states = [None] * d.world if d.main else None
+    dist.gather_object(mine, states, dst=0)
+    return states if d.main else [mine]
+
+
+def _restore_rng(saved: list[dict] | dict, d: Dist, device: torch.device, fallback_seed: int) -> None:
+    """Restore this rank's own RNG state. A checkpoint of a run with another number of
+    processes holds no state for this rank: its streams are reseeded (resume is then not exact)."""
+    states = saved if isinstance(saved, list) else [saved]  # single-state files of earlier versions
+    if len(states) == d.world:
+        set_rng_state(states[d.rank], device)
+        return
+    torch.manual_seed(fallback_seed)
+    random.seed(fallback_seed)
+    if d.main:
+        log.warning(f"resume: the checkpoint holds RNG states of {len(states)} process(es), this run has {d.world}; "
+                    "random streams are reseeded, so the run is not bit-exact with an uninterrupted one")
+
+
+def _all_ranks_have_data(batch, d: Dist, device: torch.device) -> bool:
+    """False when this batch, or under DDP any rank's, holds no readable utterance: then every
+    rank skips the step together (a rank that skipped alone would leave the others waiting in
+    the gradient all-reduce)."""
+    have = len(batch.ids) > 0
+    if d.world > 1:
+        flag = torch.tensor([int(have)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        have = bool(flag.item())
+    return have
+
+
+def _sum_over_ranks(n: int, d: Dist, device: torch.device) -> int:
+    if d.world == 1:
+        return n
+    total = torch.tensor([n], device=device)
+    dist.all_reduce(total)
+    return int(total.item())
 
 
 def write_metrics(exp_dir: Path, history: list[dict], writer) -> None:

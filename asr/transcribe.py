@@ -17,9 +17,10 @@ from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, align, beam_decode, greedy_decode
 from asr.errors import AudioError, UserError
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
-from asr.lm import load_lm
+from asr.lm import WordLM, load_lm
+from asr.runtime import inference_device
 from asr.segment import cut_at_pauses
-from asr.vocab import SPACE
+from asr.vocab import SPACE, normalize_text
 
 SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
 
@@ -73,25 +74,87 @@ def expand_inputs(items: Iterable[str]) -> list[tuple[str, str | None]]:
     return out
 
 
+def output_stems(names: list[str]) -> dict[str, str]:
+    """A distinct file stem per input, for one output file each in a folder: the input's stem,
+    preceded by as many of its parent folders as it takes to tell it from the other inputs'
+    (a/x.wav, b/x.wav -> a_x, b_x; x.wav, x.flac -> x.wav, x.flac); "-" is "stdin"."""
+    distinct = list(dict.fromkeys(names))
+    depth = dict.fromkeys(distinct, 0)
+    whole = set()  # names that need their suffix too
+
+    def stem(name: str) -> str:
+        if name == "-":
+            return "stdin"
+        p = Path(name)
+        parents = p.parent.parts[len(p.parent.parts) - depth[name]:] if depth[name] else ()
+        parents = [q for q in parents if q not in ("/", "..", ".")]
+        return "_".join([*parents, p.name if name in whole else p.stem])
+
+    for _ in range(64):
+        groups: dict[str, list[str]] = {}
+        for name in distinct:
+            groups.setdefault(stem(name), []).append(name)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            for name in group:
+                if depth[name] < len(Path(name).parent.parts):
+                    depth[name] += 1
+                else:
+                    whole.add(name)
+    out = {name: stem(name) for name in distinct}
+    seen: dict[str, int] = {}
+    for name in distinct:  # still equal (only by contrived names): number them
+        k = seen[out[name]] = seen.get(out[name], 0) + 1
+        if k > 1:
+            out[name] = f"{out[name]}-{k}"
+    return out
+
+
 class Recognizer:
     """A loaded model with its decoder, ready to transcribe audio of any length."""
 
     def __init__(self, model_path: str | Path, device: str = "cpu", max_segment_seconds: float = 20.0,
                  **decode_overrides) -> None:
+        """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU). Decoding settings
+        default to the recipe's `decode` section; keyword arguments override them."""
         self.recipe, self.vocab, self.model = model_from_checkpoint(load_checkpoint(model_path))
-        self.device = torch.device(device)
+        self.device = inference_device(device)
         self.model.to(self.device)
         self.max_segment_seconds = max_segment_seconds
         given = {k: v for k, v in decode_overrides.items() if v is not None}
         self.decode = dataclasses.replace(self.recipe.decode, **given)
         beam = self.decode.decoder == "beam"  # greedy decoding uses neither LM nor hotwords
-        self.lm = load_lm(self.decode.lm) if beam and self.decode.lm else None
+        self.lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if beam and self.decode.lm else None
+        if isinstance(self.lm, WordLM) and SPACE not in self.vocab.units:
+            raise UserError(f"{self.decode.lm}: a word LM needs a model whose units include the word boundary "
+                            "(space-delimited languages); this model's text has no spaces (Mandarin): "
+                            "use a character LM (asr lm train DATA -o chars.arpa)")
+        self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
         self.hotwords = None
         if beam and self.decode.hotwords:
-            phrases = [self.vocab.encode(p) for p in read_hotwords(self.decode.hotwords)]
-            self.hotwords = Hotwords(phrases, self.decode.hotword_boost)
+            self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
+
+    def _hotword_ids(self, path: str) -> list[list[int]]:
+        """The phrases of a hotwords file as unit ids. A phrase with characters the model has no
+        unit for can never be spelled out, so it is skipped, with one warning naming them."""
+        phrases, unknown, skipped = [], [], []
+        for phrase in read_hotwords(path):
+            ids = self.vocab.encode(phrase)
+            missing = [c for c, i in zip(normalize_text(phrase).replace(" ", SPACE), ids) if i == self.vocab.unk]
+            if missing:
+                unknown += [c for c in missing if c not in unknown]
+                skipped.append(phrase)
+            elif ids:
+                phrases.append(ids)
+        if skipped:
+            self.warnings.append(
+                f"{path}: {len(skipped)} hotword phrase(s) skipped ({', '.join(skipped[:5])}"
+                f"{', ...' if len(skipped) > 5 else ''}): the model has no unit for {' '.join(unknown)}")
+        return phrases
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         return compute_features(wave, self.recipe.features)
@@ -149,12 +212,13 @@ class Recognizer:
         return out
 
     def transcribe(self, source: str | Path, nbest: int = 1,
-                   progress: Callable[[float], None] | None = None) -> Transcript:
+                   progress: Callable[[float], None] | None = None, times: bool = True) -> Transcript:
         """Transcribe one file (or "-" for standard input) of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
         max_segment_seconds, each decoded on its own: memory does not grow with the file.
-        `progress` is called with the seconds done after every piece. Raises AudioError.
+        `progress` is called with the seconds done after every piece. `times`: per-character
+        times and confidence from a forced alignment. Raises AudioError.
         """
         name = str(source)
         stream = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source
@@ -171,7 +235,7 @@ class Recognizer:
         for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
             if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
                 continue  # nothing to hear, and nothing for the model to hallucinate on
-            result = self.decode_log_probs(*self.log_probs([self.features(torch.from_numpy(seg))]), times=True, nbest=nbest)[0]
+            result = self.decode_log_probs(*self.log_probs([self.features(torch.from_numpy(seg))]), times=times, nbest=nbest)[0]
             pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
             if progress:
                 progress((start + len(seg)) / SAMPLE_RATE)
@@ -180,7 +244,8 @@ class Recognizer:
         return self._finish(name, pieces, samples, peak)
 
     def transcribe_many(self, sources: Iterable[str | Path], batch_size: int = 8, nbest: int = 1,
-                        progress: Callable[[str, float, float], None] | None = None) -> Iterator[Transcript]:
+                        progress: Callable[[str, float, float], None] | None = None,
+                        times: bool = True) -> Iterator[Transcript]:
         """Transcribe many files; results come in the order given, failures as Transcript.error.
 
         Files up to max_segment_seconds are decoded in batches of similar length (sorted by the
@@ -210,7 +275,7 @@ class Recognizer:
                 ready.append((i, wave, peak))
             if ready:
                 feats = [self.features(w) for _, w, _ in ready]
-                results = self.decode_log_probs(*self.log_probs(feats), times=True, nbest=nbest)
+                results = self.decode_log_probs(*self.log_probs(feats), times=times, nbest=nbest)
                 for (i, wave, peak), r in zip(ready, results):
                     done[i] = self._finish(items[i][0], [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)
         for i, (name, err) in enumerate(items):
@@ -221,6 +286,6 @@ class Recognizer:
             else:
                 try:
                     cb = (lambda s, name=name, total=durations[i]: progress(name, s, total)) if progress else None
-                    yield self.transcribe(name, nbest=nbest, progress=cb)
+                    yield self.transcribe(name, nbest=nbest, progress=cb, times=times)
                 except AudioError as exc:
                     yield Transcript(name, error=str(exc))

@@ -45,6 +45,20 @@ def tiny_model(tmp_path_factory) -> dict:
     return {**summary, "model": exp / "best.pt", "exp_dir": exp}
 
 
+@pytest.fixture(scope="session")
+def tiny_reads(tiny_model) -> dict[str, str]:
+    """What the tiny model reads for each sample (16 kHz file, alone, greedy), by stem.
+
+    Plumbing tests compare the system with itself through this, not with the references: which
+    characters a model trained for seconds on eight samples gets right depends on the CPU's
+    float rounding. How close it gets is a learning test's bound (test_train.py).
+    """
+    from asr.transcribe import Recognizer
+
+    rec = Recognizer(tiny_model["model"])
+    return {p.stem: rec.transcribe(p).text for p in sorted(SAMPLES.glob("*.wav"))}
+
+
 def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
     """A tiny corpus in the official AISHELL-1 layout, synthesized with espeak-ng.
 

@@ -124,3 +124,44 @@ def test_alignment_spans_are_monotonic():
     spans = align(lp, VOCAB.encode("好棒棒"))
     assert [s[:3] for s in spans] == [(2, 1, 2), (3, 3, 3), (3, 5, 5)]
     assert all(s[3] == pytest.approx(0.9) for s in spans)  # mean posterior over each span
+
+
+def test_beta_rewards_nothing_without_an_lm():
+    rng = np.random.default_rng(3)
+    lp = torch.log_softmax(torch.from_numpy(rng.normal(size=(30, len(VOCAB))) * 3), -1).numpy()
+    plain = prefix_beam_search(lp, beam=8, beta=0.0, nbest=5)
+    bonus = prefix_beam_search(lp, beam=8, beta=5.0, nbest=5)
+    assert [h.ids for h in plain] == [h.ids for h in bonus]
+    assert [h.score for h in plain] == [h.score for h in bonus]
+
+
+def test_hotword_boost_does_not_pay_for_a_second_copy():
+    # 台北 is spoken once; the frames after it hold weak echoes of 台 and 北 (p = e^-2.5 each)
+    echo = float(np.exp(-2.5))
+    lp = frames({"台": .9}, {"-": .95}, {"北": .9}, {"-": .95}, {"台": echo, "-": .9}, {"-": .95}, {"北": echo, "-": .9}, {"-": .95})
+    hot = Hotwords([VOCAB.encode("台北")], boost=1.5)
+    for beta in (0.0, 1.0):
+        assert text(prefix_beam_search(lp, beam=8, hotwords=hot, beta=beta)[0]) == "台北"
+    # the boost is a price per unit: 3 nats a unit outbids the echoes' ~2.5
+    assert text(prefix_beam_search(lp, beam=8, hotwords=Hotwords([VOCAB.encode("台北")], boost=3.0))[0]) == "台北台北"
+
+
+WORDS = Vocab(["<blank>", "<unk>", *"一二三四台北京"])
+
+
+def bonus(hot: Hotwords, chars: str) -> float:
+    state, total = hot.start(), 0.0
+    for c in WORDS.encode(chars):
+        delta, state = hot.advance(state, c)
+        total += delta
+    return total + hot.finish(state)
+
+
+def test_hotwords_follow_failure_links():
+    hot = Hotwords([WORDS.encode(p) for p in ("一二三", "二四", "台北", "北京")], boost=1.0)
+    assert bonus(hot, "一二四") == 2.0  # 二四 starts inside the broken 一二三 and still counts
+    assert bonus(hot, "一二三") == 3.0
+    assert bonus(hot, "一二") == 0.0  # unfinished: nothing kept
+    assert bonus(hot, "一二三二四") == 5.0
+    assert bonus(hot, "台北京") == 3.0  # 台北, then 北京 grows from its suffix 北
+    assert bonus(hot, "台北台北") == 4.0  # each spoken occurrence earns its bonus

@@ -8,6 +8,7 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
+from asr.decoding import greedy_decode
 from asr.features import compute_features
 from conftest import SAMPLES, run_asr
 
@@ -58,18 +59,23 @@ def test_torchscript_and_int8(tiny_model, tmp_path):
             got, _ = loaded(feats, lens)
         if tol:
             assert torch.allclose(got[0, :100], ref[0, :100], atol=tol)
-        else:  # int8: the same best path on these samples
-            assert torch.equal(got[0].argmax(-1)[: lens[0] // 3], ref[0].argmax(-1)[: lens[0] // 3])
+        else:
+            # int8 promises the same transcripts and posteriors close to float's, not the same
+            # per-frame argmax: near-tie frames may flip (0.03-0.05 seen here on these samples)
+            out_lens = model.output_lengths(lens)
+            assert greedy_decode(got, out_lens) == greedy_decode(ref, out_lens)
+            for b, n in enumerate(out_lens.tolist()):
+                assert (got[b, :n].exp() - ref[b, :n].exp()).abs().max() < 0.15
     res = run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--int8")
     assert res.returncode == 0 and res.stdout.startswith("CER ")
 
 
-def test_align_plot(tiny_model, tmp_path):
+def test_align_plot(tiny_model, tiny_reads, tmp_path):
     png = tmp_path / "a.png"
     res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", png)
     assert res.returncode == 0, res.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
     lines = res.stdout.strip().splitlines()
-    assert lines[0] == "广州好棒棒" and len(lines) == 1 + len("广州好棒棒")
+    assert lines[0] == tiny_reads["test-f2-00114"] and len(lines) == 1 + len(lines[0])
     starts = [float(l.split("\t")[0]) for l in lines[1:]]
     assert starts == sorted(starts)

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from asr.errors import UserError
-from asr.lm import BOS, CharLM, NGramLM, WordLM, load_lm, train_kneser_ney, write_arpa
+from asr.lm import BOS, CharLM, KenCharLM, NGramLM, WordLM, load_lm, train_kneser_ney, write_arpa
 from conftest import SAMPLES, run_asr
 
 SENTENCES = [list("好棒棒"), list("好棒"), list("我想去北京"), list("我想去上海"), list("从上海去北京")]
@@ -21,7 +21,7 @@ def test_kneser_ney_distributions_sum_to_one(tmp_path, order):
 def test_seen_continuations_score_higher(tmp_path):
     write_arpa(tmp_path / "lm.arpa", train_kneser_ney(SENTENCES, 3))
     lm = load_lm(tmp_path / "lm.arpa")
-    assert isinstance(lm, CharLM)
+    assert isinstance(lm, (CharLM, KenCharLM))
 
     def score(text: str) -> float:
         state, total = lm.start(), 0.0
@@ -73,8 +73,33 @@ def test_lm_train_and_tune_cli(tiny_model, tmp_path):
     arpa = tmp_path / "chars.arpa"
     res = run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3")
     assert res.returncode == 0, res.stderr
-    assert isinstance(load_lm(arpa), CharLM)
+    assert isinstance(load_lm(arpa), (CharLM, KenCharLM))
     res = run_asr("lm", "tune", "--model", tiny_model["model"], "--data", SAMPLES, "--lm", arpa,
                   "--alphas", "0,0.5", "--betas", "0,1")
     assert res.returncode == 0, res.stderr
     assert "best: alpha" in res.stdout and res.stdout.count("%") >= 4
+
+
+def test_kenlm_scores_character_lms_as_the_python_model_does(tmp_path):
+    pytest.importorskip("kenlm")
+    from asr.lm import KenCharLM
+
+    write_arpa(tmp_path / "lm.arpa", train_kneser_ney(SENTENCES, 3))
+    fast = load_lm(tmp_path / "lm.arpa")
+    assert isinstance(fast, KenCharLM)  # KenLM's C++ tables, not Python dicts
+    slow = CharLM(NGramLM.from_arpa(tmp_path / "lm.arpa"))
+    for text in ("我想去北京", "好棒棒", "京北去想我", "我去火星"):  # 火星: unknown characters
+        a, b = fast.start(), slow.start()
+        for ch in text:
+            (da, a), (db, b) = fast.advance(a, ch), slow.advance(b, ch)
+            assert da == pytest.approx(db, abs=1e-4)
+        assert fast.finish(a) == pytest.approx(slow.finish(b), abs=1e-4)
+
+
+def test_a_word_lm_is_refused_for_unsegmented_text(tiny_model, tmp_path):
+    res = run_asr("lm", "train", SAMPLES, "-o", tmp_path / "w.arpa", "--unit", "word")
+    assert res.returncode == 2 and "use --unit char" in res.stderr and res.stderr.strip().count("\n") == 0
+    words = [s.split() for s in ["the cat sat", "the dog sat", "a cat ran"]]
+    write_arpa(tmp_path / "words.arpa", train_kneser_ney(words, 2))
+    res = run_asr("transcribe", "-m", tiny_model["model"], "--lm", tmp_path / "words.arpa", SAMPLES / "test-f2-00114.wav")
+    assert res.returncode == 2 and "use a character LM" in res.stderr and "Traceback" not in res.stderr

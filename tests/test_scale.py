@@ -182,3 +182,56 @@ def test_ddp_two_processes_match_one(tmp_path):
     # so allow 1% of a step.
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-4), (name, (one[name] - two[name]).abs().max())
+
+
+def _data_with_a_nan_file(root):
+    """Three sample utterances and one whose header reads fine but whose samples are NaN: it
+    passes the header-based filter and fails when loaded, inside a DataLoader worker."""
+    root.mkdir()
+    lines = (SAMPLES / "wav.scp").read_text().splitlines()[:3]
+    texts = dict(l.split(" ", 1) for l in (SAMPLES / "text").read_text(encoding="utf-8").splitlines())
+    nan = root / "nan.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(nan, np.full(48000, np.nan, np.float32), 16000, subtype="FLOAT")
+    scp = [f"{l.split()[0]} {SAMPLES / l.split()[1]}" for l in lines] + [f"zz-nan {nan}"]
+    (root / "wav.scp").write_text("\n".join(scp) + "\n")
+    (root / "text").write_text("".join(f"{l.split()[0]} {texts[l.split()[0]]}\n" for l in lines) + "zz-nan 好棒\n",
+                               encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_a_batch_of_unreadable_files_is_skipped_and_counted(tmp_path, nproc):
+    # batches of one: the NaN file's batch is empty; with two ranks, the other rank must not
+    # wait for it in the gradient all-reduce (it did: the run hung)
+    data = _data_with_a_nan_file(tmp_path / "data")
+    sets = tiny_overrides(tmp_path / "exp", epochs=2, data=data) + [
+        "train.batch_size=1", "train.cache_features=false", "train.num_workers=1", "train.threads=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = run_asr("train", DEMO, "--nproc", str(nproc), *[a for s in sets for a in ("--set", s)], env=env, timeout=240)
+    assert res.returncode == 0, res.stdout + res.stderr
+    log = (tmp_path / "exp" / "train.log").read_text(encoding="utf-8")
+    assert log.count("1 unreadable files skipped") == 2, log  # once per epoch, counted across workers and ranks
+
+
+def test_ddp_ranks_keep_their_own_random_streams_across_resume(tmp_path):
+    # dropout and SpecAugment masks draw from each rank's own stream; last.pt holds one state
+    # per rank and each rank restores its own, so a resumed 2-process run equals an uninterrupted one
+    extra = ["model.dropout=0.3", "augment.freq_masks=1", "augment.time_masks=1", "train.threads=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(exp, epochs, *flags):
+        sets = tiny_overrides(exp, epochs=epochs) + extra
+        res = run_asr("train", DEMO, "--nproc", "2", *flags, *[a for s in sets for a in ("--set", s)], env=env, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+
+    run(tmp_path / "straight", 2)
+    run(tmp_path / "split", 1)
+    states = load_checkpoint(tmp_path / "split" / "last.pt")["train_state"]["rng"]
+    assert len(states) == 2 and not torch.equal(states[0]["torch"], states[1]["torch"])
+    run(tmp_path / "split", 2, "--resume")
+    a, b = _weights(tmp_path / "straight" / "last.pt"), _weights(tmp_path / "split" / "last.pt")
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6), name

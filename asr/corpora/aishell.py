@@ -35,9 +35,9 @@ def prepare_aishell(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, di
         raise UserError(f"AISHELL-1 not found: looked for {transcript}; {download_hint(corpus_dir)}")
     texts = {}
     for line in transcript.read_text(encoding="utf-8").splitlines():
-        uid, _, text = line.strip().partition(" ")
-        if uid:
-            texts[uid] = normalize_text(text)
+        parts = line.split(maxsplit=1)  # any run of whitespace ends the id, as in Kaldi
+        if parts:
+            texts[parts[0]] = normalize_text(parts[1] if len(parts) > 1 else "")
     counts = {}
     for split in SPLITS:
         split_dir = root / "wav" / split

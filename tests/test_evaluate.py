@@ -1,0 +1,85 @@
+"""Scoring, evaluation of a data dir and the streamed LM weight grid search."""
+
+import gc
+import json
+import weakref
+
+import jiwer
+import pytest
+
+from asr.audio import load_audio
+from asr.data import read_data_dir
+from asr.errors import UserError
+from asr.evaluate import ErrorCounts, error_rates, parse_grid, tune_lm
+from asr.transcribe import Recognizer
+from conftest import SAMPLES, run_asr
+
+
+def test_counts_accumulate_to_jiwer_over_the_whole_list():
+    refs = ["好棒棒", "从上海去北京", "", "七点"]
+    hyps = ["好棒", "从上海到北京了", "多余", "七点"]
+    counts = ErrorCounts()
+    for r, h in zip(refs, hyps):
+        counts.add([r], [h])
+    kept = [(r, h) for r, h in zip(refs, hyps) if r]
+    assert counts.rates()["cer"] == pytest.approx(jiwer.cer([r for r, _ in kept], [h for _, h in kept]))
+    assert counts.rates() == error_rates(refs, hyps)
+
+
+@pytest.fixture(scope="module")
+def char_lm(tmp_path_factory):
+    arpa = tmp_path_factory.mktemp("lm") / "chars.arpa"
+    assert run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3").returncode == 0
+    return arpa
+
+
+def test_tune_streams_batches_and_scores_exactly(tiny_model, char_lm, monkeypatch):
+    rec = Recognizer(tiny_model["model"], decoder="beam", beam=4, lm=str(char_lm))
+    utts = read_data_dir(SAMPLES)
+    alive, sizes = [], []
+    log_probs = Recognizer.log_probs
+
+    def spy(self, feats):
+        out = log_probs(self, feats)
+        gc.collect()
+        sizes.append((len(feats), sum(ref() is not None for ref in alive)))  # earlier batches still held
+        alive.append(weakref.ref(out[0]))
+        return out
+
+    monkeypatch.setattr(Recognizer, "log_probs", spy)
+    streamed = tune_lm(rec, utts, [0.0, 0.5], [0.0, 1.0], batch_size=3)
+    # batched (3 + 3 + 2), and no batch's (B, T', V) log-probs outlive it
+    assert [n for n, _ in sizes] == [3, 3, 2] and all(held == 0 for _, held in sizes)
+    monkeypatch.setattr(Recognizer, "log_probs", log_probs)
+    for (a, b), cer in streamed.items():  # the same numbers as decoding each file on its own
+        hyps = []
+        for u in utts:
+            lp, n = rec.log_probs([rec.features(load_audio(u.path))])
+            hyps.append(rec.decode_log_probs(lp, n, alpha=a, beta=b)[0].text)
+        assert cer == pytest.approx(error_rates([u.text for u in utts], hyps)["cer"])
+
+
+@pytest.mark.parametrize("alphas,betas,message", [
+    ("nan", "0", "--alphas: nan is not allowed"), ("1,x", "0", "--alphas: expected comma-separated numbers"),
+    ("-1", "0", "--alphas: -1 is not allowed"), ("0.5", "", "--betas: expected comma-separated numbers"),
+])
+def test_a_bad_grid_is_one_line(tiny_model, char_lm, alphas, betas, message):
+    res = run_asr("lm", "tune", "-m", tiny_model["model"], "-d", SAMPLES, "--lm", char_lm, "--alphas", alphas, "--betas", betas)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and message in res.stderr, res.stderr
+
+
+def test_parse_grid():
+    assert parse_grid("0, 0.5,1,0.5", "--x") == [0.0, 0.5, 1.0]
+    with pytest.raises(UserError, match="inf"):
+        parse_grid("1,inf", "--x")
+
+
+def test_evaluate_aligns_only_when_asked(tiny_model, tmp_path):
+    plain, timed = tmp_path / "plain.json", tmp_path / "timed.json"
+    assert run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--report", plain).returncode == 0
+    assert run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--report", timed, "--times").returncode == 0
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (plain, timed))
+    assert all("chars" not in u for u in a["utterances"])
+    assert all(len(u["chars"]) == len(u["hyp"]) for u in b["utterances"])
+    assert [u["hyp"] for u in a["utterances"]] == [u["hyp"] for u in b["utterances"]] and a["cer"] == b["cer"]
