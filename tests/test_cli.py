@@ -130,3 +130,18 @@ def test_output_dir_keeps_inputs_with_the_same_stem_apart(tiny_model, tiny_reads
     assert sorted(p.name for p in out.iterdir()) == ["a_x.txt", "b_x.txt"]
     for folder, stem in zip("ab", stems):
         assert (out / f"{folder}_x.txt").read_text(encoding="utf-8") == tiny_reads[stem] + "\n"
+
+
+def test_value_errors_reach_the_user_as_one_line(tiny_model, tmp_path):
+    short = tmp_path / "short.wav"
+    sf.write(short, [0.1] * 300, 16000)  # under one 25 ms frame
+    hot = tmp_path / "hot.txt"
+    hot.write_text("台北\n", encoding="utf-8")
+    for args, message in (
+        (["align", "-m", tiny_model["model"], short, "--plot", tmp_path / "a.png"], "shorter than one 25 ms frame"),
+        (["transcribe", "-m", tiny_model["model"], "--hotwords", hot, "--hotword-boost", "-3", short], "hotword_boost"),
+        (["transcribe", "-m", tiny_model["model"], "--alpha", "nan", short], "decode.alpha"),
+    ):
+        res = run_asr(*args)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert res.stderr.strip().count("\n") == 0 and message in res.stderr, res.stderr
