@@ -4,6 +4,7 @@ CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV
 from __future__ import annotations
 
 import csv
+import gc
 import logging
 import math
 import random
@@ -197,7 +198,9 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
         return summary
     finally:
         # also after an error: left to interpreter shutdown, gloo's worker threads can outlive
-        # Python and abort the process (SIGABRT, "terminate called without an active exception")
+        # Python and abort the process (SIGABRT, "terminate called without an active exception").
+        # The DDP wrapper's reducer holds the group too; collect it first, while Python is whole.
+        gc.collect()
         if dist.is_initialized():
             dist.destroy_process_group()
 
