@@ -1,4 +1,4 @@
-from asr.cli import app
+from asr.cli import main
 
 if __name__ == "__main__":
-    app(prog_name="asr")
+    main()

@@ -23,9 +23,14 @@ app.add_typer(lm_app, name="lm")
 err = Console(stderr=True, highlight=False)
 
 
-def fail(exc: UserError) -> None:
-    err.print(f"error: {exc}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
+def main() -> None:
+    """The `asr` entry point. A UserError anywhere below is the user's to fix: one `error:` line
+    on stderr and exit status 2, caught here once; anything else is a bug and keeps its traceback."""
+    try:
+        app(prog_name="asr")
+    except UserError as exc:
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(2)
 
 
 @app.command()
@@ -46,10 +51,7 @@ def train(
     from asr.config import load_recipe
     from asr.train import train as run
 
-    try:
-        run(load_recipe(recipe, override), resume=resume)
-    except UserError as exc:
-        fail(exc)
+    run(load_recipe(recipe, override), resume=resume)
 
 
 Decoder = Annotated[Optional[str], typer.Option("--decoder", help="greedy or beam (default: the recipe's)")]
@@ -116,15 +118,12 @@ def transcribe(
     from asr.transcribe import expand_inputs, output_stems
 
     if format not in FORMATS:
-        fail(UserError(f"--format: expected one of {', '.join(sorted(FORMATS))}, got {format!r}"))
+        raise UserError(f"--format: expected one of {', '.join(sorted(FORMATS))}, got {format!r}")
     items = expand_inputs(inputs)
     stems = output_stems([name for name, _ in items])
     if format in ("srt", "vtt") and len(items) > 1 and output_dir is None:
-        fail(UserError(f"--format {format} with {len(items)} inputs: give --output-dir to get one subtitle file per input"))
-    try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
-    except UserError as exc:
-        fail(exc)
+        raise UserError(f"--format {format} with {len(items)} inputs: give --output-dir to get one subtitle file per input")
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
     render = {"text": lambda t: f"{t.path}\t{t.text}\n", "json": lambda t: json.dumps(t.to_json(), ensure_ascii=False) + "\n",
               "tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[format]
     if format == "tsv" and output_dir is None:
@@ -187,11 +186,8 @@ def evaluate(
     from asr.data import read_data_dir
     from asr.evaluate import evaluate as run, write_report
 
-    try:
-        rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
-        utts = read_data_dir(data)
-    except UserError as exc:
-        fail(exc)
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
+    utts = read_data_dir(data)
 
     def unreadable(uid: str, why: str) -> None:
         err.print(f"error: {uid}: {why}", markup=False, soft_wrap=True)
@@ -217,15 +213,12 @@ def lm_train(
     from asr.lm import corpus_sentences, train_kneser_ney, write_arpa
 
     if unit not in ("char", "word"):
-        fail(UserError(f"--unit: expected char or word, got {unit!r}"))
-    try:
-        texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
-    except UserError as exc:
-        fail(exc)
+        raise UserError(f"--unit: expected char or word, got {unit!r}")
+    texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
     sentences = list(corpus_sentences(texts, unit))
     if unit == "word" and sentences and sum(len(s) > 1 for s in sentences) < 0.1 * len(sentences):
-        fail(UserError(f"--unit word: {len(sentences)} transcripts but almost none has two words; unsegmented text "
-                       "(Mandarin) makes every sentence one word: use --unit char"))
+        raise UserError(f"--unit word: {len(sentences)} transcripts but almost none has two words; unsegmented text "
+                        "(Mandarin) makes every sentence one word: use --unit char")
     model = train_kneser_ney(sentences, order)
     write_arpa(output, model)
     print(f"{output}: {order}-gram {unit} LM from {len(texts)} transcripts, " +
@@ -249,13 +242,10 @@ def lm_tune(
     from asr.data import read_data_dir
     from asr.evaluate import parse_grid, tune_lm
 
-    try:
-        grid_a = parse_grid(alphas, "--alphas", minimum=0.0)
-        grid_b = parse_grid(betas, "--betas")
-        rec = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
-        utts = read_data_dir(data)
-    except UserError as exc:
-        fail(exc)
+    grid_a = parse_grid(alphas, "--alphas", minimum=0.0)
+    grid_b = parse_grid(betas, "--betas")
+    rec = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
+    utts = read_data_dir(data)
 
     def unreadable(uid: str, why: str) -> None:
         err.print(f"error: {uid}: {why}", markup=False, soft_wrap=True)
@@ -284,17 +274,14 @@ def export(
     """Export MODEL for deployment (inputs: MFCC features and lengths; outputs: CTC log-probs)."""
     from asr.export import export_onnx, export_torchscript
 
-    try:
-        if format == "onnx":
-            if int8:
-                raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
-            print(export_onnx(model, output))
-        elif format == "torchscript":
-            print(export_torchscript(model, output, int8=int8))
-        else:
-            raise UserError(f"--format: expected onnx or torchscript, got {format!r}")
-    except UserError as exc:
-        fail(exc)
+    if format == "onnx":
+        if int8:
+            raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
+        print(export_onnx(model, output))
+    elif format == "torchscript":
+        print(export_torchscript(model, output, int8=int8))
+    else:
+        raise UserError(f"--format: expected onnx or torchscript, got {format!r}")
 
 
 @app.command()
@@ -308,10 +295,7 @@ def align(
     from asr.align import plot_alignment
     from asr.transcribe import Recognizer
 
-    try:
-        result = plot_alignment(Recognizer(model, device=device), audio, plot)
-    except UserError as exc:
-        fail(exc)
+    result = plot_alignment(Recognizer(model, device=device), audio, plot)
     print(result["text"])
     for c in result["chars"]:
         print(f"{c['start']:.2f}\t{c['end']:.2f}\t{c['char']}")
@@ -326,10 +310,7 @@ def plot(
     """Plot training loss and dev CER per epoch to a PNG."""
     from asr.plot import plot_curves
 
-    try:
-        print(plot_curves(exp_dir, output))
-    except UserError as exc:
-        fail(exc)
+    print(plot_curves(exp_dir, output))
 
 
 @prepare_app.command("aishell")
@@ -340,10 +321,7 @@ def prepare_aishell_cmd(
     """AISHELL-1 (OpenSLR 33) -> OUT_DIR/{train,dev,test}."""
     from asr.corpora.aishell import prepare_aishell
 
-    try:
-        counts = prepare_aishell(corpus_dir, out_dir)
-    except UserError as exc:
-        fail(exc)
+    counts = prepare_aishell(corpus_dir, out_dir)
     for split, c in counts.items():
         print(f"{split}: {c['utterances']} utterances, {c['no_transcript']} wavs without transcript skipped")
 
@@ -364,8 +342,5 @@ def prepare_demo_cmd(
         if n % 250 == 0 or n == total:
             err.print(f"synthesized {n}/{total}", markup=False)
 
-    try:
-        counts = generate(out_dir, train=train, dev=dev, test=test, seed=seed, workers=workers, progress=progress)
-    except UserError as exc:
-        fail(exc)
+    counts = generate(out_dir, train=train, dev=dev, test=test, seed=seed, workers=workers, progress=progress)
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")
