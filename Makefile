@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test bench-deps bench-decode bench-train bench-infer bench-voice bench-transcribe bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-transcribe bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -66,8 +66,13 @@ bench-transcribe: setup
 bench-lm-tune: setup
 	$(BIN)/python -m bench.lm_tune
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+# ruff: lint rules and formatting (configured in pyproject.toml)
+lint: setup
+	$(BIN)/ruff check asr tests bench
+	$(BIN)/ruff format --check asr tests bench
 
 clean:
 	rm -rf $(VENV) exp .pytest_cache

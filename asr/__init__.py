@@ -1,10 +1,10 @@
 """asr: CTC speech recognition with a deep bidirectional LSTM.
 
-    from asr import load_model
-    model = load_model("exp/demo/best.pt")
-    result = model.transcribe("a.wav")      # .text, .chars (char, start, end), .segments, .confidence
-    for r in model.transcribe_many(["a.wav", "b.flac"]):   # length-sorted batches, input order kept
-        print(r.path, r.text)
+from asr import load_model
+model = load_model("exp/demo/best.pt")
+result = model.transcribe("a.wav")      # .text, .chars (char, start, end), .segments, .confidence
+for r in model.transcribe_many(["a.wav", "b.flac"]):   # length-sorted batches, input order kept
+    print(r.path, r.text)
 """
 
 __version__ = "0.1.0"

@@ -32,11 +32,16 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     spans = align(lp, ids, rec.vocab.blank)
     rows = [rec.vocab.blank] + sorted(set(ids), key=ids.index)
     post = lp.exp().numpy()[:, rows].T  # (rows, T')
-    cjk = [f.name for f in font_manager.fontManager.ttflist if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback"))]
+    cjk = [
+        f.name
+        for f in font_manager.fontManager.ttflist
+        if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback"))
+    ]
     if cjk:
         plt.rcParams["font.family"] = cjk[0]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, len(wave) / SAMPLE_RATE * 2), 6), sharex=True,
-                                      gridspec_kw={"height_ratios": [1, 2]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(max(8, len(wave) / SAMPLE_RATE * 2), 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]}
+    )
     t = np.arange(len(wave)) / SAMPLE_RATE
     top.plot(t, wave.numpy(), lw=0.5, color="0.3")
     fs = rec.frame_seconds
@@ -44,8 +49,16 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
         top.axvspan(s * fs, (e + 1) * fs, color="tab:orange", alpha=0.3)
         top.text((s + e + 1) / 2 * fs, 0.9 * float(wave.abs().max()), rec.vocab.units[unit], ha="center", fontsize=12)
     top.set(ylabel="waveform", title=f"{Path(audio).name}: {result.text}")
-    bottom.imshow(post, aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
-                  extent=(0, post.shape[1] * fs, -0.5, len(rows) - 0.5), vmin=0, vmax=1)
+    bottom.imshow(
+        post,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        interpolation="nearest",
+        extent=(0, post.shape[1] * fs, -0.5, len(rows) - 0.5),
+        vmin=0,
+        vmax=1,
+    )
     bottom.set_yticks(range(len(rows)), ["<blank>"] + [rec.vocab.units[u] for u in rows[1:]])
     bottom.set(xlabel="seconds", ylabel="posterior")
     fig.tight_layout()

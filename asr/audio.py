@@ -60,8 +60,9 @@ def _open(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
         raise AudioError(f"{name}: not a readable audio file ({reason})") from None
 
 
-def stream_audio(source: str | Path | BinaryIO, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE,
-                 name: str | None = None) -> Iterator[np.ndarray]:
+def stream_audio(
+    source: str | Path | BinaryIO, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE, name: str | None = None
+) -> Iterator[np.ndarray]:
     """Read any libsndfile format block by block: yields mono float32 arrays at `sample_rate`.
 
     Memory stays at one block whatever the file's length: channels are averaged and the rate is
@@ -72,8 +73,11 @@ def stream_audio(source: str | Path | BinaryIO, block_seconds: float = 10.0, sam
     with _open(source, name) as f:
         if f.frames == 0:
             raise AudioError(f"{name}: contains no audio samples")
-        stream = soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ") \
-            if f.samplerate != sample_rate else None
+        stream = (
+            soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+            if f.samplerate != sample_rate
+            else None
+        )
         try:
             for block in f.blocks(blocksize=max(1, int(block_seconds * f.samplerate)), dtype="float32", always_2d=True):
                 if not np.isfinite(block).all():

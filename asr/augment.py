@@ -80,8 +80,9 @@ class SpecAugment(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, fill: torch.Tensor,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self, feats: torch.Tensor, lengths: torch.Tensor, fill: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         cfg = self.cfg
         if not self.training or (cfg.freq_masks == 0 and cfg.time_masks == 0):
             return feats

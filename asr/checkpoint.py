@@ -24,7 +24,9 @@ FORMAT = "asr-ctc"
 VERSION = 1
 
 
-def save_checkpoint(path: str | Path, recipe: Recipe, vocab: Vocab, model: CTCModel, train_state: dict | None = None) -> None:
+def save_checkpoint(
+    path: str | Path, recipe: Recipe, vocab: Vocab, model: CTCModel, train_state: dict | None = None
+) -> None:
     """Write the model (and optionally the training state) to `path`; readers never see half a file."""
     path = Path(path)
     payload: dict[str, Any] = {
@@ -81,3 +83,12 @@ def model_from_checkpoint(ckpt: dict) -> tuple[Recipe, Vocab, CTCModel]:
     model = CTCModel(recipe.features.dim, len(vocab), recipe.model)
     model.load_state_dict(ckpt["model"])
     return recipe, vocab, model.eval()
+
+
+def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of the models in `paths` (integer buffers taken from the last one)."""
+    states = [load_checkpoint(p)["model"] for p in paths]
+    avg = {}
+    for name, last in states[-1].items():
+        avg[name] = sum(s[name] for s in states) / len(states) if last.is_floating_point() else last
+    return avg

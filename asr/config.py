@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 import yaml
 
 from asr.augment import AugmentConfig
+from asr.decoding import DecodeConfig  # noqa: F401 (part of the recipe schema)
 from asr.errors import UserError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
@@ -60,33 +60,6 @@ class TrainConfig:
             raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
         if self.batch_size <= 0 and self.max_frames <= 0:
             raise UserError("train: set batch_size or max_frames (or both)")
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    """Decoding defaults; `asr transcribe/evaluate` options override them."""
-
-    decoder: str = "greedy"  # greedy | beam
-    beam: int = 10
-    lm: str | None = None  # ARPA character LM (asr lm train) or a word-level KenLM model
-    alpha: float = 0.5  # LM weight
-    beta: float = 1.0  # insertion bonus per unit; applied with an LM only (it offsets the LM's cost)
-    hotwords: str | None = None  # a file with one phrase per line
-    hotword_boost: float = 1.5  # nats added per unit of a hotword phrase (sherpa-onnx's default)
-    token_min_logp: float = -10.0  # per-frame pruning: units below this log-prob are not tried
-    prune_topk: int = 40  # ... and at most this many per frame
-    blank_skip: float | None = None  # skip frames whose blank probability is at least this
-
-    def __post_init__(self) -> None:
-        if self.decoder not in ("greedy", "beam"):
-            raise UserError(f"decode.decoder: expected greedy or beam, got {self.decoder!r}")
-        if self.beam < 1:
-            raise UserError(f"decode.beam: must be >= 1, got {self.beam}")
-        for name in ("alpha", "beta", "hotword_boost", "token_min_logp"):
-            if not math.isfinite(getattr(self, name)):
-                raise UserError(f"decode.{name}: must be a finite number, got {getattr(self, name)}")
-        if self.hotword_boost < 0:
-            raise UserError(f"decode.hotword_boost: a bonus, must be >= 0, got {self.hotword_boost}")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import pickle
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 from asr.audio import SAMPLE_RATE, audio_duration, load_audio
 from asr.augment import AugmentConfig, draw_perturbation, item_rng, perturb_waveform
 from asr.errors import AudioError, UserError
-from asr.features import FeatureConfig, compute_features, num_frames
+from asr.features import CMVNAccumulator, FeatureConfig, compute_features, num_frames
 from asr.vocab import Vocab
 
 
@@ -130,8 +132,16 @@ class FeatureDataset(Dataset):
     workers would each fill a private copy) and/or on disk (cache_dir).
     """
 
-    def __init__(self, utts: list[Utterance], feat_cfg: FeatureConfig, vocab: Vocab | None, cache: bool = False,
-                 cache_dir: str | Path | None = None, augment: AugmentConfig | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        utts: list[Utterance],
+        feat_cfg: FeatureConfig,
+        vocab: Vocab | None,
+        cache: bool = False,
+        cache_dir: str | Path | None = None,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+    ) -> None:
         self.utts = utts
         self.feat_cfg = feat_cfg
         self.vocab = vocab
@@ -199,10 +209,15 @@ class Batch:
     texts: list[str | None]
     failed: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> why it could not be read
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         return Batch(
-            self.ids, self.feats.to(device, non_blocking=True), self.feat_lens.to(device),
-            self.targets.to(device), self.target_lens.to(device), self.texts, self.failed,
+            self.ids,
+            self.feats.to(device, non_blocking=True),
+            self.feat_lens.to(device),
+            self.targets.to(device),
+            self.target_lens.to(device),
+            self.texts,
+            self.failed,
         )
 
 
@@ -239,8 +254,17 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
     Yields lists of (epoch, index) for FeatureDataset.
     """
 
-    def __init__(self, lengths: list[int], max_frames: int = 0, max_utts: int = 16, shuffle: bool = True,
-                 seed: int = 0, rank: int = 0, world: int = 1, multiple: int = 1) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        max_frames: int = 0,
+        max_utts: int = 16,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        multiple: int = 1,
+    ) -> None:
         self.lengths = lengths
         self.multiple = multiple
         self.max_frames = max_frames
@@ -270,7 +294,8 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
         for i in order:
             longest_if = max(longest, self.lengths[i])
             full = (self.max_utts and len(cur) >= self.max_utts) or (
-                self.max_frames and cur and longest_if * (len(cur) + 1) > self.max_frames)
+                self.max_frames and cur and longest_if * (len(cur) + 1) > self.max_frames
+            )
             if full:
                 keep = len(cur) - len(cur) % self.multiple if len(cur) > self.multiple else len(cur)
                 batches.append(cur[:keep])
@@ -296,3 +321,35 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
 
     def __len__(self) -> int:
         return len(self.batches()) - self.start
+
+
+def filter_trainable(
+    utts: list[Utterance], vocab: Vocab, stack: int, max_frames: int
+) -> tuple[list[Utterance], list[int], dict]:
+    """Drop utterances that cannot be read, are too short for their transcript under CTC, or are
+    longer than a whole batch may be. Returns (kept, their frame counts, {reason: count})."""
+    kept, frames = [], []
+    dropped = {"unreadable": 0, "too short for transcript": 0, "longer than max_frames": 0}
+    for u in utts:
+        t = estimated_frames(u)
+        if t == 0:
+            dropped["unreadable"] += 1
+        elif math.ceil(t / stack) < ctc_min_frames(vocab.encode(u.text or "")):
+            dropped["too short for transcript"] += 1
+        elif max_frames and t > max_frames:
+            dropped["longer than max_frames"] += 1
+        else:
+            kept.append(u)
+            frames.append(t)
+    return kept, frames, {k: v for k, v in dropped.items() if v}
+
+
+def compute_cmvn(dataset: FeatureDataset, max_utts: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = list(range(len(dataset)))
+    random.Random(seed).shuffle(idx)
+    acc = CMVNAccumulator(dataset.feat_cfg.dim)
+    for i in sorted(idx[:max_utts]):
+        feats = dataset.features(i)
+        if feats is not None:
+            acc.add(feats)
+    return acc.stats()

@@ -10,6 +10,35 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from asr.errors import UserError
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Decoding defaults (a recipe's `decode` section); `asr transcribe/evaluate` options override them."""
+
+    decoder: str = "greedy"  # greedy | beam
+    beam: int = 10
+    lm: str | None = None  # ARPA character LM (asr lm train) or a word-level KenLM model
+    alpha: float = 0.5  # LM weight
+    beta: float = 1.0  # insertion bonus per unit; applied with an LM only (it offsets the LM's cost)
+    hotwords: str | None = None  # a file with one phrase per line
+    hotword_boost: float = 1.5  # nats added per unit of a hotword phrase (sherpa-onnx's default)
+    token_min_logp: float = -10.0  # per-frame pruning: units below this log-prob are not tried
+    prune_topk: int = 40  # ... and at most this many per frame
+    blank_skip: float | None = None  # skip frames whose blank probability is at least this
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("greedy", "beam"):
+            raise UserError(f"decode.decoder: expected greedy or beam, got {self.decoder!r}")
+        if self.beam < 1:
+            raise UserError(f"decode.beam: must be >= 1, got {self.beam}")
+        for name in ("alpha", "beta", "hotword_boost", "token_min_logp"):
+            if not math.isfinite(getattr(self, name)):
+                raise UserError(f"decode.{name}: must be a finite number, got {getattr(self, name)}")
+        if self.hotword_boost < 0:
+            raise UserError(f"decode.hotword_boost: a bonus, must be >= 0, got {self.hotword_boost}")
+
 
 def collapse(ids: list[int], blank: int = 0) -> list[int]:
     """CTC collapse of one frame-level path: merge repeats first, then drop blanks.
@@ -25,10 +54,26 @@ def collapse(ids: list[int], blank: int = 0) -> list[int]:
     return out
 
 
-def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
-    """Best path decoding. log_probs: (B, T, V), lengths: (B,) -> one unit-id list per utterance."""
-    best = log_probs.argmax(dim=-1).cpu()
-    return [collapse(best[b, : int(n)].tolist(), blank) for b, n in enumerate(lengths.cpu())]
+@dataclass
+class Hypothesis:
+    """One decoding result, whichever decoder found it."""
+
+    ids: list[int]  # unit ids, blanks removed
+    score: float  # what the decoder ranked by: am_score (+ alpha * lm_score + beta * len(ids) + hotword bonus)
+    am_score: float  # beam: log P_ctc(ids | audio), summed over all alignments; greedy: the best path's log-prob
+    lm_score: float = 0.0
+    spans: list[tuple[int, int, int, float]] | None = None  # with times: (unit, first frame, last frame, posterior)
+
+
+def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[Hypothesis]:
+    """Best path decoding. log_probs: (B, T, V), lengths: (B,) -> one Hypothesis per utterance."""
+    best, idx = log_probs.max(dim=-1)
+    best, idx = best.float().cpu(), idx.cpu()
+    out = []
+    for b, n in enumerate(lengths.cpu().tolist()):
+        path_score = float(best[b, :n].sum())
+        out.append(Hypothesis(collapse(idx[b, :n].tolist(), blank), path_score, path_score))
+    return out
 
 
 NEG_INF = float("-inf")
@@ -130,16 +175,9 @@ class Hotwords:
         return secured - self._potential(node)
 
 
-@dataclass
-class Hypothesis:
-    ids: list[int]
-    score: float  # am_score + alpha * lm_score + beta * len(ids) + hotword bonus
-    am_score: float  # log P_ctc(ids | audio): the sum over all alignments
-    lm_score: float = 0.0
-
-
-def _frame_candidates(lp: np.ndarray, blank: int, min_logp: float, topk: int,
-                      blank_skip: float | None) -> list[list[tuple[int, float]]]:
+def _frame_candidates(
+    lp: np.ndarray, blank: int, min_logp: float, topk: int, blank_skip: float | None
+) -> list[list[tuple[int, float]]]:
     """Per frame, the non-blank units worth trying: log-prob >= min_logp (the frame's best unit
     always, unless it is blank), at most topk of them; none where blank_skip applies.
 
@@ -271,6 +309,44 @@ def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw) -> list[li
     """prefix_beam_search for each utterance of a batch: (B, T, V) + (B,) -> n-best lists."""
     lp = log_probs.detach().float().cpu().numpy()
     return [prefix_beam_search(lp[b, : int(n)], **kw) for b, n in enumerate(lengths.cpu())]
+
+
+def decode(
+    log_probs: torch.Tensor,
+    lengths: torch.Tensor,
+    cfg: DecodeConfig,
+    blank: int = 0,
+    lm=None,
+    units: list[str] | None = None,
+    hotwords: Hotwords | None = None,
+    nbest: int = 1,
+    times: bool = False,
+) -> list[list[Hypothesis]]:
+    """Decode a batch as `cfg` says: (B, T, V) + (B,) -> an n-best list per utterance, best first
+    (greedy's holds one). With `times`, the best hypothesis gets its units' frame spans."""
+    if cfg.decoder == "greedy":
+        nbests = [[h] for h in greedy_decode(log_probs, lengths, blank)]
+    else:
+        nbests = beam_decode(
+            log_probs,
+            lengths,
+            beam=cfg.beam,
+            blank=blank,
+            token_min_logp=cfg.token_min_logp,
+            prune_topk=cfg.prune_topk,
+            blank_skip=cfg.blank_skip,
+            lm=lm,
+            units=units,
+            alpha=cfg.alpha,
+            beta=cfg.beta,
+            hotwords=hotwords,
+            nbest=max(nbest, 1),
+        )
+        nbests = [hyps or [Hypothesis([], float("-inf"), float("-inf"))] for hyps in nbests]
+    if times:
+        for hyps, lp, n in zip(nbests, log_probs, lengths.tolist()):
+            hyps[0].spans = align(lp[:n], hyps[0].ids, blank)
+    return nbests
 
 
 def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple[int, int, int, float]]:

@@ -8,11 +8,19 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jiwer
+import torch
 
+from asr.decoding import greedy_decode
 from asr.errors import UserError
-from asr.vocab import normalize_text
+from asr.vocab import Vocab, normalize_text
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
+    from asr.model import CTCModel
 
 
 @dataclass
@@ -25,7 +33,7 @@ class ErrorCounts:
     word_errors: int = 0
     words: int = 0
 
-    def add(self, refs: list[str], hyps: list[str]) -> "ErrorCounts":
+    def add(self, refs: list[str], hyps: list[str]) -> ErrorCounts:
         """Score normalized pairs. Empty references are skipped: no errors can be normalized
         by a zero reference length (jiwer's definition)."""
         pairs = [(normalize_text(r), normalize_text(h)) for r, h in zip(refs, hyps, strict=True)]
@@ -40,8 +48,10 @@ class ErrorCounts:
         return self
 
     def rates(self) -> dict[str, float]:
-        return {"cer": self.char_errors / self.chars if self.chars else 0.0,
-                "wer": self.word_errors / self.words if self.words else 0.0}
+        return {
+            "cer": self.char_errors / self.chars if self.chars else 0.0,
+            "wer": self.word_errors / self.words if self.words else 0.0,
+        }
 
 
 def error_rates(refs: list[str], hyps: list[str]) -> dict[str, float]:
@@ -53,8 +63,9 @@ def error_rates(refs: list[str], hyps: list[str]) -> dict[str, float]:
     return ErrorCounts().add(refs, hyps).rates()
 
 
-def evaluate(rec, utts, batch_size: int = 8, times: bool = False,
-             on_error: Callable[[str, str], None] | None = None) -> tuple[list[dict], dict[str, str], dict[str, float]]:
+def evaluate(
+    rec, utts, batch_size: int = 8, times: bool = False, on_error: Callable[[str, str], None] | None = None
+) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
     Returns (rows {"id", "ref", "hyp"[, "chars"]}, {id: error} of unreadable files, rates).
@@ -87,19 +98,27 @@ def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], fa
 
 
 def parse_grid(values: str, name: str, minimum: float | None = None) -> list[float]:
-    """"0,0.5,1" -> [0.0, 0.5, 1.0]; anything else is a UserError naming the option."""
+    """ "0,0.5,1" -> [0.0, 0.5, 1.0]; anything else is a UserError naming the option."""
     try:
         grid = [float(x) for x in values.split(",")]
     except ValueError:
         raise UserError(f"{name}: expected comma-separated numbers, got {values!r}") from None
     bad = [x for x in grid if not math.isfinite(x) or (minimum is not None and x < minimum)]
     if bad:
-        raise UserError(f"{name}: {bad[0]:g} is not allowed (finite numbers" + (f" >= {minimum:g})" if minimum is not None else ")"))
+        raise UserError(
+            f"{name}: {bad[0]:g} is not allowed (finite numbers" + (f" >= {minimum:g})" if minimum is not None else ")")
+        )
     return list(dict.fromkeys(grid))
 
 
-def tune_lm(rec, utts, alphas: Iterable[float], betas: Iterable[float], batch_size: int = 16,
-            on_error: Callable[[str, str], None] | None = None) -> dict[tuple[float, float], float]:
+def tune_lm(
+    rec,
+    utts,
+    alphas: Iterable[float],
+    betas: Iterable[float],
+    batch_size: int = 16,
+    on_error: Callable[[str, str], None] | None = None,
+) -> dict[tuple[float, float], float]:
     """Dev CER of beam search for every (alpha, beta) pair: {(alpha, beta): cer}.
 
     Streams: the acoustic model runs once per batch of `batch_size` utterances, each batch is
@@ -136,3 +155,18 @@ def tune_lm(rec, utts, alphas: Iterable[float], betas: Iterable[float], batch_si
     if not any(c.chars for c in counts.values()):
         raise UserError("lm tune: no readable dev utterance with a transcript to score")
     return {point: c.rates()["cer"] for point, c in counts.items()}
+
+
+@torch.inference_mode()
+def evaluate_loader(model: CTCModel, loader: DataLoader, vocab: Vocab, device: torch.device) -> dict:
+    """Greedy CER/WER of `model` over a loader of Batches."""
+    model.eval()
+    refs, hyps = [], []
+    for batch in loader:
+        if not batch.ids:
+            continue
+        batch = batch.to(device)
+        log_probs, out_lens = model(batch.feats, batch.feat_lens)
+        hyps += [vocab.decode(h.ids) for h in greedy_decode(log_probs, out_lens, vocab.blank)]
+        refs += [t or "" for t in batch.texts]
+    return error_rates(refs, hyps)

@@ -49,10 +49,19 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Pat
     recipe, vocab, model = model_from_checkpoint(load_checkpoint(model_path))
     out = Path(out)
     torch.onnx.export(
-        model, _example(recipe.features.dim), str(out), input_names=["feats", "feat_lens"],
-        output_names=["log_probs", "out_lens"], opset_version=opset, dynamo=False,
-        dynamic_axes={"feats": {0: "batch", 1: "frames"}, "feat_lens": {0: "batch"},
-                      "log_probs": {0: "batch", 1: "out_frames"}, "out_lens": {0: "batch"}},
+        model,
+        _example(recipe.features.dim),
+        str(out),
+        input_names=["feats", "feat_lens"],
+        output_names=["log_probs", "out_lens"],
+        opset_version=opset,
+        dynamo=False,
+        dynamic_axes={
+            "feats": {0: "batch", 1: "frames"},
+            "feat_lens": {0: "batch"},
+            "log_probs": {0: "batch", 1: "out_frames"},
+            "out_lens": {0: "batch"},
+        },
     )
     proto = onnx.load(str(out))
     for key, value in _metadata(recipe, vocab).items():

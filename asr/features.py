@@ -54,9 +54,7 @@ def _tables(cfg: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
         raise ValueError("the frontend is defined at 16 kHz; resample the audio first")
     window = torch.hann_window(FRAME_LENGTH, periodic=False).pow(0.85)  # Kaldi's "povey" window
     high = cfg.high_freq if cfg.high_freq > 0 else cfg.sample_rate / 2 + cfg.high_freq
-    banks, _ = kaldi.get_mel_banks(
-        cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, 1.0
-    )
+    banks, _ = kaldi.get_mel_banks(cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, 1.0)
     banks = torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # (FFT_SIZE // 2 + 1, n_mels)
     dct = AF.create_dct(cfg.n_mels, cfg.n_mels, "ortho")
     dct[:, 0] = math.sqrt(1.0 / cfg.n_mels)  # Kaldi's C0 scaling

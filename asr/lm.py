@@ -25,7 +25,9 @@ def _discount(counts: Counter) -> float:
     return n1 / (n1 + 2 * n2) if n1 and n2 else 0.5
 
 
-def train_kneser_ney(sentences: Iterable[Sequence[str]], order: int) -> dict[int, dict[tuple, tuple[float, float | None]]]:
+def train_kneser_ney(
+    sentences: Iterable[Sequence[str]], order: int
+) -> dict[int, dict[tuple, tuple[float, float | None]]]:
     """Interpolated Kneser-Ney estimates for every seen n-gram up to `order`.
 
     Returns {k: {ngram: (log10 prob, log10 backoff or None)}}; unigrams include </s>, <unk>
@@ -99,7 +101,7 @@ class NGramLM:
         self._cache: dict[tuple, float] = {}
 
     @classmethod
-    def from_arpa(cls, path: str | Path) -> "NGramLM":
+    def from_arpa(cls, path: str | Path) -> NGramLM:
         path = Path(path)
         tables: dict[int, dict[tuple, tuple[float, float]]] = {}
         section = 0

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 
 from asr.errors import UserError
 
@@ -22,7 +23,11 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0")))
+        return cls(
+            int(os.environ.get("RANK", "0")),
+            int(os.environ.get("WORLD_SIZE", "1")),
+            int(os.environ.get("LOCAL_RANK", "0")),
+        )
 
     @property
     def main(self) -> bool:
@@ -81,3 +86,54 @@ def set_rng_state(state: dict, device: torch.device) -> None:
     random.setstate((version, tuple(internal), gauss))
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+RANK_SEED_STRIDE = 1_000_003  # rank r seeds its random streams with seed + r * this
+
+
+def seed_rank(seed: int, d: Dist) -> int:
+    """Seed this process's torch and Python streams: each rank draws its own dropout, masks and
+    loader seeds, and rank 0's are a single process's. Returns the rank's seed."""
+    rank_seed = seed + RANK_SEED_STRIDE * d.rank
+    torch.manual_seed(rank_seed)
+    random.seed(rank_seed)
+    return rank_seed
+
+
+def gather_rng(d: Dist, device: torch.device) -> list[dict]:
+    """Every rank's RNG state, in rank order, on rank 0 (this rank's alone elsewhere). Collective."""
+    mine = rng_state(device)
+    if d.world == 1:
+        return [mine]
+    states = [None] * d.world if d.main else None
+    dist.gather_object(mine, states, dst=0)
+    return states if d.main else [mine]
+
+
+def restore_rng(saved: list[dict] | dict, d: Dist, device: torch.device, fallback_seed: int) -> bool:
+    """Restore this rank's own RNG state; False when the checkpoint comes from a run with another
+    number of processes (its streams are then reseeded with fallback_seed: not bit-exact)."""
+    states = saved if isinstance(saved, list) else [saved]  # single-state files of earlier versions
+    if len(states) == d.world:
+        set_rng_state(states[d.rank], device)
+        return True
+    torch.manual_seed(fallback_seed)
+    random.seed(fallback_seed)
+    return False
+
+
+def all_ranks(flag: bool, d: Dist, device: torch.device) -> bool:
+    """True when `flag` holds on every rank (collective under DDP), so that all take the same branch."""
+    if d.world == 1:
+        return flag
+    t = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
+def sum_over_ranks(n: int, d: Dist, device: torch.device) -> int:
+    if d.world == 1:
+        return n
+    total = torch.tensor([n], device=device)
+    dist.all_reduce(total)
+    return int(total.item())

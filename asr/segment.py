@@ -47,8 +47,13 @@ def first_pause(wave: np.ndarray, min_piece: int, min_pause: int, final: bool) -
     return None
 
 
-def cut_at_pauses(blocks: Iterable[np.ndarray], max_seconds: float = 20.0, min_seconds: float = 1.0,
-                  min_pause_seconds: float = 0.5, sample_rate: int = 16000) -> Iterator[tuple[int, np.ndarray]]:
+def cut_at_pauses(
+    blocks: Iterable[np.ndarray],
+    max_seconds: float = 20.0,
+    min_seconds: float = 1.0,
+    min_pause_seconds: float = 0.5,
+    sample_rate: int = 16000,
+) -> Iterator[tuple[int, np.ndarray]]:
     """Group a stream of waveform blocks into (start_sample, piece) pairs.
 
     A stream of at most max_seconds is one piece, whole (as a batch of short files is decoded).

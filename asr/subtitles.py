@@ -1,8 +1,14 @@
-"""Writing transcripts as TSV segments and SRT/WebVTT subtitles cut at pauses."""
+"""Output formats: a transcript as text, JSON, TSV segments or SRT/WebVTT subtitles cut at
+pauses, to standard output or one file per input."""
 
 from __future__ import annotations
 
-from asr.transcribe import Transcript
+import json
+import sys
+from pathlib import Path
+
+from asr.errors import UserError
+from asr.transcribe import Transcript, output_stems
 
 PAUSE = 0.8  # seconds between two characters' CTC spikes that start a new cue (spikes are short,
 # so spike-to-spike gaps run longer than the pauses a listener hears)
@@ -17,8 +23,12 @@ def cues(t: Transcript, joiner: str = "") -> list[tuple[float, float, str]]:
     groups: list[list[dict]] = []
     for c in t.chars:
         cur = groups[-1] if groups else None
-        if (cur is None or c["start"] - cur[-1]["end"] >= PAUSE or len(cur) >= MAX_CHARS
-                or c["end"] - cur[0]["start"] > MAX_SECONDS):
+        if (
+            cur is None
+            or c["start"] - cur[-1]["end"] >= PAUSE
+            or len(cur) >= MAX_CHARS
+            or c["end"] - cur[0]["start"] > MAX_SECONDS
+        ):
             groups.append([c])
         else:
             cur.append(c)
@@ -57,3 +67,38 @@ def to_vtt(t: Transcript) -> str:
 def to_tsv(t: Transcript) -> str:
     """One line per segment: path, start, end, text (tabs and newlines in text are spaces)."""
     return "".join(f"{t.path}\t{s['start']:.2f}\t{s['end']:.2f}\t{' '.join(s['text'].split())}\n" for s in t.segments)
+
+
+FORMATS = ("text", "json", "tsv", "srt", "vtt")
+
+
+class OutputWriter:
+    """Writes each Transcript in one format to standard output, or to DIR/<stem>.<ext> per input
+    (stems from output_stems, so inputs with the same stem do not overwrite each other)."""
+
+    def __init__(self, fmt: str, output_dir: Path | None, names: list[str]) -> None:
+        if fmt not in FORMATS:
+            raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        if fmt in ("srt", "vtt") and len(names) > 1 and output_dir is None:
+            raise UserError(
+                f"--format {fmt} with {len(names)} inputs: give --output-dir to get one subtitle file per input"
+            )
+        self.fmt, self.output_dir, self.stems = fmt, output_dir, output_stems(names)
+        self.header = "path\tstart\tend\ttext\n" if fmt == "tsv" and output_dir is None else ""
+
+    def render(self, t: Transcript) -> str:
+        if self.fmt == "text":
+            return f"{t.path}\t{t.text}\n" if self.output_dir is None else t.text + "\n"
+        if self.fmt == "json":
+            return json.dumps(t.to_json(), ensure_ascii=False) + "\n"
+        return {"tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[self.fmt](t)
+
+    def write(self, t: Transcript) -> None:
+        if self.output_dir is None:
+            sys.stdout.write(self.header + self.render(t))
+            self.header = ""
+            sys.stdout.flush()
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        ext = "txt" if self.fmt == "text" else self.fmt
+        (self.output_dir / f"{self.stems[t.path]}.{ext}").write_text(self.render(t), encoding="utf-8")

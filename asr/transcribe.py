@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import torch
 
 from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_duration, load_audio, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
-from asr.decoding import Hotwords, align, beam_decode, greedy_decode
+from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
@@ -86,7 +87,7 @@ def output_stems(names: list[str]) -> dict[str, str]:
         if name == "-":
             return "stdin"
         p = Path(name)
-        parents = p.parent.parts[len(p.parent.parts) - depth[name]:] if depth[name] else ()
+        parents = p.parent.parts[len(p.parent.parts) - depth[name] :] if depth[name] else ()
         parents = [q for q in parents if q not in ("/", "..", ".")]
         return "_".join([*parents, p.name if name in whole else p.stem])
 
@@ -115,8 +116,9 @@ def output_stems(names: list[str]) -> dict[str, str]:
 class Recognizer:
     """A loaded model with its decoder, ready to transcribe audio of any length."""
 
-    def __init__(self, model_path: str | Path, device: str = "cpu", max_segment_seconds: float = 20.0,
-                 **decode_overrides) -> None:
+    def __init__(
+        self, model_path: str | Path, device: str = "cpu", max_segment_seconds: float = 20.0, **decode_overrides
+    ) -> None:
         """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU). Decoding settings
         default to the recipe's `decode` section; keyword arguments override them."""
         self.recipe, self.vocab, self.model = model_from_checkpoint(load_checkpoint(model_path))
@@ -128,15 +130,47 @@ class Recognizer:
         beam = self.decode.decoder == "beam"  # greedy decoding uses neither LM nor hotwords
         self.lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if beam and self.decode.lm else None
         if isinstance(self.lm, WordLM) and SPACE not in self.vocab.units:
-            raise UserError(f"{self.decode.lm}: a word LM needs a model whose units include the word boundary "
-                            "(space-delimited languages); this model's text has no spaces (Mandarin): "
-                            "use a character LM (asr lm train DATA -o chars.arpa)")
+            raise UserError(
+                f"{self.decode.lm}: a word LM needs a model whose units include the word boundary "
+                "(space-delimited languages); this model's text has no spaces (Mandarin): "
+                "use a character LM (asr lm train DATA -o chars.arpa)"
+            )
         self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
         self.hotwords = None
         if beam and self.decode.hotwords:
             self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
+
+    @classmethod
+    def from_settings(
+        cls,
+        model_path: str | Path,
+        decode_file: str | Path | None = None,
+        int8: bool = False,
+        device: str = "cpu",
+        **flags,
+    ) -> Recognizer:
+        """The one place a Recognizer is built from a user's options: the model's decode settings,
+        then those of a YAML file (`asr lm tune -o` writes one), then `flags` (DecodeConfig keys;
+        None means not given). Asking for an LM or hotwords without a decoder means the beam.
+        `int8`: dynamic int8 quantization, on the CPU."""
+        settings = {}
+        if decode_file:
+            from asr.config import DecodeConfig, load_section
+
+            settings = load_section(decode_file, DecodeConfig)
+        settings.update({k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None})
+        if (flags.get("lm") or flags.get("hotwords")) and flags.get("decoder") is None:
+            settings["decoder"] = "beam"
+        if int8 and device not in ("cpu", "auto"):
+            raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
+        rec = cls(model_path, device="cpu" if int8 else device, **settings)
+        if int8:
+            from asr.export import quantize_int8
+
+            rec.model = quantize_int8(rec.model)
+        return rec
 
     def _hotword_ids(self, path: str) -> list[list[int]]:
         """The phrases of a hotwords file as unit ids. A phrase with characters the model has no
@@ -153,7 +187,8 @@ class Recognizer:
         if skipped:
             self.warnings.append(
                 f"{path}: {len(skipped)} hotword phrase(s) skipped ({', '.join(skipped[:5])}"
-                f"{', ...' if len(skipped) > 5 else ''}): the model has no unit for {' '.join(unknown)}")
+                f"{', ...' if len(skipped) > 5 else ''}): the model has no unit for {' '.join(unknown)}"
+            )
         return phrases
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
@@ -167,41 +202,52 @@ class Recognizer:
         log_probs, out_lens = self.model(padded, lens.to(self.device))
         return log_probs.float().cpu(), out_lens.cpu()
 
-    def decode_log_probs(self, log_probs: torch.Tensor, out_lens: torch.Tensor, times: bool = False,
-                         nbest: int = 1, **overrides) -> list[Transcript]:
+    def decode_log_probs(
+        self, log_probs: torch.Tensor, out_lens: torch.Tensor, times: bool = False, nbest: int = 1, **overrides
+    ) -> list[Transcript]:
         """Decode (B, T', V) log-probs with this recognizer's settings (or `overrides`)."""
         d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
-        if d.decoder == "greedy":
-            best = greedy_decode(log_probs, out_lens, self.vocab.blank)
-            results = [Transcript("", text=self.vocab.decode(ids)) for ids in best]
-        else:
-            nbests = beam_decode(
-                log_probs, out_lens, beam=d.beam, blank=self.vocab.blank, token_min_logp=d.token_min_logp,
-                prune_topk=d.prune_topk, blank_skip=d.blank_skip, lm=self.lm, units=self.vocab.units,
-                alpha=d.alpha, beta=d.beta, hotwords=self.hotwords, nbest=max(nbest, 1),
-            )
-            best = [hyps[0].ids if hyps else [] for hyps in nbests]
-            results = [
-                Transcript("", text=self.vocab.decode(ids),
-                           nbest=[{"text": self.vocab.decode(h.ids), "score": h.score} for h in hyps])
-                for ids, hyps in zip(best, nbests)
-            ]
-        if times:
-            for r, ids, lp, n in zip(results, best, log_probs, out_lens):
+        nbests = decode(
+            log_probs,
+            out_lens,
+            d,
+            self.vocab.blank,
+            lm=self.lm,
+            units=self.vocab.units,
+            hotwords=self.hotwords,
+            nbest=nbest,
+            times=times,
+        )
+        results = []
+        for hyps in nbests:
+            best = hyps[0]
+            r = Transcript("", text=self.vocab.decode(best.ids))
+            if d.decoder == "beam":
+                r.nbest = [{"text": self.vocab.decode(h.ids), "score": h.score} for h in hyps if math.isfinite(h.score)]
+            if best.spans is not None:
                 r.chars = [
-                    {"char": self.vocab.decode([u]) or " ", "start": round(s * self.frame_seconds, 3),
-                     "end": round((e + 1) * self.frame_seconds, 3), "score": round(score, 4)}
-                    for u, s, e, score in align(lp[: int(n)], ids, self.vocab.blank)
+                    {
+                        "char": self.vocab.decode([u]) or " ",
+                        "start": round(s * self.frame_seconds, 3),
+                        "end": round((e + 1) * self.frame_seconds, 3),
+                        "score": round(score, 4),
+                    }
+                    for u, s, e, score in best.spans
                 ]
                 r.confidence = round(float(np.mean([c["score"] for c in r.chars])), 4) if r.chars else None
+            results.append(r)
         return results
 
-    def _finish(self, name: str, pieces: list[tuple[float, float, Transcript]], samples: int, peak: float) -> Transcript:
+    def _finish(
+        self, name: str, pieces: list[tuple[float, float, Transcript]], samples: int, peak: float
+    ) -> Transcript:
         """Join decoded pieces (start s, end s, result) into one file's Transcript."""
         out = Transcript(name, duration=round(samples / SAMPLE_RATE, 3))
         for start, end, r in pieces:
             out.segments.append({"start": round(start, 3), "end": round(end, 3), "text": r.text})
-            out.chars += [{**c, "start": round(c["start"] + start, 3), "end": round(c["end"] + start, 3)} for c in r.chars]
+            out.chars += [
+                {**c, "start": round(c["start"] + start, 3), "end": round(c["end"] + start, 3)} for c in r.chars
+            ]
         out.text = self.joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
         if len(pieces) == 1:
             out.nbest = pieces[0][2].nbest
@@ -211,8 +257,9 @@ class Recognizer:
             out.warning = f"{name}: silent (peak below -60 dBFS); empty transcript"
         return out
 
-    def transcribe(self, source: str | Path, nbest: int = 1,
-                   progress: Callable[[float], None] | None = None, times: bool = True) -> Transcript:
+    def transcribe(
+        self, source: str | Path, nbest: int = 1, progress: Callable[[float], None] | None = None, times: bool = True
+    ) -> Transcript:
         """Transcribe one file (or "-" for standard input) of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
@@ -235,7 +282,9 @@ class Recognizer:
         for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
             if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
                 continue  # nothing to hear, and nothing for the model to hallucinate on
-            result = self.decode_log_probs(*self.log_probs([self.features(torch.from_numpy(seg))]), times=times, nbest=nbest)[0]
+            result = self.decode_log_probs(
+                *self.log_probs([self.features(torch.from_numpy(seg))]), times=times, nbest=nbest
+            )[0]
             pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
             if progress:
                 progress((start + len(seg)) / SAMPLE_RATE)
@@ -243,9 +292,14 @@ class Recognizer:
             raise too_short(name, samples)
         return self._finish(name, pieces, samples, peak)
 
-    def transcribe_many(self, sources: Iterable[str | Path], batch_size: int = 8, nbest: int = 1,
-                        progress: Callable[[str, float, float], None] | None = None,
-                        times: bool = True) -> Iterator[Transcript]:
+    def transcribe_many(
+        self,
+        sources: Iterable[str | Path],
+        batch_size: int = 8,
+        nbest: int = 1,
+        progress: Callable[[str, float, float], None] | None = None,
+        times: bool = True,
+    ) -> Iterator[Transcript]:
         """Transcribe many files; results come in the order given, failures as Transcript.error.
 
         Files up to max_segment_seconds are decoded in batches of similar length (sorted by the
@@ -253,8 +307,11 @@ class Recognizer:
         """
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
         durations = [audio_duration(n) if err is None and n != "-" else 0.0 for n, err in items]
-        short = [i for i, (n, err) in enumerate(items)
-                 if err is None and n != "-" and 0 < durations[i] <= self.max_segment_seconds]
+        short = [
+            i
+            for i, (n, err) in enumerate(items)
+            if err is None and n != "-" and 0 < durations[i] <= self.max_segment_seconds
+        ]
         done: dict[int, Transcript] = {}
         short.sort(key=lambda i: durations[i])
         for k in range(0, len(short), batch_size):

@@ -43,7 +43,7 @@ class Vocab:
         self._index = {u: i for i, u in enumerate(self.units)}
 
     @classmethod
-    def build(cls, texts: Iterable[str], min_count: int = 1) -> "Vocab":
+    def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocab:
         """Collect the characters of normalized `texts`, most frequent first (ties by code point)."""
         counts = Counter(c for t in texts for c in normalize_text(t).replace(" ", SPACE))
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))

@@ -78,8 +78,18 @@ def run_flashlight(lps, beam):
     tokens = ["<b>"] + lab[1:]
     # beam_size_token=40 matches asr's default per-frame top-k; flashlight's default (all 4,200
     # units per frame) runs at under one utterance per second here
-    decoder = ctc_decoder(lexicon=None, tokens=tokens, lm=None, nbest=1, beam_size=beam, beam_size_token=40,
-                          beam_threshold=50.0, blank_token="<b>", sil_token="|", unk_word="<unk>")
+    decoder = ctc_decoder(
+        lexicon=None,
+        tokens=tokens,
+        lm=None,
+        nbest=1,
+        beam_size=beam,
+        beam_size_token=40,
+        beam_threshold=50.0,
+        blank_token="<b>",
+        sil_token="|",
+        unk_word="<unk>",
+    )
     out = []
     for lp in lps:
         hyp = decoder(torch.from_numpy(lp)[None])[0][0]

@@ -27,13 +27,24 @@ from bench.common import machine, write_section
 def heldout_test(corpus: Path, speaker: str) -> Path:
     """The test sentences read by gcin `speaker`, as a data dir next to the corpus's splits."""
     utts = read_data_dir(corpus / "test")
-    jobs = [demo.Job(f"gcin{speaker}-{u.id}", u.text, f"gcin{speaker}", 1000 + i,
-                     corpus / "wav" / f"gcin{speaker}" / f"gcin{speaker}-{u.id}.wav") for i, u in enumerate(utts)]
+    jobs = [
+        demo.Job(
+            f"gcin{speaker}-{u.id}",
+            u.text,
+            f"gcin{speaker}",
+            1000 + i,
+            corpus / "wav" / f"gcin{speaker}" / f"gcin{speaker}-{u.id}.wav",
+        )
+        for i, u in enumerate(utts)
+    ]
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(demo.render, jobs))
     out = corpus / f"test_gcin{speaker}"
-    write_data_dir(out, [Utterance(j.uid, Path("..") / j.path.relative_to(corpus), j.text) for j in jobs],
-                   {j.uid: j.voice for j in jobs})
+    write_data_dir(
+        out,
+        [Utterance(j.uid, Path("..") / j.path.relative_to(corpus), j.text) for j in jobs],
+        {j.uid: j.voice for j in jobs},
+    )
     return out
 
 
@@ -59,23 +70,35 @@ def main() -> None:
     demo.generate(corpus, gcin_speakers=(args.train_speaker,))
     heldout = heldout_test(corpus, args.heldout_speaker)
     exp = work / "exp"
-    recipe = load_recipe(args.recipe, [f"exp_dir={exp}", f"data.train={corpus / 'train'}",
-                                       f"data.dev={corpus / 'dev'}", f"data.test={corpus / 'test'}"])
+    recipe = load_recipe(
+        args.recipe,
+        [
+            f"exp_dir={exp}",
+            f"data.train={corpus / 'train'}",
+            f"data.dev={corpus / 'dev'}",
+            f"data.test={corpus / 'test'}",
+        ],
+    )
     summary = train(recipe)
-    rows = [("espeak-ng test voices (5 variants)", score(exp / "best.pt", corpus / "test")),
-            (f"gcin-voice speaker {args.heldout_speaker} (human, unheard)", score(exp / "best.pt", heldout))]
+    rows = [
+        ("espeak-ng test voices (5 variants)", score(exp / "best.pt", corpus / "test")),
+        (f"gcin-voice speaker {args.heldout_speaker} (human, unheard)", score(exp / "best.pt", heldout)),
+    ]
     table = "\n".join(f"| {name} | {r['cer']:.2%} | {r['wer']:.1%} |" for name, r in rows)
-    write_section("voice", f"""
+    write_section(
+        "voice",
+        f"""
 ## A human voice training never hears (bench/heldout_voice.py)
 
 Machine: {machine()}. Recipe {args.recipe} (greedy decoding), trained on the demo corpus with gcin-voice
-speaker {args.train_speaker} as its only human voice (15% of training); best dev CER {summary['best_cer']:.2%}. Both test
+speaker {args.train_speaker} as its only human voice (15% of training); best dev CER {summary["best_cer"]:.2%}. Both test
 sets read the same 200 test sentences.
 
 | test voices | CER | WER |
 |---|---|---|
 {table}
-""")
+""",
+    )
     for name, r in rows:
         print(f"{name}: CER {r['cer']:.2%}  WER {r['wer']:.1%}")
 

@@ -105,7 +105,7 @@ def main() -> None:
             n = torch.tensor([f.shape[1]])
             for m, hyps in ((model, hyp32), (int8, hyp8)):
                 lp, ol = m(f, n)
-                hyps.append(vocab.decode(greedy_decode(lp, ol)[0]))
+                hyps.append(vocab.decode(greedy_decode(lp, ol)[0].ids))
             refs.append(u.text)
     cer32, cer8 = error_rates(refs, hyp32)["cer"], error_rates(refs, hyp8)["cer"]
     flops = model_flops_per_second(recipe, len(vocab))

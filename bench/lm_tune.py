@@ -69,8 +69,12 @@ def make_model(root: Path) -> Path:
 
 def make_lm(root: Path, dev: Path) -> Path:
     arpa = root / "chars.arpa"
-    subprocess.run([sys.executable, "-m", "asr", "lm", "train", str(dev), "-o", str(arpa), "--order", "3"],
-                   check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "asr", "lm", "train", str(dev), "-o", str(arpa), "--order", "3"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     return arpa
 
 
@@ -98,14 +102,35 @@ def main() -> None:
         dev = make_dev_set(root, args.utts)
         model, lm = make_model(root), make_lm(root, dev)
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(args.code.resolve())}
-        cmd = [sys.executable, "-m", "asr", "lm", "tune", "-m", str(model), "-d", str(dev), "--lm", str(lm),
-               "--alphas", "0.5", "--betas", "0", "--beam", "10", "--device", "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "asr",
+            "lm",
+            "tune",
+            "-m",
+            str(model),
+            "-d",
+            str(dev),
+            "--lm",
+            str(lm),
+            "--alphas",
+            "0.5",
+            "--betas",
+            "0",
+            "--beam",
+            "10",
+            "--device",
+            "cpu",
+        ]
         if args.code.resolve() != ROOT:
             cmd = cmd[:-2]  # older checkouts have no --device
         seconds, rss, last, code = peak_rss_of(cmd, args.code.resolve(), env)
     status = "ok" if code == 0 else f"exit {code}"
-    line = (f"| {args.code.name if args.code.resolve() != ROOT else 'this checkout'} | {args.utts} | "
-            f"{seconds:.0f} s | {rss:.0f} MiB | {status}: {last[:60]} |")
+    line = (
+        f"| {args.code.name if args.code.resolve() != ROOT else 'this checkout'} | {args.utts} | "
+        f"{seconds:.0f} s | {rss:.0f} MiB | {status}: {last[:60]} |"
+    )
     print("| code | dev utterances | wall time | peak RSS | result |")
     print(line)
     print(machine())

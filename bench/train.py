@@ -34,7 +34,9 @@ def synthetic_features(n: int, dim: int, vocab_size: int, seed: int = 0) -> list
     items = []
     for i in range(n):
         t = rng.randint(120, 700)
-        items.append({"id": str(i), "feats": torch.randn(t, dim), "target": torch.randint(2, vocab_size, (t // 25,)), "text": ""})
+        items.append(
+            {"id": str(i), "feats": torch.randn(t, dim), "target": torch.randint(2, vocab_size, (t // 25,)), "text": ""}
+        )
     return items
 
 
@@ -97,7 +99,7 @@ def main() -> None:
     sampler = BucketSampler(lengths, max_frames=budget, max_utts=0, seed=0, multiple=args.multiple)
     bucketed = [[i for _, i in b] for b in sampler]
     rows = []
-    for amp in ([False, True] if device.type == "cuda" else [False]):
+    for amp in [False, True] if device.type == "cuda" else [False]:
         result = {}
         for name, batches in (("fixed", fixed), ("bucketed", bucketed)):
             torch.manual_seed(0)
@@ -122,7 +124,9 @@ def main() -> None:
     for amp, r in rows:
         prec = "bf16 autocast" if amp else "fp32"
         body.append(f"| {prec} | fixed {args.batch_size} | {r['fixed'][0]:.0f} | {r['fixed'][1]:.2f} | 1.00x |")
-        body.append(f"| {prec} | bucketed | {r['bucketed'][0]:.0f} | {r['bucketed'][1]:.2f} | {r['bucketed'][0] / r['fixed'][0]:.2f}x |")
+        body.append(
+            f"| {prec} | bucketed | {r['bucketed'][0]:.0f} | {r['bucketed'][1]:.2f} | {r['bucketed'][0] / r['fixed'][0]:.2f}x |"
+        )
     print("\n".join(body))
     if not args.no_write:
         write_section(f"train-{device.type}", "\n".join(body))

@@ -51,26 +51,33 @@ def main() -> None:
         sf.write(short, np.zeros(8000, np.float32), 16000)
         startup = statistics.median(timed([*asr, str(short)])[0] for _ in range(args.repeats))
         rows = []
-        for name, extra in (("greedy", ["--decoder", "greedy"]), ("beam 10 + char LM", ["--decode", str(args.decode_lm)])):
+        for name, extra in (
+            ("greedy", ["--decoder", "greedy"]),
+            ("beam 10 + char LM", ["--decode", str(args.decode_lm)]),
+        ):
             times = []
             for _ in range(args.repeats):
                 seconds, out = timed([*asr, *extra, "-o", str(Path(tmp) / name.split()[0]), str(args.folder)])
                 times.append(seconds)
             files = len(list((Path(tmp) / name.split()[0]).glob("*.txt")))
             wall = statistics.median(times)
-            rows.append(f"| {name} | {files} | {audio_s:.0f} s | {wall:.2f} s | {audio_s / wall:.0f}x | "
-                        f"{audio_s / max(wall - startup, 1e-9):.0f}x |")
-    body = "\n".join([
-        "## End-to-end transcription (`make bench-transcribe`)",
-        "",
-        f"Machine: {machine()}. `asr transcribe -o DIR {args.folder.relative_to(ROOT) if args.folder.is_relative_to(ROOT) else args.folder}` "
-        f"with the demo model, default threads, median of {args.repeats} runs. Start-up (imports, model load, one 0.5 s file): "
-        f"{startup:.2f} s.",
-        "",
-        "| decoder | files | audio | wall (start-up included) | x real time | x real time without start-up |",
-        "|---|---|---|---|---|---|",
-        *rows,
-    ])
+            rows.append(
+                f"| {name} | {files} | {audio_s:.0f} s | {wall:.2f} s | {audio_s / wall:.0f}x | "
+                f"{audio_s / max(wall - startup, 1e-9):.0f}x |"
+            )
+    body = "\n".join(
+        [
+            "## End-to-end transcription (`make bench-transcribe`)",
+            "",
+            f"Machine: {machine()}. `asr transcribe -o DIR {args.folder.relative_to(ROOT) if args.folder.is_relative_to(ROOT) else args.folder}` "
+            f"with the demo model, default threads, median of {args.repeats} runs. Start-up (imports, model load, one 0.5 s file): "
+            f"{startup:.2f} s.",
+            "",
+            "| decoder | files | audio | wall (start-up included) | x real time | x real time without start-up |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
     print(body)
     write_section("transcribe", body)
 

@@ -18,9 +18,18 @@ TEST_DATA = ROOT / "tests" / "data"
 
 # A model small enough to memorize the eight samples in seconds on a CPU.
 TINY = [
-    "model.hidden=96", "model.layers=2", "model.dropout=0.0", "model.stack=3",
-    "train.batch_size=2", "train.lr=0.01", "train.lr_decay=1.0", "train.threads=2", "train.max_frames=0",
-    "augment.freq_masks=0", "augment.time_masks=0", "augment.narrowband_prob=0.5",
+    "model.hidden=96",
+    "model.layers=2",
+    "model.dropout=0.0",
+    "model.stack=3",
+    "train.batch_size=2",
+    "train.lr=0.01",
+    "train.lr_decay=1.0",
+    "train.threads=2",
+    "train.max_frames=0",
+    "augment.freq_masks=0",
+    "augment.time_masks=0",
+    "augment.narrowband_prob=0.5",
 ]
 
 
@@ -30,7 +39,9 @@ def tiny_overrides(exp_dir: Path, epochs: int, data: Path = SAMPLES) -> list[str
 
 def run_asr(*args: str, **kw) -> subprocess.CompletedProcess:
     """Run the CLI the way a user does, in a fresh process."""
-    return subprocess.run([sys.executable, "-m", "asr", *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "asr", *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kw
+    )
 
 
 def have_espeak() -> bool:
@@ -80,7 +91,7 @@ def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
             text = sentence(rng)
             render(Job(uid, text, voices[k], rng.randrange(2**32), base / "wav" / split / spk / f"{uid}.wav"))
             if i < per_speaker:  # the extra utterance of S0001 stays without a transcript
-                lines.append(f"{uid} {' '.join(text[j:j + 2] for j in range(0, len(text), 2))}")
+                lines.append(f"{uid} {' '.join(text[j : j + 2] for j in range(0, len(text), 2))}")
                 counts[split] += 1
     (base / "transcript").mkdir(parents=True)
     (base / "transcript" / "aishell_transcript_v0.8.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -32,9 +32,17 @@ def test_prepare_train_evaluate_through_the_recipe(corpus, tmp_path):
     root, expected = corpus
     dirs, exp = tmp_path / "dirs", tmp_path / "exp"
     sets = [
-        f"data.corpus_dir={root}", f"data.train={dirs}/train", f"data.dev={dirs}/dev", f"data.test={dirs}/test",
-        f"exp_dir={exp}", "train.epochs=2", "model.hidden=32", "model.layers=2", "train.num_workers=2",
-        "train.batch_size=4", f"train.feature_cache_dir={tmp_path / 'cache'}",
+        f"data.corpus_dir={root}",
+        f"data.train={dirs}/train",
+        f"data.dev={dirs}/dev",
+        f"data.test={dirs}/test",
+        f"exp_dir={exp}",
+        "train.epochs=2",
+        "model.hidden=32",
+        "model.layers=2",
+        "train.num_workers=2",
+        "train.batch_size=4",
+        f"train.feature_cache_dir={tmp_path / 'cache'}",
     ]
     res = run_asr("train", ROOT / "recipes" / "aishell.yaml", *[a for s in sets for a in ("--set", s)])
     assert res.returncode == 0, res.stderr
@@ -51,8 +59,16 @@ def test_prepare_train_evaluate_through_the_recipe(corpus, tmp_path):
 def test_missing_corpus_is_one_clear_line(tmp_path):
     where = tmp_path / "nowhere"
     res = run_asr(
-        "train", ROOT / "recipes" / "aishell.yaml", "--set", f"data.corpus_dir={where}",
-        "--set", f"data.train={tmp_path}/d/train", "--set", f"data.dev={tmp_path}/d/dev", "--set", f"exp_dir={tmp_path}/exp",
+        "train",
+        ROOT / "recipes" / "aishell.yaml",
+        "--set",
+        f"data.corpus_dir={where}",
+        "--set",
+        f"data.train={tmp_path}/d/train",
+        "--set",
+        f"data.dev={tmp_path}/d/dev",
+        "--set",
+        f"exp_dir={tmp_path}/exp",
     )
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()

@@ -25,7 +25,12 @@ def brute_force(lp: np.ndarray) -> dict[tuple, float]:
 def test_beam_equals_brute_force(seed):
     rng = np.random.default_rng(seed)
     t, v = int(rng.integers(1, 7)), int(rng.integers(2, 5))
-    lp = torch.randn(t, v, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).mul(2).log_softmax(-1).numpy()
+    lp = (
+        torch.randn(t, v, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        .mul(2)
+        .log_softmax(-1)
+        .numpy()
+    )
     exact = brute_force(lp)
     hyps = prefix_beam_search(lp, **UNLIMITED)
     assert len(hyps) == len(exact)
@@ -49,7 +54,7 @@ def test_beam_one_equals_greedy():
     for _ in range(500):
         t, v = int(rng.integers(1, 60)), int(rng.integers(2, 12))
         lp = peaky(rng, t, v)
-        greedy = greedy_decode(torch.from_numpy(lp)[None], torch.tensor([t]))[0]
+        greedy = greedy_decode(torch.from_numpy(lp)[None], torch.tensor([t]))[0].ids
         assert prefix_beam_search(lp, beam=1)[0].ids == greedy
 
 
@@ -74,14 +79,16 @@ def text(hyp) -> str:
 
 
 def test_haobangbang_through_beam_search():
-    with_blank = frames({"-": .9}, {"好": .9}, {"棒": .9}, {"-": .9}, {"棒": .9}, {"-": .9})
-    without = frames({"-": .9}, {"好": .9}, {"棒": .9}, {"棒": .9}, {"棒": .9}, {"-": .9})
+    with_blank = frames({"-": 0.9}, {"好": 0.9}, {"棒": 0.9}, {"-": 0.9}, {"棒": 0.9}, {"-": 0.9})
+    without = frames({"-": 0.9}, {"好": 0.9}, {"棒": 0.9}, {"棒": 0.9}, {"棒": 0.9}, {"-": 0.9})
     assert text(prefix_beam_search(with_blank, beam=8)[0]) == "好棒棒"
     assert text(prefix_beam_search(without, beam=8)[0]) == "好棒"
 
 
 def test_batch_wrapper_respects_lengths():
-    lp = torch.from_numpy(np.stack([frames({"好": .9}, {"-": .9}, {"棒": .9}), frames({"好": .9}, {"棒": .9}, {"-": .9})]))
+    lp = torch.from_numpy(
+        np.stack([frames({"好": 0.9}, {"-": 0.9}, {"棒": 0.9}), frames({"好": 0.9}, {"棒": 0.9}, {"-": 0.9})])
+    )
     out = beam_decode(lp, torch.tensor([2, 3]), beam=4)
     assert [text(h[0]) for h in out] == ["好", "好棒"]
 
@@ -95,7 +102,7 @@ def lm(tmp_path):
 
 def test_language_model_resolves_an_ambiguous_case(lm):
     # acoustically 上圳 is best (0.6 * 0.5), but no such word exists; 上海 (0.6 * 0.45) does
-    lp = frames({"上": .6, "深": .35}, {"-": .95}, {"圳": .5, "海": .45}, {"-": .95})
+    lp = frames({"上": 0.6, "深": 0.35}, {"-": 0.95}, {"圳": 0.5, "海": 0.45}, {"-": 0.95})
     assert text(prefix_beam_search(lp, beam=8)[0]) == "上圳"
     fused = prefix_beam_search(lp, beam=8, lm=lm, units=VOCAB.units, alpha=1.0, beta=0.0)[0]
     assert text(fused) == "上海"
@@ -103,7 +110,7 @@ def test_language_model_resolves_an_ambiguous_case(lm):
 
 
 def test_hotword_boost_changes_the_result():
-    lp = frames({"上": .5, "台": .45}, {"-": .95}, {"北": .9}, {"-": .95})
+    lp = frames({"上": 0.5, "台": 0.45}, {"-": 0.95}, {"北": 0.9}, {"-": 0.95})
     assert text(prefix_beam_search(lp, beam=8)[0]) == "上北"
     hot = Hotwords([VOCAB.encode("台北")], boost=1.0)
     assert text(prefix_beam_search(lp, beam=8, hotwords=hot)[0]) == "台北"
@@ -120,7 +127,9 @@ def test_unfinished_hotword_keeps_no_bonus():
 
 
 def test_alignment_spans_are_monotonic():
-    lp = torch.from_numpy(frames({"-": .9}, {"好": .9}, {"好": .9}, {"棒": .9}, {"-": .9}, {"棒": .9}, {"-": .9}))
+    lp = torch.from_numpy(
+        frames({"-": 0.9}, {"好": 0.9}, {"好": 0.9}, {"棒": 0.9}, {"-": 0.9}, {"棒": 0.9}, {"-": 0.9})
+    )
     spans = align(lp, VOCAB.encode("好棒棒"))
     assert [s[:3] for s in spans] == [(2, 1, 2), (3, 3, 3), (3, 5, 5)]
     assert all(s[3] == pytest.approx(0.9) for s in spans)  # mean posterior over each span
@@ -138,7 +147,16 @@ def test_beta_rewards_nothing_without_an_lm():
 def test_hotword_boost_does_not_pay_for_a_second_copy():
     # 台北 is spoken once; the frames after it hold weak echoes of 台 and 北 (p = e^-2.5 each)
     echo = float(np.exp(-2.5))
-    lp = frames({"台": .9}, {"-": .95}, {"北": .9}, {"-": .95}, {"台": echo, "-": .9}, {"-": .95}, {"北": echo, "-": .9}, {"-": .95})
+    lp = frames(
+        {"台": 0.9},
+        {"-": 0.95},
+        {"北": 0.9},
+        {"-": 0.95},
+        {"台": echo, "-": 0.9},
+        {"-": 0.95},
+        {"北": echo, "-": 0.9},
+        {"-": 0.95},
+    )
     hot = Hotwords([VOCAB.encode("台北")], boost=1.5)
     for beta in (0.0, 1.0):
         assert text(prefix_beam_search(lp, beam=8, hotwords=hot, beta=beta)[0]) == "台北"

@@ -59,7 +59,10 @@ def test_evaluate_on_absolute_flac_paths(tiny_model, tiny_reads, tmp_path):
     assert flac["utterances"] == wav["utterances"] and flac["cer"] == wav["cer"] and "wer" in flac
     # ... and evaluate's hypotheses and CER are transcribe's, scored
     assert {u["id"]: u["hyp"] for u in flac["utterances"]} == tiny_reads
-    assert flac["cer"] == error_rates([u["ref"] for u in wav["utterances"]], [tiny_reads[u["id"]] for u in wav["utterances"]])["cer"]
+    assert (
+        flac["cer"]
+        == error_rates([u["ref"] for u in wav["utterances"]], [tiny_reads[u["id"]] for u in wav["utterances"]])["cer"]
+    )
 
 
 def test_missing_model_is_one_line(tmp_path):
@@ -72,14 +75,28 @@ def test_json_output_with_beam_nbest_and_times(tiny_model, tmp_path):
     wav = SAMPLES / "test-belinda-00054.wav"
     hot = tmp_path / "hot.txt"
     hot.write_text("台北\n", encoding="utf-8")
-    res = run_asr("transcribe", "--model", tiny_model["model"], "--format", "json", "--beam", "8",
-                  "--hotwords", hot, "--nbest", "3", wav)
+    res = run_asr(
+        "transcribe",
+        "--model",
+        tiny_model["model"],
+        "--format",
+        "json",
+        "--beam",
+        "8",
+        "--hotwords",
+        hot,
+        "--nbest",
+        "3",
+        wav,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     duration = sf.info(wav).duration
     # the sample says 台北 once: where the beam reads it without the boost, the boost must not
     # pay for a second copy (a bonus per unit, once rewarding insertions, did)
-    plain = json.loads(run_asr("transcribe", "--model", tiny_model["model"], "--format", "json", "--beam", "8", wav).stdout)
+    plain = json.loads(
+        run_asr("transcribe", "--model", tiny_model["model"], "--format", "json", "--beam", "8", wav).stdout
+    )
     if "台北" in plain["text"]:
         assert out["text"] == plain["text"]
     assert out["text"].count("台北") <= 1
@@ -100,7 +117,9 @@ def test_decode_settings_file_and_flags(tiny_model, tmp_path):
     res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings)
     assert res.returncode == 0, res.stderr
     assert "beam)" in res.stdout
-    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings, "--decoder", "greedy")
+    res = run_asr(
+        "evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings, "--decoder", "greedy"
+    )
     assert "greedy)" in res.stdout
     settings.write_text("decoder: beem\n")
     res = run_asr("evaluate", "--model", tiny_model["model"], "--data", SAMPLES, "--decode", settings)
@@ -125,7 +144,9 @@ def test_output_dir_keeps_inputs_with_the_same_stem_apart(tiny_model, tiny_reads
         (tmp_path / folder).mkdir()
         shutil.copy(SAMPLES / f"{stem}.wav", tmp_path / folder / "x.wav")
     out = tmp_path / "out"
-    res = run_asr("transcribe", "--model", tiny_model["model"], "-o", out, tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav")
+    res = run_asr(
+        "transcribe", "--model", tiny_model["model"], "-o", out, tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav"
+    )
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a_x.txt", "b_x.txt"]
     for folder, stem in zip("ab", stems):

@@ -46,7 +46,9 @@ def test_bf16_autocast_runs_the_lstm_in_bf16_without_a_grad_scaler():
         log_probs, out_lens = model(feats, lens)
     assert seen == [torch.bfloat16] and log_probs.dtype == torch.float32
     targets = torch.randint(2, 12, (4, 8), device="cuda")
-    loss = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, torch.full((4,), 8, device="cuda"))
+    loss = torch.nn.functional.ctc_loss(
+        log_probs.transpose(0, 1), targets, out_lens, torch.full((4,), 8, device="cuda")
+    )
     loss.backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)

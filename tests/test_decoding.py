@@ -17,7 +17,7 @@ def posteriors(frames: list[str]) -> torch.Tensor:
 
 def decode(frames: list[str]) -> str:
     lp = posteriors(frames)
-    return VOCAB.decode(greedy_decode(lp, torch.tensor([lp.shape[1]]), VOCAB.blank)[0])
+    return VOCAB.decode(greedy_decode(lp, torch.tensor([lp.shape[1]]), VOCAB.blank)[0].ids)
 
 
 def test_blank_between_repeats_keeps_both():
@@ -30,5 +30,19 @@ def test_repeats_without_blank_merge():
 
 def test_lengths_limit_decoding_and_collapse():
     lp = torch.cat([posteriors(["好", "-", "棒"]), posteriors(["好", "棒", "棒"])])
-    assert greedy_decode(lp, torch.tensor([2, 3])) == [[2], [2, 3]]
+    assert [h.ids for h in greedy_decode(lp, torch.tensor([2, 3]))] == [[2], [2, 3]]
     assert collapse([0, 2, 2, 0, 2, 3, 3]) == [2, 2, 3]
+
+
+def test_greedy_and_beam_return_the_same_result_type():
+    from asr.decoding import DecodeConfig, Hypothesis, decode
+
+    lp = torch.cat([posteriors(["-", "好", "-", "棒", "-", "棒"])])
+    lens = torch.tensor([lp.shape[1]])
+    for cfg in (DecodeConfig(decoder="greedy"), DecodeConfig(decoder="beam", beam=4)):
+        (hyps,) = decode(lp, lens, cfg, VOCAB.blank, nbest=3, times=True)
+        best = hyps[0]
+        assert isinstance(best, Hypothesis) and VOCAB.decode(best.ids) == "好棒棒"
+        assert best.score <= 0 and [s[0] for s in best.spans] == best.ids
+        assert [s[1] for s in best.spans] == [1, 3, 5]  # each unit's frame
+    assert len(decode(lp, lens, DecodeConfig(decoder="greedy"), nbest=3)[0]) == 1

@@ -6,7 +6,14 @@ from asr.corpora.demo import DEV_VOICES, TEST_VOICES, cn_number, plan
 
 
 def test_cn_number():
-    assert [cn_number(n) for n in (0, 10, 15, 305, 2026, 1000)] == ["零", "十", "十五", "三百零五", "二千零二十六", "一千"]
+    assert [cn_number(n) for n in (0, 10, 15, 305, 2026, 1000)] == [
+        "零",
+        "十",
+        "十五",
+        "三百零五",
+        "二千零二十六",
+        "一千",
+    ]
 
 
 def test_splits_are_disjoint_and_alike():

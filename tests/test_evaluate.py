@@ -59,12 +59,19 @@ def test_tune_streams_batches_and_scores_exactly(tiny_model, char_lm, monkeypatc
         assert cer == pytest.approx(error_rates([u.text for u in utts], hyps)["cer"])
 
 
-@pytest.mark.parametrize("alphas,betas,message", [
-    ("nan", "0", "--alphas: nan is not allowed"), ("1,x", "0", "--alphas: expected comma-separated numbers"),
-    ("-1", "0", "--alphas: -1 is not allowed"), ("0.5", "", "--betas: expected comma-separated numbers"),
-])
+@pytest.mark.parametrize(
+    "alphas,betas,message",
+    [
+        ("nan", "0", "--alphas: nan is not allowed"),
+        ("1,x", "0", "--alphas: expected comma-separated numbers"),
+        ("-1", "0", "--alphas: -1 is not allowed"),
+        ("0.5", "", "--betas: expected comma-separated numbers"),
+    ],
+)
 def test_a_bad_grid_is_one_line(tiny_model, char_lm, alphas, betas, message):
-    res = run_asr("lm", "tune", "-m", tiny_model["model"], "-d", SAMPLES, "--lm", char_lm, "--alphas", alphas, "--betas", betas)
+    res = run_asr(
+        "lm", "tune", "-m", tiny_model["model"], "-d", SAMPLES, "--lm", char_lm, "--alphas", alphas, "--betas", betas
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0 and message in res.stderr, res.stderr
 

@@ -1,6 +1,6 @@
+import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi
-import pytest
 
 from asr.audio import load_audio
 from asr.features import CMVNAccumulator, FeatureConfig, add_deltas, compute_features, mfcc, num_frames

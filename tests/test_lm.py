@@ -74,8 +74,20 @@ def test_lm_train_and_tune_cli(tiny_model, tmp_path):
     res = run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3")
     assert res.returncode == 0, res.stderr
     assert isinstance(load_lm(arpa), (CharLM, KenCharLM))
-    res = run_asr("lm", "tune", "--model", tiny_model["model"], "--data", SAMPLES, "--lm", arpa,
-                  "--alphas", "0,0.5", "--betas", "0,1")
+    res = run_asr(
+        "lm",
+        "tune",
+        "--model",
+        tiny_model["model"],
+        "--data",
+        SAMPLES,
+        "--lm",
+        arpa,
+        "--alphas",
+        "0,0.5",
+        "--betas",
+        "0,1",
+    )
     assert res.returncode == 0, res.stderr
     assert "best: alpha" in res.stdout and res.stdout.count("%") >= 4
 
@@ -101,5 +113,7 @@ def test_a_word_lm_is_refused_for_unsegmented_text(tiny_model, tmp_path):
     assert res.returncode == 2 and "use --unit char" in res.stderr and res.stderr.strip().count("\n") == 0
     words = [s.split() for s in ["the cat sat", "the dog sat", "a cat ran"]]
     write_arpa(tmp_path / "words.arpa", train_kneser_ney(words, 2))
-    res = run_asr("transcribe", "-m", tiny_model["model"], "--lm", tmp_path / "words.arpa", SAMPLES / "test-f2-00114.wav")
+    res = run_asr(
+        "transcribe", "-m", tiny_model["model"], "--lm", tmp_path / "words.arpa", SAMPLES / "test-f2-00114.wav"
+    )
     assert res.returncode == 2 and "use a character LM" in res.stderr and "Traceback" not in res.stderr

@@ -111,7 +111,10 @@ def test_metrics_plot_averaging_and_early_stop(tmp_path):
     sets = tiny_overrides(exp, epochs=6) + ["train.average_last=2", "train.early_stop_patience=1", "train.lr=0.0"]
     summary = train(load_recipe(DEMO, sets))
     assert len(summary["history"]) == 2  # lr 0: no improvement after epoch 1, stop after epoch 2
-    assert (exp / "avg.pt").is_file() and load_checkpoint(exp / "avg.pt")["train_state"]["averaged"] == ["epoch1.pt", "epoch2.pt"]
+    assert (exp / "avg.pt").is_file() and load_checkpoint(exp / "avg.pt")["train_state"]["averaged"] == [
+        "epoch1.pt",
+        "epoch2.pt",
+    ]
     header = (exp / "metrics.csv").read_text().splitlines()[0]
     assert "dev_cer" in header and "train_loss" in header
     assert list((exp / "tensorboard").iterdir())
@@ -126,15 +129,27 @@ def _weights(path):
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(tmp_path):
-    args = ["--set", "train.save_every_steps=1", "--set", "model.dropout=0.3", "--set", "augment.freq_masks=1",
-            "--set", "augment.time_masks=1"]
+    args = [
+        "--set",
+        "train.save_every_steps=1",
+        "--set",
+        "model.dropout=0.3",
+        "--set",
+        "augment.freq_masks=1",
+        "--set",
+        "augment.time_masks=1",
+    ]
     sets = lambda exp: [a for s in tiny_overrides(exp, epochs=3) for a in ("--set", s)] + args  # noqa: E731
     straight = tmp_path / "straight"
     res = run_asr("train", DEMO, *sets(straight))
     assert res.returncode == 0, res.stderr
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "asr", "train", str(DEMO), *sets(killed)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr", "train", str(DEMO), *sets(killed)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     step = 0
     while time.time() < deadline and proc.poll() is None:
@@ -165,8 +180,10 @@ def test_ddp_two_processes_match_one(tmp_path):
     lines = (SAMPLES / "wav.scp").read_text().splitlines()[:4]
     (data / "wav.scp").write_text("".join(f"{l.split()[0]} {SAMPLES / l.split()[1]}\n" for l in lines))
     ids = {l.split()[0] for l in lines}
-    (data / "text").write_text("".join(l + "\n" for l in (SAMPLES / "text").read_text(encoding="utf-8").splitlines()
-                                       if l.split()[0] in ids), encoding="utf-8")
+    (data / "text").write_text(
+        "".join(l + "\n" for l in (SAMPLES / "text").read_text(encoding="utf-8").splitlines() if l.split()[0] in ids),
+        encoding="utf-8",
+    )
     common = tiny_overrides(tmp_path / "x", epochs=1, data=data)[1:] + ["model.dropout=0.0", "train.threads=1"]
     single = [a for s in [f"exp_dir={tmp_path / 'one'}", *common, "train.batch_size=4"] for a in ("--set", s)]
     double = [a for s in [f"exp_dir={tmp_path / 'two'}", *common, "train.batch_size=2"] for a in ("--set", s)]
@@ -197,8 +214,9 @@ def _data_with_a_nan_file(root):
     sf.write(nan, np.full(48000, np.nan, np.float32), 16000, subtype="FLOAT")
     scp = [f"{l.split()[0]} {SAMPLES / l.split()[1]}" for l in lines] + [f"zz-nan {nan}"]
     (root / "wav.scp").write_text("\n".join(scp) + "\n")
-    (root / "text").write_text("".join(f"{l.split()[0]} {texts[l.split()[0]]}\n" for l in lines) + "zz-nan 好棒\n",
-                               encoding="utf-8")
+    (root / "text").write_text(
+        "".join(f"{l.split()[0]} {texts[l.split()[0]]}\n" for l in lines) + "zz-nan 好棒\n", encoding="utf-8"
+    )
     return root
 
 
@@ -208,7 +226,11 @@ def test_a_batch_of_unreadable_files_is_skipped_and_counted(tmp_path, nproc):
     # wait for it in the gradient all-reduce (it did: the run hung)
     data = _data_with_a_nan_file(tmp_path / "data")
     sets = tiny_overrides(tmp_path / "exp", epochs=2, data=data) + [
-        "train.batch_size=1", "train.cache_features=false", "train.num_workers=1", "train.threads=1"]
+        "train.batch_size=1",
+        "train.cache_features=false",
+        "train.num_workers=1",
+        "train.threads=1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = run_asr("train", DEMO, "--nproc", str(nproc), *[a for s in sets for a in ("--set", s)], env=env, timeout=240)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -224,7 +246,9 @@ def test_ddp_ranks_keep_their_own_random_streams_across_resume(tmp_path):
 
     def run(exp, epochs, *flags):
         sets = tiny_overrides(exp, epochs=epochs) + extra
-        res = run_asr("train", DEMO, "--nproc", "2", *flags, *[a for s in sets for a in ("--set", s)], env=env, timeout=300)
+        res = run_asr(
+            "train", DEMO, "--nproc", "2", *flags, *[a for s in sets for a in ("--set", s)], env=env, timeout=300
+        )
         assert res.returncode == 0, res.stdout + res.stderr
 
     run(tmp_path / "straight", 2)

@@ -30,7 +30,7 @@ def test_bad_input_matrix(tiny_model, tiny_reads, tmp_path):
         "empty.wav": b"",
         "truncated_header.wav": raw[:30],
         "corrupted_header.wav": b"RIFF" + bytes(40) + raw[44:2000],
-        "notes.wav": "this is not audio\n".encode() * 100,
+        "notes.wav": b"this is not audio\n" * 100,
         "nan.wav": ("float", np.full(16000, np.nan, np.float32)),
         "inf.flac": None,
         "tiny.wav": ("int", np.zeros(100, np.int16)),
@@ -55,9 +55,19 @@ def test_bad_input_matrix(tiny_model, tiny_reads, tmp_path):
     assert out[str(silent)] == ""  # silence is transcribed (to nothing), with a warning
     errors = [l for l in res.stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == len(paths)
-    for p, reason in zip(paths, ["file not found", "empty file", "not a readable audio file", "not a readable audio file",
-                                 "not a readable audio file", "NaN or infinite", "not a readable audio file",
-                                 "shorter than one 25 ms frame"]):
+    for p, reason in zip(
+        paths,
+        [
+            "file not found",
+            "empty file",
+            "not a readable audio file",
+            "not a readable audio file",
+            "not a readable audio file",
+            "NaN or infinite",
+            "not a readable audio file",
+            "shorter than one 25 ms frame",
+        ],
+    ):
         line = next(l for l in errors if str(p) in l)
         assert reason in line, line
     assert any(l.startswith("warning:") and "silence.wav" in l and "silent" in l for l in res.stderr.splitlines())
@@ -133,8 +143,13 @@ def check_pieces(result: dict, audio, spans: list[tuple[float, float]], model, e
 
 
 def _peak_rss(args):
-    proc = subprocess.Popen([sys.executable, "-m", "asr", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out = proc.stdout.read()
     errs = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -200,9 +215,23 @@ def test_directories_lists_and_stdin(tiny_model, tiny_reads, tmp_path):
     sf.write(nested / "x.flac", sf.read(GOOD)[0], 16000)
     listing = tmp_path / "list.txt"
     listing.write_text(f"# a comment\n{SAMPLES / 'test-f2-00114.wav'}\n\n")
-    res = subprocess.run([sys.executable, "-m", "asr", "transcribe", "--model", str(tiny_model["model"]),
-                          str(tmp_path / "a"), f"@{listing}", "-", f"@{tmp_path / 'nope.txt'}"],
-                         input=(SAMPLES / "test-belinda-00062.wav").read_bytes(), capture_output=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asr",
+            "transcribe",
+            "--model",
+            str(tiny_model["model"]),
+            str(tmp_path / "a"),
+            f"@{listing}",
+            "-",
+            f"@{tmp_path / 'nope.txt'}",
+        ],
+        input=(SAMPLES / "test-belinda-00062.wav").read_bytes(),
+        capture_output=True,
+        cwd=ROOT,
+    )
     out = lines_of(res.stdout.decode())
     assert out[str(nested / "x.flac")] == tiny_reads[GOOD.stem]
     assert out[str(SAMPLES / "test-f2-00114.wav")] == tiny_reads["test-f2-00114"]

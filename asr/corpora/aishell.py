@@ -9,7 +9,6 @@ from asr.errors import UserError
 from asr.vocab import normalize_text
 
 
-
 def download_hint(corpus_dir: Path) -> str:
     return (
         f"get AISHELL-1 from OpenSLR resource 33 (https://www.openslr.org/33/, data_aishell.tgz), "

@@ -33,23 +33,99 @@ INVENTORY = "零一二三四五六七八九十百千年月日号点分半好棒�
 DEV_VOICES = ["m7", "f4", "Mike", "steph"]
 TEST_VOICES = ["m3", "f2", "klatt2", "belinda", "david"]
 TRAIN_VOICES = [
-    "m1", "m2", "m4", "m5", "m6", "m8", "f1", "f3", "f5", "klatt", "klatt3", "klatt4", "klatt5",
-    "klatt6", "Alex", "Andy", "Annie", "Denis", "Gene", "Hugo", "Jacky", "Lee", "Marco", "Michael",
-    "adam", "anika", "announcer", "aunty", "benjamin", "boris", "caleb", "ed", "edward", "grandma",
-    "grandpa", "iven", "iven3", "john", "linda", "max", "norbert", "paul", "quincy", "rob",
-    "robert", "shelby", "steph2", "travis", "victor", "zac",
+    "m1",
+    "m2",
+    "m4",
+    "m5",
+    "m6",
+    "m8",
+    "f1",
+    "f3",
+    "f5",
+    "klatt",
+    "klatt3",
+    "klatt4",
+    "klatt5",
+    "klatt6",
+    "Alex",
+    "Andy",
+    "Annie",
+    "Denis",
+    "Gene",
+    "Hugo",
+    "Jacky",
+    "Lee",
+    "Marco",
+    "Michael",
+    "adam",
+    "anika",
+    "announcer",
+    "aunty",
+    "benjamin",
+    "boris",
+    "caleb",
+    "ed",
+    "edward",
+    "grandma",
+    "grandpa",
+    "iven",
+    "iven3",
+    "john",
+    "linda",
+    "max",
+    "norbert",
+    "paul",
+    "quincy",
+    "rob",
+    "robert",
+    "shelby",
+    "steph2",
+    "travis",
+    "victor",
+    "zac",
 ]
 
 # gcin-voice folders are named by bopomofo plus tone digit (no digit: first tone).
 GCIN_DIR = Path("/usr/share/gcin-voice/ogg")
 GCIN_SPEAKERS = ["3", "5"]
 BOPOMOFO = {
-    "零": "ㄌㄧㄥ2", "一": "ㄧ", "二": "ㄦ4", "三": "ㄙㄢ", "四": "ㄙ4", "五": "ㄨ3", "六": "ㄌㄧㄡ4",
-    "七": "ㄑㄧ", "八": "ㄅㄚ", "九": "ㄐㄧㄡ3", "十": "ㄕ2", "百": "ㄅㄞ3", "千": "ㄑㄧㄢ",
-    "年": "ㄋㄧㄢ2", "月": "ㄩㄝ4", "日": "ㄖ4", "号": "ㄏㄠ4", "点": "ㄉㄧㄢ3", "分": "ㄈㄣ",
-    "半": "ㄅㄢ4", "好": "ㄏㄠ3", "棒": "ㄅㄤ4", "我": "ㄨㄛ3", "想": "ㄒㄧㄤ3", "在": "ㄗㄞ4",
-    "到": "ㄉㄠ4", "从": "ㄘㄨㄥ2", "去": "ㄑㄩ4", "北": "ㄅㄟ3", "京": "ㄐㄧㄥ", "上": "ㄕㄤ4",
-    "海": "ㄏㄞ3", "台": "ㄊㄞ2", "广": "ㄍㄨㄤ3", "州": "ㄓㄡ", "深": "ㄕㄣ", "圳": "ㄓㄣ4",
+    "零": "ㄌㄧㄥ2",
+    "一": "ㄧ",
+    "二": "ㄦ4",
+    "三": "ㄙㄢ",
+    "四": "ㄙ4",
+    "五": "ㄨ3",
+    "六": "ㄌㄧㄡ4",
+    "七": "ㄑㄧ",
+    "八": "ㄅㄚ",
+    "九": "ㄐㄧㄡ3",
+    "十": "ㄕ2",
+    "百": "ㄅㄞ3",
+    "千": "ㄑㄧㄢ",
+    "年": "ㄋㄧㄢ2",
+    "月": "ㄩㄝ4",
+    "日": "ㄖ4",
+    "号": "ㄏㄠ4",
+    "点": "ㄉㄧㄢ3",
+    "分": "ㄈㄣ",
+    "半": "ㄅㄢ4",
+    "好": "ㄏㄠ3",
+    "棒": "ㄅㄤ4",
+    "我": "ㄨㄛ3",
+    "想": "ㄒㄧㄤ3",
+    "在": "ㄗㄞ4",
+    "到": "ㄉㄠ4",
+    "从": "ㄘㄨㄥ2",
+    "去": "ㄑㄩ4",
+    "北": "ㄅㄟ3",
+    "京": "ㄐㄧㄥ",
+    "上": "ㄕㄤ4",
+    "海": "ㄏㄞ3",
+    "台": "ㄊㄞ2",
+    "广": "ㄍㄨㄤ3",
+    "州": "ㄓㄡ",
+    "深": "ㄕㄣ",
+    "圳": "ㄓㄣ4",
 }
 
 
@@ -92,10 +168,19 @@ def _time(rng: random.Random) -> str:
 def _travel(rng: random.Random) -> str:
     a, b = rng.sample(CITIES, 2)
     when = rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
-    return rng.choice([
-        f"我想在{when}到{b}", f"从{a}去{b}", f"我想从{a}去{b}", f"我想{when}从{a}去{b}",
-        f"{when}从{a}到{b}", f"我想去{b}", f"我在{a}", f"我想在{a}", f"{when}到{b}",
-    ])
+    return rng.choice(
+        [
+            f"我想在{when}到{b}",
+            f"从{a}去{b}",
+            f"我想从{a}去{b}",
+            f"我想{when}从{a}去{b}",
+            f"{when}从{a}到{b}",
+            f"我想去{b}",
+            f"我在{a}",
+            f"我想在{a}",
+            f"{when}到{b}",
+        ]
+    )
 
 
 def sentence(rng: random.Random) -> str:
@@ -114,7 +199,15 @@ def sentence(rng: random.Random) -> str:
     if kind == "travel":
         return _travel(rng)
     praise = rng.choice(["好棒", "好棒棒"])
-    return rng.choice([praise, praise, f"{rng.choice(CITIES)}{praise}", f"我想去{rng.choice(CITIES)}{praise}", f"{_time(rng)}{praise}"])
+    return rng.choice(
+        [
+            praise,
+            praise,
+            f"{rng.choice(CITIES)}{praise}",
+            f"我想去{rng.choice(CITIES)}{praise}",
+            f"{_time(rng)}{praise}",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -127,8 +220,19 @@ class Job:
 
 
 def _espeak(text: str, variant: str, rng: np.random.Generator) -> np.ndarray:
-    cmd = ["espeak-ng", "--stdout", "-v", f"{ESPEAK_VOICE}+{variant}", "-s", str(int(rng.integers(125, 200))),
-           "-p", str(int(rng.integers(25, 80))), "-g", str(int(rng.integers(0, 4))), text]
+    cmd = [
+        "espeak-ng",
+        "--stdout",
+        "-v",
+        f"{ESPEAK_VOICE}+{variant}",
+        "-s",
+        str(int(rng.integers(125, 200))),
+        "-p",
+        str(int(rng.integers(25, 80))),
+        "-g",
+        str(int(rng.integers(0, 4))),
+        text,
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
     wave, sr = sf.read(io.BytesIO(out), dtype="float32")
     return resample(to_mono(wave), sr)
@@ -175,8 +279,9 @@ def unique_sentences(n: int, rng: random.Random) -> list[str]:
     return list(seen)
 
 
-def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool,
-         gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)) -> dict[str, list[Job]]:
+def plan(
+    out_dir: Path, sizes: dict[str, int], seed: int, human: bool, gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)
+) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything."""
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
@@ -199,13 +304,23 @@ def plan(out_dir: Path, sizes: dict[str, int], seed: int, human: bool,
     return jobs
 
 
-def generate(out_dir: str | Path, train: int = 2400, dev: int = 300, test: int = 200, seed: int = 2026,
-             workers: int = 2, human: bool | None = None, progress=None,
-             gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)) -> dict[str, int]:
+def generate(
+    out_dir: str | Path,
+    train: int = 2400,
+    dev: int = 300,
+    test: int = 200,
+    seed: int = 2026,
+    workers: int = 2,
+    human: bool | None = None,
+    progress=None,
+    gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS),
+) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split.
     `gcin_speakers` are the human speakers training hears (bench/heldout_voice.py keeps one out)."""
     if shutil.which("espeak-ng") is None:
-        raise UserError("espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)")
+        raise UserError(
+            "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
+        )
     if human is None:
         human = GCIN_DIR.is_dir()
     out_dir = Path(out_dir)

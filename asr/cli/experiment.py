@@ -1,0 +1,114 @@
+"""Commands around an experiment: prepare data, train, plot, export."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from asr.cli import app, err, prepare_app
+from asr.errors import UserError
+
+
+@app.command()
+def train(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML, e.g. recipes/demo.yaml")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from EXP_DIR/last.pt")] = False,
+    override: Annotated[
+        Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: section.key=value")
+    ] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Processes (GPUs) on this machine, through torchrun")] = 1,
+    device: Annotated[
+        Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device)")
+    ] = None,
+) -> None:
+    """Train a model as the recipe says; checkpoints go to its exp_dir."""
+    override = [*(override or []), *([f"train.device={device}"] if device else [])]
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        args = [str(recipe), *(["--resume"] if resume else []), *[a for o in override for a in ("--set", o)]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "asr",
+            "train",
+            *args,
+        ]
+        raise typer.Exit(subprocess.call(cmd))
+    from asr.config import load_recipe
+    from asr.train import train as run
+
+    run(load_recipe(recipe, override), resume=resume)
+
+
+@app.command()
+def plot(
+    exp_dir: Annotated[Path, typer.Argument(help="Experiment folder (holds metrics.csv)")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="PNG to write (default EXP_DIR/curves.png)")
+    ] = None,
+) -> None:
+    """Plot training loss and dev CER per epoch to a PNG."""
+    from asr.plot import plot_curves
+
+    print(plot_curves(exp_dir, output))
+
+
+@app.command()
+def export(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="onnx or torchscript")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")],
+    int8: Annotated[bool, typer.Option("--int8", help="TorchScript: dynamic int8 LSTM and linear layers")] = False,
+) -> None:
+    """Export MODEL for deployment (inputs: MFCC features and lengths; outputs: CTC log-probs)."""
+    from asr.export import export_onnx, export_torchscript
+
+    if format == "onnx":
+        if int8:
+            raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
+        print(export_onnx(model, output))
+    elif format == "torchscript":
+        print(export_torchscript(model, output, int8=int8))
+    else:
+        raise UserError(f"--format: expected onnx or torchscript, got {format!r}")
+
+
+@prepare_app.command("aishell")
+def prepare_aishell_cmd(
+    corpus_dir: Annotated[Path, typer.Argument(help="Folder holding data_aishell/")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/")],
+) -> None:
+    """AISHELL-1 (OpenSLR 33) -> OUT_DIR/{train,dev,test}."""
+    from asr.corpora.aishell import prepare_aishell
+
+    counts = prepare_aishell(corpus_dir, out_dir)
+    for split, c in counts.items():
+        print(f"{split}: {c['utterances']} utterances, {c['no_transcript']} wavs without transcript skipped")
+
+
+@prepare_app.command("demo")
+def prepare_demo_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus")] = Path("data/demo"),
+    train: int = 2400,
+    dev: int = 300,
+    test: int = 200,
+    seed: int = 2026,
+    workers: Annotated[int, typer.Option(help="Parallel synthesis processes")] = 2,
+) -> None:
+    """Synthesize the demo Mandarin corpus (espeak-ng, plus gcin-voice recordings when installed)."""
+    from asr.corpora.demo import generate
+
+    def progress(n: int, total: int) -> None:
+        if n % 250 == 0 or n == total:
+            err.print(f"synthesized {n}/{total}", markup=False)
+
+    counts = generate(out_dir, train=train, dev=dev, test=test, seed=seed, workers=workers, progress=progress)
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

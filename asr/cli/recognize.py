@@ -1,0 +1,164 @@
+"""Commands that recognize speech with a model: transcribe, evaluate, align."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from asr.cli import app, err
+from asr.cli.options import (
+    Alpha,
+    BatchSize,
+    Beam,
+    Beta,
+    Boost,
+    DecodeFile,
+    Decoder,
+    Device,
+    HotwordsFile,
+    Int8,
+    LMPath,
+    print_error,
+    recognizer,
+)
+
+
+@app.command()
+def transcribe(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Audio files, directories, @list.txt files, or - for stdin", show_default=False)
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text | json | tsv | srt | vtt")] = "text",
+    output_dir: Annotated[
+        Optional[Path],
+        typer.Option("--output-dir", "-o", help="Write one FILE.<format> per input here instead of stdout"),
+    ] = None,
+    nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
+    batch_size: BatchSize = 8,
+    decode: DecodeFile = None,
+    decoder: Decoder = None,
+    beam: Beam = None,
+    lm: LMPath = None,
+    alpha: Alpha = None,
+    beta: Beta = None,
+    hotwords: HotwordsFile = None,
+    hotword_boost: Boost = None,
+    int8: Int8 = False,
+    device: Device = "auto",
+) -> None:
+    """Transcribe audio of any length; one result per input, failures reported on stderr.
+
+    text: path<TAB>text.  json: one object per line (text, segments, chars with times,
+    confidence, n-best).  tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
+    """
+    from asr.subtitles import OutputWriter
+    from asr.transcribe import expand_inputs
+
+    items = expand_inputs(inputs)
+    out = OutputWriter(format, output_dir, [name for name, _ in items])
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
+    failed = 0
+    with _long_audio_progress() as progress:
+        for result in rec.transcribe_many(
+            items,
+            batch_size=batch_size,
+            nbest=nbest if format == "json" else 1,
+            progress=progress,
+            times=format != "text",
+        ):
+            if result.error:
+                failed += 1
+                err.print(f"error: {result.error}", markup=False, soft_wrap=True)
+                continue
+            if result.warning:
+                err.print(f"warning: {result.warning}", markup=False, soft_wrap=True)
+            out.write(result)
+    if failed:
+        err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
+        raise typer.Exit(1)
+
+
+class _long_audio_progress:
+    """A progress bar on a terminal for files long enough to be cut into pieces; else nothing."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.bar.__enter__()
+        self.tasks: dict[str, int] = {}
+        return self
+
+    def __call__(self, name: str, done: float, total: float) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(Path(name).name, total=total or None)
+        self.bar.update(self.tasks[name], completed=done)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Kaldi-style data dir with wav.scp and text")],
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a JSON report here")] = None,
+    times: Annotated[
+        bool, typer.Option("--times", help="Per-character times in the report (forced alignment)")
+    ] = False,
+    batch_size: BatchSize = 8,
+    decode: DecodeFile = None,
+    decoder: Decoder = None,
+    beam: Beam = None,
+    lm: LMPath = None,
+    alpha: Alpha = None,
+    beta: Beta = None,
+    hotwords: HotwordsFile = None,
+    hotword_boost: Boost = None,
+    int8: Int8 = False,
+    device: Device = "auto",
+) -> None:
+    """Print CER and WER of MODEL on a data dir."""
+    from asr.data import read_data_dir
+    from asr.evaluate import evaluate as run
+    from asr.evaluate import write_report
+
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
+    utts = read_data_dir(data)
+
+    rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error)
+    print(f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})")
+    if report:
+        write_report(report, rows, rates, failed)
+    if failed:
+        err.print(f"{len(failed)} utterance(s) could not be read and are not scored", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def align(
+    audio: Annotated[Path, typer.Argument(help="Audio file")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file")],
+    plot: Annotated[Path, typer.Option("--plot", help="PNG to write")] = Path("alignment.png"),
+    device: Device = "auto",
+) -> None:
+    """Plot the posteriorgram (blank and emitted characters) over the waveform; print the times."""
+    from asr.align import plot_alignment
+    from asr.transcribe import Recognizer
+
+    result = plot_alignment(Recognizer(model, device=device), audio, plot)
+    print(result["text"])
+    for c in result["chars"]:
+        print(f"{c['start']:.2f}\t{c['end']:.2f}\t{c['char']}")
+    err.print(f"wrote {plot}", markup=False)

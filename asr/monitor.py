@@ -1,0 +1,74 @@
+"""What a training run shows and writes as it goes: the log (console and train.log), the
+progress bar, and the per-epoch metrics (metrics.csv and TensorBoard)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+log = logging.getLogger("asr.train")
+console = Console(stderr=True)
+
+
+def setup_logging(exp_dir: Path, main: bool) -> None:
+    """Console (rich) and exp_dir/train.log on rank 0; warnings only elsewhere."""
+    log.setLevel(logging.INFO if main else logging.WARNING)
+    log.handlers.clear()
+    log.propagate = False
+    log.addHandler(RichHandler(console=console, show_path=False, show_level=False))
+    if main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(exp_dir / "train.log", encoding="utf-8")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(fh)
+
+
+def progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TextColumn("{task.fields[fps]:.0f} frames/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not (enabled and console.is_terminal),
+    )
+
+
+def write_metrics(exp_dir: Path, history: list[dict], writer) -> None:
+    """exp_dir/metrics.csv (one row per epoch) and the epoch's TensorBoard scalars."""
+    with open(exp_dir / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+    if writer:
+        row = history[-1]
+        for key in ("train_loss", "dev_cer", "dev_wer", "frames_per_s"):
+            writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])
+        writer.flush()
+
+
+def epoch_line(row: dict, epochs: int, improved: bool) -> str:
+    """The log line of an epoch's metrics row."""
+    return (
+        f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.3f}, dev CER {row['dev_cer']:.2%} "
+        f"WER {row['dev_wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {row['seconds']:.0f} s, lr {row['lr']:.2e}"
+        + (" (best)" if improved else "")
+        + (f", {row['skipped_nonfinite']} non-finite steps skipped" if row["skipped_nonfinite"] else "")
+        + (f", {row['unreadable']} unreadable files skipped" if row["unreadable"] else "")
+    )

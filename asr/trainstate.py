@@ -1,0 +1,202 @@
+"""The state of a training run: what stays fixed (`Run`), what changes and `last.pt` carries
+(`TrainState`), the data loaders, and how they are made, new or resumed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from asr.config import Recipe, to_dict
+from asr.data import (
+    BucketSampler,
+    FeatureDataset,
+    collate,
+    compute_cmvn,
+    estimated_frames,
+    filter_trainable,
+    read_data_dir,
+)
+from asr.errors import UserError
+from asr.model import CTCModel
+from asr.monitor import log
+from asr.runtime import Dist, restore_rng
+from asr.schedule import LRSchedule
+from asr.vocab import Vocab
+
+
+def fresh_running() -> dict:
+    """Sums over the current epoch's steps (seconds: its training time so far)."""
+    return {"loss": 0.0, "utts": 0, "frames": 0, "nonfinite": 0, "seconds": 0.0}
+
+
+@dataclass
+class TrainState:
+    """What changes as training goes, all of which `last.pt` carries for an exact resume."""
+
+    model: CTCModel
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    scaler: torch.amp.GradScaler
+    epoch: int = 0  # epochs done
+    batch: int = 0  # batches of the current epoch done
+    step: int = 0  # optimizer steps (taken or skipped as non-finite) since the start
+    best_cer: float = math.inf
+    history: list[dict] = field(default_factory=list)  # one metrics row per epoch
+    stale: int = 0  # epochs since the best dev CER
+    running: dict = field(default_factory=fresh_running)
+
+    def to_dict(self, rngs: list[dict]) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "step": self.step,
+            "best_cer": self.best_cer,
+            "history": self.history,
+            "stale": self.stale,
+            "running": self.running,
+            "rng": rngs,
+        }
+
+    def load(self, ts: dict) -> None:
+        """Restore from a checkpoint's train_state (the model's weights are loaded separately)."""
+        self.optimizer.load_state_dict(ts["optimizer"])
+        self.schedule.load_state_dict(ts["schedule"])
+        self.scaler.load_state_dict(ts["scaler"])
+        self.epoch, self.batch, self.step = ts["epoch"], ts["batch"], ts["step"]
+        self.best_cer, self.history, self.stale, self.running = (
+            ts["best_cer"],
+            ts["history"],
+            ts["stale"],
+            ts["running"],
+        )
+
+
+@dataclass
+class Run:
+    """What stays fixed for the whole run."""
+
+    recipe: Recipe
+    d: Dist
+    device: torch.device
+    vocab: Vocab
+    rank_seed: int
+    dtype: torch.dtype | None  # autocast dtype, None for float32
+    writer: object | None = None  # TensorBoard SummaryWriter on rank 0
+
+    @property
+    def exp_dir(self) -> Path:
+        return Path(self.recipe.exp_dir)
+
+
+@dataclass
+class Loaders:
+    train_set: FeatureDataset
+    sampler: BucketSampler
+    train: DataLoader
+    dev: DataLoader
+
+
+def read_data(
+    recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None
+) -> tuple[Vocab, list, list[int], list]:
+    """(vocab, trainable utterances, their budget lengths, dev utterances); logs what was skipped."""
+    cfg = recipe.train
+    train_utts = read_data_dir(recipe.data.train)
+    dev_utts = read_data_dir(recipe.data.dev)
+    vocab = vocab or Vocab.build(u.text for u in train_utts)
+    slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
+    train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
+    log.info(
+        f"train: {len(train_utts)} utterances ({sum(frames) / 360000:.2f} h), skipped: "
+        f"{', '.join(f'{n} {why}' for why, n in dropped.items()) or 'none'}; "
+        f"dev: {len(dev_utts)}; vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
+    )
+    if not train_utts:
+        raise UserError(f"{recipe.data.train}: no usable training utterances")
+    return vocab, train_utts, [math.ceil(f / slowest) for f in frames], dev_utts
+
+
+def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts: list) -> Loaders:
+    recipe, cfg, d = run.recipe, run.recipe.train, run.d
+    workers = 0 if cfg.cache_features else cfg.num_workers
+    train_set = FeatureDataset(
+        train_utts,
+        recipe.features,
+        run.vocab,
+        cache=cfg.cache_features,
+        cache_dir=cfg.feature_cache_dir,
+        augment=recipe.augment,
+        seed=cfg.seed,
+    )
+    dev_set = FeatureDataset(
+        dev_utts, recipe.features, run.vocab, cache=cfg.cache_features, cache_dir=cfg.feature_cache_dir
+    )
+    sampler = BucketSampler(
+        budget_lengths,
+        cfg.max_frames,
+        cfg.batch_size,
+        shuffle=True,
+        seed=cfg.seed,
+        rank=d.rank,
+        world=d.world,
+        multiple=cfg.batch_multiple,
+    )
+    # the loader gets a generator of its own: drawing its worker seed from the global RNG at
+    # every epoch start would shift dropout's random stream after a mid-epoch resume
+    train = DataLoader(
+        train_set,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        pin_memory=run.device.type == "cuda",
+        generator=torch.Generator().manual_seed(run.rank_seed),
+    )
+    dev_sampler = BucketSampler([estimated_frames(u) for u in dev_utts], cfg.max_frames, cfg.batch_size, shuffle=False)
+    dev = DataLoader(
+        dev_set,
+        batch_sampler=dev_sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    return Loaders(train_set, sampler, train, dev)
+
+
+def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> TrainState:
+    """A new state (CMVN from the training set, config and vocab written), or the saved one."""
+    recipe, cfg, d = run.recipe, run.recipe.train, run.d
+    model = CTCModel(recipe.features.dim, len(run.vocab), recipe.model)
+    ts = TrainState(
+        model,
+        torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
+        LRSchedule(cfg.lr, cfg.warmup_steps, cfg.lr_decay, cfg.plateau_factor, cfg.plateau_patience),
+        torch.amp.GradScaler("cuda", enabled=run.dtype == torch.float16),
+    )
+    if saved:
+        model.load_state_dict(saved["model"])
+        model.to(run.device)
+        ts.load(saved["train_state"])
+        if not restore_rng(saved["train_state"]["rng"], d, run.device, run.rank_seed + ts.step) and d.main:
+            log.warning(
+                f"resume: the checkpoint holds the RNG states of another number of processes than {d.world}; "
+                "random streams are reseeded, so the run is not bit-exact with an uninterrupted one"
+            )
+        log.info(
+            f"resumed from {run.exp_dir / 'last.pt'}: epoch {ts.epoch + 1}, batch {ts.batch}, step {ts.step} "
+            f"(best dev CER {ts.best_cer:.2%})"
+        )
+        return ts
+    if d.main:
+        model.set_cmvn(*compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed))
+        (run.exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
+        (run.exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in run.vocab.units), encoding="utf-8")
+    model.to(run.device)
+    return ts
