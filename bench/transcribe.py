@@ -36,7 +36,7 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=ROOT / "exp/demo/best.pt")
-    ap.add_argument("--folder", type=Path, default=ROOT / "data/demo/test")
+    ap.add_argument("--folder", type=Path, default=ROOT / "data/demo/wav/test")
     ap.add_argument("--decode-lm", type=Path, default=ROOT / "exp/demo/decode_lm.yaml", help="from make demo-lm")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
