@@ -31,6 +31,10 @@ demo-data: setup
 demo: demo-data
 	@if [ -f $(DEMO)/last.pt ]; then $(ASR) train recipes/demo.yaml --resume; else $(ASR) train recipes/demo.yaml; fi
 	$(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test --report $(DEMO)/test_report.json
+	@if [ -d data/demo/test_unheard ]; then \
+	  echo "held-out human voice (gcin-voice speaker 5, never in train or dev):"; \
+	  $(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test_unheard --report $(DEMO)/test_unheard_report.json; \
+	fi
 	$(ASR) transcribe --model $(DEMO)/best.pt data/demo/samples/*.wav
 
 # Beam search + character LM on the demo test set, next to greedy.

@@ -12,40 +12,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from asr.config import load_recipe
 from asr.corpora import demo
-from asr.data import Utterance, read_data_dir, write_data_dir
+from asr.data import read_data_dir
 from asr.evaluate import error_rates
 from asr.train import train
 from asr.transcribe import Recognizer
 from bench.common import machine, write_section
-
-
-def heldout_test(corpus: Path, speaker: str) -> Path:
-    """The test sentences read by gcin `speaker`, as a data dir next to the corpus's splits."""
-    utts = read_data_dir(corpus / "test")
-    jobs = [
-        demo.Job(
-            f"gcin{speaker}-{u.id}",
-            u.text,
-            f"gcin{speaker}",
-            1000 + i,
-            corpus / "wav" / f"gcin{speaker}" / f"gcin{speaker}-{u.id}.wav",
-        )
-        for i, u in enumerate(utts)
-    ]
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(demo.render, jobs))
-    out = corpus / f"test_gcin{speaker}"
-    write_data_dir(
-        out,
-        [Utterance(j.uid, Path("..") / j.path.relative_to(corpus), j.text) for j in jobs],
-        {j.uid: j.voice for j in jobs},
-    )
-    return out
 
 
 def score(model: Path, data: Path) -> dict[str, float]:
@@ -59,16 +34,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="exp/bench_voice", help="Corpus and experiment folder (replaced)")
     ap.add_argument("--recipe", default="recipes/demo.yaml")
-    ap.add_argument("--train-speaker", default="3")
-    ap.add_argument("--heldout-speaker", default="5")
     args = ap.parse_args()
     if not demo.GCIN_DIR.is_dir():
         raise SystemExit("error: gcin-voice is not installed (apt-get install gcin-voice)")
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     corpus = work / "data"
-    demo.generate(corpus, gcin_speakers=(args.train_speaker,))
-    heldout = heldout_test(corpus, args.heldout_speaker)
+    demo.generate(corpus)  # train hears gcin speaker 3 only; test_unheard is speaker 5
+    heldout = corpus / "test_unheard"
     exp = work / "exp"
     recipe = load_recipe(
         args.recipe,
@@ -82,7 +55,7 @@ def main() -> None:
     summary = train(recipe)
     rows = [
         ("espeak-ng test voices (5 variants)", score(exp / "best.pt", corpus / "test")),
-        (f"gcin-voice speaker {args.heldout_speaker} (human, unheard)", score(exp / "best.pt", heldout)),
+        (f"gcin-voice speaker {demo.HELDOUT_GCIN_SPEAKER} (human, unheard)", score(exp / "best.pt", heldout)),
     ]
     table = "\n".join(f"| {name} | {r['cer']:.2%} | {r['wer']:.1%} |" for name, r in rows)
     write_section(
@@ -91,7 +64,7 @@ def main() -> None:
 ## A human voice training never hears (bench/heldout_voice.py)
 
 Machine: {machine()}. Recipe {args.recipe} (greedy decoding), trained on the demo corpus with gcin-voice
-speaker {args.train_speaker} as its only human voice (15% of training); best dev CER {summary["best_cer"]:.2%}. Both test
+speaker {demo.TRAIN_GCIN_SPEAKERS[0]} as its only human voice (15% of training); best dev CER {summary["best_cer"]:.2%}. Both test
 sets read the same 200 test sentences.
 
 | test voices | CER | WER |

@@ -1,8 +1,13 @@
 """The demo corpus plan: disjoint sentences and voices per split, each split drawn alike."""
 
+import shutil
 from pathlib import Path
 
-from asr.corpora.demo import DEV_VOICES, TEST_VOICES, cn_number, plan
+import pytest
+
+from asr.corpora.demo import DEV_VOICES, GCIN_DIR, TEST_VOICES, cn_number, generate, plan
+from asr.data import read_data_dir
+from asr.errors import UserError
 
 
 def test_cn_number():
@@ -19,14 +24,44 @@ def test_cn_number():
 def test_splits_are_disjoint_and_alike():
     jobs = plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True)
     texts = {split: [j.text for j in v] for split, v in jobs.items()}
-    assert {k: len(v) for k, v in texts.items()} == {"train": 2400, "dev": 300, "test": 200}
+    assert {k: len(v) for k, v in texts.items()} == {"train": 2400, "dev": 300, "test": 200, "test_unheard": 200}
     assert not set(texts["train"]) & set(texts["dev"]) and not set(texts["train"]) & set(texts["test"])
     assert not set(texts["dev"]) & set(texts["test"])
     train_voices = {j.voice for j in jobs["train"]}
-    assert not train_voices & set(DEV_VOICES + TEST_VOICES) and {"gcin3", "gcin5"} <= train_voices
+    assert not train_voices & set(DEV_VOICES + TEST_VOICES) and "gcin3" in train_voices
     # Frequent short sentences (a clock time alone: 七点) must not all land in one split, or the
     # test set would hold sentences whose shape training never saw.
     short = {k: sum(len(t) <= 3 for t in v) / len(v) for k, v in texts.items()}
     assert all(0.5 * short["train"] <= short[k] <= 2 * short["train"] for k in ("dev", "test")), short
     mean = {k: sum(map(len, v)) / len(v) for k, v in texts.items()}
     assert all(abs(mean[k] - mean["train"]) < 1.0 for k in ("dev", "test")), mean
+
+
+def test_the_held_out_speaker_only_reads_the_unheard_test():
+    jobs = plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True)
+    voices = {split: {j.voice for j in v} for split, v in jobs.items()}
+    assert "gcin5" not in voices["train"] | voices["dev"] | voices["test"]
+    assert voices["test_unheard"] == {"gcin5"}
+    assert [j.text for j in jobs["test_unheard"]] == [j.text for j in jobs["test"]]
+    # the held-out split has a random stream of its own: the other splits are as without it
+    alone = plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True)
+    assert alone["train"] == jobs["train"]
+    with pytest.raises(UserError, match="held-out"):
+        plan(Path("/nowhere"), {"train": 10, "dev": 2, "test": 2}, seed=1, human=True, gcin_speakers=("3", "5"))
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or not GCIN_DIR.is_dir(),
+    reason="needs espeak-ng and gcin-voice (make setup installs them)",
+)
+def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
+    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5)
+    assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
+    for split in ("train", "dev", "test"):
+        speakers = set((tmp_path / split / "utt2spk").read_text().split()[1::2])
+        assert "gcin5" not in speakers and not any(
+            "gcin5" in u.id or "gcin5" in str(u.path) for u in read_data_dir(tmp_path / split)
+        )
+    unheard = read_data_dir(tmp_path / "test_unheard")
+    assert {u.text for u in unheard} == {u.text for u in read_data_dir(tmp_path / "test")}
+    assert set((tmp_path / "test_unheard" / "utt2spk").read_text().split()[1::2]) == {"gcin5"}

@@ -87,7 +87,10 @@ TRAIN_VOICES = [
 
 # gcin-voice folders are named by bopomofo plus tone digit (no digit: first tone).
 GCIN_DIR = Path("/usr/share/gcin-voice/ogg")
-GCIN_SPEAKERS = ["3", "5"]
+# Speaker 3 is the only human voice training hears. Speaker 5 is the held-out human test: never
+# in train or dev (and never tuned on); it reads the test sentences as the test_unheard split.
+TRAIN_GCIN_SPEAKERS = ("3",)
+HELDOUT_GCIN_SPEAKER = "5"
 BOPOMOFO = {
     "零": "ㄌㄧㄥ2",
     "一": "ㄧ",
@@ -280,9 +283,15 @@ def unique_sentences(n: int, rng: random.Random) -> list[str]:
 
 
 def plan(
-    out_dir: Path, sizes: dict[str, int], seed: int, human: bool, gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS)
+    out_dir: Path, sizes: dict[str, int], seed: int, human: bool, gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS
 ) -> dict[str, list[Job]]:
-    """Decide every utterance (text, voice, seed, path) without synthesizing anything."""
+    """Decide every utterance (text, voice, seed, path) without synthesizing anything.
+
+    With `human`, 15% of train is read by the `gcin_speakers`, and a test_unheard split holds the
+    test sentences read by the held-out speaker (drawn from a stream of its own, so the other
+    splits do not depend on it)."""
+    if HELDOUT_GCIN_SPEAKER in gcin_speakers:
+        raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
@@ -301,6 +310,19 @@ def plan(
                 voice = "gcin" + rng.choice(gcin_speakers)
             uid = f"{split}-{voice}-{i:05d}"
             jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), out_dir / "wav" / split / f"{uid}.wav"))
+    if human:
+        held = random.Random(seed + 1)
+        voice = "gcin" + HELDOUT_GCIN_SPEAKER
+        jobs["test_unheard"] = [
+            Job(
+                f"test_unheard-{voice}-{i:05d}",
+                j.text,
+                voice,
+                held.randrange(2**32),
+                out_dir / "wav" / "test_unheard" / f"test_unheard-{voice}-{i:05d}.wav",
+            )
+            for i, j in enumerate(jobs["test"])
+        ]
     return jobs
 
 
@@ -313,10 +335,11 @@ def generate(
     workers: int = 2,
     human: bool | None = None,
     progress=None,
-    gcin_speakers: tuple[str, ...] = tuple(GCIN_SPEAKERS),
+    gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
 ) -> dict[str, int]:
-    """Write the demo corpus as data dirs out_dir/{train,dev,test}; returns utterances per split.
-    `gcin_speakers` are the human speakers training hears (bench/heldout_voice.py keeps one out)."""
+    """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
+    sentences read by the held-out human speaker, when gcin-voice is installed); returns
+    utterances per split. `gcin_speakers` are the human speakers training hears."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
             "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
