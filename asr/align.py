@@ -3,6 +3,7 @@ waveform, with each character's CTC spike marked."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ from asr.transcribe import Recognizer, too_short
 
 def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     """Write a PNG: waveform with characters at their times (top), posteriorgram of the blank and
-    of every emitted unit (bottom). Returns {"text", "chars"}."""
+    of every emitted unit (bottom). Returns {"text", "chars", "warning" (None, or why the plot's
+    characters cannot be drawn)}."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,6 +41,16 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     ]
     if cjk:
         plt.rcParams["font.family"] = cjk[0]
+    with warnings.catch_warnings():  # without a CJK font matplotlib warns once per glyph: say it once, below
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        _draw(plt, rec, wave, audio, result, spans, rows, post, out)
+    missing = bool(result.text) and not cjk and not result.text.isascii()
+    font = "no CJK font found: the plot's characters show as boxes (Debian: apt-get install fonts-noto-cjk)"
+    return {"text": result.text, "chars": result.chars, "warning": font if missing else None}
+
+
+def _draw(plt, rec: Recognizer, wave, audio, result, spans, rows: list[int], post: np.ndarray, out) -> None:
+    """The figure: waveform with character spans on top, posteriorgram (rows, T') below."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(max(8, len(wave) / SAMPLE_RATE * 2), 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]}
     )
@@ -64,4 +76,3 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
-    return {"text": result.text, "chars": result.chars}

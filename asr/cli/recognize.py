@@ -161,4 +161,6 @@ def align(
     print(result["text"])
     for c in result["chars"]:
         print(f"{c['start']:.2f}\t{c['end']:.2f}\t{c['char']}")
+    if result["warning"]:
+        err.print(f"warning: {result['warning']}", markup=False, soft_wrap=True)
     err.print(f"wrote {plot}", markup=False)
