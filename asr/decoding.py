@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,21 +129,24 @@ class Hotwords:
         n = len(self.children)
         self.fail = [self.ROOT] * n
         self.secure = [0.0] * n  # bonus of the longest phrase that ends at this node's suffixes
-        queue = list(self.children[self.ROOT].values())
+        queue = deque(self.children[self.ROOT].values())  # the root's children fail to the root
         for child in queue:
             self.secure[child] = self._potential(child) if self.final[child] else 0.0
         while queue:  # breadth first: a node's failure target is shallower, hence done before it
-            node = queue.pop(0)
+            node = queue.popleft()
             for unit, child in self.children[node].items():
-                f = self.fail[node]
-                while f != self.ROOT and unit not in self.children[f]:
-                    f = self.fail[f]
-                self.fail[child] = self.children[f].get(unit, self.ROOT)
+                self.fail[child] = self._follow(self.fail[node], unit)
                 self.secure[child] = self._potential(child) if self.final[child] else self.secure[self.fail[child]]
                 queue.append(child)
 
     def _potential(self, node: int) -> float:
         return self.depth[node] * self.boost
+
+    def _follow(self, node: int, unit: int) -> int:
+        """Where `unit` leads from `node` or, failing that, from its failure chain (the root at worst)."""
+        while node != self.ROOT and unit not in self.children[node]:
+            node = self.fail[node]
+        return self.children[node].get(unit, self.ROOT)
 
     def start(self) -> tuple[int, float]:
         return (self.ROOT, 0.0)
@@ -154,12 +158,8 @@ class Hotwords:
         if nxt is not None:  # the match goes on
             delta = self.boost
         else:  # it breaks: take back what is not secured, restart from the longest live suffix
-            delta = secured - self._potential(node)
-            m = self.fail[node]
-            while m != self.ROOT and unit not in self.children[m]:
-                m = self.fail[m]
-            nxt = self.children[m].get(unit, self.ROOT)
-            delta += self._potential(nxt)
+            nxt = self._follow(self.fail[node], unit)
+            delta = secured - self._potential(node) + self._potential(nxt)
             secured = 0.0
         secured = max(secured, self.secure[nxt])
         if self.final[nxt] and not self.children[nxt]:

@@ -129,6 +129,7 @@ def tune_lm(
     from asr.audio import load_audio
     from asr.errors import AudioError
     from asr.features import FRAME_LENGTH
+    from asr.transcribe import too_short
 
     grid = [(a, b) for a in alphas for b in betas]
     counts = {point: ErrorCounts() for point in grid}
@@ -138,7 +139,7 @@ def tune_lm(
             try:
                 wave = load_audio(u.path)
                 if len(wave) < FRAME_LENGTH:
-                    raise AudioError(f"{u.path}: audio shorter than one 25 ms frame")
+                    raise too_short(str(u.path), len(wave))
             except AudioError as exc:
                 if on_error:
                     on_error(u.id, str(exc))

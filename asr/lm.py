@@ -174,54 +174,16 @@ class CharLM:
         return self.model.logprob(state, EOS)
 
 
-class WordLM:
-    """Scores whole words when the word-boundary unit `|` (or the end) completes them, with KenLM."""
+class KenLM:
+    """An n-gram LM scored token by token by KenLM, from an ARPA or binary file (C++ tables:
+    memory and load time stay a fraction of NGramLM's Python dicts). It is the character LM as it
+    is, and WordLM feeds it whole words. State: a kenlm.State."""
 
-    def __init__(self, path: str | Path, boundary: str = "|") -> None:
+    def __init__(self, path: str | Path) -> None:
         try:
             import kenlm
         except ImportError:
-            raise UserError("word-level language models need the kenlm package: pip install kenlm") from None
-        self.kenlm = kenlm
-        try:
-            self.model = kenlm.Model(str(path))
-        except (OSError, RuntimeError) as exc:
-            raise UserError(f"{path}: KenLM cannot read it ({str(exc).splitlines()[0][:120]})") from None
-        self.boundary = boundary
-
-    def start(self) -> tuple:
-        state = self.kenlm.State()
-        self.model.BeginSentenceWrite(state)
-        return (state, "")
-
-    def _word(self, state, word: str) -> tuple[float, object]:
-        out = self.kenlm.State()
-        return self.model.BaseScore(state, word, out) * LN10, out
-
-    def advance(self, state: tuple, unit: str) -> tuple[float, tuple]:
-        lm_state, partial = state
-        if unit != self.boundary:
-            return 0.0, (lm_state, partial + unit)
-        if not partial:
-            return 0.0, state
-        score, new = self._word(lm_state, partial)
-        return score, (new, "")
-
-    def finish(self, state: tuple) -> float:
-        lm_state, partial = state
-        score = 0.0
-        if partial:
-            score, lm_state = self._word(lm_state, partial)
-        return score + self._word(lm_state, EOS)[0]
-
-
-class KenCharLM:
-    """CharLM's interface, scored by KenLM: C++ tables from an ARPA or binary file, so memory and
-    load time stay a fraction of NGramLM's Python dicts. State: a kenlm.State."""
-
-    def __init__(self, path: str | Path) -> None:
-        import kenlm
-
+            raise UserError(f"{path}: KenLM models need the kenlm package: pip install kenlm") from None
         self.kenlm = kenlm
         try:
             self.model = kenlm.Model(str(path))
@@ -240,6 +202,33 @@ class KenCharLM:
 
     def finish(self, state) -> float:
         return self.model.BaseScore(state, EOS, self.kenlm.State()) * LN10
+
+
+class WordLM:
+    """Scores whole words when the word-boundary unit `|` (or the end) completes them, with KenLM."""
+
+    def __init__(self, path: str | Path, boundary: str = "|") -> None:
+        self.words = KenLM(path)
+        self.boundary = boundary
+
+    def start(self) -> tuple:
+        return (self.words.start(), "")
+
+    def advance(self, state: tuple, unit: str) -> tuple[float, tuple]:
+        lm_state, partial = state
+        if unit != self.boundary:
+            return 0.0, (lm_state, partial + unit)
+        if not partial:
+            return 0.0, state
+        score, new = self.words.advance(lm_state, partial)
+        return score, (new, "")
+
+    def finish(self, state: tuple) -> float:
+        lm_state, partial = state
+        score = 0.0
+        if partial:
+            score, lm_state = self.words.advance(lm_state, partial)
+        return score + self.words.finish(lm_state)
 
 
 def _arpa_unigrams_are_characters(path: Path) -> bool:
@@ -295,11 +284,9 @@ def load_lm(path: str | Path, word_boundaries: bool = True):
     chars = _arpa_unigrams_are_characters(path) if arpa else not word_boundaries
     if not chars:
         return WordLM(path)
-    if _have_kenlm():
-        return KenCharLM(path)
-    if not arpa:
-        raise UserError(f"{path}: a binary KenLM file needs the kenlm package: pip install kenlm")
-    return CharLM(NGramLM.from_arpa(path))
+    if arpa and not _have_kenlm():
+        return CharLM(NGramLM.from_arpa(path))
+    return KenLM(path)
 
 
 def corpus_sentences(texts: Iterable[str], unit: str) -> Iterable[list[str]]:

@@ -35,30 +35,30 @@ class Dist:
 
 
 def pick_device(name: str, d: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("train.device is cuda but no CUDA GPU is visible; use device: cpu or auto")
-        return torch.device("cuda", d.local_rank if d.world > 1 else (torch.device(name).index or 0))
-    return torch.device(name)
+    """The training device, resolved as inference_device does; under torchrun each rank takes
+    the GPU of its local rank, whatever index the setting names."""
+    device = inference_device(name.split(":")[0] if d.world > 1 else name, what="train.device")
+    if device.type == "cuda":
+        return torch.device("cuda", d.local_rank if d.world > 1 else (device.index or 0))
+    return device
 
 
-def inference_device(name: str) -> torch.device:
-    """cpu | cuda | cuda:N | auto (CUDA when a GPU is visible) -> a device; UserError otherwise."""
+def inference_device(name: str, what: str = "--device") -> torch.device:
+    """cpu | cuda | cuda:N | auto (CUDA when a GPU is visible) -> a device; a UserError naming
+    `what` (the option or recipe key) otherwise."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
+        raise UserError(f"{what}: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise UserError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+            raise UserError(f"{what} {name}: no CUDA GPU is visible; use {what} cpu or auto")
         if (device.index or 0) >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+            raise UserError(f"{what} {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
     elif device.type != "cpu":
-        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {name!r}")
+        raise UserError(f"{what}: expected auto, cpu, cuda or cuda:N, got {name!r}")
     return device
 
 

@@ -21,7 +21,7 @@ from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
 from asr.runtime import inference_device
 from asr.segment import cut_at_pauses
-from asr.vocab import SPACE, normalize_text
+from asr.vocab import SPACE
 
 SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
 
@@ -178,7 +178,7 @@ class Recognizer:
         phrases, unknown, skipped = [], [], []
         for phrase in read_hotwords(path):
             ids = self.vocab.encode(phrase)
-            missing = [c for c, i in zip(normalize_text(phrase).replace(" ", SPACE), ids) if i == self.vocab.unk]
+            missing = self.vocab.unknown(phrase)
             if missing:
                 unknown += [c for c in missing if c not in unknown]
                 skipped.append(phrase)

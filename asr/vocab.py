@@ -55,9 +55,16 @@ class Vocab:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocab) and self.units == other.units
 
+    def _chars(self, text: str) -> str:
+        return normalize_text(text).replace(" ", SPACE)
+
     def encode(self, text: str) -> list[int]:
         """Normalized text -> unit ids (unknown characters map to <unk>)."""
-        return [self._index.get(c, self.unk) for c in normalize_text(text).replace(" ", SPACE)]
+        return [self._index.get(c, self.unk) for c in self._chars(text)]
+
+    def unknown(self, text: str) -> list[str]:
+        """The characters of normalized `text` that have no unit (what encode maps to <unk>)."""
+        return [c for c in self._chars(text) if c not in self._index]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Unit ids (blanks already removed) -> text; <unk> is dropped, `|` becomes a space."""

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from asr.errors import UserError
-from asr.lm import BOS, CharLM, KenCharLM, NGramLM, WordLM, load_lm, train_kneser_ney, write_arpa
+from asr.lm import BOS, CharLM, KenLM, NGramLM, WordLM, load_lm, train_kneser_ney, write_arpa
 from conftest import SAMPLES, run_asr
 
 SENTENCES = [list("好棒棒"), list("好棒"), list("我想去北京"), list("我想去上海"), list("从上海去北京")]
@@ -21,7 +21,7 @@ def test_kneser_ney_distributions_sum_to_one(tmp_path, order):
 def test_seen_continuations_score_higher(tmp_path):
     write_arpa(tmp_path / "lm.arpa", train_kneser_ney(SENTENCES, 3))
     lm = load_lm(tmp_path / "lm.arpa")
-    assert isinstance(lm, (CharLM, KenCharLM))
+    assert isinstance(lm, (CharLM, KenLM))
 
     def score(text: str) -> float:
         state, total = lm.start(), 0.0
@@ -73,7 +73,7 @@ def test_lm_train_and_tune_cli(tiny_model, tmp_path):
     arpa = tmp_path / "chars.arpa"
     res = run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3")
     assert res.returncode == 0, res.stderr
-    assert isinstance(load_lm(arpa), (CharLM, KenCharLM))
+    assert isinstance(load_lm(arpa), (CharLM, KenLM))
     res = run_asr(
         "lm",
         "tune",
@@ -94,11 +94,9 @@ def test_lm_train_and_tune_cli(tiny_model, tmp_path):
 
 def test_kenlm_scores_character_lms_as_the_python_model_does(tmp_path):
     pytest.importorskip("kenlm")
-    from asr.lm import KenCharLM
-
     write_arpa(tmp_path / "lm.arpa", train_kneser_ney(SENTENCES, 3))
     fast = load_lm(tmp_path / "lm.arpa")
-    assert isinstance(fast, KenCharLM)  # KenLM's C++ tables, not Python dicts
+    assert isinstance(fast, KenLM)  # KenLM's C++ tables, not Python dicts
     slow = CharLM(NGramLM.from_arpa(tmp_path / "lm.arpa"))
     for text in ("我想去北京", "好棒棒", "京北去想我", "我去火星"):  # 火星: unknown characters
         a, b = fast.start(), slow.start()
