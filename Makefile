@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-transcribe bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-transcribe bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -61,6 +61,9 @@ bench-infer: setup
 # The demo recipe trained with one human voice, scored on the other (about 8 min on 2 cores).
 bench-voice: setup
 	$(BIN)/python -m bench.heldout_voice
+
+bench-augment: demo-data
+	$(BIN)/python -m bench.augment
 
 # asr transcribe on the 200 demo test files end to end, greedy and beam + LM (after demo, demo-lm)
 bench-transcribe: setup

@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 16  # most utterances per batch (0: no limit)
     max_frames: int = 0  # most padded feature frames per batch (0: no limit); buckets by length
     batch_multiple: int = 1  # batch sizes rounded down to a multiple of this (8 suits GPU AMP kernels)
+    sortagrad: bool = False  # first epoch from short to long utterances (quicker start for CTC)
     lr: float = 1e-3
     warmup_steps: int = 0  # linear warm-up of the learning rate
     lr_decay: float = 1.0  # multiplied into the learning rate after every epoch

@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from asr.audio import SAMPLE_RATE, audio_duration, load_audio
-from asr.augment import AugmentConfig, draw_perturbation, item_rng, perturb_waveform
+from asr.augment import AugmentConfig, Augmenter
 from asr.errors import AudioError, UserError
-from asr.features import CMVNAccumulator, FeatureConfig, compute_features, num_frames
+from asr.features import CMVNAccumulator, FeatureConfig, cepstra, finish, log_mel, num_frames
 from asr.vocab import Vocab
 
 
@@ -90,12 +90,14 @@ def ctc_min_frames(ids: list[int]) -> int:
 
 
 class FeatureCache:
-    """Features on disk, one file per utterance under a folder named by the frontend settings, so
-    changing a setting starts a fresh cache; a file records its audio's size and mtime and is
-    recomputed when the audio changes."""
+    """Log mel energies on disk (what the features are finished from, and where SpecAugment
+    masks), one file per utterance under a folder named by the frontend settings, so changing a
+    setting starts a fresh cache; a file records its audio's size and mtime and is recomputed
+    when the audio changes."""
 
     def __init__(self, root: str | Path, feat_cfg: FeatureConfig) -> None:
-        key = hashlib.sha1(json.dumps(dataclasses.asdict(feat_cfg), sort_keys=True).encode()).hexdigest()[:12]
+        settings = json.dumps({"logmel": dataclasses.asdict(feat_cfg)}, sort_keys=True)
+        key = hashlib.sha1(settings.encode()).hexdigest()[:12]
         self.dir = Path(root) / key
         self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -111,7 +113,7 @@ class FeatureCache:
         f = self._file(utt)
         try:
             item = torch.load(f, weights_only=True)
-            return item["feats"] if item["source"] == self._source(utt) else None
+            return item["logmel"] if item["source"] == self._source(utt) else None
         except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):
             return None
 
@@ -119,17 +121,19 @@ class FeatureCache:
         f = self._file(utt)
         f.parent.mkdir(exist_ok=True)
         tmp = f.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"feats": feats, "source": self._source(utt)}, tmp)
+        torch.save({"logmel": feats, "source": self._source(utt)}, tmp)
         os.replace(tmp, f)
 
 
 class FeatureDataset(Dataset):
     """Utterances -> {"id", "feats" (T, F), "target" (L,), "text"}; an unreadable one -> {"id", "error"}.
 
-    Indexed by (epoch, i) pairs (what BucketSampler yields) so that waveform augmentation is
-    drawn from a generator seeded by (seed, epoch, i): identical in any worker, and on resume.
-    Unperturbed features are cached in memory (cache=True; use num_workers=0 with it, since
-    workers would each fill a private copy) and/or on disk (cache_dir).
+    Indexed by (epoch, i) pairs (what BucketSampler yields) so that augmentation is drawn from
+    generators seeded by (seed, epoch, i): identical in any worker, and on resume. Clean log mel
+    energies are cached in memory (cache=True; use num_workers=0 with it, since workers would
+    each fill a private copy) and/or on disk (cache_dir); features are finished from them, after
+    SpecAugment's masks when those are on. Augmentation that changes the audio or the
+    filterbank (`augment.on_the_fly`) computes every item from its audio, in the loader's workers.
     """
 
     def __init__(
@@ -147,51 +151,55 @@ class FeatureDataset(Dataset):
         self.vocab = vocab
         self.memory: dict[int, torch.Tensor] | None = {} if cache else None
         self.disk = FeatureCache(cache_dir, feat_cfg) if cache_dir else None
-        self.augment = augment if augment is not None and augment.waveform else None
-        self.seed = seed
+        active = augment is not None and (augment.on_the_fly or augment.masks)
+        self.augmenter = Augmenter(augment, feat_cfg, seed, [u.path for u in utts]) if active else None
         self.failed: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.utts)
 
-    def _compute(self, utt: Utterance, perturb=None) -> torch.Tensor | None:
+    def _guarded(self, utt: Utterance, compute) -> torch.Tensor | None:
         try:
-            wave = load_audio(utt.path)
-            if perturb is not None:
-                wave = perturb_waveform(wave, *perturb)
-            return compute_features(wave, self.feat_cfg)
+            return compute(load_audio(utt.path))
         except AudioError as exc:
             self.failed[utt.id] = str(exc)
         except ValueError as exc:  # shorter than one frame
             self.failed[utt.id] = f"{utt.path}: {exc}"
         return None
 
-    def features(self, i: int) -> torch.Tensor | None:
-        """Unperturbed features of utterance i, through the caches."""
+    def log_mel(self, i: int) -> torch.Tensor | None:
+        """Clean (T, n_mels) log mel energies of utterance i, through the caches."""
         if self.memory is not None and i in self.memory:
             return self.memory[i]
         utt = self.utts[i]
-        feats = self.disk.get(utt) if self.disk else None
-        if feats is None:
-            feats = self._compute(utt)
-            if feats is not None and self.disk:
-                self.disk.put(utt, feats)
-        if feats is not None and self.memory is not None:
-            self.memory[i] = feats
-        return feats
+        logmel = self.disk.get(utt) if self.disk else None
+        if logmel is None:
+            logmel = self._guarded(utt, lambda wave: log_mel(wave, self.feat_cfg))
+            if logmel is not None and self.disk:
+                self.disk.put(utt, logmel)
+        if logmel is not None and self.memory is not None:
+            self.memory[i] = logmel
+        return logmel
+
+    def _finish(self, logmel: torch.Tensor) -> torch.Tensor:
+        return finish(cepstra(logmel, self.feat_cfg), self.feat_cfg)
+
+    def features(self, i: int) -> torch.Tensor | None:
+        """Clean (T, F) features of utterance i (before global CMVN)."""
+        logmel = self.log_mel(i)
+        return None if logmel is None else self._finish(logmel)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         epoch, i = key if isinstance(key, tuple) else (0, key)
-        utt = self.utts[i]
-        feats = None
-        if self.augment is not None:
-            rng = item_rng(self.seed, epoch, i)
-            perturbation = draw_perturbation(self.augment, rng)
-            if not perturbation.identity:
-                feats = self._compute(utt, (perturbation, rng))
-                if feats is None:
-                    return {"id": utt.id, "error": self.failed[utt.id]}
-        if feats is None:
+        utt, aug = self.utts[i], self.augmenter
+        if aug is not None and not aug.active(epoch):
+            aug = None
+        if aug is not None and aug.cfg.on_the_fly:
+            feats = self._guarded(utt, lambda wave: aug.features(wave, epoch, i))
+        elif aug is not None:
+            logmel = self.log_mel(i)
+            feats = None if logmel is None else self._finish(aug.masked(logmel, epoch, i))
+        else:
             feats = self.features(i)
         if feats is None:  # the reason travels with the item: workers' `failed` dicts are copies
             return {"id": utt.id, "error": self.failed[utt.id]}
@@ -251,6 +259,8 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
     for bf16/fp16 LSTMs want batch sizes divisible by 8), and the batches are shuffled across all
     lengths. Padding stays small without packed sequences. With world > 1, each rank takes every world-th batch; the
     list is first padded by repeating batches so every rank runs the same number of steps.
+    With `sortagrad`, the first epoch goes from the shortest batches to the longest (SortaGrad,
+    Amodei et al. 2016): short utterances get CTC past its all-blank start quickly.
     Yields lists of (epoch, index) for FeatureDataset.
     """
 
@@ -264,8 +274,10 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
         rank: int = 0,
         world: int = 1,
         multiple: int = 1,
+        sortagrad: bool = False,
     ) -> None:
         self.lengths = lengths
+        self.sortagrad = sortagrad
         self.multiple = multiple
         self.max_frames = max_frames
         self.max_utts = max_utts
@@ -308,7 +320,7 @@ class BucketSampler(Sampler[list[tuple[int, int]]]):
             longest = longest_if
         if cur:
             batches.append(cur)
-        if self.shuffle:
+        if self.shuffle and not (self.sortagrad and self.epoch == 0):
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
         if self.world > 1:
             pad = (-len(batches)) % self.world

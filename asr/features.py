@@ -1,6 +1,8 @@
-"""The 100 Hz MFCC frontend (Kaldi-compatible), deltas and global CMVN statistics.
+"""The 100 Hz MFCC frontend (Kaldi-compatible), deltas, per-utterance and global CMVN statistics.
 
-All functions are pure: waveform tensors in, feature tensors out.
+All functions are pure: waveform tensors in, feature tensors out. The MFCC is computed in two
+halves, wave -> log-mel (where vocal-tract-length warping and SpecAugment act during training)
+and log-mel -> cepstra.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from functools import lru_cache
 import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as AF
+
+from asr.errors import UserError
 
 FRAME_SHIFT = 160  # 10 ms at 16 kHz: 100 frames per second
 FRAME_LENGTH = 400  # 25 ms at 16 kHz
@@ -37,6 +41,13 @@ class FeatureConfig:
     # log(~0), far outside anything seen in training. 1e5, about -70 dBFS white noise, keeps them
     # at a steady, speech-free level instead, as Kaldi's default dither does at random.
     mel_floor: float = 0.0
+    # Per-utterance normalization before the global CMVN: "none", "mean" (cepstral mean
+    # subtraction: removes a fixed channel/microphone colouring) or "mean_var".
+    utterance_norm: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.utterance_norm not in ("none", "mean", "mean_var"):
+            raise UserError(f"features.utterance_norm: expected none, mean or mean_var, got {self.utterance_norm!r}")
 
     @property
     def dim(self) -> int:
@@ -49,19 +60,27 @@ def num_frames(num_samples: int) -> int:
 
 
 @lru_cache(maxsize=8)
-def _tables(cfg: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _tables(cfg: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if cfg.sample_rate != 16000:
         raise ValueError("the frontend is defined at 16 kHz; resample the audio first")
     window = torch.hann_window(FRAME_LENGTH, periodic=False).pow(0.85)  # Kaldi's "povey" window
-    high = cfg.high_freq if cfg.high_freq > 0 else cfg.sample_rate / 2 + cfg.high_freq
-    banks, _ = kaldi.get_mel_banks(cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, 1.0)
-    banks = torch.nn.functional.pad(banks, (0, 1)).T.contiguous()  # (FFT_SIZE // 2 + 1, n_mels)
     dct = AF.create_dct(cfg.n_mels, cfg.n_mels, "ortho")
     dct[:, 0] = math.sqrt(1.0 / cfg.n_mels)  # Kaldi's C0 scaling
     dct = dct[:, : cfg.n_mfcc].contiguous()  # (n_mels, n_mfcc)
     i = torch.arange(cfg.n_mfcc, dtype=torch.float32)
     lifter = 1.0 + 0.5 * cfg.cepstral_lifter * torch.sin(math.pi * i / cfg.cepstral_lifter)
-    return window, banks, dct, lifter
+    return window, dct, lifter
+
+
+@lru_cache(maxsize=256)
+def _mel_banks(cfg: FeatureConfig, warp: float) -> torch.Tensor:
+    """(FFT_SIZE // 2 + 1, n_mels) filterbank; warp != 1 moves its centre frequencies by Kaldi's
+    piecewise-linear VTLN warp (100 Hz .. Nyquist - 500 Hz scaled by `warp`)."""
+    high = cfg.high_freq if cfg.high_freq > 0 else cfg.sample_rate / 2 + cfg.high_freq
+    banks, _ = kaldi.get_mel_banks(
+        cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, warp
+    )
+    return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()
 
 
 def _frame(wave: torch.Tensor) -> torch.Tensor:
@@ -75,6 +94,32 @@ def _frame(wave: torch.Tensor) -> torch.Tensor:
     return padded.unfold(0, FRAME_LENGTH, FRAME_SHIFT)
 
 
+def log_mel(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig(), warp: float = 1.0) -> torch.Tensor:
+    """Kaldi log mel energies of a mono waveform in [-1, 1] at 16 kHz: (N,) -> (T, n_mels), T = round(N / 160).
+
+    `warp` is a vocal-tract-length warp factor of the filterbank (1.0: none; training draws it
+    at random, VTLP). Needs at least one frame (400 samples).
+    """
+    if wave.dim() != 1:
+        raise ValueError(f"expected a (N,) waveform, got shape {tuple(wave.shape)}")
+    if wave.shape[0] < FRAME_LENGTH:
+        raise ValueError(f"audio shorter than one 25 ms frame ({wave.shape[0]} samples)")
+    window, _, _ = _tables(cfg)
+    frames = _frame(wave.float() * INT16_SCALE)
+    frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset per frame
+    shifted = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    frames = (frames - PREEMPHASIS * shifted) * window
+    power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)  # (T, 257)
+    mel = power @ _mel_banks(cfg, round(float(warp), 4))  # (T, n_mels)
+    return (mel + cfg.mel_floor).log() if cfg.mel_floor > 0 else mel.clamp_min(EPS).log()
+
+
+def cepstra(logmel: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
+    """(T, n_mels) log mel energies -> (T, n_mfcc) liftered cepstra (DCT-II, Kaldi's scaling)."""
+    _, dct, lifter = _tables(cfg)
+    return (logmel @ dct) * lifter
+
+
 def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
     """Kaldi MFCC of a mono waveform in [-1, 1] at 16 kHz.
 
@@ -83,19 +128,7 @@ def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tens
     cfg.mel_floor is 0.
     Needs at least one frame (400 samples).
     """
-    if wave.dim() != 1:
-        raise ValueError(f"expected a (N,) waveform, got shape {tuple(wave.shape)}")
-    if wave.shape[0] < FRAME_LENGTH:
-        raise ValueError(f"audio shorter than one 25 ms frame ({wave.shape[0]} samples)")
-    window, banks, dct, lifter = _tables(cfg)
-    frames = _frame(wave.float() * INT16_SCALE)
-    frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset per frame
-    shifted = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
-    frames = (frames - PREEMPHASIS * shifted) * window
-    power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)  # (T, 257)
-    mel = power @ banks  # (T, n_mels)
-    logmel = (mel + cfg.mel_floor).log() if cfg.mel_floor > 0 else mel.clamp_min(EPS).log()
-    return (logmel @ dct) * lifter
+    return cepstra(log_mel(wave, cfg), cfg)
 
 
 def add_deltas(feats: torch.Tensor) -> torch.Tensor:
@@ -106,10 +139,19 @@ def add_deltas(feats: torch.Tensor) -> torch.Tensor:
     return torch.cat([spec, d1, d2], dim=0).T.contiguous()
 
 
+def finish(ceps: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
+    """(T, n_mfcc) cepstra -> (T, cfg.dim): deltas and per-utterance normalization as configured."""
+    feats = add_deltas(ceps) if cfg.deltas else ceps
+    if cfg.utterance_norm != "none":
+        feats = feats - feats.mean(0)
+        if cfg.utterance_norm == "mean_var" and feats.shape[0] > 1:
+            feats = feats / feats.std(0).clamp_min(1e-3)
+    return feats
+
+
 def compute_features(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
-    """The full frontend without normalization: (N,) waveform -> (T, cfg.dim) at 100 Hz."""
-    feats = mfcc(wave, cfg)
-    return add_deltas(feats) if cfg.deltas else feats
+    """The full frontend without the global CMVN: (N,) waveform -> (T, cfg.dim) at 100 Hz."""
+    return finish(mfcc(wave, cfg), cfg)
 
 
 class CMVNAccumulator:

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from asr.augment import SpecAugment
 from asr.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
@@ -28,7 +27,6 @@ from asr.errors import UserError
 from asr.evaluate import evaluate_loader
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
 from asr.runtime import (
-    RANK_SEED_STRIDE,
     Dist,
     all_ranks,
     amp_dtype,
@@ -117,7 +115,6 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
     loaders.sampler.set_epoch(ts.epoch, ts.batch)
     net.train()
     ctc = torch.nn.CTCLoss(blank=run.vocab.blank, reduction="sum", zero_infinity=True)
-    spec_augment = SpecAugment(run.recipe.augment).train()
     t0 = time.time() - ts.running["seconds"]
     with progress_bar(run.d.main) as progress:
         task = progress.add_task(
@@ -135,7 +132,7 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
             if not all_ranks(len(batch.ids) > 0, run.d, run.device):
                 progress.update(task, advance=1)
                 continue
-            lr = _train_step(run, ts, net, batch, ctc, spec_augment)
+            lr = _train_step(run, ts, net, batch, ctc)
             ts.running["seconds"] = time.time() - t0
             mean_loss = ts.running["loss"] / max(ts.running["utts"], 1)
             progress.update(
@@ -148,9 +145,7 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
                 _save_last(run, ts)
 
 
-def _train_step(
-    run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ctc: torch.nn.CTCLoss, spec_augment: SpecAugment
-) -> float:
+def _train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ctc: torch.nn.CTCLoss) -> float:
     """One optimizer step on `batch` (skipped, and counted, when the loss or gradients are not
     finite on any rank); returns its learning rate."""
     cfg, d = run.recipe.train, run.d
@@ -158,10 +153,8 @@ def _train_step(
     for group in ts.optimizer.param_groups:
         group["lr"] = lr
     batch = batch.to(run.device)
-    masks = torch.Generator().manual_seed(cfg.seed * 7919 + ts.step + RANK_SEED_STRIDE * d.rank)
-    feats = spec_augment(batch.feats, batch.feat_lens, ts.model.cmvn_mean, masks)
     with torch.autocast(run.device.type, dtype=run.dtype) if run.dtype else nullcontext():
-        log_probs, out_lens = net(feats, batch.feat_lens)
+        log_probs, out_lens = net(batch.feats, batch.feat_lens)
     loss = ctc(log_probs.float().transpose(0, 1), batch.targets, out_lens, batch.target_lens) / max(len(batch.ids), 1)
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()

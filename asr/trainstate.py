@@ -126,12 +126,15 @@ def read_data(
 
 def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts: list) -> Loaders:
     recipe, cfg, d = run.recipe, run.recipe.train, run.d
-    workers = 0 if cfg.cache_features else cfg.num_workers
+    # a memory cache lives in the main process (workers would each fill a private copy), but
+    # on-the-fly augmentation has nothing to cache and wants workers
+    train_workers = cfg.num_workers if recipe.augment.on_the_fly or not cfg.cache_features else 0
+    dev_workers = 0 if cfg.cache_features else cfg.num_workers
     train_set = FeatureDataset(
         train_utts,
         recipe.features,
         run.vocab,
-        cache=cfg.cache_features,
+        cache=cfg.cache_features and not recipe.augment.on_the_fly,
         cache_dir=cfg.feature_cache_dir,
         augment=recipe.augment,
         seed=cfg.seed,
@@ -148,6 +151,7 @@ def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts
         rank=d.rank,
         world=d.world,
         multiple=cfg.batch_multiple,
+        sortagrad=cfg.sortagrad,
     )
     # the loader gets a generator of its own: drawing its worker seed from the global RNG at
     # every epoch start would shift dropout's random stream after a mid-epoch resume
@@ -155,7 +159,8 @@ def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts
         train_set,
         batch_sampler=sampler,
         collate_fn=collate,
-        num_workers=workers,
+        num_workers=train_workers,
+        persistent_workers=train_workers > 0,  # start-up (imports, numba) once per run, not per epoch
         pin_memory=run.device.type == "cuda",
         generator=torch.Generator().manual_seed(run.rank_seed),
     )
@@ -164,7 +169,7 @@ def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts
         dev_set,
         batch_sampler=dev_sampler,
         collate_fn=collate,
-        num_workers=workers,
+        num_workers=dev_workers,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     return Loaders(train_set, sampler, train, dev)

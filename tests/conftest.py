@@ -27,8 +27,18 @@ TINY = [
     "train.lr_decay=1.0",
     "train.threads=2",
     "train.max_frames=0",
+    "train.num_workers=0",
     "augment.freq_masks=0",
     "augment.time_masks=0",
+    "augment.start_epoch=0",
+    "augment.speeds=[1.0]",
+    "augment.vtlp_prob=0",
+    "augment.pitch_prob=0",
+    "augment.reverb_prob=0",
+    "augment.eq_prob=0",
+    "augment.babble_prob=0",
+    "augment.noise_prob=0",
+    "augment.gain_prob=0",
     "augment.narrowband_prob=0.5",
 ]
 

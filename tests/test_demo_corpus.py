@@ -3,9 +3,11 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from asr.corpora.demo import DEV_VOICES, GCIN_DIR, TEST_VOICES, cn_number, generate, plan
+from asr.corpora.demo import DEV_VOICES, GCIN_DIR, TEST_VOICES, _espeak, cn_number, generate, plan
 from asr.data import read_data_dir
 from asr.errors import UserError
 
@@ -65,3 +67,30 @@ def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
     unheard = read_data_dir(tmp_path / "test_unheard")
     assert {u.text for u in unheard} == {u.text for u in read_data_dir(tmp_path / "test")}
     assert set((tmp_path / "test_unheard" / "utt2spk").read_text().split()[1::2]) == {"gcin5"}
+
+
+def test_random_voice_variants_join_training_only():
+    sizes = {"train": 400, "dev": 30, "test": 20}
+    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True)
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, random_voices=40)
+    voices = {split: {j.voice for j in v} for split, v in jobs.items()}
+    assert sum(v.startswith("rand") for v in voices["train"]) > 20
+    assert not any(v.startswith("rand") for split in ("dev", "test", "test_unheard") for v in voices[split])
+    for split in ("dev", "test", "test_unheard"):  # held-out splits are the same as without them
+        assert [(j.text, j.voice, j.seed) for j in jobs[split]] == [(j.text, j.voice, j.seed) for j in plain[split]]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
+def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
+    counts = generate(tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6)
+    assert counts == {"test": 2, "dev": 2, "train": 12}
+    variants = tmp_path / "espeak" / "espeak-ng-data" / "voices" / "!v"
+    assert sorted(p.name for p in variants.glob("rand*")) == [f"rand{k:03d}" for k in range(6)]
+    random_utts = [u for u in read_data_dir(tmp_path / "train") if "-rand" in u.id]
+    assert random_utts
+    for u in random_utts:
+        wave, sr = sf.read(str(u.path))
+        assert sr == 16000 and wave.std() > 1e-3
+    # a variant espeak-ng could not find would fall back to the plain voice: check it is not that
+    same = lambda v, path: _espeak("我想去北京", v, np.random.default_rng(0), path)
+    assert not np.array_equal(same("rand000", str(tmp_path / "espeak")), same("rand000", None))

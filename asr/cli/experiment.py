@@ -102,6 +102,9 @@ def prepare_demo_cmd(
     test: int = 200,
     seed: int = 2026,
     workers: Annotated[int, typer.Option(help="Parallel synthesis processes")] = 2,
+    random_voices: Annotated[
+        int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
+    ] = 0,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus gcin-voice recordings when installed)."""
     from asr.corpora.demo import generate
@@ -110,5 +113,14 @@ def prepare_demo_cmd(
         if n % 250 == 0 or n == total:
             err.print(f"synthesized {n}/{total}", markup=False)
 
-    counts = generate(out_dir, train=train, dev=dev, test=test, seed=seed, workers=workers, progress=progress)
+    counts = generate(
+        out_dir,
+        train=train,
+        dev=dev,
+        test=test,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+        random_voices=random_voices,
+    )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

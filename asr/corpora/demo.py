@@ -3,8 +3,10 @@
 Sentences (digit strings, years, dates, clock times, amounts, travel phrases, 好棒/好棒棒) come
 from seeded templates; each split holds different sentences. Speech comes from espeak-ng's
 `cmn-latn-pinyin` voice with many variants, speeds and pitches (dev and test use voices that
-training never hears) and, when Debian's gcin-voice is installed, from two human speakers'
-syllable recordings joined into utterances (training only). Level, silence and noise vary.
+training never hears; `random_voices` adds random variant files of men, women and children to
+training) and, when Debian's gcin-voice is installed, from human syllable recordings joined into
+utterances: speaker 3 in training, speaker 5 only in the held-out test_unheard split. Level,
+silence and noise vary.
 """
 
 from __future__ import annotations
@@ -220,11 +222,83 @@ class Job:
     voice: str  # espeak variant, or "gcin3"/"gcin5" for the human syllable recordings
     seed: int
     path: Path
+    espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
 
 
-def _espeak(text: str, variant: str, rng: np.random.Generator) -> np.ndarray:
+RANDOM_VOICE_PREFIX = "rand"
+
+
+def random_variant(rng: random.Random, name: str) -> str:
+    """An espeak-ng voice variant file for a random adult man, woman or child: pitch, vocal-tract
+    scale (all formants moved together, each jittered), formant heights and widths, breathiness,
+    flutter and spectral tilt. Ranges follow typical speakers: F0 65-130 Hz (men), 150-240 Hz
+    (women), 230-400 Hz (children), formants up to ~35% higher for the shorter vocal tracts."""
+    kind = rng.choices(["male", "female", "child"], [0.4, 0.4, 0.2])[0]
+    base, scale = {
+        "male": (rng.uniform(65, 130), rng.uniform(0.82, 1.08)),
+        "female": (rng.uniform(150, 240), rng.uniform(1.0, 1.25)),
+        "child": (rng.uniform(230, 400), rng.uniform(1.15, 1.35)),
+    }[kind]
+    lines = [
+        "language variant",
+        f"name {name}",
+        f"gender {'male' if kind == 'male' else 'female'}",
+        f"pitch {int(base)} {int(base * rng.uniform(1.15, 1.9))}",
+        f"flutter {rng.randint(0, 20)}",
+        f"voicing {rng.randint(70, 130)}",
+        f"consonants {rng.randint(70, 130)} {rng.randint(70, 130)}",
+    ]
+    for k in range(9):
+        freq = 100 * scale * rng.uniform(0.93, 1.07) if k else 100 * rng.uniform(0.8, 1.2)
+        lines.append(f"formant {k} {int(freq)} {rng.randint(60, 150)} {rng.randint(60, 170)}")
+    if rng.random() < 0.4:
+        lines.append("breath " + " ".join(str(rng.randint(0, 12)) for _ in range(8)))
+    if rng.random() < 0.5:  # spectral tilt: amplitude at 600, 1200, 2000 and 5500 Hz
+        amps = [rng.randint(60, 200), rng.randint(50, 150), rng.randint(20, 120), rng.randint(10, 100)]
+        lines.append("tone 600 {} 1200 {} 2000 {} 5500 {}".format(*amps))
+    if rng.random() < 0.2:
+        lines.append(f"klatt {rng.randint(1, 4)}")
+    return "\n".join(lines) + "\n"
+
+
+def espeak_data_dir() -> Path:
+    """The system's espeak-ng-data folder (as `espeak-ng --version` reports it)."""
+    out = subprocess.run(["espeak-ng", "--version"], check=True, capture_output=True, text=True).stdout
+    return Path(out.split("Data at:")[1].strip())
+
+
+MAX_RANDOM_VOICES = 200  # espeak-ng lists at most 349 voices: Mandarin, its variants and these
+
+
+def write_random_variants(root: Path, names: list[str], seed: int) -> Path:
+    """A private espeak-ng data folder under `root`: the system's data linked in (of the
+    languages, Mandarin only), its voice variants, and random variant files `names` in
+    voices/!v (espeak-ng --path=<returned folder> finds them)."""
+    if len(names) > MAX_RANDOM_VOICES:
+        raise UserError(f"at most {MAX_RANDOM_VOICES} random voices (espeak-ng's voice list is limited)")
+    system = espeak_data_dir()
+    data = root / "espeak-ng-data"
+    shutil.rmtree(root, ignore_errors=True)
+    (data / "voices" / "!v").mkdir(parents=True)
+    for entry in system.iterdir():
+        if entry.name not in ("voices", "lang"):
+            (data / entry.name).symlink_to(entry)
+    for entry in (system / "lang").rglob("cmn*"):
+        target = data / "lang" / entry.relative_to(system / "lang")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(entry)
+    for entry in (system / "voices" / "!v").iterdir():
+        (data / "voices" / "!v" / entry.name).symlink_to(entry)
+    rng = random.Random(seed)
+    for name in names:
+        (data / "voices" / "!v" / name).write_text(random_variant(rng, name))
+    return root
+
+
+def _espeak(text: str, variant: str, rng: np.random.Generator, espeak_path: str | None = None) -> np.ndarray:
     cmd = [
         "espeak-ng",
+        *([f"--path={espeak_path}"] if espeak_path else []),
         "--stdout",
         "-v",
         f"{ESPEAK_VOICE}+{variant}",
@@ -259,7 +333,7 @@ def render(job: Job) -> None:
     if job.voice.startswith("gcin"):
         wave = _gcin(job.text, job.voice[4:], rng)
     else:
-        wave = _espeak(job.text, job.voice, rng)
+        wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
     wave = np.concatenate([pad(), wave, pad()])
     wave = wave / (np.abs(wave).max() + 1e-9) * rng.uniform(0.05, 0.9)
@@ -283,13 +357,19 @@ def unique_sentences(n: int, rng: random.Random) -> list[str]:
 
 
 def plan(
-    out_dir: Path, sizes: dict[str, int], seed: int, human: bool, gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS
+    out_dir: Path,
+    sizes: dict[str, int],
+    seed: int,
+    human: bool,
+    gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
+    random_voices: int = 0,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
     With `human`, 15% of train is read by the `gcin_speakers`, and a test_unheard split holds the
     test sentences read by the held-out speaker (drawn from a stream of its own, so the other
-    splits do not depend on it)."""
+    splits do not depend on it). `random_voices` random espeak-ng variants join the training
+    voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
         raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
     rng = random.Random(seed)
@@ -297,7 +377,9 @@ def plan(
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
-    voices = {"train": TRAIN_VOICES, "dev": DEV_VOICES, "test": TEST_VOICES}
+    extra = [f"{RANDOM_VOICE_PREFIX}{k:03d}" for k in range(random_voices)]
+    voices = {"train": TRAIN_VOICES + extra, "dev": DEV_VOICES, "test": TEST_VOICES}
+    espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
     start = 0
     for split in ("test", "dev", "train"):  # disjoint sentences: consecutive slices of one pool
@@ -309,7 +391,8 @@ def plan(
             if split == "train" and human and rng.random() < 0.15:
                 voice = "gcin" + rng.choice(gcin_speakers)
             uid = f"{split}-{voice}-{i:05d}"
-            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), out_dir / "wav" / split / f"{uid}.wav"))
+            path = out_dir / "wav" / split / f"{uid}.wav"
+            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path))
     if human:
         held = random.Random(seed + 1)
         voice = "gcin" + HELDOUT_GCIN_SPEAKER
@@ -336,10 +419,12 @@ def generate(
     human: bool | None = None,
     progress=None,
     gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
+    random_voices: int = 0,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns
-    utterances per split. `gcin_speakers` are the human speakers training hears."""
+    utterances per split. `gcin_speakers` are the human speakers training hears;
+    `random_voices` random espeak-ng voice variants join the training voices."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
             "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
@@ -347,7 +432,10 @@ def generate(
     if human is None:
         human = GCIN_DIR.is_dir()
     out_dir = Path(out_dir)
-    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human, gcin_speakers)
+    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human, gcin_speakers, random_voices)
+    if random_voices:
+        names = [f"{RANDOM_VOICE_PREFIX}{k:03d}" for k in range(random_voices)]
+        write_random_variants(out_dir / "espeak", names, seed + 2)
     todo = [j for split in jobs.values() for j in split]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, _ in enumerate(pool.map(render, todo, chunksize=16), 1):
