@@ -69,9 +69,13 @@ class AugmentConfig:
             raise UserError("augment.babble_voices: at least one voice")
 
     @property
+    def speed(self) -> bool:
+        return any(s != 1.0 for s in self.speeds)
+
+    @property
     def waveform(self) -> bool:
         """Some step changes the audio: features must be computed on the fly."""
-        return any(s != 1.0 for s in self.speeds) or any(
+        return self.speed or any(
             getattr(self, f.name) > 0 for f in fields(self) if f.name.endswith("_prob") and f.name != "vtlp_prob"
         )
 
@@ -85,11 +89,14 @@ class AugmentConfig:
         return self.freq_masks > 0 or self.time_masks > 0
 
 
+def _power(x: np.ndarray) -> float:
+    """Mean power of a signal, accumulated in float64."""
+    return float(np.mean(x.astype(np.float64) ** 2))
+
+
 def _snr_scale(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
     """Factor that puts `noise` at `snr_db` below `signal` (mean powers)."""
-    ps = float(np.mean(signal.astype(np.float64) ** 2)) + 1e-10
-    pn = float(np.mean(noise.astype(np.float64) ** 2)) + 1e-10
-    return float(np.sqrt(ps / pn / 10 ** (snr_db / 10)))
+    return float(np.sqrt((_power(signal) + 1e-10) / (_power(noise) + 1e-10) / 10 ** (snr_db / 10)))
 
 
 class Speed:
@@ -164,7 +171,7 @@ class Reverb:
         if rir is None:
             return x
         y = AF.fftconvolve(torch.from_numpy(x), torch.from_numpy(rir)).numpy()[: x.shape[0]]
-        return (y * np.sqrt((np.mean(x.astype(np.float64) ** 2) + 1e-12) / (np.mean(y**2) + 1e-12))).astype(np.float32)
+        return (y * np.sqrt((_power(x) + 1e-12) / (_power(y) + 1e-12))).astype(np.float32)
 
 
 class Equalizer:
@@ -208,7 +215,7 @@ class Babble:
             if other.shape[0] == 0:
                 continue
             other = np.roll(np.resize(other, x.shape[0]), int(rng.integers(x.shape[0])))
-            mix += other / (np.sqrt(np.mean(other.astype(np.float64) ** 2)) + 1e-6)
+            mix += other / (np.sqrt(_power(other)) + 1e-6)
         if not mix.any():
             return x
         return (x + mix * _snr_scale(x, mix, float(rng.uniform(*self.snr_db)))).astype(np.float32)
@@ -286,19 +293,17 @@ class Augmenter:
 
     def __init__(self, cfg: AugmentConfig, feat_cfg: FeatureConfig, seed: int, paths: list[Path] = ()) -> None:
         self.cfg, self.feat_cfg, self.seed = cfg, feat_cfg, seed
-        steps: list[tuple[int, object]] = [(_SPEED, Speed(cfg.speeds))] if any(s != 1.0 for s in cfg.speeds) else []
-        for stream, prob, step in [
-            (_PITCH, cfg.pitch_prob, lambda: Pitch(cfg.pitch_prob, cfg.pitch_semitones)),
-            (_REVERB, cfg.reverb_prob, lambda: Reverb(cfg.reverb_prob, cfg.reverb_rt60, seed)),
-            (_EQ, cfg.eq_prob, lambda: Equalizer(cfg.eq_prob, cfg.eq_gain_db)),
-            (_BABBLE, cfg.babble_prob, lambda: Babble(cfg.babble_prob, cfg.babble_snr_db, cfg.babble_voices, paths)),
-            (_NOISE, cfg.noise_prob, lambda: Noise(cfg.noise_prob, cfg.noise_snr_db)),
-            (_NARROW, cfg.narrowband_prob, lambda: Narrowband(cfg.narrowband_prob)),
-            (_GAIN, cfg.gain_prob, lambda: Gain(cfg.gain_prob, cfg.gain_db)),
-        ]:
-            if prob > 0:
-                steps.append((stream, step()))
-        self.steps = steps
+        candidates = [
+            (_SPEED, cfg.speed, Speed(cfg.speeds)),
+            (_PITCH, cfg.pitch_prob > 0, Pitch(cfg.pitch_prob, cfg.pitch_semitones)),
+            (_REVERB, cfg.reverb_prob > 0, Reverb(cfg.reverb_prob, cfg.reverb_rt60, seed)),
+            (_EQ, cfg.eq_prob > 0, Equalizer(cfg.eq_prob, cfg.eq_gain_db)),
+            (_BABBLE, cfg.babble_prob > 0, Babble(cfg.babble_prob, cfg.babble_snr_db, cfg.babble_voices, paths)),
+            (_NOISE, cfg.noise_prob > 0, Noise(cfg.noise_prob, cfg.noise_snr_db)),
+            (_NARROW, cfg.narrowband_prob > 0, Narrowband(cfg.narrowband_prob)),
+            (_GAIN, cfg.gain_prob > 0, Gain(cfg.gain_prob, cfg.gain_db)),
+        ]
+        self.steps = [(stream, step) for stream, on, step in candidates if on]
 
     def rng(self, epoch: int, index: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, epoch, index, stream])

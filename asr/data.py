@@ -117,11 +117,11 @@ class FeatureCache:
         except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):
             return None
 
-    def put(self, utt: Utterance, feats: torch.Tensor) -> None:
+    def put(self, utt: Utterance, logmel: torch.Tensor) -> None:
         f = self._file(utt)
         f.parent.mkdir(exist_ok=True)
         tmp = f.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"logmel": feats, "source": self._source(utt)}, tmp)
+        torch.save({"logmel": logmel, "source": self._source(utt)}, tmp)
         os.replace(tmp, f)
 
 

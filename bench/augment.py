@@ -61,11 +61,12 @@ def frames_per_s(recipe: str, work: Path, name: str, overrides: list[str], epoch
 def step_costs(recipe: str, n: int) -> dict[str, float]:
     """Milliseconds per utterance (1 thread) for the clean frontend and each step on top of it."""
     torch.set_num_threads(1)
-    feat_cfg = load_recipe(recipe).features
-    waves = [load_audio(u.path) for u in read_data_dir(load_recipe(recipe).data.train)[:n]]
+    r = load_recipe(recipe)
+    paths = [u.path for u in read_data_dir(r.data.train)]
+    waves = [load_audio(p) for p in paths[:n]]
     costs = {}
     for name, cfg in {"clean features": AugmentConfig(), **STEPS}.items():
-        aug = Augmenter(cfg, feat_cfg, seed=0, paths=[u.path for u in read_data_dir(load_recipe(recipe).data.train)])
+        aug = Augmenter(cfg, r.features, seed=0, paths=paths)
         for i, w in enumerate(waves[:5]):  # warm-up: imports, numba, the first rooms
             aug.features(w, 99, i)
         t0 = time.perf_counter()

@@ -225,7 +225,9 @@ class Job:
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
 
 
-RANDOM_VOICE_PREFIX = "rand"
+def random_voice_names(n: int) -> list[str]:
+    """The espeak-ng variant names of the corpus's n random voices."""
+    return [f"rand{k:03d}" for k in range(n)]
 
 
 def random_variant(rng: random.Random, name: str) -> str:
@@ -377,8 +379,7 @@ def plan(
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
-    extra = [f"{RANDOM_VOICE_PREFIX}{k:03d}" for k in range(random_voices)]
-    voices = {"train": TRAIN_VOICES + extra, "dev": DEV_VOICES, "test": TEST_VOICES}
+    voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
     start = 0
@@ -434,8 +435,7 @@ def generate(
     out_dir = Path(out_dir)
     jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human, gcin_speakers, random_voices)
     if random_voices:
-        names = [f"{RANDOM_VOICE_PREFIX}{k:03d}" for k in range(random_voices)]
-        write_random_variants(out_dir / "espeak", names, seed + 2)
+        write_random_variants(out_dir / "espeak", random_voice_names(random_voices), seed + 2)
     todo = [j for split in jobs.values() for j in split]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, _ in enumerate(pool.map(render, todo, chunksize=16), 1):
