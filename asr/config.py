@@ -42,7 +42,7 @@ class TrainConfig:
     early_stop_patience: int = 0  # stop after this many epochs without a better dev CER (0: never)
     average_last: int = 0  # average the weights of the last N epochs into avg.pt (0: off)
     weight_decay: float = 0.0
-    grad_clip: float = 5.0  # max global gradient norm
+    grad_clip: float = 5.0  # max global gradient norm (0: no clipping)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
@@ -59,6 +59,8 @@ class TrainConfig:
             raise UserError(f"train.amp: expected auto, bf16, fp16 or off, got {self.amp!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.grad_clip < 0:
+            raise UserError(f"train.grad_clip: expected 0 (off) or a positive norm, got {self.grad_clip}")
         if self.batch_size <= 0 and self.max_frames <= 0:
             raise UserError("train: set batch_size or max_frames (or both)")
 

@@ -1,4 +1,4 @@
-"""The acoustic model: global CMVN, frame stacking, a deep bidirectional LSTM and a linear layer."""
+"""The acoustic model: global CMVN, frame stacking, a deep bidirectional RNN and a linear layer."""
 
 from __future__ import annotations
 
@@ -7,40 +7,39 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from asr.cells import CELLS, BiLayer, reverse_padded  # noqa: F401 (reverse_padded: part of the API)
+from asr.errors import UserError
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     hidden: int = 256  # units per direction
     layers: int = 4
     dropout: float = 0.2
-    stack: int = 3  # frames stacked into one LSTM step: 100 Hz in, 100/stack Hz out
+    stack: int = 3  # frames stacked into one recurrent step: 100 Hz in, 100/stack Hz out
+    cell: str = "lstm"  # see asr/cells.py and README, "Which recurrent cell?"
+    clockwork_modules: int = 4  # clockwork: groups of hidden/modules units, periods 1, 2, 4, ...
+    scrn_context: int = 0  # scrn: slow context units out of hidden (0: hidden // 4)
+    scrn_alpha: float = 0.95  # scrn: the context state's fixed decay
+    irnn_scale: float = 0.5  # irnn: the recurrent matrix starts as this times the identity
 
-
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence of x (B, T, F) within its own length; padding stays at the end."""
-    t = torch.arange(x.shape[1], device=x.device)[None, :]
-    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
-    return x.gather(1, idx[:, :, None].expand_as(x))
-
-
-class BiLSTMLayer(nn.Module):
-    """One bidirectional LSTM layer whose output does not depend on padding.
-
-    The forward direction runs over the padded batch (later padding cannot reach earlier
-    steps); the backward direction runs forward over each utterance reversed within its own
-    length. This gives the same result as packed sequences without their CPU cost.
-    """
-
-    def __init__(self, input_size: int, hidden: int) -> None:
-        super().__init__()
-        self.fwd = nn.LSTM(input_size, hidden, batch_first=True)
-        self.bwd = nn.LSTM(input_size, hidden, batch_first=True)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, F), lengths: (B,) -> (B, T, 2 * hidden)."""
-        f, _ = self.fwd(x)
-        b, _ = self.bwd(reverse_padded(x, lengths))
-        return torch.cat([f, reverse_padded(b, lengths)], dim=-1)
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise UserError(f"model.cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.hidden < 1 or self.layers < 1 or self.stack < 1:
+            raise UserError("model: hidden, layers and stack must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"model.dropout: expected a value in [0, 1), got {self.dropout}")
+        if self.cell == "clockwork" and (self.clockwork_modules < 1 or self.hidden % self.clockwork_modules):
+            raise UserError(
+                f"model.clockwork_modules: {self.clockwork_modules} must be at least 1 and divide hidden ({self.hidden})"
+            )
+        if self.cell == "scrn" and not 0 <= self.scrn_context < self.hidden:
+            raise UserError(f"model.scrn_context: expected 0 (hidden // 4) to {self.hidden - 1}")
+        if not 0.0 <= self.scrn_alpha < 1.0:
+            raise UserError(f"model.scrn_alpha: expected a value in [0, 1), got {self.scrn_alpha}")
+        if self.irnn_scale <= 0.0:
+            raise UserError(f"model.irnn_scale: expected a positive value, got {self.irnn_scale}")
 
 
 class CTCModel(nn.Module):
@@ -56,7 +55,7 @@ class CTCModel(nn.Module):
         size = input_dim * cfg.stack
         self.layers = nn.ModuleList()
         for _ in range(cfg.layers):
-            self.layers.append(BiLSTMLayer(size, cfg.hidden))
+            self.layers.append(BiLayer(size, cfg))
             size = 2 * cfg.hidden
         self.dropout = nn.Dropout(cfg.dropout)
         self.output = nn.Linear(size, vocab_size)

@@ -94,7 +94,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         )
     n_params = sum(p.numel() for p in ts.model.parameters())
     log.info(
-        f"model: {recipe.model.layers}x{recipe.model.hidden} BiLSTM, {n_params / 1e6:.2f} M parameters; "
+        f"model: {recipe.model.layers}x{recipe.model.hidden} bidirectional {recipe.model.cell}, {n_params / 1e6:.2f} M parameters; "
         f"amp: {run.dtype or 'off'}"
     )
     if d.main:
@@ -132,7 +132,7 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
             if not all_ranks(len(batch.ids) > 0, run.d, run.device):
                 progress.update(task, advance=1)
                 continue
-            lr = _train_step(run, ts, net, batch, ctc)
+            lr, grad_norm = _train_step(run, ts, net, batch, ctc)
             ts.running["seconds"] = time.time() - t0
             mean_loss = ts.running["loss"] / max(ts.running["utts"], 1)
             progress.update(
@@ -141,13 +141,16 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
             if run.writer and ts.step % cfg.log_every_steps == 0:
                 run.writer.add_scalar("train/loss", mean_loss, ts.step)
                 run.writer.add_scalar("train/lr", lr, ts.step)
+                run.writer.add_scalar("train/grad_norm", grad_norm, ts.step)
             if cfg.save_every_steps and ts.step % cfg.save_every_steps == 0:
                 _save_last(run, ts)
 
 
-def _train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ctc: torch.nn.CTCLoss) -> float:
+def _train_step(
+    run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ctc: torch.nn.CTCLoss
+) -> tuple[float, float]:
     """One optimizer step on `batch` (skipped, and counted, when the loss or gradients are not
-    finite on any rank); returns its learning rate."""
+    finite on any rank); returns its learning rate and its gradient norm before clipping."""
     cfg, d = run.recipe.train, run.d
     lr = ts.schedule.lr(ts.step, ts.epoch)
     for group in ts.optimizer.param_groups:
@@ -159,7 +162,8 @@ def _train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ct
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()
     ts.scaler.unscale_(ts.optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(ts.model.parameters(), cfg.grad_clip)
+    # grad_clip 0: measured, not clipped (clip_grad_norm_ with 0 would zero every gradient)
+    grad_norm = torch.nn.utils.clip_grad_norm_(ts.model.parameters(), cfg.grad_clip or float("inf"))
     finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))
     running = ts.running
     if all_ranks(finite, d, run.device):  # every rank must take (or skip) the same step
@@ -167,13 +171,14 @@ def _train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ct
         running["loss"] += loss.item() * len(batch.ids)
         running["utts"] += len(batch.ids)
         running["frames"] += int(batch.feat_lens.sum())
+        running["grad_norm_max"] = max(running.get("grad_norm_max", 0.0), float(grad_norm))
     elif ts.scaler.is_enabled() and torch.isfinite(loss):
         running["overflow"] = running.get("overflow", 0) + 1  # fp16 loss scale too high: lowered
     else:
         running["nonfinite"] += 1  # the weights stay as they were; the step is counted
     ts.scaler.update()
     ts.step += 1
-    return lr
+    return lr, float(grad_norm)
 
 
 def _save_last(run: Run, ts: TrainState) -> None:
@@ -206,6 +211,7 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
         "lr": ts.schedule.lr(ts.step, ts.epoch),
         "frames_per_s": r["frames"] * d.world / max(r["seconds"], 1e-9),
         "seconds": r["seconds"],
+        "grad_norm_max": r.get("grad_norm_max", 0.0),  # before clipping
         "skipped_nonfinite": r["nonfinite"],
         "skipped_fp16_overflow": r.get("overflow", 0),
         "unreadable": sum_over_ranks(r.get("unreadable", 0), d, run.device),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -33,3 +34,24 @@ def write_section(name: str, body: str) -> None:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def pick_rows(text: str, allowed) -> list[str]:
+    """The comma-separated rows of --rows, each checked against `allowed`."""
+    rows = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [r for r in rows if r not in allowed]
+    if unknown:
+        raise SystemExit(f"error: unknown row(s) {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return rows
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """Rows already measured, by name, from a results.jsonl (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    return {r["row"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def append_result(path: Path, row: dict) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")

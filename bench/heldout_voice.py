@@ -14,7 +14,6 @@ column is reported, not tuned on. Rows already in the work folder's results.json
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.evaluate import error_rates
 from asr.train import train
 from asr.transcribe import Recognizer
-from bench.common import machine, write_section
+from bench.common import append_result, machine, pick_rows, read_results, write_section
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).
 STEPS = {
@@ -154,10 +153,7 @@ def main() -> None:
     args = ap.parse_args()
     if not demo.GCIN_DIR.is_dir():
         raise SystemExit("error: gcin-voice is not installed (apt-get install gcin-voice)")
-    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        raise SystemExit(f"error: unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+    rows = pick_rows(args.rows, ROWS)
     work = Path(args.work)
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)
@@ -170,18 +166,13 @@ def main() -> None:
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
     results_file = work / "results.jsonl"
-    done = {}
-    if results_file.is_file():
-        for line in results_file.read_text().splitlines():
-            r = json.loads(line)
-            done[r["row"]] = r
+    done = read_results(results_file)
     for name in rows:
         if name in done:
             continue
         r = run_row(name, ROWS[name][1], corpus, work, args.recipe)
         done[name] = r
-        with results_file.open("a") as f:
-            f.write(json.dumps(r) + "\n")
+        append_result(results_file, r)
         print(
             f"{name}: dev {r['dev']:.2%} test {r['test']:.2%} held-out {r['heldout']:.2%} "
             f"8k {r['test_8k']:.2%} ({r['minutes']:.1f} min)",

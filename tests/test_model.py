@@ -30,26 +30,3 @@ def test_outputs_are_log_probabilities():
     lp, _ = model(torch.randn(2, 9, 13), torch.tensor([9, 4]))
     assert lp.shape == (2, 9, 7)
     assert torch.allclose(lp.exp().sum(-1), torch.ones(2, 9), atol=1e-5)
-
-
-def test_bilstm_layer_equals_torch_bidirectional_lstm_over_packed_sequences():
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    from asr.model import BiLSTMLayer
-
-    torch.manual_seed(0)
-    layer = BiLSTMLayer(13, 24).eval()
-    ref = torch.nn.LSTM(13, 24, batch_first=True, bidirectional=True).eval()
-    with torch.no_grad():  # the same weights: direction 0 is fwd, direction 1 (suffix _reverse) is bwd
-        for name, p in ref.named_parameters():
-            src = layer.bwd if name.endswith("_reverse") else layer.fwd
-            p.copy_(getattr(src, name.removesuffix("_reverse")))
-    lengths = torch.tensor([17, 5, 12, 1])
-    x = torch.randn(4, 17, 13)
-    x[1, 5:] = 100.0  # padding must not matter
-    with torch.no_grad():
-        ours = layer(x, lengths)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        theirs, _ = pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=17)
-    for b, n in enumerate(lengths.tolist()):
-        assert (ours[b, :n] - theirs[b, :n]).abs().max() < 1e-5
