@@ -92,3 +92,33 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
     for name, last in states[-1].items():
         avg[name] = sum(s[name] for s in states) / len(states) if last.is_floating_point() else last
     return avg
+
+
+def init_from(model: CTCModel, ckpt: dict, recipe: Recipe, vocab: Vocab, path: str | Path) -> int:
+    """Load a model file's weights into `model` (built for `recipe` and `vocab`, which extends the
+    file's vocabulary) to fine-tune it; returns the number of new output units.
+
+    The architecture and frontend must be the file's: every weight is copied, the output rows of
+    the file's units keep their index, and new units' rows start small (weights ~N(0, 0.01), bias
+    the mean of the old characters' biases), so the model's old outputs are unchanged at first.
+    """
+    old = from_dict(Recipe, ckpt["recipe"])
+    old_vocab = Vocab(ckpt["vocab"])
+    for section, ours, theirs in (("features", recipe.features, old.features), ("model", recipe.model, old.model)):
+        for key, value in vars(theirs).items():
+            if key != "dropout" and getattr(ours, key) != value:
+                raise UserError(
+                    f"train.init: {path} was trained with {section}.{key}={value}, this recipe has "
+                    f"{getattr(ours, key)}; fine-tuning keeps the model: set {section}.{key} to {value}"
+                )
+    if vocab.units[: len(old_vocab)] != old_vocab.units:
+        raise ValueError(f"the vocabulary does not extend {path}'s")
+    state = dict(ckpt["model"])
+    n_old, n_new = len(old_vocab), len(vocab) - len(old_vocab)
+    weight, bias = state["output.weight"], state["output.bias"]
+    g = torch.Generator().manual_seed(0)
+    state["output.weight"] = torch.cat([weight, 0.01 * torch.randn(n_new, weight.shape[1], generator=g)])
+    chars = bias[2:n_old].mean() if n_old > 2 else bias.new_zeros(())
+    state["output.bias"] = torch.cat([bias, chars.expand(n_new)])
+    model.load_state_dict(state)
+    return n_new

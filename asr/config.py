@@ -53,12 +53,20 @@ class TrainConfig:
     cmvn_utterances: int = 5000  # training utterances sampled for global CMVN statistics
     save_every_steps: int = 0  # also write last.pt every N steps within an epoch (0: at epoch ends)
     log_every_steps: int = 50  # TensorBoard loss/lr points
+    init: str | None = None  # fine-tune: start from this model file's weights (vocab extended, see README)
+    init_cmvn: str = "keep"  # keep (the model file's CMVN statistics) | estimate (from the new training data)
+    freeze_layers: int = 0  # fine-tune: the lowest N recurrent layers (frame stacking side) stay fixed ...
+    freeze_epochs: int = 0  # ... for the first N epochs
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise UserError(f"train.amp: expected auto, bf16, fp16 or off, got {self.amp!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.init_cmvn not in ("keep", "estimate"):
+            raise UserError(f"train.init_cmvn: expected keep or estimate, got {self.init_cmvn!r}")
+        if self.freeze_layers < 0 or self.freeze_epochs < 0:
+            raise UserError("train.freeze_layers and train.freeze_epochs: expected 0 or more")
         if self.grad_clip < 0:
             raise UserError(f"train.grad_clip: expected 0 (off) or a positive norm, got {self.grad_clip}")
         if self.batch_size <= 0 and self.max_frames <= 0:

@@ -162,6 +162,10 @@ def _train_step(
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()
     ts.scaler.unscale_(ts.optimizer)
+    if ts.epoch < cfg.freeze_epochs:  # fine-tuning: the lowest layers keep their weights (Adam skips grad None)
+        for layer in ts.model.layers[: cfg.freeze_layers]:
+            for p in layer.parameters():
+                p.grad = None
     # grad_clip 0: measured, not clipped (clip_grad_norm_ with 0 would zero every gradient)
     grad_norm = torch.nn.utils.clip_grad_norm_(ts.model.parameters(), cfg.grad_clip or float("inf"))
     finite = bool(torch.isfinite(loss) & torch.isfinite(grad_norm))

@@ -11,6 +11,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
+from asr.checkpoint import init_from, load_checkpoint
 from asr.config import Recipe, to_dict
 from asr.data import (
     BucketSampler,
@@ -111,6 +112,8 @@ def read_data(
     cfg = recipe.train
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
+    if vocab is None and cfg.init:  # fine-tuning: the model file's units first, at their indices
+        vocab = Vocab(load_checkpoint(cfg.init)["vocab"]).extend(u.text for u in train_utts)
     vocab = vocab or Vocab.build(u.text for u in train_utts)
     slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
     train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
@@ -199,7 +202,10 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> Train
             f"(best dev CER {ts.best_cer:.2%})"
         )
         return ts
-    if d.main:
+    if cfg.init:
+        n_new = init_from(model, load_checkpoint(cfg.init), recipe, run.vocab, cfg.init)
+        log.info(f"fine-tuning {cfg.init}: {len(run.vocab) - n_new} units kept, {n_new} new; CMVN: {cfg.init_cmvn}")
+    if d.main and (not cfg.init or cfg.init_cmvn == "estimate"):
         model.set_cmvn(*compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed))
         (run.exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
         (run.exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in run.vocab.units), encoding="utf-8")

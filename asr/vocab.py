@@ -49,6 +49,12 @@ class Vocab:
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
         return cls([BLANK, UNK, *chars])
 
+    def extend(self, texts: Iterable[str]) -> Vocab:
+        """This vocabulary with the characters of `texts` it lacks appended (most frequent first):
+        every existing unit keeps its index, so a model's output rows stay meaningful."""
+        new = Vocab.build(texts).units[2:]
+        return Vocab([*self.units, *(c for c in new if c not in self._index)])
+
     def __len__(self) -> int:
         return len(self.units)
 

@@ -25,9 +25,16 @@ def train(
     device: Annotated[
         Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device)")
     ] = None,
+    init: Annotated[
+        Optional[Path], typer.Option("--init", help="Fine-tune: start from this model file (sets train.init)")
+    ] = None,
 ) -> None:
     """Train a model as the recipe says; checkpoints go to its exp_dir."""
-    override = [*(override or []), *([f"train.device={device}"] if device else [])]
+    override = [
+        *(override or []),
+        *([f"train.device={device}"] if device else []),
+        *([f"train.init={init}"] if init else []),
+    ]
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         args = [str(recipe), *(["--resume"] if resume else []), *[a for o in override for a in ("--set", o)]]
         cmd = [
@@ -92,6 +99,57 @@ def prepare_aishell_cmd(
     counts = prepare_aishell(corpus_dir, out_dir)
     for split, c in counts.items():
         print(f"{split}: {c['utterances']} utterances, {c['no_transcript']} wavs without transcript skipped")
+
+
+def _print_reports(reports) -> None:
+    for report in reports:
+        print(report.line())
+
+
+@prepare_app.command("librispeech")
+def prepare_librispeech_cmd(
+    corpus_dir: Annotated[Path, typer.Argument(help="LibriSpeech/ (every subset) or one subset, e.g. dev-clean/")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write one data dir per subset")],
+) -> None:
+    """LibriSpeech (OpenSLR 12) -> OUT_DIR/SUBSET (wav.scp, text, utt2spk, spk2utt, utt2dur)."""
+    from asr.corpora.librispeech import prepare_librispeech
+
+    _print_reports(prepare_librispeech(corpus_dir, out_dir))
+
+
+@prepare_app.command("commonvoice")
+def prepare_commonvoice_cmd(
+    corpus_dir: Annotated[
+        Path, typer.Argument(help="A Common Voice language folder: train.tsv, dev.tsv, test.tsv, clips/")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/")],
+) -> None:
+    """Mozilla Common Voice -> OUT_DIR/{train,dev,test}; clips without enough up votes are skipped."""
+    from asr.corpora.commonvoice import prepare_commonvoice
+
+    _print_reports(prepare_commonvoice(corpus_dir, out_dir))
+
+
+@prepare_app.command("manifest")
+def prepare_manifest_cmd(
+    manifest: Annotated[Path, typer.Argument(help="CSV, TSV or JSON Lines with path and text (id, speaker optional)")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir")],
+) -> None:
+    """A manifest of your own recordings -> a data dir."""
+    from asr.corpora.manifest import prepare_manifest
+
+    _print_reports([prepare_manifest(manifest, out_dir)])
+
+
+@prepare_app.command("lhotse")
+def prepare_lhotse_cmd(
+    cuts: Annotated[Path, typer.Argument(help="A Lhotse CutSet manifest (cuts.jsonl.gz)")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir")],
+) -> None:
+    """A Lhotse CutSet -> a data dir (needs pip install 'asr[lhotse]')."""
+    from asr.corpora.lhotse_cuts import prepare_lhotse
+
+    _print_reports([prepare_lhotse(cuts, out_dir)])
 
 
 @prepare_app.command("demo")

@@ -1,0 +1,113 @@
+"""What every corpus layout ends in: checked entries -> one Kaldi-style data dir, and a report of
+the entries left out, each with its reason.
+
+A layout module (librispeech.py, commonvoice.py, manifest.py, lhotse_cuts.py) only reads its
+layout into `Entry`s (and may skip entries for reasons only it knows, such as Common Voice
+votes); `write_corpus` checks the audio and the text the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+from asr.vocab import normalize_text
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    path: Path
+    text: str
+    speaker: str | None = None
+
+
+@dataclass
+class Report:
+    """What a data dir was written from: utterances kept, hours, and skipped entries by reason."""
+
+    out_dir: Path
+    utterances: int = 0
+    seconds: float = 0.0
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (id, path, reason)
+
+    def skip(self, uid: str, path: str | Path, reason: str) -> None:
+        self.skipped.append((uid, str(path), reason))
+
+    def reasons(self) -> Counter:
+        """Skipped entries by the reason's kind (the text before any colon)."""
+        return Counter(reason.split(":")[0] for _, _, reason in self.skipped)
+
+    def line(self) -> str:
+        """One line for the console: where, how much, what was left out and why."""
+        kept = f"{self.out_dir}: {self.utterances} utterances ({self.seconds / 3600:.2f} h)"
+        if not self.skipped:
+            return kept + ", nothing skipped"
+        why = ", ".join(f"{n} {kind}" for kind, n in sorted(self.reasons().items()))
+        return f"{kept}; skipped {len(self.skipped)} ({why}): see {self.out_dir / 'skipped.tsv'}"
+
+
+def _check_audio(path: Path) -> tuple[float | None, str | None]:
+    """(duration in seconds, None) for usable audio, or (None, why not)."""
+    if not path.is_file():
+        return None, "missing file"
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        return None, f"unreadable audio: {str(exc).splitlines()[0]}"
+    if info.frames <= 0:
+        return None, "no audio samples"
+    return info.frames / info.samplerate, None
+
+
+def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | None = None) -> Report:
+    """Check `entries` and write the good ones to out_dir as a Kaldi-style data dir: wav.scp,
+    text (normalized as everywhere in asr), utt2spk, spk2utt, utt2dur, sorted by id; the
+    skipped ones (missing, unreadable or empty audio, empty transcript, repeated id), with the
+    layout's own skips passed in `report`, go to skipped.tsv. Returns the report."""
+    out_dir = Path(out_dir)
+    report = report or Report(out_dir)
+    report.out_dir = out_dir
+    kept: dict[str, tuple[Entry, str, float]] = {}
+    for e in entries:
+        if e.id in kept:
+            report.skip(e.id, e.path, "repeated id")
+            continue
+        if any(c.isspace() for c in e.id) or not e.id:
+            report.skip(e.id, e.path, "id empty or with spaces")
+            continue
+        text = normalize_text(e.text)
+        if not text:
+            report.skip(e.id, e.path, "empty transcript")
+            continue
+        seconds, why = _check_audio(e.path)
+        if why:
+            report.skip(e.id, e.path, why)
+            continue
+        kept[e.id] = (e, text, seconds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = sorted(kept)
+    speaker = {uid: kept[uid][0].speaker or uid for uid in ids}
+
+    def table(name: str, rows) -> None:
+        (out_dir / name).write_text("".join(f"{k} {v}\n" for k, v in rows), encoding="utf-8")
+
+    table("wav.scp", ((uid, kept[uid][0].path.resolve()) for uid in ids))
+    table("text", ((uid, kept[uid][1]) for uid in ids))
+    table("utt2spk", ((uid, speaker[uid]) for uid in ids))
+    table("utt2dur", ((uid, f"{kept[uid][2]:.3f}") for uid in ids))
+    by_speaker: dict[str, list[str]] = {}
+    for uid in ids:
+        by_speaker.setdefault(speaker[uid], []).append(uid)
+    table("spk2utt", ((spk, " ".join(utts)) for spk, utts in sorted(by_speaker.items())))
+    with open(out_dir / "skipped.tsv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(["id", "path", "reason"])
+        w.writerows(report.skipped)
+    report.utterances = len(ids)
+    report.seconds = sum(kept[uid][2] for uid in ids)
+    return report
