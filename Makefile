@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-transcribe bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-transcribe bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -64,6 +64,10 @@ bench-voice: setup
 
 bench-augment: demo-data
 	$(BIN)/python -m bench.augment
+
+# asr prepare manifest on 100k entries: entries/s and peak RSS (about a minute)
+bench-prepare: setup
+	$(BIN)/python -m bench.prepare
 
 # Every recurrent cell on the demo recipe, parameter counts matched (about 1.5 h on 2 cores)
 bench-cells: demo-data

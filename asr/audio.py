@@ -28,14 +28,17 @@ def to_mono(wave: np.ndarray) -> np.ndarray:
     return wave.mean(axis=1) if wave.ndim == 2 else wave
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Read `path` and return a mono float32 waveform of shape (N,) in [-1, 1] at `sample_rate`.
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, start: float = 0.0, end: float | None = None
+) -> torch.Tensor:
+    """Read `path` (from `start` to `end` seconds: a segment; default all of it) and return a
+    mono float32 waveform of shape (N,) in [-1, 1] at `sample_rate`.
 
     Integer PCM of any width is scaled by libsndfile; channels are averaged before resampling.
     The same reader as stream_audio, so whole files and streamed ones give the same samples.
     Raises AudioError with a one-line reason for a missing, unreadable, empty or non-finite file.
     """
-    blocks = list(stream_audio(path, block_seconds=60.0, sample_rate=sample_rate))
+    blocks = list(stream_audio(path, block_seconds=60.0, sample_rate=sample_rate, start=start, end=end))
     wave = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
 
@@ -61,7 +64,12 @@ def _open(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
 
 
 def stream_audio(
-    source: str | Path | BinaryIO, block_seconds: float = 10.0, sample_rate: int = SAMPLE_RATE, name: str | None = None
+    source: str | Path | BinaryIO,
+    block_seconds: float = 10.0,
+    sample_rate: int = SAMPLE_RATE,
+    name: str | None = None,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Read any libsndfile format block by block: yields mono float32 arrays at `sample_rate`.
 
@@ -73,13 +81,22 @@ def stream_audio(
     with _open(source, name) as f:
         if f.frames == 0:
             raise AudioError(f"{name}: contains no audio samples")
+        first = round(start * f.samplerate)
+        last = f.frames if end is None else min(f.frames, round(end * f.samplerate))
+        if first >= last:
+            span = f"{start:g}-{end:g} s" if end is not None else f"from {start:g} s"
+            raise AudioError(f"{name}: segment {span} is empty or past the end ({f.frames / f.samplerate:g} s)")
+        if first:
+            f.seek(first)
         stream = (
             soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
             if f.samplerate != sample_rate
             else None
         )
         try:
-            for block in f.blocks(blocksize=max(1, int(block_seconds * f.samplerate)), dtype="float32", always_2d=True):
+            size = max(1, int(block_seconds * f.samplerate))
+            frames = -1 if end is None and not first else last - first  # -1: to the end (also pipes)
+            for block in f.blocks(blocksize=size, frames=frames, dtype="float32", always_2d=True):
                 if not np.isfinite(block).all():
                     raise AudioError(f"{name}: contains NaN or infinite samples")
                 mono = to_mono(block)
@@ -88,6 +105,21 @@ def stream_audio(
             raise AudioError(f"{name}: audio data is damaged ({str(exc).splitlines()[0]})") from None
         if stream:
             yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def check_audio(path: str | Path) -> tuple[float, str | None]:
+    """(seconds, None) for a file with audio, from its header alone; else (0.0, why not) in the
+    words load_audio would use: file not found, empty file (0 bytes), not a readable audio file
+    (...), contains no audio samples."""
+    try:
+        with _open(path, "") as f:
+            if f.frames == 0:
+                return 0.0, "contains no audio samples"
+            return f.frames / f.samplerate, None
+    except AudioError as exc:
+        return 0.0, str(exc).removeprefix(": ")
+    except OSError as exc:
+        return 0.0, f"not a readable audio file ({exc.strerror or type(exc).__name__})"
 
 
 def audio_duration(source: str | Path) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from asr.config import Recipe, from_dict, to_dict
-from asr.errors import UserError
+from asr.errors import UserError, located
 from asr.model import CTCModel
 from asr.vocab import Vocab
 
@@ -55,7 +55,7 @@ def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint written by save_checkpoint; UserError for anything else."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: model file not found")
+        raise UserError(f"{located(path)}: model file not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -79,7 +79,7 @@ def load_checkpoint(path: str | Path) -> dict:
 def model_from_checkpoint(ckpt: dict) -> tuple[Recipe, Vocab, CTCModel]:
     """Rebuild (recipe, vocab, model in eval mode) from a loaded checkpoint."""
     recipe = from_dict(Recipe, ckpt["recipe"])
-    vocab = Vocab(ckpt["vocab"])
+    vocab = Vocab(ckpt["vocab"], recipe.text)
     model = CTCModel(recipe.features.dim, len(vocab), recipe.model)
     model.load_state_dict(ckpt["model"])
     return recipe, vocab, model.eval()

@@ -16,6 +16,7 @@ from asr.decoding import DecodeConfig  # noqa: F401 (part of the recipe schema)
 from asr.errors import UserError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
+from asr.vocab import TextConfig
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 16  # most utterances per batch (0: no limit)
     max_frames: int = 0  # most padded feature frames per batch (0: no limit); buckets by length
+    max_minutes: float = 0.0  # time budget of one `asr train` call: stops cleanly (last.pt, best.pt) when spent
     batch_multiple: int = 1  # batch sizes rounded down to a multiple of this (8 suits GPU AMP kernels)
     sortagrad: bool = False  # first epoch from short to long utterances (quicker start for CTC)
     lr: float = 1e-3
     warmup_steps: int = 0  # linear warm-up of the learning rate
     lr_decay: float = 1.0  # multiplied into the learning rate after every epoch
+    lr_final: float = 0.0  # or: the last epoch's rate as a fraction of lr, whatever `epochs` is (sets lr_decay)
     plateau_factor: float = 1.0  # ... and this when dev CER has not improved for plateau_patience epochs
     plateau_patience: int = 2
     early_stop_patience: int = 0  # stop after this many epochs without a better dev CER (0: never)
@@ -63,6 +66,12 @@ class TrainConfig:
             raise UserError(f"train.amp: expected auto, bf16, fp16 or off, got {self.amp!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.lr_final and self.lr_decay != 1.0:
+            raise UserError("train: set lr_decay or lr_final, not both (lr_final sets the per-epoch decay)")
+        if not 0.0 <= self.lr_final <= 1.0:
+            raise UserError(f"train.lr_final: expected a fraction of lr in (0, 1], got {self.lr_final}")
+        if self.max_minutes < 0:
+            raise UserError(f"train.max_minutes: expected 0 (no limit) or more, got {self.max_minutes}")
         if self.init_cmvn not in ("keep", "estimate"):
             raise UserError(f"train.init_cmvn: expected keep or estimate, got {self.init_cmvn!r}")
         if self.freeze_layers < 0 or self.freeze_epochs < 0:
@@ -72,11 +81,19 @@ class TrainConfig:
         if self.batch_size <= 0 and self.max_frames <= 0:
             raise UserError("train: set batch_size or max_frames (or both)")
 
+    @property
+    def epoch_decay(self) -> float:
+        """The learning rate's factor per epoch: lr_decay, or what takes lr to lr * lr_final at the last epoch."""
+        if self.lr_final and self.epochs > 1:
+            return self.lr_final ** (1.0 / (self.epochs - 1))
+        return self.lr_decay
+
 
 @dataclass(frozen=True)
 class Recipe:
     exp_dir: str
     data: DataConfig
+    text: TextConfig = field(default_factory=TextConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -140,7 +157,10 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise UserError(f"override {item!r}: {p} is not a section")
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UserError(f"override {item!r}: the value is not valid YAML (quote it: {key}='\"...\"')") from None
     return values
 
 

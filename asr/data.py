@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from asr.audio import SAMPLE_RATE, audio_duration, load_audio
+from asr.audio import SAMPLE_RATE, check_audio, load_audio
 from asr.augment import AugmentConfig, Augmenter
-from asr.errors import AudioError, UserError
+from asr.errors import AudioError, UserError, located
 from asr.features import CMVNAccumulator, FeatureConfig, cepstra, finish, log_mel, num_frames
 from asr.vocab import Vocab
 
@@ -27,6 +27,22 @@ class Utterance:
     id: str
     path: Path
     text: str | None = None
+    start: float = 0.0  # a segment of a longer recording (Kaldi `segments`): seconds into it ...
+    end: float | None = None  # ... to here (None: to the end of the file)
+
+    def load(self) -> torch.Tensor:
+        """The utterance's audio (its segment only), mono float32 at 16 kHz."""
+        return load_audio(self.path, start=self.start, end=self.end)
+
+    def check(self) -> tuple[float, str | None]:
+        """(seconds, None) from the header alone, or (0.0, why it cannot be used), as check_audio."""
+        seconds, why = check_audio(self.path)
+        if why or (self.start == 0.0 and self.end is None):
+            return seconds, why
+        end = seconds if self.end is None else self.end
+        if not self.start < end <= seconds + 0.01:
+            return 0.0, f"segment {self.start:g}-{end:g} s is empty or past the end ({seconds:g} s)"
+        return end - self.start, None
 
 
 def _read_table(path: Path) -> dict[str, str]:
@@ -44,44 +60,85 @@ def _read_table(path: Path) -> dict[str, str]:
 
 
 def read_data_dir(data_dir: str | Path, need_text: bool = True) -> list[Utterance]:
-    """Read `wav.scp` (id path) and `text` (id transcript) of a Kaldi-style data dir.
+    """Read `wav.scp` (id path) and `text` (id transcript) of a Kaldi-style data dir, and
+    `segments` (utterance-id recording-id start end, in seconds) where there is one: then wav.scp
+    lists recordings and each segment is an utterance.
 
     Relative audio paths are resolved against the data dir. Utterances are returned in
-    wav.scp order; with need_text, every one of them must have a transcript.
+    wav.scp (or segments) order; with need_text, every one of them must have a transcript.
     """
     data_dir = Path(data_dir)
     scp = data_dir / "wav.scp"
     if not scp.is_file():
-        raise UserError(f"{data_dir}: not a data dir (no wav.scp); expected wav.scp and text files")
+        raise UserError(f"{located(data_dir)}: not a data dir (no wav.scp); expected wav.scp and text files")
     wavs = _read_table(scp)
     texts = _read_table(data_dir / "text") if (data_dir / "text").is_file() else {}
     if need_text and not texts:
         raise UserError(f"{data_dir}: no text file with transcripts")
-    utts = []
+    paths = {}
     for uid, loc in wavs.items():
         if loc.endswith("|"):
             raise UserError(f"{scp}: {uid}: piped commands are not supported; list audio file paths")
+        path = Path(loc)
+        paths[uid] = path if path.is_absolute() else data_dir / path
+    spans = _read_segments(data_dir / "segments", paths) if (data_dir / "segments").is_file() else None
+    utts = []
+    for uid, (path, start, end) in (spans or {u: (p, 0.0, None) for u, p in paths.items()}).items():
         if need_text and uid not in texts:
             raise UserError(f"{data_dir / 'text'}: no transcript for {uid!r}")
-        path = Path(loc)
-        utts.append(Utterance(uid, path if path.is_absolute() else data_dir / path, texts.get(uid)))
+        utts.append(Utterance(uid, path, texts.get(uid), start, end))
     return utts
 
 
+def _read_segments(path: Path, recordings: dict[str, Path]) -> dict[str, tuple[Path, float, float | None]]:
+    spans = {}
+    for uid, value in _read_table(path).items():
+        fields = value.split()
+        try:
+            rec, start, end = fields[0], float(fields[1]), float(fields[2])
+        except (IndexError, ValueError):
+            raise UserError(f"{path}: {uid}: expected 'utterance-id recording-id start end'") from None
+        if rec not in recordings:
+            raise UserError(f"{path}: {uid}: recording {rec!r} is not in wav.scp")
+        if end == -1:  # Kaldi: to the end of the recording
+            spans[uid] = (recordings[rec], start, None)
+            continue
+        if not 0.0 <= start < end:
+            raise UserError(f"{path}: {uid}: segment {start:g}-{end:g} s is empty")
+        spans[uid] = (recordings[rec], start, end)
+    return spans
+
+
 def write_data_dir(data_dir: str | Path, utts: list[Utterance], speakers: dict[str, str] | None = None) -> None:
-    """Write wav.scp, text (and utt2spk when speakers are given), sorted by id as Kaldi expects."""
+    """Write wav.scp, text (and utt2spk when speakers are given), sorted by id as Kaldi expects.
+    Where utterances are segments of recordings, wav.scp lists the recordings (ids from their
+    file names) and `segments` the utterances."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     utts = sorted(utts, key=lambda u: u.id)
-    (data_dir / "wav.scp").write_text("".join(f"{u.id} {u.path}\n" for u in utts), encoding="utf-8")
     (data_dir / "text").write_text("".join(f"{u.id} {u.text}\n" for u in utts), encoding="utf-8")
     if speakers is not None:
-        (data_dir / "utt2spk").write_text("".join(f"{u.id} {speakers[u.id]}\n" for u in utts))
+        (data_dir / "utt2spk").write_text("".join(f"{u.id} {speakers[u.id]}\n" for u in utts), encoding="utf-8")
+    (data_dir / "segments").unlink(missing_ok=True)
+    if all(u.start == 0.0 and u.end is None for u in utts):
+        (data_dir / "wav.scp").write_text("".join(f"{u.id} {u.path}\n" for u in utts), encoding="utf-8")
+        return
+    recordings: dict[Path, str] = {}
+    for u in utts:
+        if u.path not in recordings:
+            stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in u.path.stem)
+            recordings[u.path] = stem if stem not in recordings.values() else f"{stem}-{len(recordings)}"
+    scp = sorted((rec, path) for path, rec in recordings.items())
+    (data_dir / "wav.scp").write_text("".join(f"{rec} {path}\n" for rec, path in scp), encoding="utf-8")
+    rows = (
+        f"{u.id} {recordings[u.path]} {u.start:.3f} {'-1' if u.end is None else format(u.end, '.3f')}\n" for u in utts
+    )
+    (data_dir / "segments").write_text("".join(rows), encoding="utf-8")
 
 
 def estimated_frames(utt: Utterance) -> int:
-    """Feature frames of an utterance from its header alone (no decoding); 0 if unreadable."""
-    return num_frames(round(audio_duration(utt.path) * SAMPLE_RATE))
+    """Feature frames of an utterance from its header alone (no decoding); 0 if unusable."""
+    return num_frames(round(utt.check()[0] * SAMPLE_RATE))
 
 
 def ctc_min_frames(ids: list[int]) -> int:
@@ -107,7 +164,7 @@ class FeatureCache:
     @staticmethod
     def _source(utt: Utterance) -> list:
         st = utt.path.stat()
-        return [str(utt.path), st.st_size, st.st_mtime_ns]
+        return [str(utt.path), st.st_size, st.st_mtime_ns, utt.start, utt.end]
 
     def get(self, utt: Utterance) -> torch.Tensor | None:
         f = self._file(utt)
@@ -160,7 +217,7 @@ class FeatureDataset(Dataset):
 
     def _guarded(self, utt: Utterance, compute) -> torch.Tensor | None:
         try:
-            return compute(load_audio(utt.path))
+            return compute(utt.load())
         except AudioError as exc:
             self.failed[utt.id] = str(exc)
         except ValueError as exc:  # shorter than one frame
@@ -341,19 +398,21 @@ def filter_trainable(
     """Drop utterances that cannot be read, are too short for their transcript under CTC, or are
     longer than a whole batch may be. Returns (kept, their frame counts, {reason: count})."""
     kept, frames = [], []
-    dropped = {"unreadable": 0, "too short for transcript": 0, "longer than max_frames": 0}
+    dropped: dict[str, int] = {}
     for u in utts:
-        t = estimated_frames(u)
-        if t == 0:
-            dropped["unreadable"] += 1
+        seconds, why = u.check()
+        t = num_frames(round(seconds * SAMPLE_RATE))
+        if why or t == 0:  # in load_audio's words: file not found, contains no audio samples, ...
+            why = (why or "too short for one frame").split(" (")[0]
+            dropped[why] = dropped.get(why, 0) + 1
         elif math.ceil(t / stack) < ctc_min_frames(vocab.encode(u.text or "")):
-            dropped["too short for transcript"] += 1
+            dropped["too short for transcript"] = dropped.get("too short for transcript", 0) + 1
         elif max_frames and t > max_frames:
-            dropped["longer than max_frames"] += 1
+            dropped["longer than max_frames"] = dropped.get("longer than max_frames", 0) + 1
         else:
             kept.append(u)
             frames.append(t)
-    return kept, frames, {k: v for k, v in dropped.items() if v}
+    return kept, frames, dropped
 
 
 def compute_cmvn(dataset: FeatureDataset, max_utts: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

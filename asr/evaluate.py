@@ -15,7 +15,7 @@ import torch
 
 from asr.decoding import greedy_decode
 from asr.errors import UserError
-from asr.vocab import Vocab, normalize_text
+from asr.vocab import TextConfig, Vocab, normalize_text
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
@@ -26,21 +26,24 @@ if TYPE_CHECKING:
 @dataclass
 class ErrorCounts:
     """Character and word edit operations summed over utterances: corpus CER/WER that can be
-    accumulated batch by batch (the same numbers as jiwer over the whole list at once)."""
+    accumulated batch by batch (the same numbers as jiwer over the whole list at once). Words
+    are what spaces separate; characters are counted without the spaces."""
 
     char_errors: int = 0
     chars: int = 0
     word_errors: int = 0
     words: int = 0
+    text: TextConfig = TextConfig()  # how references and hypotheses are normalized first
 
     def add(self, refs: list[str], hyps: list[str]) -> ErrorCounts:
         """Score normalized pairs. Empty references are skipped: no errors can be normalized
         by a zero reference length (jiwer's definition)."""
-        pairs = [(normalize_text(r), normalize_text(h)) for r, h in zip(refs, hyps, strict=True)]
+        pairs = [(normalize_text(r, self.text), normalize_text(h, self.text)) for r, h in zip(refs, hyps, strict=True)]
         pairs = [(r, h) for r, h in pairs if r]
         if pairs:
             r, h = [p[0] for p in pairs], [p[1] for p in pairs]
-            c, w = jiwer.process_characters(r, h), jiwer.process_words(r, h)
+            c = jiwer.process_characters([x.replace(" ", "") for x in r], [x.replace(" ", "") for x in h])
+            w = jiwer.process_words(r, h)
             self.char_errors += c.substitutions + c.deletions + c.insertions
             self.chars += c.substitutions + c.deletions + c.hits
             self.word_errors += w.substitutions + w.deletions + w.insertions
@@ -54,13 +57,13 @@ class ErrorCounts:
         }
 
 
-def error_rates(refs: list[str], hyps: list[str]) -> dict[str, float]:
+def error_rates(refs: list[str], hyps: list[str], text: TextConfig = TextConfig()) -> dict[str, float]:
     """Corpus-level {"cer", "wer"} over normalized texts.
 
     Unsegmented Mandarin has one "word" per sentence, so its WER is the sentence error
     rate and CER is the metric to read.
     """
-    return ErrorCounts().add(refs, hyps).rates()
+    return ErrorCounts(text=text).add(refs, hyps).rates()
 
 
 def evaluate(
@@ -68,19 +71,71 @@ def evaluate(
 ) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
-    Returns (rows {"id", "ref", "hyp"[, "chars"]}, {id: error} of unreadable files, rates).
+    Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars", "word_errors", "ref_words"
+    [, "chars": per-character times]}, {id: error} of unreadable files, rates).
     Per-character times (forced alignment) only with `times`.
     """
     rows, failed = [], {}
-    results = rec.transcribe_many([str(u.path) for u in utts], batch_size=batch_size, times=times)
+    if any(u.start or u.end is not None for u in utts):  # segments of recordings: cut at load time
+        results = _transcribe_segments(rec, utts, batch_size, times)
+    else:
+        results = rec.transcribe_many([str(u.path) for u in utts], batch_size=batch_size, times=times)
     for result, u in zip(results, utts):
         if result.error:
             failed[u.id] = result.error
             if on_error:
                 on_error(u.id, result.error)
         else:
-            rows.append({"id": u.id, "ref": u.text, "hyp": result.text, **({"chars": result.chars} if times else {})})
-    return rows, failed, error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows])
+            counts = ErrorCounts(text=rec.vocab.text).add([u.text], [result.text])
+            rows.append(
+                {
+                    "id": u.id,
+                    "ref": u.text,
+                    "hyp": result.text,
+                    "char_errors": counts.char_errors,
+                    "ref_chars": counts.chars,
+                    "word_errors": counts.word_errors,
+                    "ref_words": counts.words,
+                    **({"chars": result.chars} if times else {}),
+                }
+            )
+    return rows, failed, error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows], rec.vocab.text)
+
+
+def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[object, torch.Tensor]]:
+    """(utterance, waveform) for each utterance that loads (its segment only); the others go to on_error."""
+    from asr.errors import AudioError
+    from asr.features import FRAME_LENGTH
+    from asr.transcribe import too_short
+
+    out = []
+    for u in utts:
+        try:
+            wave = u.load()
+            if len(wave) < FRAME_LENGTH:
+                raise too_short(str(u.path), len(wave))
+        except AudioError as exc:
+            if on_error:
+                on_error(u.id, str(exc))
+            continue
+        out.append((u, wave))
+    return out
+
+
+def _transcribe_segments(rec, utts, batch_size: int, times: bool) -> list:
+    """Recognizer results for utterances that are segments of recordings, in order (batches
+    of `batch_size`; an unreadable one gets a Transcript with its error)."""
+    from asr.transcribe import Transcript
+
+    results = {}
+    for k in range(0, len(utts), batch_size):
+        batch = utts[k : k + batch_size]
+        loaded = _loaded(batch, lambda uid, why: results.__setitem__(uid, Transcript(uid, error=why)))
+        if loaded:
+            decoded = rec.decode_log_probs(*rec.log_probs([rec.features(w) for _, w in loaded]), times=times)
+            for (u, _), r in zip(loaded, decoded):
+                results[u.id] = r
+    return [results[u.id] for u in utts]
 
 
 def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], failed: dict[str, str]) -> None:
@@ -126,28 +181,14 @@ def tune_lm(
     (B, T', V) log-probs whatever the dev set's size (keeping every utterance's log-probs for
     all grid points needs ~36 GB for AISHELL-1 dev: 14k utterances, 4.3k units).
     """
-    from asr.audio import load_audio
-    from asr.errors import AudioError
-    from asr.features import FRAME_LENGTH
-    from asr.transcribe import too_short
-
     grid = [(a, b) for a in alphas for b in betas]
-    counts = {point: ErrorCounts() for point in grid}
+    counts = {point: ErrorCounts(text=rec.vocab.text) for point in grid}
     for k in range(0, len(utts), batch_size):
-        refs, feats = [], []
-        for u in utts[k : k + batch_size]:
-            try:
-                wave = load_audio(u.path)
-                if len(wave) < FRAME_LENGTH:
-                    raise too_short(str(u.path), len(wave))
-            except AudioError as exc:
-                if on_error:
-                    on_error(u.id, str(exc))
-                continue
-            refs.append(u.text or "")
-            feats.append(rec.features(wave))
-        if not feats:
+        loaded = _loaded(utts[k : k + batch_size], on_error)
+        if not loaded:
             continue
+        refs = [u.text or "" for u, _ in loaded]
+        feats = [rec.features(w) for _, w in loaded]
         log_probs, out_lens = rec.log_probs(feats)
         for a, b in grid:
             hyps = [r.text for r in rec.decode_log_probs(log_probs, out_lens, decoder="beam", alpha=a, beta=b)]
@@ -170,4 +211,4 @@ def evaluate_loader(model: CTCModel, loader: DataLoader, vocab: Vocab, device: t
         log_probs, out_lens = model(batch.feats, batch.feat_lens)
         hyps += [vocab.decode(h.ids) for h in greedy_decode(log_probs, out_lens, vocab.blank)]
         refs += [t or "" for t in batch.texts]
-    return error_rates(refs, hyps)
+    return error_rates(refs, hyps, vocab.text)

@@ -70,5 +70,5 @@ def epoch_line(row: dict, epochs: int, improved: bool) -> str:
         f"WER {row['dev_wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {row['seconds']:.0f} s, lr {row['lr']:.2e}"
         + (" (best)" if improved else "")
         + (f", {row['skipped_nonfinite']} non-finite steps skipped" if row["skipped_nonfinite"] else "")
-        + (f", {row['unreadable']} unreadable files skipped" if row["unreadable"] else "")
+        + (f", skipped {row['unreadable']} audio file(s) that failed to load" if row["unreadable"] else "")
     )

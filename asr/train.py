@@ -81,7 +81,9 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         torch.set_num_threads(cfg.threads)
     rank_seed = seed_rank(cfg.seed, d)  # the model's initial weights are rank 0's, broadcast below
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
-    vocab, train_utts, budget_lengths, dev_utts = read_data(recipe, d, device, Vocab(saved["vocab"]) if saved else None)
+    vocab, train_utts, budget_lengths, dev_utts = read_data(
+        recipe, d, device, Vocab(saved["vocab"], recipe.text) if saved else None
+    )
     run = Run(recipe, d, device, vocab, rank_seed, amp_dtype(cfg.amp, device))
     loaders = make_loaders(run, train_utts, budget_lengths, dev_utts)
     ts = make_state(run, saved, loaders.train_set)
@@ -101,25 +103,44 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         from torch.utils.tensorboard import SummaryWriter
 
         run.writer = SummaryWriter(str(run.exp_dir / "tensorboard"), purge_step=ts.step)
-    stop = False
+    deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
+    stop = out_of_time = False
     while ts.epoch < cfg.epochs and not stop:
-        _run_epoch(run, ts, net, loaders)
+        if not _run_epoch(run, ts, net, loaders, deadline):
+            out_of_time = True
+            _save_last(run, ts)
+            log.info(
+                f"time budget of {cfg.max_minutes:g} min spent: stopped in epoch {ts.epoch + 1} at batch {ts.batch}; "
+                f"best.pt holds the best dev CER so far ({ts.best_cer:.2%}); --resume goes on from here"
+            )
+            break
         stop = _end_epoch(run, ts, loaders)
+        if deadline and ts.epoch < cfg.epochs and not stop and not _in_time(deadline, run):
+            out_of_time = True
+            log.info(f"time budget of {cfg.max_minutes:g} min spent after epoch {ts.epoch}; --resume goes on from here")
+            break
     _finish(run, ts, loaders)
-    return {"best_cer": ts.best_cer, "history": ts.history, "exp_dir": str(run.exp_dir)}
+    return {"best_cer": ts.best_cer, "history": ts.history, "exp_dir": str(run.exp_dir), "out_of_time": out_of_time}
 
 
-def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> None:
-    """The rest of epoch ts.epoch, from batch ts.batch on (mid-epoch after a resume)."""
+def _in_time(deadline: float | None, run: Run) -> bool:
+    """Whether every rank is still within the time budget (all ranks stop together)."""
+    return deadline is None or all_ranks(time.time() < deadline, run.d, run.device)
+
+
+def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders, deadline: float | None) -> bool:
+    """The rest of epoch ts.epoch, from batch ts.batch on (mid-epoch after a resume). Returns
+    False when the time budget ran out before the epoch's last batch."""
     cfg = run.recipe.train
     loaders.sampler.set_epoch(ts.epoch, ts.batch)
     net.train()
     ctc = torch.nn.CTCLoss(blank=run.vocab.blank, reduction="sum", zero_infinity=True)
     t0 = time.time() - ts.running["seconds"]
     with progress_bar(run.d.main) as progress:
+        total = len(loaders.sampler.batches())
         task = progress.add_task(
             f"epoch {ts.epoch + 1}/{cfg.epochs}",
-            total=len(loaders.sampler.batches()),
+            total=total,
             completed=ts.batch,
             loss=0.0,
             fps=0.0,
@@ -144,6 +165,9 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
                 run.writer.add_scalar("train/grad_norm", grad_norm, ts.step)
             if cfg.save_every_steps and ts.step % cfg.save_every_steps == 0:
                 _save_last(run, ts)
+            if ts.batch < total and not _in_time(deadline, run):
+                return False
+    return True
 
 
 def _train_step(

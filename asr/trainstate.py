@@ -113,13 +113,13 @@ def read_data(
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
     if vocab is None and cfg.init:  # fine-tuning: the model file's units first, at their indices
-        vocab = Vocab(load_checkpoint(cfg.init)["vocab"]).extend(u.text for u in train_utts)
-    vocab = vocab or Vocab.build(u.text for u in train_utts)
+        vocab = Vocab(load_checkpoint(cfg.init)["vocab"], recipe.text).extend(u.text for u in train_utts)
+    vocab = vocab or Vocab.build((u.text for u in train_utts), text=recipe.text)
     slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
     train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
     log.info(
         f"train: {len(train_utts)} utterances ({sum(frames) / 360000:.2f} h), skipped: "
-        f"{', '.join(f'{n} {why}' for why, n in dropped.items()) or 'none'}; "
+        f"{', '.join(f'{why}: {n}' for why, n in dropped.items()) or 'none'}; "
         f"dev: {len(dev_utts)}; vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
     )
     if not train_utts:
@@ -185,7 +185,7 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> Train
     ts = TrainState(
         model,
         torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
-        LRSchedule(cfg.lr, cfg.warmup_steps, cfg.lr_decay, cfg.plateau_factor, cfg.plateau_patience),
+        LRSchedule(cfg.lr, cfg.warmup_steps, cfg.epoch_decay, cfg.plateau_factor, cfg.plateau_patience),
         torch.amp.GradScaler("cuda", enabled=run.dtype == torch.float16),
     )
     if saved:

@@ -38,7 +38,7 @@ from bench.heldout_voice import score
 from bench.train import load_features, run
 
 NOCLIP = ("elman", "irnn", "lstm")
-NOCLIP_EPOCHS = 4
+NOCLIP_EPOCHS = 2
 ROWS = [*CELLS, *(f"noclip_{c}" for c in NOCLIP)]
 PLOT = RESULTS.parent / "cells_grad_norm.png"
 

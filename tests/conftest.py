@@ -25,6 +25,7 @@ TINY = [
     "train.batch_size=2",
     "train.lr=0.01",
     "train.lr_decay=1.0",
+    "train.lr_final=0",
     "train.threads=2",
     "train.max_frames=0",
     "train.num_workers=0",

@@ -16,7 +16,7 @@ from asr.corpora.librispeech import prepare_librispeech
 from asr.corpora.manifest import prepare_manifest
 from asr.data import read_data_dir
 from asr.errors import UserError
-from conftest import run_asr
+from conftest import SAMPLES, run_asr
 
 
 def tone(path: Path, seconds: float = 0.5, sr: int = 16000, **kw) -> Path:
@@ -53,17 +53,17 @@ def test_librispeech_subsets(tmp_path):
     reports = prepare_librispeech(root, tmp_path / "out")
     assert sorted(r.out_dir.name for r in reports) == ["dev-clean", "test-clean"]
     dev = tmp_path / "out" / "dev-clean"
-    assert table(dev, "text") == {"84-121123-0000": "go do you hear", "84-121123-0001": "but in less than five minutes"}
+    assert table(dev, "text") == {"84-121123-0000": "GO DO YOU HEAR", "84-121123-0001": "BUT IN LESS THAN FIVE MINUTES"}
     assert table(dev, "utt2spk") == {"84-121123-0000": "84", "84-121123-0001": "84"}
     assert table(dev, "spk2utt") == {"84": "84-121123-0000 84-121123-0001"}
     assert table(dev, "utt2dur") == {"84-121123-0000": "1.000", "84-121123-0001": "0.500"}
     assert Path(table(dev, "wav.scp")["84-121123-0000"]) == (chapter / "84-121123-0000.flac").resolve()
     reasons = skipped(dev)
     assert reasons["84-121123-0003"] == "no transcript"
-    assert reasons["84-121123-0004"] == "missing file"
-    assert reasons["84-121123-0002"].startswith("unreadable audio")
+    assert reasons["84-121123-0004"] == "file not found"
+    assert reasons["84-121123-0002"].startswith("not a readable audio file (")
     assert len(reasons) == 3
-    assert [u.text for u in read_data_dir(tmp_path / "out" / "test-clean")] == ["he hoped there would be stew"]
+    assert [u.text for u in read_data_dir(tmp_path / "out" / "test-clean")] == ["HE HOPED THERE WOULD BE STEW"]
     # one subset's own folder becomes OUT itself
     (one,) = prepare_librispeech(root / "test-clean", tmp_path / "one")
     assert one.out_dir == tmp_path / "one" and one.utterances == 1
@@ -90,19 +90,18 @@ def test_commonvoice_votes_and_mp3(tmp_path):
         w.writerows(rows)
     (report,) = prepare_commonvoice(root, tmp_path / "out")
     out = tmp_path / "out" / "train"
-    assert table(out, "text") == {"common_voice_nl_1": "hallo wereld", "common_voice_nl_2": "goedemorgen"}
+    assert table(out, "text") == {"common_voice_nl_1": "Hallo, wereld!", "common_voice_nl_2": "Goedemorgen"}
     assert table(out, "utt2spk") == {"common_voice_nl_1": "spk1", "common_voice_nl_2": "spk1"}
     assert abs(float(table(out, "utt2dur")["common_voice_nl_1"]) - 0.6) < 0.1  # MP3 frames pad a little
     assert skipped(out) == {
         "common_voice_nl_3": "not validated: 1 up, 0 down votes",
         "common_voice_nl_4": "not validated: 2 up, 2 down votes",
-        "common_voice_nl_5": "missing file",
+        "common_voice_nl_5": "file not found",
         "common_voice_nl_6": "empty transcript",
-        "common_voice_nl_7": skipped(out)["common_voice_nl_7"],
+        "common_voice_nl_7": "empty file (0 bytes)",
     }
-    assert skipped(out)["common_voice_nl_7"].startswith("unreadable audio")
     assert report.line().startswith(f"{out}: 2 utterances") and "5 " not in report.line().split("(")[0]
-    assert report.reasons() == {"not validated": 2, "missing file": 1, "empty transcript": 1, "unreadable audio": 1}
+    assert report.reasons() == {"not validated": 2, "file not found": 1, "empty transcript": 1, "empty file": 1}
 
 
 @pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl"])
@@ -128,10 +127,10 @@ def test_manifests(tmp_path, kind):
             w.writerows(rows)
     report = prepare_manifest(manifest, tmp_path / "out")
     out = tmp_path / "out"
-    assert table(out, "text") == {"a": "你好world", "bee": "hello world"}
+    assert table(out, "text") == {"a": "你好 world", "bee": "Hello, World"}
     assert table(out, "utt2spk") == {"a": "ann", "bee": "bee"}
     assert table(out, "utt2dur") == {"a": "0.500", "bee": "0.250"}
-    assert skipped(out) == {"empty": "no audio samples", "a-4": "empty transcript", "gone": "missing file"}
+    assert skipped(out) == {"empty": "contains no audio samples", "a-4": "empty transcript", "gone": "file not found"}
     assert report.utterances == 2 and abs(report.seconds - 0.75) < 1e-6
 
 
@@ -174,8 +173,74 @@ def test_lhotse_cuts_written_by_lhotse(tmp_path):
     res = run_asr("prepare", "lhotse", path, tmp_path / "out")
     assert res.returncode == 0, res.stderr
     out = tmp_path / "out"
-    (uid,) = table(out, "text")
-    assert table(out, "text")[uid] == "good morning" and table(out, "utt2spk")[uid] == "kim"
-    assert table(out, "utt2dur")[uid] == "1.000"
-    assert skipped(out) == {"part": "part of a longer recording (0.00-1.00 s of 2.00 s)"}
-    assert "1 utterances" in res.stdout and "1 part of a longer recording" in res.stdout
+    texts = table(out, "text")
+    (uid,) = [u for u in texts if u != "part"]
+    assert texts == {uid: "Good morning", "part": "whole"}
+    assert table(out, "utt2spk") == {uid: "kim", "part": "lee"}
+    assert table(out, "utt2dur") == {uid: "1.000", "part": "1.000"}
+    # the whole recording is an utterance of its own; the truncated cut is a segment of rec2
+    assert table(out, "segments") == {uid: "rec1 0.000 -1", "part": "rec2 0.000 1.000"}
+    assert skipped(out) == {}
+    assert "2 utterances" in res.stdout and "nothing skipped" in res.stdout
+    utts = {u.id: u for u in read_data_dir(out)}
+    assert len(utts["part"].load()) == 16000 and len(utts[uid].load()) == 16000
+
+
+def test_manifest_segments_are_cut_at_load_time(tmp_path):
+    sr = 16000
+    pieces = [np.full(sr // 2, v, np.float32) for v in (0.1, -0.2, 0.3)]  # 0.5 s each, told apart by level
+    sf.write(str(tmp_path / "long.wav"), np.concatenate(pieces), sr)
+    rows = [
+        {"path": "long.wav", "text": "一", "start": 0.0, "end": 0.5, "id": "p1"},
+        {"path": "long.wav", "text": "二", "start": 0.5, "end": 1.0, "id": "p2", "speaker": "s"},
+        {"path": "long.wav", "text": "三", "start": 1.0, "id": "p3"},  # to the end of the file
+        {"path": "long.wav", "text": "四", "start": 1.2, "end": 2.5, "id": "past"},
+        {"path": "long.wav", "text": "五", "start": "soon", "id": "bad"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    prepare_manifest(manifest, tmp_path / "out")
+    out = tmp_path / "out"
+    assert table(out, "wav.scp") == {"long": str((tmp_path / "long.wav").resolve())}
+    assert table(out, "segments") == {"p1": "long 0.000 0.500", "p2": "long 0.500 1.000", "p3": "long 1.000 -1"}
+    assert table(out, "utt2dur") == {"p1": "0.500", "p2": "0.500", "p3": "0.500"}
+    assert skipped(out)["past"] == "segment 1.2-2.5 s is empty or past the end (1.5 s)"
+    assert skipped(out)["bad"].startswith("line 5: start/end not numbers")
+    utts = read_data_dir(out)
+    assert [(u.id, u.start, u.end) for u in utts] == [("p1", 0.0, 0.5), ("p2", 0.5, 1.0), ("p3", 1.0, None)]
+    for u, piece in zip(utts, pieces):
+        assert np.allclose(u.load().numpy(), piece, atol=1e-4)  # its own half second (PCM16 steps)
+
+
+def test_evaluating_segments_equals_evaluating_the_pieces(tiny_model, tmp_path):
+    """Three samples, padded to whole milliseconds, as files of their own and as segments of one."""
+    waves, rows, t = [], [], 0.0
+    texts = dict(line.split(" ", 1) for line in (SAMPLES / "text").read_text(encoding="utf-8").splitlines())
+    for stem in ("test-belinda-00062", "test-f2-00114", "test-belinda-00142"):
+        audio, sr = sf.read(str(SAMPLES / f"{stem}.wav"), dtype="float32")
+        audio = np.pad(audio, (0, -len(audio) % 16))
+        tone_path = tmp_path / "pieces" / f"{stem}.wav"
+        tone_path.parent.mkdir(exist_ok=True)
+        sf.write(str(tone_path), audio, sr)
+        waves.append(audio)
+        rows.append({"path": str(tone_path), "text": texts[stem], "id": stem})
+        rows.append(
+            {"path": "long.wav", "text": texts[stem], "id": f"seg-{stem}", "start": t, "end": t + len(audio) / sr}
+        )
+        t += len(audio) / sr
+    sf.write(str(tmp_path / "long.wav"), np.concatenate(waves), 16000)
+    for name, keep in (("pieces", lambda r: "start" not in r), ("segments", lambda r: "start" in r)):
+        (tmp_path / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows if keep(r))
+        )
+        prepare_manifest(tmp_path / f"{name}.jsonl", tmp_path / name)
+    reports = {}
+    for name in ("pieces", "segments"):
+        res = run_asr(
+            "evaluate", "-m", tiny_model["model"], "-d", tmp_path / name, "--report", tmp_path / f"{name}.json"
+        )
+        assert res.returncode == 0, res.stderr
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+    assert (tmp_path / "segments" / "segments").is_file()
+    hyp = {name: {u["id"].removeprefix("seg-"): u["hyp"] for u in r["utterances"]} for name, r in reports.items()}
+    assert hyp["segments"] == hyp["pieces"] and len(hyp["pieces"]) == 3

@@ -26,6 +26,14 @@ def test_counts_accumulate_to_jiwer_over_the_whole_list():
     assert counts.rates() == error_rates(refs, hyps)
 
 
+def test_words_are_counted_for_space_delimited_text_and_characters_without_spaces():
+    counts = ErrorCounts().add(["the cat sat", "好 棒"], ["the cat sad", "好棒"])
+    # "sat" -> "sad"; Mandarin is unsegmented ("好 棒" normalizes to "好棒", one word)
+    assert (counts.words, counts.word_errors) == (4, 1)
+    assert (counts.chars, counts.char_errors) == (11, 1)  # spaces are not characters: 9 + 2
+    assert counts.rates() == {"cer": 1 / 11, "wer": 1 / 4}
+
+
 @pytest.fixture(scope="module")
 def char_lm(tmp_path_factory):
     arpa = tmp_path_factory.mktemp("lm") / "chars.arpa"
@@ -88,5 +96,10 @@ def test_evaluate_aligns_only_when_asked(tiny_model, tmp_path):
     assert run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--report", timed, "--times").returncode == 0
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (plain, timed))
     assert all("chars" not in u for u in a["utterances"])
+    for u in a["utterances"]:  # per-utterance counts add up to the corpus rates
+        assert u["char_errors"] <= u["ref_chars"] + len(u["hyp"]) and u["ref_words"] >= 1
+    assert a["cer"] == pytest.approx(
+        sum(u["char_errors"] for u in a["utterances"]) / sum(u["ref_chars"] for u in a["utterances"])
+    )
     assert all(len(u["chars"]) == len(u["hyp"]) for u in b["utterances"])
     assert [u["hyp"] for u in a["utterances"]] == [u["hyp"] for u in b["utterances"]] and a["cer"] == b["cer"]

@@ -1,6 +1,8 @@
 import math
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
@@ -72,8 +74,35 @@ def test_too_short_utterances_are_skipped(tmp_path):
     ids = [l.split()[0] for l in lines]
     # the last utterance gets a transcript far longer than its audio can carry under CTC
     rows = [f"{i} {texts[i]}" for i in ids[:2]] + [f"{ids[2]} {'一' * 400}"]
+    # and files without audio, in the words evaluation uses for them too
+    sf.write(str(tmp_path / "empty.wav"), np.zeros(0, np.float32), 16000)
+    (tmp_path / "zero.wav").write_bytes(b"")
+    with open(data / "wav.scp", "a") as f:
+        f.write(f"e1 {tmp_path / 'empty.wav'}\ne2 {tmp_path / 'zero.wav'}\ne3 {tmp_path / 'gone.wav'}\n")
+    rows += ["e1 一", "e2 二", "e3 三"]
     (data / "text").write_text("\n".join(rows) + "\n", encoding="utf-8")
     summary = train(load_recipe(DEMO, tiny_overrides(tmp_path / "exp", epochs=1, data=data)))
     log = (tmp_path / "exp" / "train.log").read_text(encoding="utf-8")
-    assert "train: 2 utterances" in log and "skipped: 1 too short for transcript" in log
+    assert "train: 2 utterances" in log
+    for why in ("contains no audio samples: 1", "empty file: 1", "file not found: 1", "too short for transcript: 1"):
+        assert why in log, log
     assert math.isfinite(summary["history"][0]["train_loss"])
+
+
+def test_time_budget_stops_cleanly_and_resume_goes_on(tmp_path):
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=3) + ["train.max_minutes=0.00001"]  # spent after one step
+    summary = train(load_recipe(DEMO, sets))
+    assert summary["out_of_time"] and summary["history"] == []
+    assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 1
+    assert "time budget of 1e-05 min spent: stopped in epoch 1 at batch 1" in (exp / "train.log").read_text()
+    train(load_recipe(DEMO, sets), resume=True)
+    assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 2
+
+
+def test_lr_final_spreads_the_decay_over_the_run():
+    for epochs in (5, 40):
+        cfg = load_recipe(DEMO, [f"train.epochs={epochs}", "train.lr_decay=1.0", "train.lr_final=0.1"]).train
+        assert cfg.epoch_decay ** (epochs - 1) == pytest.approx(0.1)
+    with pytest.raises(UserError, match="set lr_decay or lr_final, not both"):
+        load_recipe(DEMO, ["train.lr_decay=0.9", "train.lr_final=0.1"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from asr.errors import UserError
+from asr.errors import UserError, located
 
 log = logging.getLogger("asr.train")
 
@@ -15,13 +15,28 @@ def ensure_data(recipe) -> None:
     data = recipe.data
     if all((Path(d) / "wav.scp").is_file() for d in (data.train, data.dev)):
         return
+    out = Path(data.train).parent
     if data.corpus == "aishell":
         from asr.corpora.aishell import prepare_aishell
 
-        out = Path(data.train).parent
         counts = prepare_aishell(data.corpus_dir or "data/aishell", out)
         log.info(f"prepared AISHELL-1 data dirs in {out} from {data.corpus_dir}: {counts}")
         return
+    if data.corpus in ("librispeech", "commonvoice"):
+        if not data.corpus_dir:
+            raise UserError(f"data.corpus: {data.corpus} needs data.corpus_dir (where the corpus is)")
+        if data.corpus == "librispeech":
+            from asr.corpora.librispeech import prepare_librispeech as prepare
+        else:
+            from asr.corpora.commonvoice import prepare_commonvoice as prepare
+        for report in prepare(data.corpus_dir, out):
+            log.info(f"prepared {report.line()}")
+        missing = [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
+        if missing:
+            raise UserError(f"data dir {located(missing[0])} not among those prepared from {data.corpus_dir}")
+        return
+    if data.corpus is not None:
+        raise UserError(f"data.corpus: expected aishell, librispeech or commonvoice, got {data.corpus!r}")
     missing = [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
     hint = " (generate the demo corpus with: asr prepare demo data/demo)" if "demo" in missing[0] else ""
-    raise UserError(f"data dir {missing[0]} not found{hint}")
+    raise UserError(f"data dir {located(missing[0])} not found{hint}")

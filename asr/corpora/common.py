@@ -13,8 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
-
+from asr.data import Utterance, write_data_dir
 from asr.vocab import normalize_text
 
 
@@ -24,6 +23,8 @@ class Entry:
     path: Path
     text: str
     speaker: str | None = None
+    start: float = 0.0  # a segment of the file, in seconds (Kaldi `segments`) ...
+    end: float | None = None  # ... None: to its end
 
 
 @dataclass
@@ -39,8 +40,8 @@ class Report:
         self.skipped.append((uid, str(path), reason))
 
     def reasons(self) -> Counter:
-        """Skipped entries by the reason's kind (the text before any colon)."""
-        return Counter(reason.split(":")[0] for _, _, reason in self.skipped)
+        """Skipped entries by the reason's kind (the text before any colon or parenthesis)."""
+        return Counter(reason.split(":")[0].split(" (")[0] for _, _, reason in self.skipped)
 
     def line(self) -> str:
         """One line for the console: where, how much, what was left out and why."""
@@ -51,28 +52,16 @@ class Report:
         return f"{kept}; skipped {len(self.skipped)} ({why}): see {self.out_dir / 'skipped.tsv'}"
 
 
-def _check_audio(path: Path) -> tuple[float | None, str | None]:
-    """(duration in seconds, None) for usable audio, or (None, why not)."""
-    if not path.is_file():
-        return None, "missing file"
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        return None, f"unreadable audio: {str(exc).splitlines()[0]}"
-    if info.frames <= 0:
-        return None, "no audio samples"
-    return info.frames / info.samplerate, None
-
-
 def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | None = None) -> Report:
     """Check `entries` and write the good ones to out_dir as a Kaldi-style data dir: wav.scp,
-    text (normalized as everywhere in asr), utt2spk, spk2utt, utt2dur, sorted by id; the
-    skipped ones (missing, unreadable or empty audio, empty transcript, repeated id), with the
-    layout's own skips passed in `report`, go to skipped.tsv. Returns the report."""
+    text (as written; empty after normalization counts as empty), utt2spk, spk2utt, utt2dur, and `segments` where
+    entries are parts of files, sorted by id; the skipped ones (missing, unreadable or empty
+    audio in load_audio's words, a segment past the file's end, empty transcript, repeated id),
+    with the layout's own skips passed in `report`, go to skipped.tsv. Returns the report."""
     out_dir = Path(out_dir)
     report = report or Report(out_dir)
     report.out_dir = out_dir
-    kept: dict[str, tuple[Entry, str, float]] = {}
+    kept: dict[str, tuple[Utterance, str, float]] = {}
     for e in entries:
         if e.id in kept:
             report.skip(e.id, e.path, "repeated id")
@@ -80,30 +69,24 @@ def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | Non
         if any(c.isspace() for c in e.id) or not e.id:
             report.skip(e.id, e.path, "id empty or with spaces")
             continue
-        text = normalize_text(e.text)
-        if not text:
+        # as written (on one line): the recipe's `text:` section normalizes it for training and scoring
+        utt = Utterance(e.id, e.path.resolve(), " ".join(e.text.split()), e.start, e.end)
+        if not normalize_text(utt.text):
             report.skip(e.id, e.path, "empty transcript")
             continue
-        seconds, why = _check_audio(e.path)
+        seconds, why = utt.check()
         if why:
             report.skip(e.id, e.path, why)
             continue
-        kept[e.id] = (e, text, seconds)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        kept[e.id] = (utt, e.speaker or e.id, seconds)
     ids = sorted(kept)
-    speaker = {uid: kept[uid][0].speaker or uid for uid in ids}
-
-    def table(name: str, rows) -> None:
-        (out_dir / name).write_text("".join(f"{k} {v}\n" for k, v in rows), encoding="utf-8")
-
-    table("wav.scp", ((uid, kept[uid][0].path.resolve()) for uid in ids))
-    table("text", ((uid, kept[uid][1]) for uid in ids))
-    table("utt2spk", ((uid, speaker[uid]) for uid in ids))
-    table("utt2dur", ((uid, f"{kept[uid][2]:.3f}") for uid in ids))
+    write_data_dir(out_dir, [kept[uid][0] for uid in ids], {uid: kept[uid][1] for uid in ids})
     by_speaker: dict[str, list[str]] = {}
     for uid in ids:
-        by_speaker.setdefault(speaker[uid], []).append(uid)
-    table("spk2utt", ((spk, " ".join(utts)) for spk, utts in sorted(by_speaker.items())))
+        by_speaker.setdefault(kept[uid][1], []).append(uid)
+    rows = [f"{spk} {' '.join(utts)}\n" for spk, utts in sorted(by_speaker.items())]
+    (out_dir / "spk2utt").write_text("".join(rows), encoding="utf-8")
+    (out_dir / "utt2dur").write_text("".join(f"{uid} {kept[uid][2]:.3f}\n" for uid in ids), encoding="utf-8")
     with open(out_dir / "skipped.tsv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(["id", "path", "reason"])

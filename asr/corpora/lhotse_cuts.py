@@ -2,9 +2,9 @@
 for can be trained on. Needs the lhotse package (pip install 'asr[lhotse]').
 
 A cut becomes one utterance: its supervisions' texts joined in time order, the first
-supervision's speaker, its recording's audio file. Cuts whose audio is not one whole file
-(a part of a longer recording, one channel of several, audio from a URL or a command) are
-skipped with that reason.
+supervision's speaker, its recording's audio file (a part of a longer recording becomes a Kaldi
+segment). Cuts whose audio is not a file (a URL, a command, memory) or that take some channels
+of several are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -38,16 +38,12 @@ def prepare_lhotse(cuts_path: str | Path, out_dir: str | Path) -> Report:
             report.skip(cut.id, rec.id, f"audio not one file ({', '.join(s.type for s in rec.sources)})")
             continue
         audio = Path(rec.sources[0].source)
-        if cut.start > 1e-3 or cut.end < rec.duration - 1e-3:
-            report.skip(
-                cut.id, audio, f"part of a longer recording ({cut.start:.2f}-{cut.end:.2f} s of {rec.duration:.2f} s)"
-            )
-            continue
+        whole = cut.start < 1e-3 and cut.end > rec.duration - 1e-3
         if len(rec.channel_ids) > 1 and cut.num_channels < len(rec.channel_ids):
             report.skip(cut.id, audio, f"{cut.num_channels} of {len(rec.channel_ids)} channels")
             continue
         sups = sorted(cut.supervisions, key=lambda s: s.start)
         text = " ".join(s.text for s in sups if s.text)
         speaker = next((s.speaker for s in sups if s.speaker), None)
-        entries.append(Entry(cut.id, audio, text, speaker))
+        entries.append(Entry(cut.id, audio, text, speaker, *((0.0, None) if whole else (cut.start, cut.end))))
     return write_corpus(out_dir, entries, report)

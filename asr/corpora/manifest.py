@@ -1,5 +1,6 @@
 """A manifest file -> a Kaldi-style data dir: CSV, TSV or JSON Lines with `path` and `text`
-columns (fields), and optionally `id` and `speaker`. Relative paths are read relative to the
+columns (fields), and optionally `id`, `speaker`, and `start`/`end` (seconds: a segment of a
+longer file, written as Kaldi `segments`). Relative paths are read relative to the
 manifest's folder; ids default to the audio file's name (made unique by the entry's number,
 counted from 1, where a name repeats)."""
 
@@ -58,5 +59,12 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path) -> Report:
         if not row.get("id") and uid in seen:
             uid = f"{uid}-{k}"
         seen.add(uid)
-        entries.append(Entry(uid, audio, str(text), str(row["speaker"]) if row.get("speaker") else None))
+        try:
+            start = float(row.get("start") or 0.0)
+            end = float(row["end"]) if row.get("end") not in (None, "") else None
+        except (TypeError, ValueError):
+            report.skip(uid, audio, f"line {n}: start/end not numbers ({row.get('start')!r}, {row.get('end')!r})")
+            continue
+        speaker = str(row["speaker"]) if row.get("speaker") else None
+        entries.append(Entry(uid, audio, str(text), speaker, start, end))
     return write_corpus(out_dir, entries, report)

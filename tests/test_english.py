@@ -1,0 +1,84 @@
+"""A space-delimited language end to end: a tiny LibriSpeech-layout corpus (espeak-ng English),
+prepared and trained through recipes/librispeech.yaml; words come out separated, WER counts words."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import soundfile as sf
+
+from asr.config import load_recipe
+from asr.train import train
+from asr.transcribe import Recognizer
+from conftest import ROOT, have_espeak, run_asr, tiny_overrides
+
+pytestmark = pytest.mark.skipif(not have_espeak(), reason="espeak-ng is needed to synthesize the tiny corpus")
+
+SENTENCES = ["GO DO YOU HEAR", "THE CAT SAT", "A RED HAT", "SHE SAW THE SEA", "GOOD DAY TO YOU", "HE HAD A DOG"]
+
+
+@pytest.fixture(scope="module")
+def librispeech(tmp_path_factory):
+    """LibriSpeech/{train-clean-100,dev-clean,test-clean}/19/198/*.flac with the same six sentences."""
+    root = tmp_path_factory.mktemp("english") / "LibriSpeech"
+    for subset in ("train-clean-100", "dev-clean", "test-clean"):
+        chapter = root / subset / "19" / "198"
+        chapter.mkdir(parents=True)
+        lines = []
+        for k, text in enumerate(SENTENCES):
+            uid = f"19-198-{k:04d}"
+            wav = chapter / f"{uid}.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), text.lower()], check=True)
+            audio, sr = sf.read(str(wav))
+            sf.write(str(chapter / f"{uid}.flac"), audio, sr)
+            wav.unlink()
+            lines.append(f"{uid} {text}\n")
+        (chapter / "19-198.trans.txt").write_text("".join(lines))
+    return root
+
+
+def test_words_come_out_separated_and_wer_counts_words(librispeech, tmp_path):
+    dirs, exp = tmp_path / "dirs", tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=60) + [
+        f"data.corpus_dir={librispeech}",
+        f"data.train={dirs}/train-clean-100",
+        f"data.dev={dirs}/dev-clean",
+        f"data.test={dirs}/test-clean",
+        "features.n_mels=23",
+        "features.n_mfcc=13",
+        "features.deltas=true",
+        "train.warmup_steps=0",
+        "train.lr_final=0",
+        "train.early_stop_patience=0",
+        "train.average_last=0",
+        "train.cache_features=true",
+        "train.feature_cache_dir=null",
+        "augment.narrowband_prob=0",
+    ]
+    train(load_recipe(ROOT / "recipes" / "librispeech.yaml", sets))
+    assert (dirs / "dev-clean" / "spk2utt").read_text().startswith("19 19-198-0000 ")
+    rec = Recognizer(exp / "best.pt")
+    assert "|" in rec.vocab.units  # the word boundary is a unit
+    hyps = [rec.transcribe(p).text for p in sorted((librispeech / "test-clean" / "19" / "198").glob("*.flac"))]
+    assert sum(" " in h for h in hyps) >= 4, hyps  # words separated by single spaces
+    assert all("  " not in h and h == h.strip() for h in hyps), hyps
+    report = tmp_path / "r.json"
+    res = run_asr("evaluate", "-m", exp / "best.pt", "-d", dirs / "test-clean", "--report", report)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(report.read_text())["utterances"]
+    assert [r["ref_words"] for r in rows] == [len(s.split()) for s in SENTENCES]
+    assert sum(r["word_errors"] for r in rows) <= 0.5 * sum(r["ref_words"] for r in rows), rows
+    # a word LM (KenLM reads the ARPA file) on top: beam search keeps words apart and does not do worse
+    pytest.importorskip("kenlm")
+    arpa = tmp_path / "words.arpa"
+    res = run_asr("lm", "train", dirs / "train-clean-100", "-o", arpa, "--order", "2", "--unit", "word")
+    assert res.returncode == 0, res.stderr
+    lm_report = tmp_path / "lm.json"
+    args = ["-m", exp / "best.pt", "-d", dirs / "test-clean", "--decoder", "beam", "--lm", arpa, "--report", lm_report]
+    res = run_asr("evaluate", *args)
+    assert res.returncode == 0, res.stderr
+    lm_rows = json.loads(lm_report.read_text())["utterances"]
+    assert sum(r["word_errors"] for r in lm_rows) <= sum(r["word_errors"] for r in rows), lm_rows
+    assert sum(" " in r["hyp"] for r in lm_rows) >= 4
