@@ -88,7 +88,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         for name in ("speed", "pitch_wide", "reverb", "eq", "babble", "noise", "gain")
     },
     "rec_big": ("recipe, hidden 256 (3.9 M parameters)", RECIPE + ["model.hidden=256"]),
-    "rec_long": ("recipe, 20 epochs (lr decay 0.9)", RECIPE + ["train.epochs=20", "train.lr_final=0.135"]),  # 0.9^19
+    "rec_long": ("recipe, 20 epochs (lr decay 0.9)", RECIPE + ["train.epochs=20", "train.lr_decay=0.9"]),
 }
 
 
