@@ -205,8 +205,9 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> Train
     if cfg.init:
         n_new = init_from(model, load_checkpoint(cfg.init), recipe, run.vocab, cfg.init)
         log.info(f"fine-tuning {cfg.init}: {len(run.vocab) - n_new} units kept, {n_new} new; CMVN: {cfg.init_cmvn}")
-    if d.main and (not cfg.init or cfg.init_cmvn == "estimate"):
-        model.set_cmvn(*compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed))
+    if d.main:
+        if not cfg.init or cfg.init_cmvn == "estimate":
+            model.set_cmvn(*compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed))
         (run.exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
         (run.exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in run.vocab.units), encoding="utf-8")
     model.to(run.device)

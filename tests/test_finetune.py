@@ -34,6 +34,8 @@ def test_fine_tuning_extends_the_vocabulary_and_learns_new_characters(tiny_model
     assert vocab_b.units[: len(vocab_a)] == vocab_a.units  # A's units keep their indices
     assert sorted(vocab_b.units[len(vocab_a) :]) == sorted("穗城")
     assert torch.equal(model_b.cmvn_mean, model_a.cmvn_mean)  # init_cmvn: keep
+    assert (exp / "vocab.txt").read_text(encoding="utf-8").splitlines() == vocab_b.units
+    assert (exp / "config.yaml").is_file()
     rec = Recognizer(exp / "best.pt")
     hyps = [rec.transcribe(u.path).text for u in utts]
     said = "".join(h for h, u in zip(hyps, utts) if "穗城" in u.text)
