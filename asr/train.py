@@ -81,12 +81,14 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         torch.set_num_threads(cfg.threads)
     rank_seed = seed_rank(cfg.seed, d)  # the model's initial weights are rank 0's, broadcast below
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
+    init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run
+    known = saved or init
     vocab, train_utts, budget_lengths, dev_utts = read_data(
-        recipe, d, device, Vocab(saved["vocab"], recipe.text) if saved else None
+        recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None
     )
     run = Run(recipe, d, device, vocab, rank_seed, amp_dtype(cfg.amp, device))
     loaders = make_loaders(run, train_utts, budget_lengths, dev_utts)
-    ts = make_state(run, saved, loaders.train_set)
+    ts = make_state(run, saved, loaders.train_set, init)
     net = ts.model
     if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
         for t in ts.model.state_dict().values():

@@ -11,7 +11,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from asr.checkpoint import init_from, load_checkpoint
+from asr.checkpoint import init_from
 from asr.config import Recipe, to_dict
 from asr.data import (
     BucketSampler,
@@ -106,14 +106,16 @@ class Loaders:
 
 
 def read_data(
-    recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None
+    recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None, extend: bool = False
 ) -> tuple[Vocab, list, list[int], list]:
-    """(vocab, trainable utterances, their budget lengths, dev utterances); logs what was skipped."""
+    """(vocab, trainable utterances, their budget lengths, dev utterances); logs what was skipped.
+    `vocab`: a resumed run's, kept as it is, or (`extend`) a fine-tuned model's, which the
+    training text's new characters are appended to."""
     cfg = recipe.train
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
-    if vocab is None and cfg.init:  # fine-tuning: the model file's units first, at their indices
-        vocab = Vocab(load_checkpoint(cfg.init)["vocab"], recipe.text).extend(u.text for u in train_utts)
+    if vocab is not None and extend:  # fine-tuning: the model file's units first, at their indices
+        vocab = vocab.extend(u.text for u in train_utts)
     vocab = vocab or Vocab.build((u.text for u in train_utts), text=recipe.text)
     slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
     train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
@@ -178,8 +180,9 @@ def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts
     return Loaders(train_set, sampler, train, dev)
 
 
-def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> TrainState:
-    """A new state (CMVN from the training set, config and vocab written), or the saved one."""
+def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: dict | None = None) -> TrainState:
+    """A new state (CMVN from the training set, config and vocab written), or the saved one;
+    `init`: the model file a new run fine-tunes (train.init), already loaded."""
     recipe, cfg, d = run.recipe, run.recipe.train, run.d
     model = CTCModel(recipe.features.dim, len(run.vocab), recipe.model)
     ts = TrainState(
@@ -202,11 +205,11 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset) -> Train
             f"(best dev CER {ts.best_cer:.2%})"
         )
         return ts
-    if cfg.init:
-        n_new = init_from(model, load_checkpoint(cfg.init), recipe, run.vocab, cfg.init)
+    if init is not None:
+        n_new = init_from(model, init, recipe, run.vocab, cfg.init)
         log.info(f"fine-tuning {cfg.init}: {len(run.vocab) - n_new} units kept, {n_new} new; CMVN: {cfg.init_cmvn}")
     if d.main:
-        if not cfg.init or cfg.init_cmvn == "estimate":
+        if init is None or cfg.init_cmvn == "estimate":
             model.set_cmvn(*compute_cmvn(train_set, cfg.cmvn_utterances, cfg.seed))
         (run.exp_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), allow_unicode=True, sort_keys=False))
         (run.exp_dir / "vocab.txt").write_text("".join(u + "\n" for u in run.vocab.units), encoding="utf-8")
