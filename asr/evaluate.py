@@ -50,6 +50,14 @@ class ErrorCounts:
             self.words += w.substitutions + w.deletions + w.hits
         return self
 
+    def merge(self, other: ErrorCounts) -> ErrorCounts:
+        """Add another batch's counts to these."""
+        self.char_errors += other.char_errors
+        self.chars += other.chars
+        self.word_errors += other.word_errors
+        self.words += other.words
+        return self
+
     def rates(self) -> dict[str, float]:
         return {
             "cer": self.char_errors / self.chars if self.chars else 0.0,
@@ -75,7 +83,7 @@ def evaluate(
     [, "chars": per-character times]}, {id: error} of unreadable files, rates).
     Per-character times (forced alignment) only with `times`.
     """
-    rows, failed = [], {}
+    rows, failed, total = [], {}, ErrorCounts(text=rec.vocab.text)
     if any(u.start or u.end is not None for u in utts):  # segments of recordings: cut at load time
         results = _transcribe_segments(rec, utts, batch_size, times)
     else:
@@ -87,6 +95,7 @@ def evaluate(
                 on_error(u.id, result.error)
         else:
             counts = ErrorCounts(text=rec.vocab.text).add([u.text], [result.text])
+            total.merge(counts)
             rows.append(
                 {
                     "id": u.id,
@@ -99,7 +108,7 @@ def evaluate(
                     **({"chars": result.chars} if times else {}),
                 }
             )
-    return rows, failed, error_rates([r["ref"] for r in rows], [r["hyp"] for r in rows], rec.vocab.text)
+    return rows, failed, total.rates()
 
 
 def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[object, torch.Tensor]]:

@@ -24,6 +24,10 @@ def test_counts_accumulate_to_jiwer_over_the_whole_list():
     kept = [(r, h) for r, h in zip(refs, hyps) if r]
     assert counts.rates()["cer"] == pytest.approx(jiwer.cer([r for r, _ in kept], [h for _, h in kept]))
     assert counts.rates() == error_rates(refs, hyps)
+    merged = ErrorCounts()
+    for r, h in zip(refs, hyps):
+        merged.merge(ErrorCounts().add([r], [h]))
+    assert merged == counts
 
 
 def test_words_are_counted_for_space_delimited_text_and_characters_without_spaces():
