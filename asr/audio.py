@@ -120,12 +120,3 @@ def check_audio(path: str | Path) -> tuple[float, str | None]:
         return 0.0, str(exc).removeprefix(": ")
     except OSError as exc:
         return 0.0, f"not a readable audio file ({exc.strerror or type(exc).__name__})"
-
-
-def audio_duration(source: str | Path) -> float:
-    """Seconds of audio from the header alone (0.0 when it cannot be read)."""
-    try:
-        info = sf.info(str(source))
-        return info.frames / info.samplerate
-    except (sf.LibsndfileError, RuntimeError, OSError):
-        return 0.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_duration, load_audio, stream_audio
+from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, check_audio, load_audio, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
@@ -306,7 +306,7 @@ class Recognizer:
         duration in their headers); longer ones, and standard input, piece by piece.
         """
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
-        durations = [audio_duration(n) if err is None and n != "-" else 0.0 for n, err in items]
+        durations = [check_audio(n)[0] if err is None and n != "-" else 0.0 for n, err in items]
         short = [
             i
             for i, (n, err) in enumerate(items)

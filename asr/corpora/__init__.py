@@ -10,10 +10,15 @@ from asr.errors import UserError, located
 log = logging.getLogger("asr.train")
 
 
+def _missing(data) -> list[str]:
+    """The recipe's train and dev data dirs that do not exist yet."""
+    return [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
+
+
 def ensure_data(recipe) -> None:
     """Make sure the recipe's data dirs exist, preparing them from the corpus when it names one."""
     data = recipe.data
-    if all((Path(d) / "wav.scp").is_file() for d in (data.train, data.dev)):
+    if not _missing(data):
         return
     out = Path(data.train).parent
     if data.corpus == "aishell":
@@ -31,12 +36,12 @@ def ensure_data(recipe) -> None:
             from asr.corpora.commonvoice import prepare_commonvoice as prepare
         for report in prepare(data.corpus_dir, out):
             log.info(f"prepared {report.line()}")
-        missing = [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
+        missing = _missing(data)
         if missing:
             raise UserError(f"data dir {located(missing[0])} not among those prepared from {data.corpus_dir}")
         return
     if data.corpus is not None:
         raise UserError(f"data.corpus: expected aishell, librispeech or commonvoice, got {data.corpus!r}")
-    missing = [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
+    missing = _missing(data)
     hint = " (generate the demo corpus with: asr prepare demo data/demo)" if "demo" in missing[0] else ""
     raise UserError(f"data dir {located(missing[0])} not found{hint}")
