@@ -15,7 +15,7 @@ import torch
 
 from asr.decoding import greedy_decode
 from asr.errors import UserError
-from asr.vocab import TextConfig, Vocab, normalize_text
+from asr.vocab import TextConfig, Vocab, mixed_tokens, normalize_text
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
@@ -27,12 +27,16 @@ if TYPE_CHECKING:
 class ErrorCounts:
     """Character and word edit operations summed over utterances: corpus CER/WER that can be
     accumulated batch by batch (the same numbers as jiwer over the whole list at once). Words
-    are what spaces separate; characters are counted without the spaces."""
+    are what spaces separate; characters are counted without the spaces. The mixed error rate
+    (MER) counts each CJK character and each other word as a token: the rate for code-switched
+    Mandarin/English, equal to CER on Mandarin and to WER on English."""
 
     char_errors: int = 0
     chars: int = 0
     word_errors: int = 0
     words: int = 0
+    mixed_errors: int = 0
+    mixed: int = 0  # reference tokens of the mixed error rate
     text: TextConfig = TextConfig()  # how references and hypotheses are normalized first
 
     def add(self, refs: list[str], hyps: list[str]) -> ErrorCounts:
@@ -48,6 +52,9 @@ class ErrorCounts:
             self.chars += c.substitutions + c.deletions + c.hits
             self.word_errors += w.substitutions + w.deletions + w.insertions
             self.words += w.substitutions + w.deletions + w.hits
+            m = jiwer.process_words([" ".join(mixed_tokens(x)) for x in r], [" ".join(mixed_tokens(x)) for x in h])
+            self.mixed_errors += m.substitutions + m.deletions + m.insertions
+            self.mixed += m.substitutions + m.deletions + m.hits
         return self
 
     def merge(self, other: ErrorCounts) -> ErrorCounts:
@@ -56,20 +63,23 @@ class ErrorCounts:
         self.chars += other.chars
         self.word_errors += other.word_errors
         self.words += other.words
+        self.mixed_errors += other.mixed_errors
+        self.mixed += other.mixed
         return self
 
     def rates(self) -> dict[str, float]:
         return {
             "cer": self.char_errors / self.chars if self.chars else 0.0,
             "wer": self.word_errors / self.words if self.words else 0.0,
+            "mer": self.mixed_errors / self.mixed if self.mixed else 0.0,
         }
 
 
 def error_rates(refs: list[str], hyps: list[str], text: TextConfig = TextConfig()) -> dict[str, float]:
-    """Corpus-level {"cer", "wer"} over normalized texts.
+    """Corpus-level {"cer", "wer", "mer"} over normalized texts.
 
     Unsegmented Mandarin has one "word" per sentence, so its WER is the sentence error
-    rate and CER is the metric to read.
+    rate and CER is the metric to read; MER is the one for code-switched text.
     """
     return ErrorCounts(text=text).add(refs, hyps).rates()
 
@@ -79,8 +89,8 @@ def evaluate(
 ) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
-    Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars", "word_errors", "ref_words"
-    [, "chars": per-character times]}, {id: error} of unreadable files, rates).
+    Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars", "word_errors", "ref_words",
+    "mixed_errors", "ref_mixed" [, "chars": per-character times]}, {id: error} of unreadable files, rates).
     Per-character times (forced alignment) only with `times`.
     """
     rows, failed, total = [], {}, ErrorCounts(text=rec.vocab.text)
@@ -105,6 +115,8 @@ def evaluate(
                     "ref_chars": counts.chars,
                     "word_errors": counts.word_errors,
                     "ref_words": counts.words,
+                    "mixed_errors": counts.mixed_errors,
+                    "ref_mixed": counts.mixed,
                     **({"chars": result.chars} if times else {}),
                 }
             )
@@ -148,10 +160,11 @@ def _transcribe_segments(rec, utts, batch_size: int, times: bool) -> list:
 
 
 def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], failed: dict[str, str]) -> None:
-    """JSON report: cer, wer, utterance count and per-utterance id/ref/hyp (+ files that failed)."""
+    """JSON report: cer, wer, mer, utterance count and per-utterance id/ref/hyp (+ files that failed)."""
     report = {
         "cer": rates["cer"],
         "wer": rates["wer"],
+        "mer": rates["mer"],
         "utterances": rows,
         "num_utterances": len(rows),
         "failed": [{"id": k, "error": v} for k, v in failed.items()],

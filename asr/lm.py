@@ -12,8 +12,12 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from asr.vocab import TextConfig
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 LN10 = math.log(10.0)
@@ -289,11 +293,12 @@ def load_lm(path: str | Path, word_boundaries: bool = True):
     return KenLM(path)
 
 
-def corpus_sentences(texts: Iterable[str], unit: str) -> Iterable[list[str]]:
-    """Normalized transcripts as token lists: characters (space -> `|`) or words."""
-    from asr.vocab import SPACE, normalize_text
+def corpus_sentences(texts: Iterable[str], unit: str, text: TextConfig | None = None) -> Iterable[list[str]]:
+    """Transcripts normalized as the model's recipe says (`text`; default TextConfig()) as token
+    lists: characters (space -> `|`) or words."""
+    from asr.vocab import SPACE, TextConfig, normalize_text
 
     for t in texts:
-        t = normalize_text(t)
+        t = normalize_text(t, text or TextConfig())
         if t:
             yield t.split() if unit == "word" else list(t.replace(" ", SPACE))

@@ -16,6 +16,7 @@ SPACE = "|"  # word boundary unit for space-delimited languages
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+_MIXED_TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ def normalize_text(text: str, cfg: TextConfig = TextConfig()) -> str:
         text = "".join(c if c.isspace() or allowed.fullmatch(c) else "" for c in text)
     text = " ".join(text.split())
     return _SPACE_NEAR_CJK.sub("", text)
+
+
+def mixed_tokens(text: str) -> list[str]:
+    """The tokens of the mixed error rate (code-switched Mandarin/English): each CJK character
+    is a token and so is each run of other characters between spaces and CJK characters
+    ("我喜欢python和c语言" -> 我 喜 欢 python 和 c 语 言)."""
+    return _MIXED_TOKEN.findall(text)
 
 
 class Vocab:

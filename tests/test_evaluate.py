@@ -12,6 +12,7 @@ from asr.data import read_data_dir
 from asr.errors import UserError
 from asr.evaluate import ErrorCounts, error_rates, parse_grid, tune_lm
 from asr.transcribe import Recognizer
+from asr.vocab import mixed_tokens, normalize_text
 from conftest import SAMPLES, run_asr
 
 
@@ -35,7 +36,17 @@ def test_words_are_counted_for_space_delimited_text_and_characters_without_space
     # "sat" -> "sad"; Mandarin is unsegmented ("好 棒" normalizes to "好棒", one word)
     assert (counts.words, counts.word_errors) == (4, 1)
     assert (counts.chars, counts.char_errors) == (11, 1)  # spaces are not characters: 9 + 2
-    assert counts.rates() == {"cer": 1 / 11, "wer": 1 / 4}
+    assert counts.rates() == {"cer": 1 / 11, "wer": 1 / 4, "mer": 1 / 5}  # tokens: the cat sat 好 棒
+
+
+def test_mixed_error_rate_counts_cjk_characters_and_latin_words():
+    ref = "我 喜欢 Python 和 C 语言"  # normalizes to 我喜欢python和c语言: one space-delimited "word"
+    assert mixed_tokens(normalize_text(ref)) == ["我", "喜", "欢", "python", "和", "c", "语", "言"]
+    counts = ErrorCounts().add([ref], ["我喜欢 pythons 和c语"])  # python -> pythons, 言 deleted
+    assert (counts.mixed, counts.mixed_errors) == (8, 2)
+    assert (counts.words, counts.word_errors) == (1, 1)
+    mandarin, english = ErrorCounts().add(["好棒棒"], ["好棒"]), ErrorCounts().add(["it's a cat"], ["its a cat"])
+    assert mandarin.rates()["mer"] == mandarin.rates()["cer"] and english.rates()["mer"] == english.rates()["wer"]
 
 
 @pytest.fixture(scope="module")

@@ -115,3 +115,18 @@ def test_a_word_lm_is_refused_for_unsegmented_text(tiny_model, tmp_path):
         "transcribe", "-m", tiny_model["model"], "--lm", tmp_path / "words.arpa", SAMPLES / "test-f2-00114.wav"
     )
     assert res.returncode == 2 and "use a character LM" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_lm_train_normalizes_as_the_recipe_says(tmp_path):
+    from asr.data import Utterance, write_data_dir
+
+    write_data_dir(tmp_path / "d", [Utterance(f"u{i}", tmp_path / "x.wav", f"Room {i}, floor 2") for i in range(3)])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("exp_dir: exp/x\ndata: {train: d, dev: d}\ntext: {numbers: drop, lowercase: false}\n")
+    for args, units in (
+        ((), {"r", "o", "m", "f", "l", "0", "1", "2"}),
+        (("--recipe", recipe), {"R", "r", "o", "m", "f", "l"}),
+    ):
+        arpa = tmp_path / "chars.arpa"
+        assert run_asr("lm", "train", tmp_path / "d", "-o", arpa, "--order", "2", *args).returncode == 0
+        assert NGramLM.from_arpa(arpa).words - {"<s>", "</s>", "<unk>", "|"} == units

@@ -19,15 +19,22 @@ def lm_train(
     output: Annotated[Path, typer.Option("--output", "-o", help="ARPA file to write")],
     order: Annotated[int, typer.Option("--order", help="N-gram order")] = 4,
     unit: Annotated[str, typer.Option("--unit", help="char (Mandarin; default) or word")] = "char",
+    recipe: Annotated[
+        Optional[Path],
+        typer.Option("--recipe", help="Normalize transcripts with this recipe's `text:` section (the model's)"),
+    ] = None,
 ) -> None:
     """Train a Kneser-Ney n-gram LM on transcripts and write it as ARPA."""
+    from asr.config import load_recipe
     from asr.data import read_data_dir
     from asr.lm import corpus_sentences, train_kneser_ney, write_arpa
+    from asr.vocab import TextConfig
 
     if unit not in ("char", "word"):
         raise UserError(f"--unit: expected char or word, got {unit!r}")
+    text = load_recipe(recipe).text if recipe else TextConfig()
     texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
-    sentences = list(corpus_sentences(texts, unit))
+    sentences = list(corpus_sentences(texts, unit, text))
     if unit == "word" and sentences and sum(len(s) > 1 for s in sentences) < 0.1 * len(sentences):
         raise UserError(
             f"--unit word: {len(sentences)} transcripts but almost none has two words; unsegmented text "

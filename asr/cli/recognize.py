@@ -129,7 +129,7 @@ def evaluate(
     int8: Int8 = False,
     device: Device = "auto",
 ) -> None:
-    """Print CER and WER of MODEL on a data dir."""
+    """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
     from asr.data import read_data_dir
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
@@ -138,7 +138,9 @@ def evaluate(
     utts = read_data_dir(data)
 
     rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error)
-    print(f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})")
+    print(
+        f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  MER {rates['mer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})"
+    )
     if report:
         write_report(report, rows, rates, failed)
     if failed:
