@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-transcribe bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -15,11 +15,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable
-# recordings to the demo training set. Installed with apt-get when run as root.
+# recordings to the demo training set; the web page's tests drive Debian's Chromium. Installed
+# with apt-get when run as root.
 sysdeps:
-	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ]; then \
+	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ] || ! command -v chromium >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng gcin-voice >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng gcin-voice chromium >/dev/null; \
 	  elif ! command -v espeak-ng >/dev/null; then \
 	    echo "error: install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng gcin-voice; macOS: brew install espeak-ng)"; exit 1; \
 	  fi; \
@@ -68,6 +69,18 @@ bench-augment: demo-data
 # asr prepare manifest on 100k entries: entries/s and peak RSS (about a minute)
 bench-prepare: setup
 	$(BIN)/python -m bench.prepare
+
+# Fine-tuning the demo model on a new voice's few minutes (about 5 min on 2 cores)
+bench-finetune: demo-data
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	$(BIN)/python -m bench.finetune
+
+# asr serve under load on loopback, and the page's screenshot (docs/serve.png; a CJK font for it)
+bench-serve: demo-data
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	@if [ "$$(id -u)" = 0 ] && ! fc-list | grep -qi wenquanyi; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; fi
+	$(BIN)/python -m bench.serve
 
 # Every recurrent cell on the demo recipe, parameter counts matched (about 1.5 h on 2 cores)
 bench-cells: demo-data

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -173,23 +174,36 @@ class Recognizer:
         return rec
 
     def _hotword_ids(self, path: str) -> list[list[int]]:
-        """The phrases of a hotwords file as unit ids. A phrase with characters the model has no
-        unit for can never be spelled out, so it is skipped, with one warning naming them."""
-        phrases, unknown, skipped = [], [], []
-        for phrase in read_hotwords(path):
-            ids = self.vocab.encode(phrase)
+        """The phrases of a hotwords file as unit ids (see hotword_ids)."""
+        ids, warning = self.hotword_ids(read_hotwords(path))
+        if warning:
+            self.warnings.append(f"{path}: {warning}")
+        return ids
+
+    def hotword_ids(self, phrases: Iterable[str]) -> tuple[list[list[int]], str | None]:
+        """Hotword phrases as unit ids, and a warning (or None). A phrase with characters the model
+        has no unit for can never be spelled out, so it is skipped; the warning names them."""
+        ids, unknown, skipped = [], [], []
+        for phrase in phrases:
+            encoded = self.vocab.encode(phrase)
             missing = self.vocab.unknown(phrase)
             if missing:
                 unknown += [c for c in missing if c not in unknown]
                 skipped.append(phrase)
-            elif ids:
-                phrases.append(ids)
+            elif encoded:
+                ids.append(encoded)
+        warning = None
         if skipped:
-            self.warnings.append(
-                f"{path}: {len(skipped)} hotword phrase(s) skipped ({', '.join(skipped[:5])}"
+            warning = (
+                f"{len(skipped)} hotword phrase(s) skipped ({', '.join(skipped[:5])}"
                 f"{', ...' if len(skipped) > 5 else ''}): the model has no unit for {' '.join(unknown)}"
             )
-        return phrases
+        return ids, warning
+
+    def hotwords_for(self, phrases: Iterable[str], boost: float | None = None) -> Hotwords | None:
+        """A Hotwords automaton for `phrases` (None when none of them can be spelled)."""
+        ids, _ = self.hotword_ids(phrases)
+        return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         return compute_features(wave, self.recipe.features)
@@ -203,9 +217,16 @@ class Recognizer:
         return log_probs.float().cpu(), out_lens.cpu()
 
     def decode_log_probs(
-        self, log_probs: torch.Tensor, out_lens: torch.Tensor, times: bool = False, nbest: int = 1, **overrides
+        self,
+        log_probs: torch.Tensor,
+        out_lens: torch.Tensor,
+        times: bool = False,
+        nbest: int = 1,
+        hotwords: Hotwords | None = None,
+        **overrides,
     ) -> list[Transcript]:
-        """Decode (B, T', V) log-probs with this recognizer's settings (or `overrides`)."""
+        """Decode (B, T', V) log-probs with this recognizer's settings (or `overrides`, DecodeConfig
+        keys; `hotwords` instead of the recognizer's own)."""
         d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
         nbests = decode(
             log_probs,
@@ -214,7 +235,7 @@ class Recognizer:
             self.vocab.blank,
             lm=self.lm,
             units=self.vocab.units,
-            hotwords=self.hotwords,
+            hotwords=self.hotwords if hotwords is None else hotwords,
             nbest=nbest,
             times=times,
         )
@@ -238,6 +259,14 @@ class Recognizer:
             results.append(r)
         return results
 
+    def decode_audio(self, wave: np.ndarray | torch.Tensor, times: bool = False, **options) -> Transcript:
+        """One piece of 16 kHz mono audio (up to max_segment_seconds) -> its Transcript; times
+        count from the piece's start. `options` go to decode_log_probs."""
+        wave = torch.as_tensor(wave)
+        if len(wave) < FRAME_LENGTH:
+            return Transcript("", text="")
+        return self.decode_log_probs(*self.log_probs([self.features(wave)]), times=times, **options)[0]
+
     def _finish(
         self, name: str, pieces: list[tuple[float, float, Transcript]], samples: int, peak: float
     ) -> Transcript:
@@ -258,16 +287,26 @@ class Recognizer:
         return out
 
     def transcribe(
-        self, source: str | Path, nbest: int = 1, progress: Callable[[float], None] | None = None, times: bool = True
+        self,
+        source: str | Path | BinaryIO,
+        nbest: int = 1,
+        progress: Callable[[float], None] | None = None,
+        times: bool = True,
+        name: str | None = None,
+        max_seconds: float | None = None,
+        **options,
     ) -> Transcript:
         """Transcribe one file (or "-" for standard input) of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
         max_segment_seconds, each decoded on its own: memory does not grow with the file.
         `progress` is called with the seconds done after every piece. `times`: per-character
-        times and confidence from a forced alignment. Raises AudioError.
+        times and confidence from a forced alignment. `source` may be an open binary file
+        (`name` then names it in messages); `max_seconds` refuses longer audio (AudioError) before
+        decoding past it; `options` go to decode_log_probs (hotwords, DecodeConfig keys).
+        Raises AudioError.
         """
-        name = str(source)
+        name = name or str(source)
         stream = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source
         peak, samples, pieces = 0.0, 0, []
 
@@ -277,14 +316,14 @@ class Recognizer:
                 if len(b):
                     peak = max(peak, float(np.abs(b).max()))
                 samples += len(b)
+                if max_seconds is not None and samples > max_seconds * SAMPLE_RATE:
+                    raise AudioError(f"{name}: audio longer than the limit of {max_seconds:g} s")
                 yield b
 
         for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
             if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
                 continue  # nothing to hear, and nothing for the model to hallucinate on
-            result = self.decode_log_probs(
-                *self.log_probs([self.features(torch.from_numpy(seg))]), times=times, nbest=nbest
-            )[0]
+            result = self.decode_audio(seg, times=times, nbest=nbest, **options)
             pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
             if progress:
                 progress((start + len(seg)) / SAMPLE_RATE)

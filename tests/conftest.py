@@ -107,3 +107,18 @@ def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
     (base / "transcript").mkdir(parents=True)
     (base / "transcript" / "aishell_transcript_v0.8.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return counts
+
+
+def start_server(model, *args: str) -> tuple[subprocess.Popen, str]:
+    """`asr serve` on a free loopback port; returns the process and its base URL once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr", "serve", "--model", str(model), "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()  # printed once the socket listens
+    if not line.startswith("asr serve: "):
+        proc.kill()
+        raise AssertionError(f"server did not start: {line}{proc.stderr.read()}")
+    return proc, line.split()[2].rstrip("/")

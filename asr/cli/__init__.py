@@ -36,4 +36,4 @@ def main() -> None:
         sys.exit(2)
 
 
-from asr.cli import experiment, lm, recognize  # noqa: E402, F401  (registers the commands)
+from asr.cli import experiment, lm, recognize, serve  # noqa: E402, F401  (registers the commands)

@@ -1,0 +1,76 @@
+"""`asr serve`: the recognition server (HTTP, websocket, web page) on uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from asr.cli import app
+from asr.cli.options import Beam, Boost, DecodeFile, Decoder, Device, HotwordsFile, Int8, LMPath, recognizer
+from asr.errors import UserError
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free one; the address is printed)")] = 8000,
+    token: Annotated[
+        Optional[str], typer.Option(help="Bearer token required on /v1/* (default: $ASR_SERVE_TOKEN; none: open)")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Decoding threads")] = 2,
+    queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a thread before 503")] = 16,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
+    max_seconds: Annotated[float, typer.Option(help="Longest audio per request or stream, seconds")] = 600.0,
+    idle_timeout: Annotated[float, typer.Option(help="Seconds a websocket may stay silent")] = 30.0,
+    decode: DecodeFile = None,
+    decoder: Decoder = None,
+    beam: Beam = None,
+    lm: LMPath = None,
+    hotwords: HotwordsFile = None,
+    hotword_boost: Boost = None,
+    int8: Int8 = False,
+    device: Device = "auto",
+) -> None:
+    """Serve MODEL: POST /v1/transcribe, websocket /v1/stream, a web page at /."""
+    try:
+        import uvicorn
+
+        from asr.serve.app import ServeSettings, create_app
+    except ImportError as exc:
+        raise UserError(f"asr serve needs the serve extra ({exc.name} is missing): pip install 'asr[serve]'") from None
+    import torch
+
+    rec = recognizer(model, decode, decoder, beam, lm, None, None, hotwords, hotword_boost, int8, device)
+    # Each decoding thread gets its share of the cores: more threads than cores only spin.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    settings = ServeSettings(
+        token=token or os.environ.get("ASR_SERVE_TOKEN") or None,
+        max_upload_mb=max_upload_mb,
+        max_seconds=max_seconds,
+        workers=workers,
+        queue=queue,
+        idle_timeout=idle_timeout,
+    )
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    sock.listen(128)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    # The socket listens already: a client that connects on this line is queued, not refused.
+    print(
+        f"asr serve: http://{shown}:{bound}/ ({model}; {'token required' if settings.token else 'no token'})",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        create_app(rec, settings), log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5
+    )
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,1 @@
+"""`asr serve`: the recognition server (asr.serve.app) and its streaming state (asr.serve.stream)."""

@@ -1,0 +1,414 @@
+"""The recognition server: an ASGI app (FastAPI) around one loaded Recognizer.
+
+    app = create_app(recognizer, ServeSettings(token="..."))
+
+HTTP: POST /v1/transcribe, GET /v1/model, GET /healthz; websocket /v1/stream (the protocol is in
+README.md, "Serving"); the web page at / (static files, no build step). Decoding runs in a
+bounded thread pool off the event loop; when the pool and its queue are full, a request gets 503
+with Retry-After instead of waiting. Every bad input is a 4xx JSON {"error": one line}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import re
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from asr.errors import AudioError
+from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
+from asr.subtitles import to_srt, to_vtt
+from asr.transcribe import Recognizer, Transcript
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("asr.serve")
+FORMATS = ("json", "text", "srt", "vtt")
+MAX_HOTWORDS = 200
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    token: str | None = None  # bearer token required on /v1/* (None: open)
+    max_upload_mb: float = 50.0
+    max_seconds: float = 600.0  # longest audio per request or stream
+    workers: int = 2  # decoding threads
+    queue: int = 16  # requests that may wait for a decoding thread before 503
+    idle_timeout: float = 30.0  # seconds a websocket may stay silent
+    partial_every: float = 0.5  # seconds of new audio between partial results
+    endpoint_pause: float = 0.5  # seconds of quiet that close a streamed segment
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class Busy(ApiError):
+    def __init__(self) -> None:
+        super().__init__(503, "server busy: all decoding slots are taken; retry shortly", {"Retry-After": "1"})
+
+
+class Pool:
+    """Decoding threads with a bounded queue: `run` refuses (Busy) when workers + queue jobs are
+    already in flight, instead of letting them pile up."""
+
+    def __init__(self, workers: int, queue: int) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-decode")
+        self.limit = workers + queue
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    async def run(self, fn, *args, wait: bool = False, **kwargs):
+        """fn(*args, **kwargs) in a decoding thread. `wait`: take a slot even when full (a
+        stream's final result must not be dropped; its partials may be)."""
+        with self._lock:
+            if self.in_flight >= self.limit and not wait:
+                raise Busy()
+            self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _options(rec: Recognizer, params) -> dict:
+    """Query parameters -> transcribe options; ApiError(400) naming the bad one."""
+    known = {"decoder", "beam", "hotwords", "timestamps", "format", "token"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ApiError(400, f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known - {'token'}))}")
+    out: dict = {"format": params.get("format", "json"), "times": False, "decode": {}}
+    if out["format"] not in FORMATS:
+        raise ApiError(400, f"format: expected one of {', '.join(FORMATS)}, got {out['format']!r}")
+    ts = params.get("timestamps", "false").lower()
+    if ts not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"timestamps: expected true or false, got {ts!r}")
+    out["times"] = ts in ("true", "1") or out["format"] in ("srt", "vtt")
+    out["decode"] = _decode_options(rec, params.get("decoder"), params.get("beam"), params.get("hotwords"))
+    return out
+
+
+def _decode_options(rec: Recognizer, decoder, beam, hotwords) -> dict:
+    """decoder / beam / hotwords (a list, or one string with a phrase per line or comma) ->
+    decode_log_probs keyword arguments; ApiError(400) for a bad value."""
+    out: dict = {}
+    if decoder is not None:
+        if decoder not in ("greedy", "beam"):
+            raise ApiError(400, f"decoder: expected greedy or beam, got {decoder!r}")
+        out["decoder"] = decoder
+    if beam is not None:
+        try:
+            out["beam"] = int(beam)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"beam: expected an integer from 1 to 100, got {beam!r}") from None
+        if not 1 <= out["beam"] <= 100:
+            raise ApiError(400, f"beam: expected an integer from 1 to 100, got {beam!r}")
+    if hotwords:
+        if isinstance(hotwords, str):
+            hotwords = hotwords.replace(",", "\n").splitlines()
+        if not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords):
+            raise ApiError(400, "hotwords: expected a list of phrases")
+        phrases = [h.strip() for h in hotwords if h.strip()]
+        if len(phrases) > MAX_HOTWORDS:
+            raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(phrases)}")
+        if phrases:
+            out["hotwords"] = rec.hotwords_for(phrases)
+            out.setdefault("decoder", "beam")  # hotwords need the beam, as on the command line
+    return out
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"upload of {int(declared) / 2**20:.1f} MiB exceeds the limit of {limit / 2**20:g} MiB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"upload exceeds the limit of {limit / 2**20:g} MiB")
+    return bytes(body)
+
+
+async def _audio_from_request(request: Request, limit: int) -> tuple[str, bytes]:
+    """(name, bytes) of the uploaded audio: a multipart form's `file` field or a raw body."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        body = await _read_body(request, limit)
+
+        async def replay():
+            yield body
+
+        try:
+            form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=20).parse()
+        except MultiPartException as exc:
+            raise ApiError(400, f"malformed multipart form ({exc.message})") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "multipart form without a `file` field holding the audio")
+        data = await upload.read()
+        await upload.close()
+        return Path(upload.filename or "upload").name, data
+    if ctype.startswith("audio/") or ctype == "application/octet-stream":
+        return "upload", await _read_body(request, limit)
+    raise ApiError(
+        415,
+        f"unsupported content type {ctype or '(none)'}: send multipart/form-data with a `file` field, "
+        "or the audio itself as audio/* or application/octet-stream",
+    )
+
+
+def _check_header(name: str, data: bytes, max_seconds: float) -> None:
+    """Refuse what is not audio, declares an absurd rate or is too long, from the header alone."""
+    if not data:
+        raise ApiError(400, "empty body: no audio was sent")
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as info:
+            log_lines = info.extra_info
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = re.sub(r"^Error opening .*?: ", "", reason)  # libsndfile names the BytesIO object
+        raise ApiError(400, f"{name}: not a readable audio file ({reason})") from None
+    # libsndfile reads what a cut-off WAV holds and says so only in its log: "data : N (should be M)"
+    cut = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", log_lines, re.M)
+    if cut and int(cut.group(2)) < int(cut.group(1)):
+        raise ApiError(
+            400, f"{name}: truncated file (its header declares {cut.group(1)} bytes of audio, it holds {cut.group(2)})"
+        )
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise ApiError(400, f"{name}: sample rate {info.samplerate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if info.frames == 0:
+        raise ApiError(400, f"{name}: contains no audio samples")
+    if info.frames / info.samplerate > max_seconds:
+        raise ApiError(
+            413, f"{name}: {info.frames / info.samplerate:.0f} s of audio exceeds the limit of {max_seconds:g} s"
+        )
+
+
+def _render(t: Transcript, fmt: str) -> Response:
+    if fmt == "text":
+        return PlainTextResponse(t.text + "\n")
+    if fmt == "srt":
+        return PlainTextResponse(to_srt(t), media_type="application/x-subrip")
+    if fmt == "vtt":
+        return PlainTextResponse(to_vtt(t), media_type="text/vtt")
+    return JSONResponse(t.to_json())
+
+
+def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> FastAPI:
+    """The server around `rec` (loaded once; shared by every request)."""
+    app = FastAPI(title="asr", docs_url="/docs", redoc_url=None)
+    pool = Pool(settings.workers, settings.queue)
+    app.state.pool = pool
+
+    def authorized(headers, query) -> bool:
+        if not settings.token:
+            return True
+        given = query.get("token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return secrets.compare_digest(given.encode(), settings.token.encode())
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return _error(400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception):
+        log.exception("internal error on %s", request.url.path)  # the traceback stays in the server log
+        return _error(500, "internal error (logged on the server)")
+
+    @app.middleware("http")
+    async def auth(request: Request, call_next):
+        if request.url.path.startswith("/v1/") and not authorized(request.headers, request.query_params):
+            return _error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)")
+        return await call_next(request)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "in_flight": pool.in_flight}
+
+    @app.get("/v1/model")
+    async def model_info():
+        r = rec.recipe
+        return {
+            "units": len(rec.vocab.units),
+            "sample_rate": r.features.sample_rate,
+            "word_boundaries": rec.joiner == " ",
+            "parameters": sum(p.numel() for p in rec.model.parameters()),
+            "model": {"cell": r.model.cell, "layers": r.model.layers, "hidden": r.model.hidden, "stack": r.model.stack},
+            "features": {"n_mels": r.features.n_mels, "n_mfcc": r.features.n_mfcc, "deltas": r.features.deltas},
+            "decode": {
+                "decoder": rec.decode.decoder,
+                "beam": rec.decode.beam,
+                "lm": bool(rec.lm),
+                "hotwords": bool(rec.hotwords),
+            },
+            "limits": {
+                "max_upload_mb": settings.max_upload_mb,
+                "max_seconds": settings.max_seconds,
+                "idle_timeout": settings.idle_timeout,
+            },
+        }
+
+    @app.post("/v1/transcribe")
+    async def transcribe(request: Request):
+        opts = _options(rec, request.query_params)
+        name, data = await _audio_from_request(request, int(settings.max_upload_mb * 2**20))
+        _check_header(name, data, settings.max_seconds)
+        try:
+            t = await pool.run(
+                rec.transcribe,
+                io.BytesIO(data),
+                name=name,
+                times=opts["times"],
+                max_seconds=settings.max_seconds,
+                **opts["decode"],
+            )
+        except AudioError as exc:
+            raise ApiError(400, str(exc)) from None
+        t.path = name
+        return _render(t, opts["format"])
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket):
+        await ws.accept()
+        if not authorized(ws.headers, ws.query_params):
+            await _ws_fail(ws, 1008, "missing or wrong token (?token=TOKEN)")
+            return
+        try:
+            await _serve_stream(ws, rec, pool, settings)
+        except WebSocketDisconnect:
+            pass  # the client went away; nothing is owed to it
+
+    @app.get("/")
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def _ws_fail(ws: WebSocket, code: int, message: str) -> None:
+    try:
+        await ws.send_json({"type": "error", "message": message})
+        await ws.close(code)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+
+
+async def _receive(ws: WebSocket, timeout: float) -> dict:
+    msg = await asyncio.wait_for(ws.receive(), timeout)
+    if msg["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(msg.get("code", 1000))
+    return msg
+
+
+def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConfig, dict]:
+    """The start message -> (StreamConfig, decode options); ApiError(400) for a bad one."""
+    try:
+        start = json.loads(text) if text is not None else None
+    except json.JSONDecodeError:
+        start = None
+    if not isinstance(start, dict) or start.get("signal") != "start":
+        raise ApiError(400, 'expected a start message first: {"signal": "start", "sample_rate": 16000, ...}')
+    unknown = sorted(set(start) - {"signal", "sample_rate", "format", "hotwords", "decoder", "beam", "partial"})
+    if unknown:
+        raise ApiError(400, f"start message: unknown key(s) {', '.join(unknown)}")
+    try:
+        cfg = StreamConfig(
+            sample_rate=start.get("sample_rate", 16000),
+            format=start.get("format", "pcm16"),
+            partial_every=settings.partial_every if start.get("partial", True) else 0.0,
+            endpoint_pause=settings.endpoint_pause,
+            max_seconds=settings.max_seconds,
+        )
+    except AudioError as exc:
+        raise ApiError(400, f"start message: {exc}") from None
+    return cfg, start
+
+
+async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: ServeSettings) -> None:
+    """One streaming session (protocol in README.md): start message, audio, end message."""
+    try:
+        first = await _receive(ws, settings.idle_timeout)
+        cfg, start = _start_config(first.get("text"), settings)
+        decode_opts = _decode_options(rec, start.get("decoder"), start.get("beam"), start.get("hotwords"))
+    except ApiError as exc:
+        await _ws_fail(ws, 1003 if "expected a start" in exc.message else 1008, exc.message)
+        return
+    except asyncio.TimeoutError:
+        await _ws_fail(ws, 1008, f"no start message within {settings.idle_timeout:g} s")
+        return
+    stream = Stream(cfg)
+    await ws.send_json({"type": "server_ready"})
+
+    async def send(piece: Piece) -> None:
+        final = piece.kind == "final"
+        try:
+            t = await pool.run(rec.decode_audio, piece.audio, times=final, wait=final, **decode_opts)
+        except Busy:
+            return  # a partial can be skipped when the server is busy; the next one comes
+        msg = {"type": f"{piece.kind}_result", "segment": piece.segment, "start": round(piece.start, 3)}
+        msg.update({"end": round(piece.end, 3), "text": t.text})
+        if final:
+            msg["chars"] = [
+                {**c, "start": round(c["start"] + piece.start, 3), "end": round(c["end"] + piece.start, 3)}
+                for c in t.chars
+            ]
+        await ws.send_json(msg)
+
+    while True:
+        try:
+            msg = await _receive(ws, settings.idle_timeout)
+        except asyncio.TimeoutError:
+            await _ws_fail(ws, 1008, f"idle for {settings.idle_timeout:g} s: closing")
+            return
+        try:
+            if msg.get("bytes") is not None:
+                pieces = stream.push(msg["bytes"])
+            else:
+                try:
+                    signal = json.loads(msg.get("text") or "").get("signal")
+                except (json.JSONDecodeError, AttributeError):
+                    signal = None
+                if signal != "end":
+                    await _ws_fail(ws, 1003, 'expected binary audio or {"signal": "end"}')
+                    return
+                for piece in stream.finish():
+                    await send(piece)
+                await ws.send_json({"type": "speech_end", "seconds": round(stream.received, 3)})
+                await ws.close(1000)
+                return
+        except AudioError as exc:
+            await _ws_fail(ws, 1009 if "longer than" in str(exc) else 1003, str(exc))
+            return
+        for piece in pieces:
+            await send(piece)

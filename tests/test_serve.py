@@ -1,0 +1,337 @@
+"""`asr serve` against a real uvicorn process on loopback: every endpoint, every bad input,
+a concurrent burst, a client that disconnects mid-stream; and the streaming segmenter alone."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+import srt
+import websockets
+
+from asr.audio import load_audio
+from asr.errors import AudioError
+from asr.serve.app import Busy, Pool
+from asr.serve.stream import Stream, StreamConfig
+from asr.transcribe import Recognizer
+from conftest import SAMPLES, start_server
+
+TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SAMPLE = sorted(SAMPLES.glob("*.wav"))[0]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model):
+    proc, url = start_server(
+        tiny_model["model"],
+        *("--token", TOKEN, "--workers", "1", "--queue", "2", "--max-upload-mb", "1", "--max-seconds", "30"),
+        *("--idle-timeout", "1"),
+    )
+    yield url
+    proc.terminate()
+    _, err = proc.communicate(timeout=20)
+    assert "Traceback" not in err, err  # every bad input below was answered, none crashed a handler
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server, headers=AUTH, timeout=60) as c:
+        yield c
+
+
+def wav_bytes(wave: np.ndarray, rate: int = 16000, fmt: str = "WAV", channels: int = 1) -> bytes:
+    buf = io.BytesIO()
+    data = np.repeat(wave[:, None], channels, axis=1) if channels > 1 else wave
+    sf.write(buf, data, rate, format=fmt, subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_health_and_model(server, client):
+    assert httpx.get(f"{server}/healthz").json()["status"] == "ok"  # no token needed to probe
+    info = client.get("/v1/model").json()
+    assert info["sample_rate"] == 16000 and info["units"] > 3 and info["model"]["cell"] == "lstm"
+    assert info["limits"]["max_seconds"] == 30
+
+
+def test_token_is_required_on_the_api(server):
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        r = httpx.get(f"{server}/v1/model", headers=headers)
+        assert r.status_code == 401 and "token" in r.json()["error"]
+    assert httpx.get(f"{server}/v1/model", params={"token": TOKEN}).status_code == 200
+
+
+def test_transcribe_multipart_and_raw_body(client, tiny_reads):
+    data = SAMPLE.read_bytes()
+    r = client.post("/v1/transcribe", files={"file": (SAMPLE.name, data, "audio/wav")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["text"] == tiny_reads[SAMPLE.stem] and body["path"] == SAMPLE.name
+    assert body["duration"] == pytest.approx(len(load_audio(SAMPLE)) / 16000, abs=1e-3)
+    raw = client.post("/v1/transcribe", content=data, headers={"Content-Type": "audio/wav"})
+    assert raw.json()["text"] == body["text"]
+    text = client.post("/v1/transcribe", params={"format": "text"}, content=data, headers={"Content-Type": "audio/wav"})
+    assert text.text == body["text"] + "\n"
+
+
+def test_transcribe_formats_timestamps_and_decoders(client, tiny_reads):
+    post = lambda **p: client.post("/v1/transcribe", params=p, files={"file": (SAMPLE.name, SAMPLE.read_bytes())})
+    timed = post(timestamps="true").json()
+    assert [c["char"] for c in timed["chars"]] == [c for c in tiny_reads[SAMPLE.stem] if c != " "]
+    assert all(0 <= c["start"] < c["end"] <= timed["duration"] + 0.05 for c in timed["chars"])
+    cues = list(srt.parse(post(format="srt").text))
+    assert "".join(c.content for c in cues) == tiny_reads[SAMPLE.stem]
+    assert post(format="vtt").text.startswith("WEBVTT")
+    beam = post(decoder="beam", beam="4").json()
+    assert beam["nbest"] and beam["nbest"][0]["text"] == beam["text"]
+    hot = post(hotwords="好棒\n北京").json()
+    assert "nbest" in hot  # hotwords switch to the beam, as on the command line
+
+
+def test_any_format_libsndfile_reads(client, tiny_model, tmp_path):
+    wave, _ = sf.read(SAMPLE, dtype="float32")
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([wave, wave], axis=1), 16000, format="FLAC")
+    expected = Recognizer(tiny_model["model"]).transcribe(path).text
+    r = client.post("/v1/transcribe", files={"file": ("stereo.flac", path.read_bytes())})
+    assert r.status_code == 200 and r.json()["text"] == expected
+
+
+@pytest.mark.parametrize(
+    "case, status, words",
+    [
+        ("empty", 400, "empty body"),
+        ("not audio", 400, "not a readable audio file"),
+        ("truncated", 400, "truncated"),
+        ("content type", 415, "unsupported content type"),
+        ("no file field", 400, "`file` field"),
+        ("oversize", 413, "exceeds the limit"),
+        ("too long", 413, "exceeds the limit of 30 s"),
+        ("absurd rate", 400, "sample rate 1 Hz"),
+        ("no samples", 400, "contains no audio samples"),
+        ("bad beam", 400, "beam"),
+        ("bad format", 400, "format"),
+        ("unknown option", 400, "unknown parameter"),
+    ],
+)
+def test_bad_input_is_a_4xx_with_one_message_and_the_server_goes_on(client, case, status, words, tiny_reads):
+    wav = SAMPLE.read_bytes()
+    audio = {"Content-Type": "audio/wav"}
+    requests = {
+        "empty": dict(content=b"", headers=audio),
+        "not audio": dict(files={"file": ("notes.txt", b"just some text, not audio at all")}),
+        "truncated": dict(files={"file": ("cut.wav", wav[: len(wav) // 3])}),
+        "content type": dict(content=b'{"audio": "x"}', headers={"Content-Type": "application/json"}),
+        "no file field": dict(files={"audio": ("x.wav", wav)}),
+        "oversize": dict(content=b"\0" * (1024 * 1024 + 10), headers=audio),
+        "too long": dict(content=wav_bytes(np.zeros(31 * 8000, np.float32), rate=8000), headers=audio),
+        "absurd rate": dict(content=wav_bytes(np.zeros(100, np.float32), rate=1), headers=audio),
+        "no samples": dict(content=wav_bytes(np.zeros(0, np.float32)), headers=audio),
+        "bad beam": dict(params={"beam": "wide"}, content=wav, headers=audio),
+        "bad format": dict(params={"format": "docx"}, content=wav, headers=audio),
+        "unknown option": dict(params={"path": "/etc/passwd"}, content=wav, headers=audio),
+    }
+    r = client.post("/v1/transcribe", **requests[case])
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert words in error and "\n" not in error and "Traceback" not in error
+    ok = client.post("/v1/transcribe", content=wav, headers=audio)
+    assert ok.status_code == 200 and ok.json()["text"] == tiny_reads[SAMPLE.stem]
+
+
+def test_concurrent_burst_gets_results_or_503(server, tiny_reads):
+    async def burst():
+        async with httpx.AsyncClient(base_url=server, headers=AUTH, timeout=120) as c:
+            files = lambda: {"file": (SAMPLE.name, SAMPLE.read_bytes())}
+            return await asyncio.gather(*[c.post("/v1/transcribe", files=files()) for _ in range(12)])
+
+    responses = asyncio.run(burst())
+    assert {r.status_code for r in responses} <= {200, 503}
+    done = [r for r in responses if r.status_code == 200]
+    assert done and all(r.json()["text"] == tiny_reads[SAMPLE.stem] for r in done)
+    assert all(r.headers["Retry-After"] and "busy" in r.json()["error"] for r in responses if r.status_code == 503)
+
+
+def test_a_full_pool_refuses_instead_of_queueing():
+    async def scenario():
+        pool, release = Pool(workers=1, queue=0), threading.Event()
+        first = asyncio.ensure_future(pool.run(release.wait))
+        while pool.in_flight == 0:  # the first job holds the only slot
+            await asyncio.sleep(0)
+        with pytest.raises(Busy):
+            await pool.run(lambda: None)
+        waited = asyncio.ensure_future(pool.run(lambda: "final", wait=True))  # a stream's final still gets in
+        release.set()
+        return await first, await waited
+
+    assert asyncio.run(scenario()) == (True, "final")
+
+
+def ws_url(server: str, token: str | None = TOKEN) -> str:
+    return server.replace("http", "ws", 1) + "/v1/stream" + (f"?token={token}" if token else "")
+
+
+async def stream_file(url: str, audio: bytes, start: dict, chunk: int = 3200) -> list[dict]:
+    """Send a start message, `audio` in chunks and the end message; every server message."""
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps(start))
+        messages = [json.loads(await ws.recv())]
+        for k in range(0, len(audio), chunk):
+            await ws.send(audio[k : k + chunk])
+        await ws.send(json.dumps({"signal": "end"}))
+        messages += [json.loads(m) async for m in ws]
+    return messages
+
+
+def test_stream_partials_then_the_final(server, tiny_reads):
+    wave, _ = sf.read(SAMPLE, dtype="int16")
+    start = {"signal": "start", "sample_rate": 16000, "format": "pcm16"}
+    msgs = asyncio.run(stream_file(ws_url(server), wave.tobytes(), start, chunk=1601))  # odd: samples split
+    types = [m["type"] for m in msgs]
+    assert types[0] == "server_ready" and types[-1] == "speech_end"
+    assert "partial_result" in types and types.index("partial_result") < types.index("final_result")
+    finals = [m for m in msgs if m["type"] == "final_result"]
+    assert len(finals) == 1 and finals[0]["text"] == tiny_reads[SAMPLE.stem]  # one segment: the whole file
+    assert finals[0]["start"] == 0 and finals[0]["end"] == pytest.approx(len(wave) / 16000, abs=0.01)
+    assert msgs[-1]["seconds"] == pytest.approx(len(wave) / 16000, abs=1e-3)
+
+
+def test_stream_float32_at_another_rate_segments_at_pauses(server):
+    wave = load_audio(SAMPLE).numpy()
+    silence = np.zeros(16000, np.float32)
+    two = np.concatenate([wave, silence, wave])
+    import soxr
+
+    audio = soxr.resample(two, 16000, 44100).astype("<f4").tobytes()
+    start = {"signal": "start", "sample_rate": 44100, "format": "float32", "hotwords": ["好棒"]}
+    msgs = asyncio.run(stream_file(ws_url(server), audio, start, chunk=4410 * 4))
+    finals = [m for m in msgs if m["type"] == "final_result"]
+    assert len(finals) == 2  # cut in the 1 s pause, before the second copy starts
+    assert finals[0]["end"] == finals[1]["start"] < (len(wave) + len(silence)) / 16000
+    assert finals[1]["end"] == pytest.approx(len(two) / 16000, abs=0.02)
+    assert finals[0]["chars"] and finals[1]["chars"]
+    assert finals[0]["chars"][-1]["end"] <= finals[0]["end"]
+    assert finals[1]["chars"][0]["start"] >= (len(wave) + len(silence)) / 16000  # times count from the stream start
+
+
+@pytest.mark.parametrize(
+    "first, words",
+    [
+        (b"\0\0\0\0", "expected a start message"),
+        ("not json", "expected a start message"),
+        ('{"signal": "start", "sample_rate": 1}', "sample_rate"),
+        ('{"signal": "start", "sample_rate": 16000, "format": "mp3"}', "format"),
+        ('{"signal": "start", "sample_rate": 16000, "path": "/etc/passwd"}', "unknown key"),
+        ('{"signal": "start", "beam": 0}', "beam"),
+    ],
+)
+def test_stream_bad_start_is_an_error_message_then_close(server, client, first, words):
+    async def scenario():
+        async with websockets.connect(ws_url(server)) as ws:
+            await ws.send(first)
+            msg = json.loads(await ws.recv())
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            return msg, ws.close_code
+
+    msg, code = asyncio.run(scenario())
+    assert msg["type"] == "error" and words in msg["message"] and code in (1003, 1008)
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_stream_errors_token_idle_and_bad_chunks(server):
+    async def first_error(url: str, *sends) -> dict:
+        """The server's error message; it may close while we still send (then sending stops)."""
+        async with websockets.connect(url) as ws:
+            try:
+                for s in sends:
+                    await ws.send(s)
+            except websockets.ConnectionClosed:
+                pass
+            try:
+                async for m in ws:
+                    if json.loads(m)["type"] == "error":
+                        return json.loads(m)
+            except websockets.ConnectionClosed:
+                pass
+        return {}
+
+    start = json.dumps({"signal": "start", "sample_rate": 16000, "format": "float32"})
+    assert "token" in asyncio.run(first_error(ws_url(server, None)))["message"]
+    assert "idle" in asyncio.run(first_error(ws_url(server), start))["message"]  # nothing sent for 1 s
+    nan = np.full(100, np.nan, "<f4").tobytes()
+    assert "NaN" in asyncio.run(first_error(ws_url(server), start, nan))["message"]
+    assert "binary audio" in asyncio.run(first_error(ws_url(server), start, '{"signal": "pause"}'))["message"]
+    second = np.zeros(16000, "<f4").tobytes()
+    assert "longer than" in asyncio.run(first_error(ws_url(server), start, *[second] * 31))["message"]
+
+
+def test_client_disconnect_mid_stream_leaves_the_server_serving(server, client, tiny_reads):
+    async def drop():
+        ws = await websockets.connect(ws_url(server))
+        await ws.send(json.dumps({"signal": "start", "sample_rate": 16000}))
+        await ws.recv()
+        await ws.send(SAMPLE.read_bytes()[44:20000])
+        ws.transport.abort()  # gone without a close frame
+
+    asyncio.run(drop())
+    wave, _ = sf.read(SAMPLE, dtype="int16")
+    msgs = asyncio.run(stream_file(ws_url(server), wave.tobytes(), {"signal": "start", "sample_rate": 16000}))
+    assert [m["text"] for m in msgs if m["type"] == "final_result"] == [tiny_reads[SAMPLE.stem]]
+    assert client.get("/healthz").json()["in_flight"] == 0
+
+
+# The streaming segmenter on its own (no server).
+
+
+def speech_like(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    return (0.3 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
+
+
+def test_stream_chunking_does_not_change_the_segments():
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([speech_like(1.2, rng), np.zeros(12000, np.float32), speech_like(0.8, rng)])
+    pcm = (wave * 32767).astype("<i2").tobytes()
+
+    def run(chunk: int):
+        s = Stream(StreamConfig(sample_rate=16000, partial_every=0))
+        pieces = [p for k in range(0, len(pcm), chunk) for p in s.push(pcm[k : k + chunk])] + s.finish()
+        return [(p.kind, p.segment, p.start, len(p.audio)) for p in pieces]
+
+    whole = run(len(pcm))
+    assert whole == run(333) == run(3200)
+    assert [p[0] for p in whole] == ["final", "final"]
+    assert whole[0][2] == 0 and 1.2 <= whole[1][2] <= 1.95  # the cut lies in the 0.75 s pause
+    assert whole[0][3] + whole[1][3] == len(wave)  # no sample lost or repeated
+
+
+def test_stream_partials_cadence_silence_and_long_segments():
+    rng = np.random.default_rng(1)
+    s = Stream(StreamConfig(sample_rate=16000, format="float32", partial_every=0.5, max_segment=4.0))
+    pieces = []
+    for _ in range(60):  # 6 s of unbroken "speech" in 100 ms chunks
+        pieces += s.push(speech_like(0.1, rng).astype("<f4").tobytes())
+    partials = [p for p in pieces if p.kind == "partial"]
+    finals = [p for p in pieces if p.kind == "final"]
+    assert len(finals) == 1 and 2.0 <= finals[0].end <= 4.0  # cut at max_segment, in its second half
+    assert len(partials) >= 10 and all(p.start == 0 for p in partials if p.segment == 0)
+    quiet = Stream(StreamConfig(sample_rate=8000))
+    assert quiet.push(np.zeros(8000, "<i2").tobytes()) + quiet.finish() == []  # silence: nothing to decode
+    assert quiet.received == 1.0
+
+
+def test_stream_config_and_chunks_are_checked():
+    for bad in (dict(sample_rate=1), dict(sample_rate=16000.5), dict(sample_rate=16000, format="mp3")):
+        with pytest.raises(AudioError):
+            StreamConfig(**bad)
+    s = Stream(StreamConfig(sample_rate=16000, format="float32", max_seconds=1.0))
+    with pytest.raises(AudioError, match="NaN"):
+        s.push(np.array([np.inf], "<f4").tobytes())
+    with pytest.raises(AudioError, match="longer than"):
+        s.push(np.zeros(16001, "<f4").tobytes())
