@@ -109,7 +109,8 @@ def log_mel(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig(), warp: floa
     frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset per frame
     shifted = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
     frames = (frames - PREEMPHASIS * shifted) * window
-    power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)  # (T, 257)
+    spec = torch.fft.rfft(frames, n=FFT_SIZE)  # (T, 257) complex
+    power = spec.real.square() + spec.imag.square()  # |X|^2 without abs()'s square root
     mel = power @ _mel_banks(cfg, round(float(warp), 4))  # (T, n_mels)
     return (mel + cfg.mel_floor).log() if cfg.mel_floor > 0 else mel.clamp_min(EPS).log()
 
@@ -131,12 +132,18 @@ def mfcc(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tens
     return cepstra(log_mel(wave, cfg), cfg)
 
 
+def _delta(x: torch.Tensor) -> torch.Tensor:
+    """(T, F) -> (T, F): sum_k k (x[t+k] - x[t-k]) / 10 for k = 1, 2, edges replicated: what
+    torchaudio's compute_deltas(win_length=5) computes, without its grouped convolution
+    (a few slices are ~3x faster on utterance-sized inputs)."""
+    p = torch.cat([x[:1], x[:1], x, x[-1:], x[-1:]])
+    return ((p[3:-1] - p[1:-3]) + 2 * (p[4:] - p[:-4])) / 10
+
+
 def add_deltas(feats: torch.Tensor) -> torch.Tensor:
     """(T, F) -> (T, 3F): features, deltas and delta-deltas (Kaldi's window of 2 frames)."""
-    spec = feats.T  # compute_deltas works on (..., freq, time)
-    d1 = AF.compute_deltas(spec, win_length=5)
-    d2 = AF.compute_deltas(d1, win_length=5)
-    return torch.cat([spec, d1, d2], dim=0).T.contiguous()
+    d1 = _delta(feats)
+    return torch.cat([feats, d1, _delta(d1)], dim=1)
 
 
 def finish(ceps: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:

@@ -1,19 +1,25 @@
-"""End-to-end throughput of `asr transcribe` on a folder: every file of the demo test set (load,
-resample, features, model, decode, write), greedy and beam 10 + the character LM, as x real time.
-Each figure is the median of --repeats runs of the whole command, start-up included; start-up
-alone (the same command on one 0.5 s file) is reported beside it.
+"""End-to-end throughput of `asr transcribe` on a folder: the demo test set repeated --copies
+times (6: an hour of audio), every file loaded, resampled, featurized, recognized and written,
+greedy and beam 10 + the character LM, as x real time. Each figure is the median of --repeats
+runs of the whole command, start-up included; start-up alone (the same command on one 0.5 s
+file) is reported beside it. The busy rows run while as many spinning processes as there are
+cores keep the machine busy, with the default threads and with --threads set to the core count
+(what torch takes by itself).
 
     make bench-transcribe     # after make demo and make demo-lm
+    python -m bench.transcribe --code /path/to/other/checkout   # the same bench on other code
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,42 +30,77 @@ from bench.common import machine, write_section
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if res.returncode:
         raise SystemExit(f"{' '.join(cmd[:6])}...: exit {res.returncode}: {res.stderr.strip()[-300:]}")
     return seconds, res.stdout
 
 
+@contextmanager
+def busy_machine():
+    """As many processes spinning as there are cores, for the duration."""
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "exp/demo/best.pt")
     ap.add_argument("--folder", type=Path, default=ROOT / "data/demo/wav/test")
     ap.add_argument("--decode-lm", type=Path, default=ROOT / "exp/demo/decode_lm.yaml", help="from make demo-lm")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--copies", type=int, default=6, help="the folder's files this many times over")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose asr runs (python -m asr from there)")
+    ap.add_argument("--section", default="transcribe", help="RESULTS.md section to write")
     args = ap.parse_args()
     for need in (args.model, args.folder, args.decode_lm):
         if not need.exists():
             raise SystemExit(f"{need} not found: run make demo and make demo-lm first")
     wavs = sorted(args.folder.rglob("*.wav"))
-    audio_s = sum(sf.info(w).duration for w in wavs)
-    asr = [sys.executable, "-m", "asr", "transcribe", "--model", str(args.model), "--device", "cpu"]
+    audio_s = args.copies * sum(sf.info(w).duration for w in wavs)
+    asr = [sys.executable, "-m", "asr", "transcribe", "--model", str(args.model.resolve()), "--device", "cpu"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.code, capture_output=True, text=True)
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "audio"
+        folder.mkdir()
+        for k in range(args.copies):
+            for w in wavs:
+                (folder / f"c{k}_{w.name}").symlink_to(w.resolve())
         short = Path(tmp) / "short.wav"
         sf.write(short, np.zeros(8000, np.float32), 16000)
-        startup = statistics.median(timed([*asr, str(short)])[0] for _ in range(args.repeats))
+        startup = statistics.median(timed([*asr, str(short)], args.code)[0] for _ in range(args.repeats))
         rows = []
-        for name, extra in (
-            ("greedy", ["--decoder", "greedy"]),
-            ("beam 10 + char LM", ["--decode", str(args.decode_lm)]),
-        ):
+        runs = [
+            ("greedy", ["--decoder", "greedy"], False),
+            ("beam 10 + char LM", ["--decode", str(args.decode_lm.resolve())], False),
+            ("greedy, machine busy", ["--decoder", "greedy"], True),
+            (
+                f"greedy, machine busy, --threads {os.cpu_count()}",
+                ["--decoder", "greedy", "--threads", str(os.cpu_count())],
+                True,
+            ),
+        ]
+        for name, extra, busy in runs:
+            out = Path(tmp) / name.replace(" ", "_").replace(",", "")
             times = []
-            for _ in range(args.repeats):
-                seconds, out = timed([*asr, *extra, "-o", str(Path(tmp) / name.split()[0]), str(args.folder)])
-                times.append(seconds)
-            files = len(list((Path(tmp) / name.split()[0]).glob("*.txt")))
+            for _ in range(args.repeats if not busy else 1):
+                try:
+                    with busy_machine() if busy else nullcontext():
+                        times.append(timed([*asr, *extra, "-o", str(out), str(folder)], args.code)[0])
+                except SystemExit as exc:  # older code may lack an option
+                    print(f"{name}: {exc}")
+                    break
+            if not times:
+                continue
+            files = len(list(out.glob("*.txt")))
             wall = statistics.median(times)
             rows.append(
                 f"| {name} | {files} | {audio_s:.0f} s | {wall:.2f} s | {audio_s / wall:.0f}x | "
@@ -67,11 +108,12 @@ def main() -> None:
             )
     body = "\n".join(
         [
-            "## End-to-end transcription (`make bench-transcribe`)",
+            f"## End-to-end transcription (`make bench-transcribe`), code at {commit.stdout.strip() or args.code}",
             "",
-            f"Machine: {machine()}. `asr transcribe -o DIR {args.folder.relative_to(ROOT) if args.folder.is_relative_to(ROOT) else args.folder}` "
-            f"with the demo model, default threads, median of {args.repeats} runs. Start-up (imports, model load, one 0.5 s file): "
-            f"{startup:.2f} s.",
+            f"Machine: {machine()}. `asr transcribe -o DIR FOLDER` with the demo model on the demo test set "
+            f"{args.copies} times over ({args.copies * len(wavs)} files), default threads unless the row says, "
+            f"median of {args.repeats} runs (busy rows: one run, with {os.cpu_count()} spinning processes beside it). "
+            f"Start-up (imports, model load, one 0.5 s file): {startup:.2f} s.",
             "",
             "| decoder | files | audio | wall (start-up included) | x real time | x real time without start-up |",
             "|---|---|---|---|---|---|",
@@ -79,7 +121,7 @@ def main() -> None:
         ]
     )
     print(body)
-    write_section("transcribe", body)
+    write_section(args.section, body)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,16 @@ def test_deltas_shape_and_values():
     assert compute_features(torch.randn(16000) * 0.1).shape == (100, 39)
 
 
+@pytest.mark.parametrize("frames", [1, 2, 3, 5, 301])
+def test_deltas_equal_torchaudios_compute_deltas(frames):
+    import torchaudio.functional as AF
+
+    feats = torch.randn(frames, 13)
+    d1 = AF.compute_deltas(feats.T, win_length=5)
+    expected = torch.cat([feats.T, d1, AF.compute_deltas(d1, win_length=5)]).T
+    assert torch.allclose(add_deltas(feats), expected, atol=1e-5)
+
+
 def test_cmvn_statistics():
     a, b = torch.randn(50, 4) * 3 + 1, torch.randn(70, 4) * 3 + 1
     acc = CMVNAccumulator(4)

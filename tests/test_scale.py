@@ -193,11 +193,12 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "processes: 2" in (tmp_path / "two" / "train.log").read_text()
     one, two = _weights(tmp_path / "one" / "last.pt"), _weights(tmp_path / "two" / "last.pt")
-    # Adam's first step moves every weight by about lr (0.01) in the sign of its gradient; a rank
-    # training on its own half-batch would flip many of those signs. Summation order differs,
-    # so allow 1% of a step.
+    # Adam's first step moves every weight by lr * g / (|g| + eps), about lr (0.01) in the sign of
+    # its gradient; a rank training on its own half-batch would flip many of those signs (a 0.02
+    # difference). Summation order differs, and where |g| is within a few eps that order moves
+    # the step by a visible fraction (1e-4 was seen): allow 10% of a step.
     for name in one:
-        assert torch.allclose(one[name], two[name], atol=1e-4), (name, (one[name] - two[name]).abs().max())
+        assert torch.allclose(one[name], two[name], atol=1e-3), (name, (one[name] - two[name]).abs().max())
 
 
 def _data_with_a_nan_file(root):

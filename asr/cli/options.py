@@ -22,13 +22,36 @@ DecodeFile = Annotated[
 Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]
+Threads = Annotated[
+    int,
+    typer.Option("--threads", min=0, help="CPU threads (0: the cores less those other processes keep busy right now)"),
+]
 
 
 def recognizer(
-    model: Path, decode_file, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8=False, device: str = "cpu"
+    model: Path,
+    decode_file,
+    decoder,
+    beam,
+    lm,
+    alpha,
+    beta,
+    hotwords,
+    hotword_boost,
+    int8=False,
+    device: str = "cpu",
+    threads: int | None = 0,
 ):
-    """Recognizer.from_settings with the shared decoding flags; its warnings go to stderr."""
+    """Recognizer.from_settings with the shared decoding flags; its warnings go to stderr.
+    `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides; None: left alone)."""
+    import torch
+
+    from asr.cores import cpu_threads
     from asr.transcribe import Recognizer
+
+    if threads is not None:
+        # decided before the model runs: torch's own idle threads would count as busy ones
+        torch.set_num_threads(cpu_threads(threads))
 
     rec = Recognizer.from_settings(
         model,

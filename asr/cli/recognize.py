@@ -20,6 +20,7 @@ from asr.cli.options import (
     HotwordsFile,
     Int8,
     LMPath,
+    Threads,
     print_error,
     recognizer,
 )
@@ -48,6 +49,7 @@ def transcribe(
     hotword_boost: Boost = None,
     int8: Int8 = False,
     device: Device = "auto",
+    threads: Threads = 0,
 ) -> None:
     """Transcribe audio of any length; one result per input, failures reported on stderr.
 
@@ -59,7 +61,7 @@ def transcribe(
 
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
-    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
     failed = 0
     with _long_audio_progress() as progress:
         for result in rec.transcribe_many(
@@ -128,13 +130,14 @@ def evaluate(
     hotword_boost: Boost = None,
     int8: Int8 = False,
     device: Device = "auto",
+    threads: Threads = 0,
 ) -> None:
     """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
     from asr.data import read_data_dir
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
-    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device)
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
     utts = read_data_dir(data)
 
     rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error)

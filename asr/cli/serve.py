@@ -45,9 +45,11 @@ def serve(
         raise UserError(f"asr serve needs the serve extra ({exc.name} is missing): pip install 'asr[serve]'") from None
     import torch
 
-    rec = recognizer(model, decode, decoder, beam, lm, None, None, hotwords, hotword_boost, int8, device)
+    from asr.cores import usable_cores
+
+    rec = recognizer(model, decode, decoder, beam, lm, None, None, hotwords, hotword_boost, int8, device, None)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    torch.set_num_threads(max(1, usable_cores() // workers))
     settings = ServeSettings(
         token=token or os.environ.get("ASR_SERVE_TOKEN") or None,
         max_upload_mb=max_upload_mb,
