@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -48,7 +48,7 @@ demo-lm: demo-data
 # pyctcdecode pins numpy<2 but works with numpy 2, hence --no-deps (pygtrie is its one real need).
 bench-deps: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps pyctcdecode pygtrie
-	$(BIN)/pip install --quiet --disable-pip-version-check flashlight-text
+	$(BIN)/pip install --quiet --disable-pip-version-check flashlight-text kaldi-native-fbank
 
 bench-decode: bench-deps
 	$(BIN)/python -m bench.decode
@@ -89,6 +89,10 @@ bench-cells: demo-data
 # asr transcribe on the 200 demo test files end to end, greedy and beam + LM (after demo, demo-lm)
 bench-transcribe: setup
 	$(BIN)/python -m bench.transcribe
+
+# MFCC frontends side by side: asr, torchaudio's Kaldi MFCC, kaldi-native-fbank, librosa (~1 min)
+bench-frontend: bench-deps demo-data
+	$(BIN)/python -m bench.frontend
 
 # Peak memory of asr lm tune on a synthetic dev set of AISHELL-1 dev's size (about 3 min on 2 cores)
 bench-lm-tune: setup
