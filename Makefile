@@ -35,6 +35,8 @@ demo: demo-data
 	@if [ -d data/demo/test_unheard ]; then \
 	  echo "held-out human voice (gcin-voice speaker 5, never in train or dev):"; \
 	  $(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test_unheard --report $(DEMO)/test_unheard_report.json; \
+	  echo "... with test-time VTLN (a filterbank warp chosen per speaker, no transcript needed):"; \
+	  $(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test_unheard --vtln; \
 	fi
 	$(ASR) transcribe --model $(DEMO)/best.pt data/demo/samples/*.wav
 

@@ -59,6 +59,13 @@ def _read_table(path: Path) -> dict[str, str]:
     return table
 
 
+def read_speakers(data_dir: str | Path) -> dict[str, str]:
+    """{utterance id: speaker} from the data dir's utt2spk ({} without one: each utterance is
+    then taken as its own speaker)."""
+    path = Path(data_dir) / "utt2spk"
+    return _read_table(path) if path.is_file() else {}
+
+
 def read_data_dir(data_dir: str | Path, need_text: bool = True) -> list[Utterance]:
     """Read `wav.scp` (id path) and `text` (id transcript) of a Kaldi-style data dir, and
     `segments` (utterance-id recording-id start end, in seconds) where there is one: then wav.scp

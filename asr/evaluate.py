@@ -85,19 +85,38 @@ def error_rates(refs: list[str], hyps: list[str], text: TextConfig = TextConfig(
 
 
 def evaluate(
-    rec, utts, batch_size: int = 8, times: bool = False, on_error: Callable[[str, str], None] | None = None
+    rec,
+    utts,
+    batch_size: int = 8,
+    times: bool = False,
+    on_error: Callable[[str, str], None] | None = None,
+    speakers: dict[str, str] | None = None,
 ) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
-    Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars", "word_errors", "ref_words",
-    "mixed_errors", "ref_mixed" [, "chars": per-character times]}, {id: error} of unreadable files, rates).
-    Per-character times (forced alignment) only with `times`.
+    With `speakers` ({utterance id: speaker}), test-time VTLN: each speaker's utterances are
+    decoded with the filterbank warp its audio chose (Recognizer.choose_warp); an utterance with
+    no speaker is its own. Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars",
+    "word_errors", "ref_words", "mixed_errors", "ref_mixed" [, "warp"] [, "chars": per-character
+    times]}, {id: error} of unreadable files, rates). Per-character times only with `times`.
     """
     rows, failed, total = [], {}, ErrorCounts(text=rec.vocab.text)
-    if any(u.start or u.end is not None for u in utts):  # segments of recordings: cut at load time
-        results = _transcribe_segments(rec, utts, batch_size, times)
-    else:
-        results = rec.transcribe_many([str(u.path) for u in utts], batch_size=batch_size, times=times)
+    groups: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        groups.setdefault(speakers.get(u.id, u.id) if speakers is not None else "", []).append(i)
+    results, warps = [None] * len(utts), {}
+    for members in groups.values():
+        group = [utts[i] for i in members]
+        if speakers is not None:
+            warp = rec.choose_warp(w for _, w in _loaded(group, None))
+            warps.update({u.id: warp for u in group})
+        if any(u.start or u.end is not None for u in group):  # segments of recordings: cut at load time
+            decoded = _transcribe_segments(rec, group, batch_size, times)
+        else:
+            decoded = rec.transcribe_many([str(u.path) for u in group], batch_size=batch_size, times=times)
+        for i, r in zip(members, decoded):
+            results[i] = r
+    rec.warp = 1.0
     for result, u in zip(results, utts):
         if result.error:
             failed[u.id] = result.error
@@ -117,6 +136,7 @@ def evaluate(
                     "ref_words": counts.words,
                     "mixed_errors": counts.mixed_errors,
                     "ref_mixed": counts.mixed,
+                    **({"warp": warps[u.id]} if u.id in warps else {}),
                     **({"chars": result.chars} if times else {}),
                 }
             )

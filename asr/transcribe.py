@@ -6,7 +6,7 @@ import dataclasses
 import io
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -18,12 +18,14 @@ from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, check_audio, load_audio, stre
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
-from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
+from asr.features import FRAME_LENGTH, FRAME_SHIFT, cepstra, compute_features, finish, log_mel
 from asr.lm import WordLM, load_lm
 from asr.runtime import inference_device
 from asr.segment import cut_at_pauses
 from asr.vocab import SPACE
 
+# Test-time VTLN warps: the range the demo recipe's VTLP augmentation trains on (0.8-1.25)
+VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
 
 
@@ -140,6 +142,7 @@ class Recognizer:
         self.hotwords = None
         if beam and self.decode.hotwords:
             self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
+        self.warp = 1.0  # the filterbank's VTLN warp (choose_warp); 1.0: none
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
 
@@ -206,7 +209,27 @@ class Recognizer:
         return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
-        return compute_features(wave, self.recipe.features)
+        if self.warp == 1.0:
+            return compute_features(wave, self.recipe.features)
+        cfg = self.recipe.features
+        return finish(cepstra(log_mel(wave, cfg, self.warp), cfg), cfg)
+
+    @torch.inference_mode()
+    def choose_warp(self, waves: Iterable[torch.Tensor], warps: Sequence[float] = VTLN_WARPS) -> float:
+        """Test-time vocal-tract-length normalization: of the filterbank `warps`, the one under
+        which the model is most confident on `waves` (one speaker's audio): the largest sum over
+        frames of the best unit's log-posterior. Needs no transcript; costs a model pass per warp.
+        Sets it for what this recognizer decodes next, and returns it."""
+        cfg, totals = self.recipe.features, np.zeros(len(warps))
+        for wave in waves:
+            if len(wave) < FRAME_LENGTH:
+                continue
+            feats = [finish(cepstra(log_mel(wave, cfg, k), cfg), cfg) for k in warps]
+            log_probs, lens = self.log_probs(feats)
+            best = log_probs.max(dim=-1).values
+            totals += [float(best[j, : lens[j]].sum()) for j in range(len(warps))]
+        self.warp = float(warps[int(np.argmax(totals))]) if totals.any() else 1.0
+        return self.warp
 
     @torch.inference_mode()
     def log_probs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -118,3 +118,41 @@ def test_evaluate_aligns_only_when_asked(tiny_model, tmp_path):
     )
     assert all(len(u["chars"]) == len(u["hyp"]) for u in b["utterances"])
     assert [u["hyp"] for u in a["utterances"]] == [u["hyp"] for u in b["utterances"]] and a["cer"] == b["cer"]
+
+
+def test_choose_warp_takes_the_most_confident_warp(tiny_model):
+    rec = Recognizer(tiny_model["model"])
+    waves = [load_audio(p) for p in sorted(SAMPLES.glob("*.wav"))[:3]]
+    warps = (0.8, 1.0, 1.2)
+
+    def confidence(warp: float) -> float:
+        rec.warp = warp
+        lp, lens = rec.log_probs([rec.features(w) for w in waves])
+        return sum(float(lp[b, : lens[b]].max(dim=-1).values.sum()) for b in range(len(waves)))
+
+    scores = {w: confidence(w) for w in warps}
+    assert len(set(scores.values())) == 3  # the warp changes the features, hence the posteriors
+    assert rec.choose_warp(waves, warps) == max(scores, key=scores.get) == rec.warp
+
+
+def test_evaluate_vtln_warps_per_speaker(tiny_model, tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    for name in ("wav.scp", "text"):
+        lines = (SAMPLES / name).read_text(encoding="utf-8").splitlines()
+        if name == "wav.scp":
+            lines = [f"{line.split()[0]} {SAMPLES / line.split()[1]}" for line in lines]
+        (data / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ids = [line.split()[0] for line in (data / "text").read_text(encoding="utf-8").splitlines()]
+    speakers = {uid: "a" if k % 2 else "b" for k, uid in enumerate(ids)}
+    (data / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in speakers.items()))
+    report = tmp_path / "r.json"
+    res = run_asr("evaluate", "-m", tiny_model["model"], "-d", data, "--vtln", "--report", report)
+    assert res.returncode == 0, res.stderr
+    assert "VTLN warps: a " in res.stdout and ", b " in res.stdout
+    rows = json.loads(report.read_text(encoding="utf-8"))["utterances"]
+    assert [r["id"] for r in rows] == [u.id for u in read_data_dir(data)]  # the data dir's order, not by speaker
+    for spk in ("a", "b"):  # one warp per speaker, from the grid
+        assert len({r["warp"] for r in rows if speakers[r["id"]] == spk}) == 1
+    plain = run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--vtln")
+    assert "no utt2spk" in plain.stderr and plain.returncode == 0

@@ -131,16 +131,34 @@ def evaluate(
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
+    vtln: Annotated[
+        bool,
+        typer.Option(
+            "--vtln",
+            help="Test-time VTLN: per speaker (utt2spk), the filterbank warp under which the model is most confident",
+        ),
+    ] = False,
 ) -> None:
     """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
-    from asr.data import read_data_dir
+    from asr.data import read_data_dir, read_speakers
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
     rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
     utts = read_data_dir(data)
+    speakers = read_speakers(data) if vtln else None
+    if vtln and not speakers:
+        err.print(
+            f"warning: {data}: no utt2spk, so each utterance chooses its own VTLN warp (less reliable than per speaker)",
+            markup=False,
+            soft_wrap=True,
+        )
 
-    rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error)
+    rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error, speakers=speakers)
+    if vtln:
+        chosen = sorted({(speakers.get(r["id"], r["id"]), r["warp"]) for r in rows if "warp" in r})
+        shown = ", ".join(f"{spk} {warp:g}" for spk, warp in chosen[:8]) + (", ..." if len(chosen) > 8 else "")
+        print(f"VTLN warps: {shown}")
     print(
         f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  MER {rates['mer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})"
     )
