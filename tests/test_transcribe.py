@@ -250,3 +250,22 @@ def test_python_api(tiny_model, tiny_reads, tmp_path):
     assert [x.path for x in results] == [str(w) for w in wavs] + [str(tmp_path / "missing.wav")]
     assert [x.text for x in results[:-1]] == [tiny_reads[w.stem] for w in wavs]
     assert results[-1].error and "file not found" in results[-1].error
+
+
+def test_vtln_decodes_every_input_with_the_warp_chosen_on_them(tiny_model):
+    from asr.transcribe import Recognizer
+
+    wavs = sorted(SAMPLES.glob("*.wav"))[:3]
+    res = run_asr("transcribe", "-m", tiny_model["model"], "--vtln", *wavs)
+    assert res.returncode == 0, res.stderr
+    warp = float(res.stderr.split("VTLN warp ")[1].split()[0])
+    rec = Recognizer(tiny_model["model"])
+    assert rec.choose_warp(sample_waves(wavs)) == warp  # all inputs, here under 60 s together
+    got = dict(line.split("\t") for line in res.stdout.splitlines())
+    assert got == {str(w): rec.transcribe(w).text for w in wavs}
+
+
+def sample_waves(paths):
+    from asr.audio import load_audio
+
+    return [load_audio(p) for p in paths]

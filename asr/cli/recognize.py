@@ -50,6 +50,13 @@ def transcribe(
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
+    vtln: Annotated[
+        bool,
+        typer.Option(
+            "--vtln",
+            help="Test-time VTLN: one filterbank warp for all inputs (one speaker), chosen on their first 60 s",
+        ),
+    ] = False,
 ) -> None:
     """Transcribe audio of any length; one result per input, failures reported on stderr.
 
@@ -62,6 +69,9 @@ def transcribe(
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
     rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
+    if vtln:
+        warp = rec.choose_warp(_first_seconds(items, 60.0))
+        err.print(f"VTLN warp {warp:g} (chosen on the first 60 s of the inputs)", markup=False)
     failed = 0
     with _long_audio_progress() as progress:
         for result in rec.transcribe_many(
@@ -81,6 +91,37 @@ def transcribe(
     if failed:
         err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
         raise typer.Exit(1)
+
+
+def _first_seconds(items: list[tuple[str, str | None]], seconds: float):
+    """Waveforms of the readable inputs, in order, until `seconds` of audio (standard input and
+    unreadable files are left out: their errors come when they are transcribed)."""
+    import numpy as np
+    import torch
+
+    from asr.audio import SAMPLE_RATE, stream_audio
+    from asr.errors import AudioError
+
+    left = int(seconds * SAMPLE_RATE)
+    for name, error in items:
+        if left <= 0:
+            return
+        if error or name == "-":
+            continue
+        try:
+            wave = np.concatenate(list(_take(stream_audio(name), left)))
+        except (AudioError, ValueError):
+            continue
+        left -= len(wave)
+        yield torch.from_numpy(wave)
+
+
+def _take(blocks, samples: int):
+    for block in blocks:
+        yield block[:samples]
+        samples -= len(block)
+        if samples <= 0:
+            return
 
 
 class _long_audio_progress:
