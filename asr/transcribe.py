@@ -317,13 +317,15 @@ class Recognizer:
         times: bool = True,
         name: str | None = None,
         max_seconds: float | None = None,
+        batch_size: int = 8,
         **options,
     ) -> Transcript:
         """Transcribe one file (or "-" for standard input) of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
-        max_segment_seconds, each decoded on its own: memory does not grow with the file.
-        `progress` is called with the seconds done after every piece. `times`: per-character
+        max_segment_seconds, each decoded as it would be alone, `batch_size` pieces at a time:
+        memory does not grow with the file. `progress` is called with the seconds done after
+        every batch of pieces. `times`: per-character
         times and confidence from a forced alignment. `source` may be an open binary file
         (`name` then names it in messages); `max_seconds` refuses longer audio (AudioError) before
         decoding past it; `options` go to decode_log_probs (hotwords, DecodeConfig keys).
@@ -343,13 +345,25 @@ class Recognizer:
                     raise AudioError(f"{name}: audio longer than the limit of {max_seconds:g} s")
                 yield b
 
+        waiting: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            feats = [self.features(torch.from_numpy(seg)) for _, seg in waiting]
+            results = self.decode_log_probs(*self.log_probs(feats), times=times, nbest=nbest, **options)
+            for (start, seg), result in zip(waiting, results):
+                pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
+            if progress:
+                progress(pieces[-1][1])
+            waiting.clear()
+
         for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
             if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
                 continue  # nothing to hear, and nothing for the model to hallucinate on
-            result = self.decode_audio(seg, times=times, nbest=nbest, **options)
-            pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
-            if progress:
-                progress((start + len(seg)) / SAMPLE_RATE)
+            waiting.append((start, seg))
+            if len(waiting) == batch_size:
+                flush()
+        if waiting:
+            flush()
         if samples < FRAME_LENGTH:
             raise too_short(name, samples)
         return self._finish(name, pieces, samples, peak)
@@ -405,6 +419,6 @@ class Recognizer:
             else:
                 try:
                     cb = (lambda s, name=name, total=durations[i]: progress(name, s, total)) if progress else None
-                    yield self.transcribe(name, nbest=nbest, progress=cb, times=times)
+                    yield self.transcribe(name, nbest=nbest, progress=cb, times=times, batch_size=batch_size)
                 except AudioError as exc:
                     yield Transcript(name, error=str(exc))
