@@ -13,6 +13,7 @@ one thread (the CPU time it takes from the workers).
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
 
@@ -53,6 +54,7 @@ STEPS = {
 
 
 def frames_per_s(recipe: str, work: Path, name: str, overrides: list[str], epochs: int) -> float:
+    shutil.rmtree(work / name, ignore_errors=True)  # this bench's own run folder: always a fresh run
     sets = [f"exp_dir={work / name}", f"train.epochs={epochs}", "train.num_workers=2", *overrides]
     summary = train(load_recipe(recipe, sets))
     return summary["history"][-1]["frames_per_s"]
