@@ -16,9 +16,12 @@ def test_an_explicit_count_is_taken_as_given():
 @pytest.mark.skipif(not Path("/proc/loadavg").exists(), reason="reads Linux's /proc")
 def test_busy_processes_are_counted_and_the_quietest_reading_wins(monkeypatch):
     monkeypatch.setattr(cores, "_seen", [])
-    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    code = "print('spinning', flush=True)\nwhile True: pass"
+    spin = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     try:
-        busy = cores.other_running()  # both spinners are runnable (running or waiting for a core)
+        for p in spin:
+            p.stdout.readline()  # it is in its loop now: runnable (running or waiting for a core) from here on
+        busy = cores.other_running()
     finally:
         for p in spin:
             p.kill()
