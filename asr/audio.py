@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -46,7 +47,9 @@ def load_audio(
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".sph"}
 
 
-def _open(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
+def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
+    """An open libsndfile reader of `source` (a path or a binary file object named `name` in
+    messages); AudioError for a missing, empty or unreadable one."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
@@ -60,6 +63,8 @@ def _open(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
         return sf.SoundFile(source)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not isinstance(source, str):  # libsndfile's message names the file object: <_io.BytesIO ...>
+            reason = re.sub(r"^Error opening .*?: ", "", reason)
         raise AudioError(f"{name}: not a readable audio file ({reason})") from None
 
 
@@ -78,7 +83,7 @@ def stream_audio(
     line, naming the file) for a missing, empty, unreadable or non-finite file.
     """
     name = name or str(source)
-    with _open(source, name) as f:
+    with open_audio(source, name) as f:
         if f.frames == 0:
             raise AudioError(f"{name}: contains no audio samples")
         first = round(start * f.samplerate)
@@ -112,7 +117,7 @@ def check_audio(path: str | Path) -> tuple[float, str | None]:
     words load_audio would use: file not found, empty file (0 bytes), not a readable audio file
     (...), contains no audio samples."""
     try:
-        with _open(path, "") as f:
+        with open_audio(path, "") as f:
             if f.frames == 0:
                 return 0.0, "contains no audio samples"
             return f.frames / f.samplerate, None

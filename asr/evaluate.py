@@ -108,7 +108,7 @@ def evaluate(
     for members in groups.values():
         group = [utts[i] for i in members]
         if speakers is not None:
-            warp = rec.choose_warp(w for _, w in _loaded(group, None))
+            warp = rec.choose_warp(w for u in group for _, w in _loaded([u], None))  # one in memory at a time
             warps.update({u.id: warp for u in group})
         if any(u.start or u.end is not None for u in group):  # segments of recordings: cut at load time
             decoded = _transcribe_segments(rec, group, batch_size, times)
@@ -173,7 +173,7 @@ def _transcribe_segments(rec, utts, batch_size: int, times: bool) -> list:
         batch = utts[k : k + batch_size]
         loaded = _loaded(batch, lambda uid, why: results.__setitem__(uid, Transcript(uid, error=why)))
         if loaded:
-            decoded = rec.decode_log_probs(*rec.log_probs([rec.features(w) for _, w in loaded]), times=times)
+            decoded = rec.decode_waves([w for _, w in loaded], times=times)
             for (u, _), r in zip(loaded, decoded):
                 results[u.id] = r
     return [results[u.id] for u in utts]

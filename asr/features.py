@@ -156,9 +156,10 @@ def finish(ceps: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Te
     return feats
 
 
-def compute_features(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig()) -> torch.Tensor:
-    """The full frontend without the global CMVN: (N,) waveform -> (T, cfg.dim) at 100 Hz."""
-    return finish(mfcc(wave, cfg), cfg)
+def compute_features(wave: torch.Tensor, cfg: FeatureConfig = FeatureConfig(), warp: float = 1.0) -> torch.Tensor:
+    """The full frontend without the global CMVN: (N,) waveform -> (T, cfg.dim) at 100 Hz.
+    `warp`: the mel filterbank's VTLN warp (log_mel)."""
+    return finish(cepstra(log_mel(wave, cfg, warp), cfg), cfg)
 
 
 class CMVNAccumulator:

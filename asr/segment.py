@@ -17,6 +17,12 @@ def frame_energy_db(wave: np.ndarray) -> np.ndarray:
     return 10 * np.log10(power + 1e-12)
 
 
+def quiet_threshold(energy_db) -> float:
+    """The level (dB) below which a 10 ms frame is a pause: 35 dB under the loud frames (the 95th
+    percentile of `energy_db`), or under -60 dBFS."""
+    return max(float(np.percentile(energy_db, 95)) - 35.0, -60.0)
+
+
 def quietest_point(wave: np.ndarray) -> int:
     """Sample index at the centre of the quietest 200 ms stretch of `wave`."""
     energy = frame_energy_db(wave)
@@ -33,8 +39,7 @@ def first_pause(wave: np.ndarray, min_piece: int, min_pause: int, final: bool) -
     energy = frame_energy_db(wave)
     if len(energy) == 0:
         return None
-    threshold = max(np.percentile(energy, 95) - 35.0, -60.0)
-    quiet = energy < threshold
+    quiet = energy < quiet_threshold(energy)
     need = max(1, min_pause // HOP)
     run_start = None
     for i, q in enumerate(np.append(quiet, False)):

@@ -18,7 +18,7 @@ from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, check_audio, load_audio, stre
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
-from asr.features import FRAME_LENGTH, FRAME_SHIFT, cepstra, compute_features, finish, log_mel
+from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
 from asr.runtime import inference_device
 from asr.segment import cut_at_pauses
@@ -47,6 +47,11 @@ class Transcript:
 
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != []}
+
+
+def shifted(chars: list[dict], seconds: float) -> list[dict]:
+    """Per-character times (Transcript.chars) of a piece moved to where the piece starts."""
+    return [{**c, "start": round(c["start"] + seconds, 3), "end": round(c["end"] + seconds, 3)} for c in chars]
 
 
 def read_hotwords(path: str | Path) -> list[str]:
@@ -209,10 +214,7 @@ class Recognizer:
         return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
-        if self.warp == 1.0:
-            return compute_features(wave, self.recipe.features)
-        cfg = self.recipe.features
-        return finish(cepstra(log_mel(wave, cfg, self.warp), cfg), cfg)
+        return compute_features(wave, self.recipe.features, self.warp)
 
     @torch.inference_mode()
     def choose_warp(self, waves: Iterable[torch.Tensor], warps: Sequence[float] = VTLN_WARPS) -> float:
@@ -224,7 +226,7 @@ class Recognizer:
         for wave in waves:
             if len(wave) < FRAME_LENGTH:
                 continue
-            feats = [finish(cepstra(log_mel(wave, cfg, k), cfg), cfg) for k in warps]
+            feats = [compute_features(wave, cfg, k) for k in warps]
             log_probs, lens = self.log_probs(feats)
             best = log_probs.max(dim=-1).values
             totals += [float(best[j, : lens[j]].sum()) for j in range(len(warps))]
@@ -282,13 +284,14 @@ class Recognizer:
             results.append(r)
         return results
 
-    def decode_audio(self, wave: np.ndarray | torch.Tensor, times: bool = False, **options) -> Transcript:
-        """One piece of 16 kHz mono audio (up to max_segment_seconds) -> its Transcript; times
-        count from the piece's start. `options` go to decode_log_probs."""
-        wave = torch.as_tensor(wave)
-        if len(wave) < FRAME_LENGTH:
-            return Transcript("", text="")
-        return self.decode_log_probs(*self.log_probs([self.features(wave)]), times=times, **options)[0]
+    def decode_waves(
+        self, waves: Sequence[np.ndarray | torch.Tensor], times: bool = False, **options
+    ) -> list[Transcript]:
+        """Pieces of 16 kHz mono audio (each at least one frame, at most max_segment_seconds),
+        decoded together -> one Transcript each; times count from each piece's start. `options`
+        go to decode_log_probs (nbest, hotwords, DecodeConfig keys)."""
+        feats = [self.features(torch.as_tensor(w)) for w in waves]
+        return self.decode_log_probs(*self.log_probs(feats), times=times, **options)
 
     def _finish(
         self, name: str, pieces: list[tuple[float, float, Transcript]], samples: int, peak: float
@@ -297,9 +300,7 @@ class Recognizer:
         out = Transcript(name, duration=round(samples / SAMPLE_RATE, 3))
         for start, end, r in pieces:
             out.segments.append({"start": round(start, 3), "end": round(end, 3), "text": r.text})
-            out.chars += [
-                {**c, "start": round(c["start"] + start, 3), "end": round(c["end"] + start, 3)} for c in r.chars
-            ]
+            out.chars += shifted(r.chars, start)
         out.text = self.joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
         if len(pieces) == 1:
             out.nbest = pieces[0][2].nbest
@@ -348,8 +349,7 @@ class Recognizer:
         waiting: list[tuple[int, np.ndarray]] = []
 
         def flush() -> None:
-            feats = [self.features(torch.from_numpy(seg)) for _, seg in waiting]
-            results = self.decode_log_probs(*self.log_probs(feats), times=times, nbest=nbest, **options)
+            results = self.decode_waves([seg for _, seg in waiting], times=times, nbest=nbest, **options)
             for (start, seg), result in zip(waiting, results):
                 pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
             if progress:
@@ -407,8 +407,7 @@ class Recognizer:
                     continue
                 ready.append((i, wave, peak))
             if ready:
-                feats = [self.features(w) for _, w, _ in ready]
-                results = self.decode_log_probs(*self.log_probs(feats), times=times, nbest=nbest)
+                results = self.decode_waves([w for _, w, _ in ready], times=times, nbest=nbest)
                 for (i, wave, peak), r in zip(ready, results):
                     done[i] = self._finish(items[i][0], [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)
         for i, (name, err) in enumerate(items):

@@ -96,32 +96,21 @@ def transcribe(
 def _first_seconds(items: list[tuple[str, str | None]], seconds: float):
     """Waveforms of the readable inputs, in order, until `seconds` of audio (standard input and
     unreadable files are left out: their errors come when they are transcribed)."""
-    import numpy as np
-    import torch
-
-    from asr.audio import SAMPLE_RATE, stream_audio
+    from asr.audio import SAMPLE_RATE, load_audio
     from asr.errors import AudioError
 
-    left = int(seconds * SAMPLE_RATE)
+    left = int(seconds * SAMPLE_RATE)  # samples still wanted
     for name, error in items:
         if left <= 0:
             return
         if error or name == "-":
             continue
         try:
-            wave = np.concatenate(list(_take(stream_audio(name), left)))
-        except (AudioError, ValueError):
+            wave = load_audio(name, end=left / SAMPLE_RATE)  # reads no further than it needs
+        except AudioError:
             continue
         left -= len(wave)
-        yield torch.from_numpy(wave)
-
-
-def _take(blocks, samples: int):
-    for block in blocks:
-        yield block[:samples]
-        samples -= len(block)
-        if samples <= 0:
-            return
+        yield wave
 
 
 class _long_audio_progress:

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -29,10 +28,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from asr.audio import open_audio
 from asr.errors import AudioError
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
 from asr.subtitles import to_srt, to_vtt
-from asr.transcribe import Recognizer, Transcript
+from asr.transcribe import Recognizer, Transcript, shifted
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("asr.serve")
@@ -182,12 +182,10 @@ def _check_header(name: str, data: bytes, max_seconds: float) -> None:
     if not data:
         raise ApiError(400, "empty body: no audio was sent")
     try:
-        with sf.SoundFile(io.BytesIO(data)) as info:
+        with open_audio(io.BytesIO(data), name) as info:
             log_lines = info.extra_info
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = re.sub(r"^Error opening .*?: ", "", reason)  # libsndfile names the BytesIO object
-        raise ApiError(400, f"{name}: not a readable audio file ({reason})") from None
+    except AudioError as exc:
+        raise ApiError(400, str(exc)) from None
     # libsndfile reads what a cut-off WAV holds and says so only in its log: "data : N (should be M)"
     cut = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", log_lines, re.M)
     if cut and int(cut.group(2)) < int(cut.group(1)):
@@ -373,16 +371,13 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
     async def send(piece: Piece) -> None:
         final = piece.kind == "final"
         try:
-            t = await pool.run(rec.decode_audio, piece.audio, times=final, wait=final, **decode_opts)
+            [t] = await pool.run(rec.decode_waves, [piece.audio], times=final, wait=final, **decode_opts)
         except Busy:
             return  # a partial can be skipped when the server is busy; the next one comes
         msg = {"type": f"{piece.kind}_result", "segment": piece.segment, "start": round(piece.start, 3)}
         msg.update({"end": round(piece.end, 3), "text": t.text})
         if final:
-            msg["chars"] = [
-                {**c, "start": round(c["start"] + piece.start, 3), "end": round(c["end"] + piece.start, 3)}
-                for c in t.chars
-            ]
+            msg["chars"] = shifted(t.chars, piece.start)
         await ws.send_json(msg)
 
     while True:

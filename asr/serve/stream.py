@@ -18,11 +18,12 @@ import soxr
 
 from asr.audio import SAMPLE_RATE
 from asr.errors import AudioError
-from asr.segment import HOP, quietest_point
+from asr.features import FRAME_LENGTH
+from asr.segment import HOP, frame_energy_db, quiet_threshold, quietest_point
+from asr.transcribe import SILENCE_PEAK
 
 FORMATS = {"pcm16": np.dtype("<i2"), "float32": np.dtype("<f4")}
 MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a stream may declare
-SPEECH_PEAK = 1e-3  # -60 dBFS: a segment whose loudest sample stays below this holds no speech
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,9 @@ class Stream:
         max_len, min_len = int(cfg.max_segment * SAMPLE_RATE), int(cfg.min_segment * SAMPLE_RATE)
         need = max(1, int(cfg.endpoint_pause * SAMPLE_RATE) // HOP)
         while self._scanned + HOP <= len(self._buf):
-            frame = self._buf[self._scanned : self._scanned + HOP].astype(np.float64)
-            self._energy.append(10 * np.log10(np.mean(frame**2) + 1e-12))
+            self._energy.append(float(frame_energy_db(self._buf[self._scanned : self._scanned + HOP])[0]))
             self._scanned += HOP
-            # quiet: 35 dB below the segment's loud frames so far, or under -60 dBFS (asr/segment.py)
-            if self._energy[-1] < max(np.percentile(self._energy, 95) - 35.0, -60.0):
+            if self._energy[-1] < quiet_threshold(self._energy):  # judged against the segment so far
                 if self._quiet_from is None:
                     self._quiet_from = len(self._energy) - 1
                 if len(self._energy) - self._quiet_from >= need and self._quiet_from * HOP >= min_len:
@@ -143,4 +142,5 @@ class Stream:
 
     @staticmethod
     def _speech(audio: np.ndarray) -> bool:
-        return len(audio) >= 400 and float(np.abs(audio).max()) >= SPEECH_PEAK
+        """At least one frame of audio, not digital silence: worth decoding (as in transcribe)."""
+        return len(audio) >= FRAME_LENGTH and float(np.abs(audio).max()) >= SILENCE_PEAK
