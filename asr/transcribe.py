@@ -148,6 +148,7 @@ class Recognizer:
         if beam and self.decode.hotwords:
             self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
         self.warp = 1.0  # the filterbank's VTLN warp (choose_warp); 1.0: none
+        self.jobs = 1  # transcribe_many's processes for batches of short files (CPU)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
 
@@ -368,6 +369,28 @@ class Recognizer:
             raise too_short(name, samples)
         return self._finish(name, pieces, samples, peak)
 
+    def _decode_files(self, batch: list[tuple[int, str]], times: bool, nbest: int) -> list[tuple[int, Transcript]]:
+        """Files of at most max_segment_seconds (index, path), read and decoded together."""
+        out, ready = [], []
+        for i, name in batch:
+            try:
+                wave = load_audio(name)
+                if len(wave) < FRAME_LENGTH:
+                    raise too_short(name, len(wave))
+            except AudioError as exc:
+                out.append((i, Transcript(name, error=str(exc))))
+                continue
+            peak = float(wave.abs().max())
+            if peak < SILENCE_PEAK:
+                out.append((i, self._finish(name, [], len(wave), peak)))
+                continue
+            ready.append((i, name, wave, peak))
+        if ready:
+            results = self.decode_waves([w for _, _, w, _ in ready], times=times, nbest=nbest)
+            for (i, name, wave, peak), r in zip(ready, results):
+                out.append((i, self._finish(name, [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)))
+        return out
+
     def transcribe_many(
         self,
         sources: Iterable[str | Path],
@@ -375,12 +398,16 @@ class Recognizer:
         nbest: int = 1,
         progress: Callable[[str, float, float], None] | None = None,
         times: bool = True,
+        jobs: int | None = None,
     ) -> Iterator[Transcript]:
         """Transcribe many files; results come in the order given, failures as Transcript.error.
 
         Files up to max_segment_seconds are decoded in batches of similar length (sorted by the
-        duration in their headers); longer ones, and standard input, piece by piece.
+        duration in their headers); longer ones, and standard input, piece by piece. With
+        `jobs` (default: self.jobs) > 1 on the CPU, the batches are shared among that many forked
+        processes of one thread each (see _forked_batches); the rest runs here with torch's threads.
         """
+        jobs = self.jobs if jobs is None else jobs
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
         durations = [check_audio(n)[0] if err is None and n != "-" else 0.0 for n, err in items]
         short = [
@@ -388,28 +415,13 @@ class Recognizer:
             for i, (n, err) in enumerate(items)
             if err is None and n != "-" and 0 < durations[i] <= self.max_segment_seconds
         ]
-        done: dict[int, Transcript] = {}
         short.sort(key=lambda i: durations[i])
-        for k in range(0, len(short), batch_size):
-            ready = []
-            for i in short[k : k + batch_size]:
-                name = items[i][0]
-                try:
-                    wave = load_audio(name)
-                    if len(wave) < FRAME_LENGTH:
-                        raise too_short(name, len(wave))
-                except AudioError as exc:
-                    done[i] = Transcript(name, error=str(exc))
-                    continue
-                peak = float(wave.abs().max())
-                if peak < SILENCE_PEAK:
-                    done[i] = self._finish(name, [], len(wave), peak)
-                    continue
-                ready.append((i, wave, peak))
-            if ready:
-                results = self.decode_waves([w for _, w, _ in ready], times=times, nbest=nbest)
-                for (i, wave, peak), r in zip(ready, results):
-                    done[i] = self._finish(items[i][0], [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)
+        batches = [[(i, items[i][0]) for i in short[k : k + batch_size]] for k in range(0, len(short), batch_size)]
+        if jobs > 1 and len(batches) >= 2 * jobs and self.device.type == "cpu":
+            decoded = _forked_batches(self, batches, jobs, times, nbest)
+        else:
+            decoded = (self._decode_files(b, times, nbest) for b in batches)
+        done: dict[int, Transcript] = {i: t for results in decoded for i, t in results}
         for i, (name, err) in enumerate(items):
             if err is not None:
                 yield Transcript(name, error=err)
@@ -421,3 +433,33 @@ class Recognizer:
                     yield self.transcribe(name, nbest=nbest, progress=cb, times=times, batch_size=batch_size)
                 except AudioError as exc:
                     yield Transcript(name, error=str(exc))
+
+
+# The recognizer a forked process decodes with: set before the fork, inherited by the children.
+_forked: Recognizer | None = None
+
+
+def _forked_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _forked_decode(args: tuple[list[tuple[int, str]], bool, int]) -> list[tuple[int, Transcript]]:
+    return _forked._decode_files(*args)
+
+
+def _forked_batches(
+    rec: Recognizer, batches: list[list[tuple[int, str]]], jobs: int, times: bool, nbest: int
+) -> Iterator[list[tuple[int, Transcript]]]:
+    """Decode `batches` in `jobs` forked processes of one thread each, handing out one batch at a
+    time (the model and its decoder are inherited, not copied). Why not torch's threads: the demo
+    model's matrices are small, so at every time step the threads of one process meet at a barrier;
+    separate processes share nothing and also read, featurize and decode the files in parallel."""
+    import multiprocessing
+
+    global _forked
+    _forked = rec
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_forked_init) as pool:
+            yield from pool.imap(_forked_decode, [(b, times, nbest) for b in batches])
+    finally:
+        _forked = None

@@ -61,9 +61,22 @@ LABELS = {
 ALL = [
     o for name in ("speed", "vtlp_wide", "pitch_wide", "reverb", "eq", "babble", "noise", "gain") for o in STEPS[name]
 ]
-# Rows that train on the corpus with this many random espeak-ng voice variants added.
+# Rows that train on another corpus than the demo's: the same sentences, dev and test voices, and
+# training voices changed by demo.generate's keyword arguments.
 RANDOM_VOICES = 150
-VOICE_ROWS = {"voices", "all_voices_late"}
+CORPORA = {
+    "data_voices": {"random_voices": RANDOM_VOICES},  # random espeak-ng voice variants added
+    "data_world": {"world_share": 0.75},  # 3 of 4 human utterances re-synthesized (WORLD) as other speakers
+    "data_world30": {"world_share": 0.75, "human_share": 0.3},  # ... and twice the human share
+}
+ROW_CORPUS = {
+    "voices": "data_voices",
+    "all_voices_late": "data_voices",
+    "rec_world": "data_world",
+    "rec_world_seed1": "data_world",
+    "all_late_world": "data_world",
+    "rec_world30": "data_world30",
+}
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only); the "+ VTLP 0.8-1.25, from epoch 4" row is the recipe.
 BASE = ["augment.vtlp_prob=0", "augment.start_epoch=0"]
@@ -89,6 +102,20 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     },
     "rec_big": ("recipe, hidden 256 (3.9 M parameters)", RECIPE + ["model.hidden=256"]),
     "rec_long": ("recipe, 20 epochs (lr decay 0.9)", RECIPE + ["train.epochs=20", "train.lr_decay=0.9"]),
+    "rec_dropout": ("recipe, dropout 0.3", RECIPE + ["model.dropout=0.3"]),
+    "rec_seed1": ("recipe, training seed 1", RECIPE + ["train.seed=1"]),
+    "rec_cmn": ("recipe + per-utterance mean normalization", RECIPE + STEPS["cmn"]),
+    "rec_cmvn": (
+        "recipe + per-utterance mean and variance normalization",
+        RECIPE + ["features.utterance_norm=mean_var"],
+    ),
+    "rec_world": ("recipe, 3/4 of the human utterances re-synthesized as random speakers (WORLD)", RECIPE),
+    "rec_world_seed1": (
+        "recipe, 3/4 of the human utterances re-synthesized (WORLD), training seed 1",
+        RECIPE + ["train.seed=1"],
+    ),
+    "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD)", RECIPE),
+    "all_late_world": ("+ all from epoch 4, + 3/4 of the human utterances re-synthesized (WORLD)", ALL + LATE),
 }
 
 
@@ -113,7 +140,7 @@ def narrowband_copy(src: Path, dst: Path) -> None:
 def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: str) -> dict:
     exp = work / "exp" / name
     shutil.rmtree(exp, ignore_errors=True)
-    train_dir = (work / "data_voices" if name in VOICE_ROWS else corpus) / "train"
+    train_dir = (work / ROW_CORPUS[name] if name in ROW_CORPUS else corpus) / "train"
     sets = [f"exp_dir={exp}", f"data.train={train_dir}", f"data.dev={corpus / 'dev'}", *BASE, *overrides]
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
@@ -150,6 +177,11 @@ def main() -> None:
     ap.add_argument("--recipe", default="recipes/demo.yaml")
     ap.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated, from: {', '.join(ROWS)}")
     ap.add_argument("--fresh", action="store_true", help="Start over: new corpus, no earlier rows")
+    ap.add_argument("--section", default="voice", help="bench/RESULTS.md section the table goes to")
+    ap.add_argument("--note", default="", help="A sentence on this table (e.g. which code trained it)")
+    ap.add_argument(
+        "--title", default="Augmentation ablation: a human voice training never hears", help="The section's heading"
+    )
     args = ap.parse_args()
     if not demo.GCIN_DIR.is_dir():
         raise SystemExit("error: gcin-voice is not installed (apt-get install gcin-voice)")
@@ -160,9 +192,9 @@ def main() -> None:
     corpus = work / "data"
     if not (corpus / "test_unheard" / "text").is_file():
         demo.generate(corpus)  # train hears gcin speaker 3 only; test_unheard is speaker 5
-    if VOICE_ROWS & set(rows) and not (work / "data_voices" / "train" / "text").is_file():
-        # the same sentences, dev and test voices; training voices include the random variants
-        demo.generate(work / "data_voices", random_voices=RANDOM_VOICES)
+    for folder in sorted({ROW_CORPUS[r] for r in rows if r in ROW_CORPUS}):
+        if not (work / folder / "train" / "text").is_file():
+            demo.generate(work / folder, **CORPORA[folder])
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
     results_file = work / "results.jsonl"
@@ -180,10 +212,10 @@ def main() -> None:
         )
     results = [done[name] for name in ROWS if name in done]
     write_section(
-        "voice",
+        args.section,
         f"""
-## Augmentation ablation: a human voice training never hears (bench/heldout_voice.py)
-
+## {args.title} (bench/heldout_voice.py)
+{args.note}
 Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation before this
 ablation), one training run (seed 0) per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
 The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} (15% of

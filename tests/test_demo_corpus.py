@@ -1,13 +1,27 @@
 """The demo corpus plan: disjoint sentences and voices per split, each split drawn alike."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.corpora.demo import DEV_VOICES, GCIN_DIR, TEST_VOICES, _espeak, cn_number, generate, plan
+from asr.audio import resample
+from asr.corpora.demo import (
+    DEV_VOICES,
+    GCIN_DIR,
+    TEST_VOICES,
+    _espeak,
+    _gcin,
+    _syllable,
+    cn_number,
+    generate,
+    import_pyworld,
+    plan,
+    world_resynthesize,
+)
 from asr.data import read_data_dir
 from asr.errors import UserError
 
@@ -57,8 +71,10 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
     reason="needs espeak-ng and gcin-voice (make setup installs them)",
 )
 def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
-    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5)
+    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5)
     assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
+    resynth = [u for u in read_data_dir(tmp_path / "train") if "-gcin3w-" in u.id]
+    assert resynth and all(sf.info(str(u.path)).duration > 0.3 for u in resynth)
     for split in ("train", "dev", "test"):
         speakers = set((tmp_path / split / "utt2spk").read_text().split()[1::2])
         assert "gcin5" not in speakers and not any(
@@ -94,3 +110,60 @@ def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
     # a variant espeak-ng could not find would fall back to the plain voice: check it is not that
     same = lambda v, path: _espeak("我想去北京", v, np.random.default_rng(0), path)
     assert not np.array_equal(same("rand000", str(tmp_path / "espeak")), same("rand000", None))
+
+
+def test_re_synthesized_human_utterances_join_training_only():
+    sizes = {"train": 400, "dev": 30, "test": 20}
+    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True)
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, world_share=0.75)
+    resynth = [j for j in jobs["train"] if j.voice == "gcin3w"]
+    human = [j for j in jobs["train"] if j.voice.startswith("gcin")]
+    assert 0.5 * len(human) < len(resynth) < len(human)
+    for split in ("dev", "test", "test_unheard"):
+        assert not any(j.voice.endswith("w") for j in jobs[split])
+    # the same sentences, seeds and other voices as without it: only the suffix differs
+    strip = lambda js: [(j.text, j.voice.rstrip("w"), j.seed) for j in js]
+    assert all(strip(jobs[s]) == strip(plain[s]) for s in jobs)
+    more = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3)
+    assert sum(j.voice.startswith("gcin") for j in more["train"]) > 1.5 * len(human)
+
+
+@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
+def test_world_resynthesis_moves_pitch_and_formants():
+    pw = import_pyworld()
+    freqs = np.linspace(200, 4000, 200)  # where the formants are
+
+    def measure(pieces):
+        """Median F0, and the mean log spectral envelope of the voiced frames on `freqs`."""
+        wave = np.concatenate([w for w, _ in pieces]).astype(np.float64)
+        f0, t = pw.dio(wave, 16000, f0_floor=50.0, f0_ceil=600.0)
+        f0 = pw.stonemask(wave, f0, t, 16000)
+        env = pw.cheaptrick(wave, f0, t, 16000)[f0 > 0]
+        log_env = np.log(env.mean(0))
+        return np.median(f0[f0 > 0]), np.interp(freqs, np.linspace(0, 8000, env.shape[1]), log_env)
+
+    def formant_scale(env, ref):
+        """The frequency scale that best maps the reference envelope onto `env`."""
+        return min(np.arange(0.7, 1.4, 0.01), key=lambda a: np.mean((np.interp(freqs / a, freqs, ref) - env) ** 2))
+
+    text = "我想去北京"
+    source = [_syllable("3", ch) for ch in text]
+    _, env_src = measure([(resample(w, sr), 16000) for w, sr in source])
+    for target, tract in ((250.0, 1.2), (90.0, 0.9), (160.0, 1.0)):
+        pieces = world_resynthesize(text, "3", target, tract)
+        # each syllable keeps its length (at 16 kHz)
+        assert [len(w) for w, _ in pieces] == pytest.approx([len(w) * 16000 / sr for w, sr in source], abs=100)
+        f0, env = measure(pieces)
+        assert f0 == pytest.approx(target, rel=0.1)
+        assert formant_scale(env, env_src) == pytest.approx(tract, abs=0.04)
+    # reproducible: the same random speaker from the same seed
+    a = _gcin(text, "3", np.random.default_rng(7), world=True)
+    b = _gcin(text, "3", np.random.default_rng(7), world=True)
+    c = _gcin(text, "3", np.random.default_rng(8), world=True)
+    assert np.array_equal(a, b) and not np.array_equal(a[: len(c)], c[: len(a)])
+
+
+def test_missing_pyworld_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyworld", None)
+    with pytest.raises(UserError, match="pip install"):
+        import_pyworld()

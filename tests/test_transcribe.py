@@ -252,6 +252,39 @@ def test_python_api(tiny_model, tiny_reads, tmp_path):
     assert results[-1].error and "file not found" in results[-1].error
 
 
+def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tmp_path, monkeypatch):
+    """jobs > 1: batches of short files go to forked one-thread processes; the same transcripts,
+    char times and errors come back, in the order given."""
+    import os
+
+    from asr import transcribe
+    from asr.transcribe import Recognizer
+
+    pids = tmp_path / "pids"  # which processes decoded (children cannot write to this one's memory)
+    decode = transcribe.Recognizer._decode_files
+
+    def spy(*args):
+        with pids.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return decode(*args)
+
+    monkeypatch.setattr(transcribe.Recognizer, "_decode_files", spy)
+
+    wavs = sorted(SAMPLES.glob("*.wav"))
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt ")
+    inputs = wavs[:4] + [tmp_path / "bad.wav"] + wavs[4:] + [tmp_path / "missing.wav"]
+    rec = Recognizer(tiny_model["model"])
+    alone = [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1, jobs=1)]
+    rec.jobs = 3
+    pids.unlink()
+    forked = [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1)]
+    assert forked == alone
+    seen = set(pids.read_text().split())
+    assert seen and str(os.getpid()) not in seen and len(seen) <= 3  # decoded by the children, not here
+    assert [r["text"] for r in forked if not r.get("error")] == [tiny_reads[w.stem] for w in wavs]
+    assert forked[4]["error"] and "file not found" in forked[-1]["error"]
+
+
 def test_vtln_decodes_every_input_with_the_warp_chosen_on_them(tiny_model):
     from asr.transcribe import Recognizer
 

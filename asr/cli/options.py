@@ -24,7 +24,12 @@ Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is 
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]
 Threads = Annotated[
     int,
-    typer.Option("--threads", min=0, help="CPU threads (0: the cores less those other processes keep busy right now)"),
+    typer.Option(
+        "--threads",
+        min=0,
+        help="CPU threads (0: the cores less those other processes keep busy right now); "
+        "many short files are shared among that many one-thread processes",
+    ),
 ]
 
 
@@ -51,7 +56,8 @@ def recognizer(
 
     if threads is not None:
         # decided before the model runs: torch's own idle threads would count as busy ones
-        torch.set_num_threads(cpu_threads(threads))
+        threads = cpu_threads(threads)
+        torch.set_num_threads(threads)
 
     rec = Recognizer.from_settings(
         model,
@@ -66,6 +72,8 @@ def recognizer(
         hotwords=hotwords,
         hotword_boost=hotword_boost,
     )
+    if threads is not None:
+        rec.jobs = threads  # many short files: that many processes of one thread each
     for line in rec.warnings:
         err.print(f"warning: {line}", markup=False, soft_wrap=True)
     return rec

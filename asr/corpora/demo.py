@@ -225,6 +225,17 @@ class Job:
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
 
 
+# Random speakers, for espeak-ng variants and for WORLD re-synthesis of the human recordings:
+# kind -> (share, F0 range in Hz, vocal-tract scale range: formants relative to an adult man's).
+# Ranges follow typical speakers: F0 65-130 Hz (men), 150-240 Hz (women), 230-400 Hz (children),
+# formants up to ~35% higher for the shorter vocal tracts.
+SPEAKER_KINDS = {
+    "male": (0.4, (65, 130), (0.82, 1.08)),
+    "female": (0.4, (150, 240), (1.0, 1.25)),
+    "child": (0.2, (230, 400), (1.15, 1.35)),
+}
+
+
 def random_voice_names(n: int) -> list[str]:
     """The espeak-ng variant names of the corpus's n random voices."""
     return [f"rand{k:03d}" for k in range(n)]
@@ -233,14 +244,9 @@ def random_voice_names(n: int) -> list[str]:
 def random_variant(rng: random.Random, name: str) -> str:
     """An espeak-ng voice variant file for a random adult man, woman or child: pitch, vocal-tract
     scale (all formants moved together, each jittered), formant heights and widths, breathiness,
-    flutter and spectral tilt. Ranges follow typical speakers: F0 65-130 Hz (men), 150-240 Hz
-    (women), 230-400 Hz (children), formants up to ~35% higher for the shorter vocal tracts."""
-    kind = rng.choices(["male", "female", "child"], [0.4, 0.4, 0.2])[0]
-    base, scale = {
-        "male": (rng.uniform(65, 130), rng.uniform(0.82, 1.08)),
-        "female": (rng.uniform(150, 240), rng.uniform(1.0, 1.25)),
-        "child": (rng.uniform(230, 400), rng.uniform(1.15, 1.35)),
-    }[kind]
+    flutter and spectral tilt, in the ranges of SPEAKER_KINDS."""
+    kind = rng.choices(list(SPEAKER_KINDS), [w for w, _, _ in SPEAKER_KINDS.values()])[0]
+    base, scale = {k: (rng.uniform(*f0), rng.uniform(*tract)) for k, (_, f0, tract) in SPEAKER_KINDS.items()}[kind]
     lines = [
         "language variant",
         f"name {name}",
@@ -317,23 +323,99 @@ def _espeak(text: str, variant: str, rng: np.random.Generator, espeak_path: str 
     return resample(to_mono(wave), sr)
 
 
-def _gcin(text: str, speaker: str, rng: np.random.Generator) -> np.ndarray:
+def _syllable(speaker: str, ch: str) -> tuple[np.ndarray, int]:
+    """One gcin-voice recording of character `ch`, trimmed to its sound, and its sample rate."""
+    wave, sr = sf.read(str(GCIN_DIR / BOPOMOFO[ch] / f"{speaker}.ogg"), dtype="float32")
+    wave = to_mono(wave)
+    nz = np.flatnonzero(np.abs(wave) > 0.02 * np.abs(wave).max())
+    wave = wave[max(nz[0] - 400, 0) : nz[-1] + 400] if nz.size else wave
+    return wave, sr
+
+
+# Of the human training utterances, this share is re-synthesized as random other speakers.
+WORLD_SHARE = 0.0
+WORLD_FRAME_MS = 5.0
+_world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _world_analysis(speaker: str, ch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WORLD's F0 contour, spectral envelope and aperiodicity of one syllable (cached per process)."""
+    key = (speaker, ch)
+    if key not in _world_cache:
+        pw = import_pyworld()
+        x = resample(*_syllable(speaker, ch)).astype(np.float64)
+        f0, t = pw.dio(x, SAMPLE_RATE, f0_floor=50.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
+        f0 = pw.stonemask(x, f0, t, SAMPLE_RATE)
+        _world_cache[key] = (f0, pw.cheaptrick(x, f0, t, SAMPLE_RATE), pw.d4c(x, f0, t, SAMPLE_RATE))
+    return _world_cache[key]
+
+
+def import_pyworld():
+    """pyworld, or a one-line error saying how to install it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import pyworld
+    except ImportError as e:
+        raise UserError(f"WORLD re-synthesis of the human voice needs pyworld ({e}): pip install 'asr[demo]'") from e
+    return pyworld
+
+
+def _warp_envelope(env: np.ndarray, scale: float) -> np.ndarray:
+    """Move a (frames, bins) spectral envelope's features up in frequency by `scale`: env'(f) = env(f / scale)."""
+    bins = np.arange(env.shape[1], dtype=np.float64)
+    src = np.minimum(bins / scale, bins[-1])
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, bins.size - 1)
+    frac = src - lo
+    return np.ascontiguousarray(env[:, lo] * (1 - frac) + env[:, hi] * frac)
+
+
+def world_resynthesize(
+    text: str, speaker: str, f0_median: float, tract: float, f0_spread: float = 1.0
+) -> list[tuple[np.ndarray, int]]:
+    """The syllables of `text` read by `speaker`, re-synthesized by WORLD as another speaker:
+    the F0 contour moved to median `f0_median` Hz (tone shapes kept, their range in log F0 scaled
+    by `f0_spread`) and the spectral envelope stretched by the vocal-tract scale `tract`
+    (formants x `tract`). Returns (wave, sample rate) per syllable, each as long as its source."""
+    pw = import_pyworld()
+    frames = [_world_analysis(speaker, ch) for ch in text]
+    voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
+    median = float(np.median(voiced)) if voiced.size else f0_median
+    out = []
+    for f0, sp, ap in frames:
+        new_f0 = np.where(f0 > 0, f0_median * (np.maximum(f0, 1.0) / median) ** f0_spread, 0.0)
+        y = pw.synthesize(new_f0, _warp_envelope(sp, tract), _warp_envelope(ap, tract), SAMPLE_RATE, WORLD_FRAME_MS)
+        out.append((y.astype(np.float32), SAMPLE_RATE))
+    return out
+
+
+def _world_voice(text: str, speaker: str, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25)."""
+    shares = np.array([w for w, _, _ in SPEAKER_KINDS.values()])
+    _, f0_range, tract_range = list(SPEAKER_KINDS.values())[rng.choice(len(shares), p=shares / shares.sum())]
+    return world_resynthesize(text, speaker, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25))
+
+
+def _gcin(text: str, speaker: str, rng: np.random.Generator, world: bool = False) -> np.ndarray:
     rate = rng.uniform(0.9, 1.15)  # speed perturbation (tempo and pitch together)
+    syllables = _world_voice(text, speaker, rng) if world else [_syllable(speaker, ch) for ch in text]
     parts = []
-    for ch in text:
-        wave, sr = sf.read(str(GCIN_DIR / BOPOMOFO[ch] / f"{speaker}.ogg"), dtype="float32")
-        wave = to_mono(wave)
-        nz = np.flatnonzero(np.abs(wave) > 0.02 * np.abs(wave).max())
-        wave = wave[max(nz[0] - 400, 0) : nz[-1] + 400] if nz.size else wave
-        parts += [resample(wave, round(sr * rate)), np.zeros(int(rng.uniform(0.01, 0.12) * SAMPLE_RATE), np.float32)]
+    for wave, sr in syllables:
+        parts += [
+            resample(wave, round(sr * rate)),
+            np.zeros(int(rng.uniform(0.01, 0.12) * SAMPLE_RATE), np.float32),
+        ]
     return np.concatenate(parts)
 
 
 def render(job: Job) -> None:
     """Synthesize one utterance to a 16 kHz 16-bit wav with random level, padding and noise."""
     rng = np.random.default_rng(job.seed)
-    if job.voice.startswith("gcin"):
-        wave = _gcin(job.text, job.voice[4:], rng)
+    if job.voice.startswith("gcin"):  # gcin3, or gcin3w: speaker 3 re-synthesized as another speaker
+        wave = _gcin(job.text, job.voice[4:].rstrip("w"), rng, world=job.voice.endswith("w"))
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -365,12 +447,15 @@ def plan(
     human: bool,
     gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
     random_voices: int = 0,
+    human_share: float = 0.15,
+    world_share: float = 0.0,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
-    With `human`, 15% of train is read by the `gcin_speakers`, and a test_unheard split holds the
-    test sentences read by the held-out speaker (drawn from a stream of its own, so the other
-    splits do not depend on it). `random_voices` random espeak-ng variants join the training
+    With `human`, `human_share` of train is read by the `gcin_speakers` (of those, `world_share`
+    re-synthesized as random other speakers), and a test_unheard split holds the test sentences
+    read by the held-out speaker (both drawn from streams of their own, so the other utterances
+    do not depend on them). `random_voices` random espeak-ng variants join the training
     voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
         raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
@@ -379,6 +464,7 @@ def plan(
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
+    world = random.Random(seed + 3)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
@@ -389,8 +475,10 @@ def plan(
         jobs[split] = []
         for i, text in enumerate(texts):
             voice = rng.choice(voices[split])
-            if split == "train" and human and rng.random() < 0.15:
+            if split == "train" and human and rng.random() < human_share:
                 voice = "gcin" + rng.choice(gcin_speakers)
+                if world.random() < world_share:
+                    voice += "w"
             uid = f"{split}-{voice}-{i:05d}"
             path = out_dir / "wav" / split / f"{uid}.wav"
             jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path))
@@ -421,6 +509,8 @@ def generate(
     progress=None,
     gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
     random_voices: int = 0,
+    human_share: float = 0.15,
+    world_share: float = WORLD_SHARE,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns
@@ -433,7 +523,8 @@ def generate(
     if human is None:
         human = GCIN_DIR.is_dir()
     out_dir = Path(out_dir)
-    jobs = plan(out_dir, {"train": train, "dev": dev, "test": test}, seed, human, gcin_speakers, random_voices)
+    sizes = {"train": train, "dev": dev, "test": test}
+    jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, human_share, world_share)
     if random_voices:
         write_random_variants(out_dir / "espeak", random_voice_names(random_voices), seed + 2)
     todo = [j for split in jobs.values() for j in split]
