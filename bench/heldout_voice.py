@@ -217,15 +217,14 @@ def main() -> None:
 ## {args.title} (bench/heldout_voice.py)
 {args.note}
 Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation before this
-ablation), one training run (seed 0) per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
+ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
 The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} (15% of
 the utterances); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
 train or dev. Dev (espeak-ng voices training never hears) decides; the held-out column is not tuned on.
 Each row adds one change to the first row's recipe ("from epoch 4": `augment.start_epoch=3`, three
 clean epochs before augmentation starts); the "recipe ..." rows change the demo recipe as it now
-is, the "+ VTLP 0.8-1.25 (p 0.8), from epoch 4" row. One seed per row: runs of one recipe differ by several
-points of held-out CER (the first two rows differ only in the order of the first epoch's batches;
-the second's training time was taken while another job shared the CPU, so it is left out).
+is, the "+ VTLP 0.8-1.25 (p 0.8), from epoch 4" row. One seed per row unless it says otherwise: runs
+of one recipe differ by several points of held-out CER.
 
 {table(results)}
 """,
