@@ -455,11 +455,23 @@ def _forked_batches(
     model's matrices are small, so at every time step the threads of one process meet at a barrier;
     separate processes share nothing and also read, featurize and decode the files in parallel."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     global _forked
     _forked = rec
+    done = 0
     try:
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=_forked_init) as pool:
-            yield from pool.imap(_forked_decode, [(b, times, nbest) for b in batches])
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_forked_init) as pool:
+            for results in pool.map(_forked_decode, [(b, times, nbest) for b in batches]):
+                done += 1
+                yield results
+    except BrokenProcessPool:  # a child died (e.g. killed for memory): the rest is decoded here
+        print(
+            f"warning: a decoding process died; decoding {len(batches) - done} batch(es) in this one", file=sys.stderr
+        )
+        for batch in batches[done:]:
+            yield rec._decode_files(batch, times, nbest)
     finally:
         _forked = None

@@ -252,7 +252,7 @@ def test_python_api(tiny_model, tiny_reads, tmp_path):
     assert results[-1].error and "file not found" in results[-1].error
 
 
-def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tmp_path, monkeypatch):
+def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tmp_path, monkeypatch, capsys):
     """jobs > 1: batches of short files go to forked one-thread processes; the same transcripts,
     char times and errors come back, in the order given."""
     import os
@@ -263,10 +263,14 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     pids = tmp_path / "pids"  # which processes decoded (children cannot write to this one's memory)
     decode = transcribe.Recognizer._decode_files
 
-    def spy(*args):
+    parent, die = os.getpid(), []
+
+    def spy(rec, batch, *args):
         with pids.open("a") as f:
             f.write(f"{os.getpid()}\n")
-        return decode(*args)
+        if die and os.getpid() != parent and any(name == str(die[0]) for _, name in batch):
+            os._exit(1)  # a child killed mid-batch
+        return decode(rec, batch, *args)
 
     monkeypatch.setattr(transcribe.Recognizer, "_decode_files", spy)
 
@@ -281,6 +285,11 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     assert forked == alone
     seen = set(pids.read_text().split())
     assert seen and str(os.getpid()) not in seen and len(seen) <= 3  # decoded by the children, not here
+    # a child that dies: what it and the others had not returned is decoded here, nothing lost
+    die.append(wavs[5])
+    capsys.readouterr()
+    assert [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1)] == alone
+    assert "warning: a decoding process died" in capsys.readouterr().err
     assert [r["text"] for r in forked if not r.get("error")] == [tiny_reads[w.stem] for w in wavs]
     assert forked[4]["error"] and "file not found" in forked[-1]["error"]
 
