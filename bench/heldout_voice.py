@@ -218,7 +218,7 @@ def main() -> None:
 {args.note}
 Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation before this
 ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
-The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} (15% of
+The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} ({demo.HUMAN_SHARE:.0%} of
 the utterances); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
 train or dev. Dev (espeak-ng voices training never hears) decides; the held-out column is not tuned on.
 Each row adds one change to the first row's recipe ("from epoch 4": `augment.start_epoch=3`, three

@@ -164,8 +164,13 @@ def prepare_demo_cmd(
         int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
     ] = 0,
     human_share: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of training read by the human voice (gcin-voice)")
-    ] = 0.15,
+        Optional[float],
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of training read by the human voice (gcin-voice; default: asr.corpora.demo.HUMAN_SHARE)",
+        ),
+    ] = None,
     world_share: Annotated[
         Optional[float],
         typer.Option(
@@ -177,7 +182,7 @@ def prepare_demo_cmd(
     ] = None,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus gcin-voice recordings when installed)."""
-    from asr.corpora.demo import WORLD_SHARE, generate
+    from asr.corpora.demo import HUMAN_SHARE, WORLD_SHARE, generate
 
     def progress(n: int, total: int) -> None:
         if n % 250 == 0 or n == total:
@@ -192,7 +197,7 @@ def prepare_demo_cmd(
         workers=workers,
         progress=progress,
         random_voices=random_voices,
-        human_share=human_share,
+        human_share=HUMAN_SHARE if human_share is None else human_share,
         world_share=WORLD_SHARE if world_share is None else world_share,
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

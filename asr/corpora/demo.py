@@ -332,7 +332,9 @@ def _syllable(speaker: str, ch: str) -> tuple[np.ndarray, int]:
     return wave, sr
 
 
-# Of the human training utterances, this share is re-synthesized as random other speakers.
+# The share of training read by the human voice, and of that, the share re-synthesized as random
+# other speakers.
+HUMAN_SHARE = 0.15
 WORLD_SHARE = 0.0
 WORLD_FRAME_MS = 5.0
 _world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -447,8 +449,8 @@ def plan(
     human: bool,
     gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
     random_voices: int = 0,
-    human_share: float = 0.15,
-    world_share: float = 0.0,
+    human_share: float = HUMAN_SHARE,
+    world_share: float = WORLD_SHARE,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
@@ -509,7 +511,7 @@ def generate(
     progress=None,
     gcin_speakers: tuple[str, ...] = TRAIN_GCIN_SPEAKERS,
     random_voices: int = 0,
-    human_share: float = 0.15,
+    human_share: float = HUMAN_SHARE,
     world_share: float = WORLD_SHARE,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
