@@ -25,8 +25,10 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np
 
 
 def to_mono(wave: np.ndarray) -> np.ndarray:
-    """(N,) or (N, C) -> (N,) by averaging channels."""
-    return wave.mean(axis=1) if wave.ndim == 2 else wave
+    """(N,) or (N, C) -> (N,) by averaging channels (a single channel is returned as it is)."""
+    if wave.ndim == 1:
+        return wave
+    return wave[:, 0] if wave.shape[1] == 1 else wave.mean(axis=1)
 
 
 def load_audio(

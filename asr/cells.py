@@ -25,10 +25,15 @@ CELLS = ("lstm", "lstm_peephole", "gru", "elman", "jordan", "irnn", "clockwork",
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each sequence of x (B, T, F) within its own length; padding stays at the end."""
-    t = torch.arange(x.shape[1], device=x.device)[None, :]
-    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
-    return x.gather(1, idx[:, :, None].expand_as(x))
+    """Reverse each sequence of x (B, T, F) within its own length; padding stays at the end.
+
+    Rows of the flattened (B * T, F) view are picked with index_select: a gather along time
+    reads an int64 index per element and took ~10x as long (on the CPU, at inference)."""
+    b, t = x.shape[0], x.shape[1]
+    steps = torch.arange(t, device=x.device)[None, :]
+    idx = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    rows = (idx + t * torch.arange(b, device=x.device)[:, None]).reshape(-1)
+    return x.reshape(b * t, -1).index_select(0, rows).view(x.shape)
 
 
 def _uniform_(module: nn.Module, hidden: int) -> None:

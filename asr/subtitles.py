@@ -99,6 +99,7 @@ class OutputWriter:
             self.header = ""
             sys.stdout.flush()
             return
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if not self.output_dir.is_dir():  # once, not per file: a folder of thousands of inputs
+            self.output_dir.mkdir(parents=True, exist_ok=True)
         ext = "txt" if self.fmt == "text" else self.fmt
         (self.output_dir / f"{self.stems[t.path]}.{ext}").write_text(self.render(t), encoding="utf-8")

@@ -399,13 +399,18 @@ class Recognizer:
         progress: Callable[[str, float, float], None] | None = None,
         times: bool = True,
         jobs: int | None = None,
+        window: int = 256,
     ) -> Iterator[Transcript]:
         """Transcribe many files; results come in the order given, failures as Transcript.error.
 
-        Files up to max_segment_seconds are decoded in batches of similar length (sorted by the
-        duration in their headers); longer ones, and standard input, piece by piece. With
-        `jobs` (default: self.jobs) > 1 on the CPU, the batches are shared among that many forked
-        processes of one thread each (see _forked_batches); the rest runs here with torch's threads.
+        Files up to max_segment_seconds are decoded in batches of similar length: the inputs are
+        taken `window` files at a time, each window's sorted by the duration in its headers
+        (longest first, so that parallel processes finish together). Results are handed out as soon
+        as they and all before them are done, so output keeps pace with decoding instead of
+        waiting for the last batch. Longer files, and standard input, are decoded piece by piece
+        after the batches. With `jobs` (default: self.jobs) > 1 on the CPU, the batches are shared
+        among that many forked processes of one thread each (see _forked_batches); the rest runs
+        here with torch's threads.
         """
         jobs = self.jobs if jobs is None else jobs
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
@@ -415,17 +420,27 @@ class Recognizer:
             for i, (n, err) in enumerate(items)
             if err is None and n != "-" and 0 < durations[i] <= self.max_segment_seconds
         ]
-        short.sort(key=lambda i: durations[i])
-        batches = [[(i, items[i][0]) for i in short[k : k + batch_size]] for k in range(0, len(short), batch_size)]
+        batches = []
+        for k in range(0, len(short), window):
+            part = sorted(short[k : k + window], key=lambda i: -durations[i])
+            batches += [[(i, items[i][0]) for i in part[j : j + batch_size]] for j in range(0, len(part), batch_size)]
         if jobs > 1 and len(batches) >= 2 * jobs and self.device.type == "cpu":
             decoded = _forked_batches(self, batches, jobs, times, nbest)
         else:
             decoded = (self._decode_files(b, times, nbest) for b in batches)
-        done: dict[int, Transcript] = {i: t for results in decoded for i, t in results}
-        for i, (name, err) in enumerate(items):
+        done: dict[int, Transcript] = {}
+        batched = set(short)
+        nxt = 0  # the first input not yet handed out
+        for results in decoded:
+            done.update(results)
+            while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
+                yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
+                nxt += 1
+        for i in range(nxt, len(items)):
+            name, err = items[i]
             if err is not None:
                 yield Transcript(name, error=err)
-            elif i in done:
+            elif i in batched:
                 yield done.pop(i)
             else:
                 try:

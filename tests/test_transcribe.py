@@ -294,6 +294,33 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     assert forked[4]["error"] and "file not found" in forked[-1]["error"]
 
 
+def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path, monkeypatch):
+    """Output keeps pace with decoding: the first result is handed out before the last batch is
+    decoded, results stay in input order (an unreadable file among them), and the windows do not
+    change any transcript."""
+    from asr import transcribe
+    from asr.transcribe import Recognizer
+
+    calls = []
+    decode = transcribe.Recognizer._decode_files
+    monkeypatch.setattr(
+        transcribe.Recognizer, "_decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a)
+    )
+    wavs = sorted(SAMPLES.glob("*.wav"))
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    inputs = [*wavs[:2], tmp_path / "bad.wav", *wavs[2:]]
+    rec = Recognizer(tiny_model["model"])
+    results = rec.transcribe_many(inputs, batch_size=2, jobs=1, window=4)
+    first = next(results)
+    assert first.path == str(wavs[0]) and len(calls) < (len(wavs) + 1) // 2
+    rest = [first, *results]
+    assert [r.path for r in rest] == [str(p) for p in inputs]
+    assert rest[2].error and "not a readable audio file" in rest[2].error
+    whole = {r.path: r.text for r in rec.transcribe_many(inputs, batch_size=2, jobs=1, window=len(inputs))}
+    assert [r.text for r in rest] == [whole[str(p)] for p in inputs]
+    assert [r.text for r in rest if not r.error] == [tiny_reads[w.stem] for w in wavs]
+
+
 def test_vtln_decodes_every_input_with_the_warp_chosen_on_them(tiny_model):
     from asr.transcribe import Recognizer
 
