@@ -204,15 +204,6 @@ def _frame_candidates(
     return out
 
 
-class _Prefix:
-    __slots__ = ("pb", "pnb", "lm", "lm_state", "hot", "hot_state")
-
-    def __init__(self, lm: float, lm_state, hot: float, hot_state) -> None:
-        self.pb = NEG_INF  # log prob of the prefix with its alignments ending in blank
-        self.pnb = NEG_INF  # ... ending in its last unit
-        self.lm, self.lm_state, self.hot, self.hot_state = lm, lm_state, hot, hot_state
-
-
 def prefix_beam_search(
     log_probs: np.ndarray,
     beam: int = 10,
@@ -248,59 +239,109 @@ def prefix_beam_search(
     lp = np.asarray(log_probs)
     cands = _frame_candidates(lp, blank, token_min_logp, prune_topk, blank_skip)
     blank_lp = lp[:, blank].tolist()
+    log1p, exp = math.log1p, math.exp
 
-    beams = {(): _Prefix(0.0, lm.start() if lm else None, 0.0, hotwords.start() if hotwords else None)}
-    beams[()].pb = 0.0
+    # Prefixes are nodes of a trie, so beams are keyed by an int (a tuple key would be hashed
+    # over its whole length at every lookup): node 0 is the empty prefix, node k extends
+    # parent[k] by unit[k]. A beam is a list [pb, pnb, lm score, lm state, hotword bonus,
+    # hotword state, units]: pb/pnb the log probability of its alignments ending in blank / in
+    # its last unit. An extension that is no node yet (most are pruned at once) is keyed by
+    # (node, unit) until it survives the frame. log(exp(a) + exp(b)) is written out inline
+    # where it is hot (exact at -inf).
+    parent, unit = [-1], [-1]
+    kids: list[dict[int, int]] = [{}]  # kids[node][unit]: the node that extends it by unit
+    NEG_INF = float("-inf")  # noqa: N806 (a local: read in the innermost loops)
+    plain = lm is None and hotwords is None  # the score is the acoustic one: adding 0.0s is exact
+    beams: dict[int | tuple[int, int], list] = {
+        0: [0.0, NEG_INF, 0.0, lm.start() if lm else None, 0.0, hotwords.start() if hotwords else None, 0]
+    }
 
-    def total(item: tuple[tuple, _Prefix]) -> float:
-        p, b = item
-        return _lse(b.pb, b.pnb) + alpha * b.lm + beta * len(p) + b.hot
-
-    for t in range(t_max):
+    t = 0
+    while t < t_max:
+        if not cands[t]:  # a run of frames with nothing to extend: every prefix only absorbs them
+            end = t + 1
+            while end < t_max and not cands[end]:
+                end += 1
+            blanks = blank_lp[t:end]
+            for node, b in beams.items():
+                pb, pnb = b[0], b[1]
+                stay = lp[t:end, unit[node]].tolist() if node else [NEG_INF] * (end - t)
+                for p_blank, p_last in zip(blanks, stay):
+                    a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
+                    p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+                    pnb = pnb + p_last
+                    pb = p_all + p_blank
+                b[0], b[1] = pb, pnb
+            t = end
+            continue
         p_blank = blank_lp[t]
         row = lp[t]
-        if not cands[t]:  # nothing to extend with: every prefix only absorbs this frame
-            for prefix, b in beams.items():
-                p_all = _lse(b.pb, b.pnb)
-                b.pnb = b.pnb + float(row[prefix[-1]]) if prefix else NEG_INF
-                b.pb = p_all + p_blank
-            continue
-        nxt: dict[tuple, _Prefix] = {}
-        for prefix, b in beams.items():
-            p_all = _lse(b.pb, b.pnb)
-            same = nxt.get(prefix)
-            if same is None:
-                same = nxt[prefix] = _Prefix(b.lm, b.lm_state, b.hot, b.hot_state)
-            same.pb = _lse(same.pb, p_all + p_blank)
-            last = prefix[-1] if prefix else None
-            if last is not None:
-                same.pnb = _lse(same.pnb, b.pnb + float(row[last]))  # the last unit continues
-            for c, p_c in cands[t]:
-                src = b.pb if c == last else p_all  # a repeat extends only across a blank
+        frame = cands[t]
+        nxt: dict[int | tuple[int, int], list] = {}
+        for node, b in beams.items():
+            pb, pnb = b[0], b[1]
+            a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
+            p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+            last = unit[node]
+            stay = pnb + float(row[last]) if node else NEG_INF  # the last unit continues
+            same = nxt.get(node)
+            if same is None:  # (log(exp(-inf) + exp(x)) is x)
+                nxt[node] = [p_all + p_blank, stay, b[2], b[3], b[4], b[5], b[6]]
+            else:  # it is already there as the extension of a shorter prefix
+                same[0] = _lse(same[0], p_all + p_blank)
+                same[1] = _lse(same[1], stay)
+            for u, p_u in frame:
+                src = pb if u == last else p_all  # a repeat extends only across a blank
                 if src == NEG_INF:
                     continue
-                ext_prefix = prefix + (c,)
-                ext = nxt.get(ext_prefix)
-                if ext is None:
-                    ext = beams.get(ext_prefix)
-                    if ext is not None:  # already a beam: keep its LM/hotword state, fresh probs
-                        ext = _Prefix(ext.lm, ext.lm_state, ext.hot, ext.hot_state)
-                    else:
-                        lm_delta, lm_state = lm.advance(b.lm_state, units[c]) if lm else (0.0, None)
-                        hot_delta, hot_state = hotwords.advance(b.hot_state, c) if hotwords else (0.0, None)
-                        ext = _Prefix(b.lm + lm_delta, lm_state, b.hot + hot_delta, hot_state)
-                    nxt[ext_prefix] = ext
-                ext.pnb = _lse(ext.pnb, src + p_c)
-        beams = dict(heapq.nlargest(beam, nxt.items(), key=total)) if len(nxt) > beam else nxt
+                ext_node = kids[node].get(u)
+                if ext_node is not None:
+                    ext = nxt.get(ext_node)
+                    if ext is not None:
+                        ext[1] = _lse(ext[1], src + p_u)
+                        continue
+                    old = beams.get(ext_node)
+                    if old is not None:  # already a beam: keep its LM/hotword state, fresh probs
+                        nxt[ext_node] = [NEG_INF, src + p_u, old[2], old[3], old[4], old[5], old[6]]
+                        continue
+                lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
+                hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
+                entry = [NEG_INF, src + p_u, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
+                nxt[(node, u) if ext_node is None else ext_node] = entry
+        items = list(nxt.items())
+        if len(items) > beam:  # keep the best `beam`; equal scores keep their order (as a stable sort)
+            scores = []
+            for _, b in items:
+                pb, pnb = b[0], b[1]
+                a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
+                p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+                scores.append(p_all if plain else p_all + alpha * b[2] + beta * b[6] + b[4])
+            items = [items[i] for i in sorted(range(len(items)), key=scores.__getitem__, reverse=True)[:beam]]
+        beams = {}
+        for key, b in items:
+            if key.__class__ is tuple:  # a new prefix that survived: now a node
+                node, u = key
+                key = kids[node][u] = len(parent)
+                parent.append(node)
+                unit.append(u)
+                kids.append({})
+            beams[key] = b
+        t += 1
 
     hyps = []
-    for prefix, b in beams.items():
-        if b.pb == NEG_INF and b.pnb == NEG_INF:
+    for node, b in beams.items():
+        if b[0] == NEG_INF and b[1] == NEG_INF:
             continue
-        lm_score = b.lm + (lm.finish(b.lm_state) if lm else 0.0)
-        hot = b.hot + (hotwords.finish(b.hot_state) if hotwords else 0.0)
-        am = _lse(b.pb, b.pnb)
-        hyps.append(Hypothesis(list(prefix), am + alpha * lm_score + beta * len(prefix) + hot, am, lm_score))
+        ids = []
+        k = node
+        while k:
+            ids.append(unit[k])
+            k = parent[k]
+        ids.reverse()
+        lm_score = b[2] + (lm.finish(b[3]) if lm else 0.0)
+        hot = b[4] + (hotwords.finish(b[5]) if hotwords else 0.0)
+        am = _lse(b[0], b[1])
+        hyps.append(Hypothesis(ids, am + alpha * lm_score + beta * len(ids) + hot, am, lm_score))
     hyps.sort(key=lambda h: h.score, reverse=True)
     return hyps[:nbest]
 
