@@ -188,10 +188,11 @@ def _frame_candidates(
     flat = np.flatnonzero(lp >= min_logp)
     rows, cols = np.divmod(flat, vocab)
     counts = np.bincount(rows, minlength=t_max)
+    units = cols != blank
+    rows, cols = rows[units], cols[units]
     out: list[list[tuple[int, float]]] = [[] for _ in range(t_max)]
-    for r, c in zip(rows.tolist(), cols.tolist()):
-        if c != blank:
-            out[r].append((c, float(lp[r, c])))
+    for r, c, v in zip(rows.tolist(), cols.tolist(), lp[rows, cols].tolist()):
+        out[r].append((c, v))
     for r in np.flatnonzero(counts == 0).tolist():  # nothing passed: the best unit still may
         c = int(lp[r].argmax())
         if c != blank:
@@ -267,8 +268,10 @@ def prefix_beam_search(
                 pb, pnb = b[0], b[1]
                 stay = lp[t:end, unit[node]].tolist() if node else [NEG_INF] * (end - t)
                 for p_blank, p_last in zip(blanks, stay):
-                    a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
-                    p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+                    if pb >= pnb:
+                        p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
+                    else:
+                        p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
                     pnb = pnb + p_last
                     pb = p_all + p_blank
                 b[0], b[1] = pb, pnb
@@ -278,15 +281,36 @@ def prefix_beam_search(
         row = lp[t]
         frame = cands[t]
         nxt: dict[int | tuple[int, int], list] = {}
+        pre = []  # per beam: node, beam, pb, log(P(prefix)), pnb carried by the last unit
         for node, b in beams.items():
             pb, pnb = b[0], b[1]
-            a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
-            p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+            if pb >= pnb:
+                p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
+            else:
+                p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
+            pre.append((node, b, pb, p_all, pnb + float(row[unit[node]]) if node else NEG_INF))
+        # A floor under the beam-th best score of this frame: each prefix that stays ends the
+        # frame at least at its own score without merges, and a new prefix has one way in, hence
+        # its final score from the start: below the floor it would be pruned, so it is not made
+        # (the margin covers rounding: what survives is what pruning all would keep).
+        floor = NEG_INF
+        if len(pre) >= beam:
+            bounds = []
+            for _, b, _, p_all, stay in pre:
+                x = p_all + p_blank
+                if x >= stay:
+                    v = x if stay == NEG_INF else x + log1p(exp(stay - x))
+                else:
+                    v = stay if x == NEG_INF else stay + log1p(exp(x - stay))
+                bounds.append(v if plain else v + alpha * b[2] + beta * b[6] + b[4])
+            bounds.sort(reverse=True)
+            floor = bounds[beam - 1] - 1e-6
+        for node, b, pb, p_all, stay in pre:
             last = unit[node]
-            stay = pnb + float(row[last]) if node else NEG_INF  # the last unit continues
             same = nxt.get(node)
-            if same is None:  # (log(exp(-inf) + exp(x)) is x)
-                nxt[node] = [p_all + p_blank, stay, b[2], b[3], b[4], b[5], b[6]]
+            if same is None:  # (log(exp(-inf) + exp(x)) is x); b itself is read no more this frame
+                b[0], b[1] = p_all + p_blank, stay  # but for its LM/hotword state and length
+                nxt[node] = b
             else:  # it is already there as the extension of a shorter prefix
                 same[0] = _lse(same[0], p_all + p_blank)
                 same[1] = _lse(same[1], stay)
@@ -304,17 +328,25 @@ def prefix_beam_search(
                     if old is not None:  # already a beam: keep its LM/hotword state, fresh probs
                         nxt[ext_node] = [NEG_INF, src + p_u, old[2], old[3], old[4], old[5], old[6]]
                         continue
+                v = src + p_u
+                if plain and v < floor:
+                    continue
                 lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
                 hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
-                entry = [NEG_INF, src + p_u, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
+                entry = [NEG_INF, v, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
+                score = v if plain else v + alpha * entry[2] + beta * entry[6] + entry[4]
+                if score < floor:
+                    continue
                 nxt[(node, u) if ext_node is None else ext_node] = entry
         items = list(nxt.items())
         if len(items) > beam:  # keep the best `beam`; equal scores keep their order (as a stable sort)
             scores = []
             for _, b in items:
                 pb, pnb = b[0], b[1]
-                a, c = (pb, pnb) if pb >= pnb else (pnb, pb)
-                p_all = a if c == NEG_INF else a + log1p(exp(c - a))
+                if pb >= pnb:
+                    p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
+                else:
+                    p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
                 scores.append(p_all if plain else p_all + alpha * b[2] + beta * b[6] + b[4])
             items = [items[i] for i in sorted(range(len(items)), key=scores.__getitem__, reverse=True)[:beam]]
         beams = {}

@@ -47,6 +47,56 @@ def peaky(rng: np.random.Generator, t: int, v: int, dominance: float = 0.8) -> n
     return np.log(p)
 
 
+def textbook_beam(lp: np.ndarray, beam: int, lm=None, units=None, alpha=0.0) -> list[tuple[tuple, float]]:
+    """The prefix beam search as written in the literature, slow and plain: every frame, every
+    kept prefix tries every unit; prefixes are tuples; all of them are scored and the best
+    `beam` kept. Returns (prefix, score) of the final beams, best first."""
+    lse = np.logaddexp
+
+    def lm_score(prefix, end=False):
+        if lm is None:
+            return 0.0
+        state, total = lm.start(), 0.0
+        for u in prefix:
+            delta, state = lm.advance(state, units[u])
+            total += delta
+        return total + (lm.finish(state) if end else 0.0)
+
+    beams = {(): (0.0, -np.inf)}  # prefix -> (log P ending in blank, log P ending in its last unit)
+    for row in lp:
+        nxt: dict[tuple, list] = {}
+        for prefix, (pb, pnb) in beams.items():
+            entry = nxt.setdefault(prefix, [-np.inf, -np.inf])
+            entry[0] = lse(entry[0], lse(pb, pnb) + row[0])
+            if prefix:
+                entry[1] = lse(entry[1], pnb + row[prefix[-1]])
+            for u in range(1, len(row)):
+                src = pb if prefix and u == prefix[-1] else lse(pb, pnb)
+                ext = nxt.setdefault(prefix + (u,), [-np.inf, -np.inf])
+                ext[1] = lse(ext[1], src + row[u])
+        scored = sorted(nxt.items(), key=lambda kv: lse(*kv[1]) + alpha * lm_score(kv[0]), reverse=True)
+        beams = {k: tuple(v) for k, v in scored[:beam]}
+    final = [(k, lse(*v) + alpha * lm_score(k, end=True)) for k, v in beams.items()]
+    return sorted(final, key=lambda kv: kv[1], reverse=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_beam_equals_the_textbook_search(seed, tmp_path):
+    """With pruning at work (beam 3 of up to 7^T prefixes), the fast search keeps the same
+    prefixes with the same scores as the plain one, with and without a character LM."""
+    rng = np.random.default_rng(seed)
+    vocab = Vocab(["<blank>", "<unk>", *"上海北京深圳"])
+    write_arpa(tmp_path / "lm.arpa", train_kneser_ney([list("上海北京"), list("北京上海"), list("深圳")], 2))
+    lm = CharLM(NGramLM.from_arpa(tmp_path / "lm.arpa"))
+    for _ in range(20):
+        lp = peaky(rng, int(rng.integers(5, 40)), len(vocab.units), dominance=float(rng.uniform(0.3, 0.9)))
+        for kw in ({}, {"lm": lm, "units": vocab.units, "alpha": 0.7}):
+            want = textbook_beam(lp, 3, **kw)
+            got = prefix_beam_search(lp, beam=3, token_min_logp=-1e9, nbest=3, **kw)
+            assert [tuple(h.ids) for h in got] == [p for p, _ in want]
+            assert [h.score for h in got] == pytest.approx([s for _, s in want], abs=1e-9)
+
+
 def test_beam_one_equals_greedy():
     # Beam 1 keeps the best prefix (summed over its alignments), greedy the best path; on
     # CTC-shaped posteriors, where one unit dominates each frame, the two agree.
