@@ -253,6 +253,7 @@ def prefix_beam_search(
     kids: list[dict[int, int]] = [{}]  # kids[node][unit]: the node that extends it by unit
     NEG_INF = float("-inf")  # noqa: N806 (a local: read in the innermost loops)
     plain = lm is None and hotwords is None  # the score is the acoustic one: adding 0.0s is exact
+    capped = hotwords is None and alpha >= 0  # an LM step (log P <= 0) can only lower the score
     beams: dict[int | tuple[int, int], list] = {
         0: [0.0, NEG_INF, 0.0, lm.start() if lm else None, 0.0, hotwords.start() if hotwords else None, 0]
     }
@@ -329,8 +330,11 @@ def prefix_beam_search(
                         nxt[ext_node] = [NEG_INF, src + p_u, old[2], old[3], old[4], old[5], old[6]]
                         continue
                 v = src + p_u
-                if plain and v < floor:
-                    continue
+                if plain:
+                    if v < floor:
+                        continue
+                elif capped and v + alpha * b[2] + beta * (b[6] + 1) + b[4] < floor:
+                    continue  # the most it can reach: an LM step only costs
                 lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
                 hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
                 entry = [NEG_INF, v, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]

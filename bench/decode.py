@@ -1,22 +1,33 @@
 """Beam search speed and agreement: asr's prefix beam search vs pyctcdecode vs torchaudio's
-flashlight decoder (lexicon-free), on the same synthetic CTC log-probs, no language model.
+flashlight decoder (lexicon-free), on the same synthetic CTC log-probs, no language model; then
+asr vs pyctcdecode on the demo model's own outputs with a character LM, with hotwords, and both.
 
     make bench-decode          # installs pyctcdecode + flashlight-text into .venv, runs this
+    python -m bench.decode --code /path/to/other/checkout --section decode_before  # other code
 
-The log-probs imitate a character CTC model at 33 frames/s (stack 3) on 10 s utterances with a
-~4,200-unit Mandarin-sized vocabulary: ~45 characters per utterance, each on one to three
+The synthetic log-probs imitate a character CTC model at 33 frames/s (stack 3) on 10 s utterances
+with a ~4,200-unit Mandarin-sized vocabulary: ~45 characters per utterance, each on one to three
 frames between blank runs, with noisy competitors so that beams have real choices.
+
+The second table needs `make demo demo-lm` (the model, exp/demo/chars.arpa and its tuned
+weights) and kenlm. pyctcdecode scores words, so its labels are given as sentencepiece pieces
+("▁二"): every character is a word, which its KenLM then scores as the character LM it is. Its
+hotword weight is paid once per phrase; asr's boost is per unit, so the phrases (two characters
+each) get weight 2 x boost. pyctcdecode also drops beams 10 below the best (its
+beam_prune_logp); asr keeps the beam best. Agreement is measured, not assumed.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from asr.decoding import prefix_beam_search
 from bench.common import machine, write_section
 
 VOCAB = 4200
@@ -60,6 +71,8 @@ def labels() -> list[str]:
 
 
 def run_ours(lps, beam):
+    from asr.decoding import prefix_beam_search
+
     lab = labels()
     return ["".join(lab[i] for i in prefix_beam_search(lp, beam=beam)[0].ids) for lp in lps]
 
@@ -97,35 +110,128 @@ def run_flashlight(lps, beam):
     return out
 
 
-def timed(fn, lps, beam):
-    start = time.perf_counter()
-    texts = fn(lps, beam)
-    return texts, len(lps) / (time.perf_counter() - start)
+def timed(fn, lps, beam, repeats=1):
+    """(texts, utterances per second): the best of `repeats` passes after a short warm-up."""
+    fn(lps[:5], beam)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        texts = fn(lps, beam)
+        best = max(best, len(lps) / (time.perf_counter() - start))
+    return texts, best
+
+
+HOTWORDS = ["上海", "北京", "深圳", "广州"]  # place names of the demo's sentences
+
+
+def demo_log_probs(model: Path, data: Path) -> tuple[list[np.ndarray], list[str]]:
+    """The demo model's log-probs (T, V) on every utterance of `data`, and its units."""
+    from asr.audio import load_audio
+    from asr.data import read_data_dir
+    from asr.transcribe import Recognizer
+
+    rec = Recognizer(model, decoder="greedy")
+    out = []
+    for utt in read_data_dir(data):
+        lp, n = rec.log_probs([rec.features(load_audio(utt.path))])
+        out.append(lp[0, : int(n[0])].numpy())
+    return out, rec.vocab
+
+
+def demo_rows(model: Path, data: Path, decode_lm: Path, beam: int, repeats: int) -> tuple[list[dict], str]:
+    """asr vs pyctcdecode on the demo model's log-probs: no LM, char LM, hotwords, both."""
+    import yaml
+    from pyctcdecode import build_ctcdecoder
+
+    from asr.decoding import Hotwords, prefix_beam_search
+    from asr.lm import load_lm
+
+    lps, vocab = demo_log_probs(model, data)
+    units = vocab.units
+    tuned = yaml.safe_load(decode_lm.read_text())
+    arpa, alpha, beta = tuned["lm"], float(tuned["alpha"]), float(tuned["beta"])
+    lm = load_lm(arpa, False)
+    boost = 1.5
+    hot = Hotwords([vocab.encode(h) for h in HOTWORDS], boost)
+    pieces = [""] + ["▁" + ("⁇" if u == "<unk>" else u) for u in units[1:]]
+    plain = build_ctcdecoder(pieces)
+    with_lm = build_ctcdecoder(pieces, kenlm_model_path=arpa, alpha=alpha, beta=beta)
+    spaced = [" ".join(h) for h in HOTWORDS]
+
+    def ours(**kw):
+        return ["".join(units[i] for i in prefix_beam_search(lp, beam=beam, **kw)[0].ids) for lp in lps]
+
+    def theirs(decoder, **kw):
+        out = [decoder.decode(lp, beam_width=beam, token_min_logp=-10.0, **kw) for lp in lps]
+        return [t.replace(" ", "").replace("⁇", "<unk>") for t in out]
+
+    lm_kw = dict(lm=lm, units=units, alpha=alpha, beta=beta)
+    hot_kw = dict(hotwords=spaced, hotword_weight=2 * boost)
+    cases = [
+        ("no LM", lambda: ours(), lambda: theirs(plain)),
+        ("char LM", lambda: ours(**lm_kw), lambda: theirs(with_lm)),
+        ("hotwords", lambda: ours(hotwords=hot), lambda: theirs(plain, **hot_kw)),
+        ("char LM + hotwords", lambda: ours(**lm_kw, hotwords=hot), lambda: theirs(with_lm, **hot_kw)),
+    ]
+    rows = []
+    for name, a, b in cases:
+        a(), b()  # warm: LM caches, pyctcdecode's first-call set-up
+        speeds = {}
+        for who, fn in (("asr", a), ("pyctcdecode", b)):
+            best = 0.0
+            for _ in range(repeats):
+                start = time.perf_counter()
+                texts = fn()
+                best = max(best, len(lps) / (time.perf_counter() - start))
+            speeds[who], speeds[f"{who}_texts"] = best, texts
+        agree = float(np.mean([x == y for x, y in zip(speeds["asr_texts"], speeds["pyctcdecode_texts"])]))
+        rows.append({"case": name, "asr": speeds["asr"], "pyctcdecode": speeds["pyctcdecode"], "agree": agree})
+        print(rows[-1], flush=True)
+    frames = np.mean([len(lp) for lp in lps])
+    note = (
+        f"{len(lps)} utterances of {data} ({frames:.0f} frames each on average, {len(units)} units), "
+        f"beam {beam}, best of {repeats} passes; char LM {Path(arpa).name} with alpha {alpha:g}, beta {beta:g} "
+        f"({decode_lm.name}); hotwords {', '.join(HOTWORDS)}, boost {boost:g} per unit."
+    )
+    return rows, note
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--utterances", type=int, default=100)
     ap.add_argument("--beams", default="10,50")
+    ap.add_argument("--model", type=Path, default=Path("exp/demo/best.pt"))
+    ap.add_argument("--data", type=Path, default=Path("data/demo/test"))
+    ap.add_argument("--decode-lm", type=Path, default=Path("exp/demo/decode_lm.yaml"), help="from make demo-lm")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--code", type=Path, help="checkout whose asr is measured (default: this one)")
+    ap.add_argument("--section", default="decode", help="RESULTS.md section to write")
     ap.add_argument("--no-write", action="store_true", help="print only, leave bench/RESULTS.md alone")
     args = ap.parse_args()
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+    import asr
+
     torch.set_num_threads(1)
     lps = synthetic_log_probs(args.utterances)
     rows = []
     for beam in [int(b) for b in args.beams.split(",")]:
-        ours, ours_speed = timed(run_ours, lps, beam)
+        ours, ours_speed = timed(run_ours, lps, beam, args.repeats)
         row = {"beam": beam, "asr": ours_speed}
         for name, fn in (("pyctcdecode", run_pyctcdecode), ("flashlight", run_flashlight)):
-            theirs, speed = timed(fn, lps, beam)
+            theirs, speed = timed(fn, lps, beam, args.repeats if name == "pyctcdecode" else 1)
             row[name] = speed
             row[f"{name}_agree"] = float(np.mean([a == b for a, b in zip(ours, theirs)]))
         rows.append(row)
         print(row, flush=True)
+    code = Path(asr.__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
     body = [
-        "## Beam search (bench/decode.py)",
+        f"## Beam search (bench/decode.py), code at {commit.stdout.strip() or code}",
         "",
         f"Machine: {machine()}. One thread. {args.utterances} synthetic utterances of 10 s "
-        f"({FRAMES} frames at 33 Hz), {VOCAB} units, no LM. Agreement: share of utterances whose best "
+        f"({FRAMES} frames at 33 Hz), {VOCAB} units, no LM; asr and pyctcdecode: best of {args.repeats} "
+        "passes after a warm-up, flashlight one pass. Agreement: share of utterances whose best "
         "hypothesis is the same text as asr's.",
         "",
         "| beam | asr utt/s | pyctcdecode utt/s | flashlight utt/s | asr / pyctcdecode | agree pyctcdecode | agree flashlight |",
@@ -136,9 +242,25 @@ def main() -> None:
             f"| {r['beam']} | {r['asr']:.1f} | {r['pyctcdecode']:.1f} | {r['flashlight']:.1f} | "
             f"{r['asr'] / r['pyctcdecode']:.2f}x | {r['pyctcdecode_agree']:.1%} | {r['flashlight_agree']:.1%} |"
         )
+    if args.model.exists() and args.decode_lm.exists():
+        demo, note = demo_rows(args.model, args.data, args.decode_lm, 10, args.repeats)
+        body += [
+            "",
+            f"The demo model's outputs: {note}",
+            "",
+            "| search | asr utt/s | pyctcdecode utt/s | asr / pyctcdecode | agree |",
+            "|---|---|---|---|---|",
+        ]
+        body += [
+            f"| {r['case']} | {r['asr']:.0f} | {r['pyctcdecode']:.0f} | {r['asr'] / r['pyctcdecode']:.2f}x | "
+            f"{r['agree']:.1%} |"
+            for r in demo
+        ]
+    else:
+        body += ["", f"(No demo-model table: {args.model} or {args.decode_lm} missing; run make demo demo-lm.)"]
     print("\n".join(body))
     if not args.no_write:
-        write_section("decode", "\n".join(body))
+        write_section(args.section, "\n".join(body))
 
 
 if __name__ == "__main__":
