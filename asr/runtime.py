@@ -72,6 +72,19 @@ def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
+def loss_scaling(dtype: torch.dtype | None, device: torch.device) -> bool:
+    """Whether training under autocast(dtype) needs a gradient scaler. float16 does (its range
+    is narrow), bfloat16 does not, unless this torch runs cuDNN's RNNs in float16 when bfloat16
+    is asked for: torch 2.11 with cuDNN 9.19 on an H200 did, so one LSTM step finds out."""
+    if dtype == torch.float16:
+        return True
+    if dtype != torch.bfloat16 or device.type != "cuda":
+        return False
+    probe = torch.nn.LSTM(1, 1).to(device)
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype):
+        return probe(torch.zeros(1, 1, 1, device=device))[0].dtype == torch.float16
+
+
 def rng_state(device: torch.device) -> dict:
     version, internal, gauss = random.getstate()
     state = {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss]}

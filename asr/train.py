@@ -99,7 +99,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     n_params = sum(p.numel() for p in ts.model.parameters())
     log.info(
         f"model: {recipe.model.layers}x{recipe.model.hidden} bidirectional {recipe.model.cell}, {n_params / 1e6:.2f} M parameters; "
-        f"amp: {run.dtype or 'off'}"
+        f"amp: {run.dtype or 'off'}{', loss scaling' if ts.scaler.is_enabled() else ''}"
     )
     if d.main:
         from torch.utils.tensorboard import SummaryWriter

@@ -26,7 +26,7 @@ from asr.data import (
 from asr.errors import UserError
 from asr.model import CTCModel
 from asr.monitor import log
-from asr.runtime import Dist, restore_rng
+from asr.runtime import Dist, loss_scaling, restore_rng
 from asr.schedule import LRSchedule
 from asr.vocab import Vocab
 
@@ -71,7 +71,8 @@ class TrainState:
         """Restore from a checkpoint's train_state (the model's weights are loaded separately)."""
         self.optimizer.load_state_dict(ts["optimizer"])
         self.schedule.load_state_dict(ts["schedule"])
-        self.scaler.load_state_dict(ts["scaler"])
+        if ts["scaler"] or not self.scaler.is_enabled():  # saved by a run that scaled no loss: start fresh
+            self.scaler.load_state_dict(ts["scaler"])
         self.epoch, self.batch, self.step = ts["epoch"], ts["batch"], ts["step"]
         self.best_cer, self.history, self.stale, self.running = (
             ts["best_cer"],
@@ -201,7 +202,7 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: di
         model,
         torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
         LRSchedule(cfg.lr, cfg.warmup_steps, cfg.epoch_decay, cfg.plateau_factor, cfg.plateau_patience),
-        torch.amp.GradScaler("cuda", enabled=run.dtype == torch.float16),
+        torch.amp.GradScaler("cuda", enabled=loss_scaling(run.dtype, run.device)),
     )
     if saved:
         model.load_state_dict(saved["model"])

@@ -33,18 +33,23 @@ def test_gpu_transcripts_equal_the_cpus(tiny_model):
 
 
 @cuda
-def test_bf16_autocast_runs_the_lstm_in_bf16_without_a_grad_scaler():
-    # autocast wraps cuDNN's RNN (_cudnn_rnn) and casts its inputs and weights to the autocast
-    # dtype; log_softmax stays float32. bf16 has float32's exponent range: no loss scaling needed
+def test_bf16_autocast_scales_the_loss_exactly_when_the_lstm_runs_in_fp16():
+    # autocast wraps cuDNN's RNN (_cudnn_rnn) and casts its inputs and weights; log_softmax stays
+    # float32. bf16 has float32's exponent range and needs no loss scaling, but torch 2.11 with
+    # cuDNN 9.19 ran the RNN in float16 under bf16 autocast: then the loss must be scaled
     if not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
+    from asr.runtime import loss_scaling
+
     model = CTCModel(39, 12, ModelConfig(hidden=64, layers=2)).cuda()
     seen = []
     model.layers[0].fwd.register_forward_hook(lambda m, i, o: seen.append(o[0].dtype))
     feats, lens = torch.randn(4, 120, 39, device="cuda"), torch.tensor([120, 100, 90, 60], device="cuda")
     with torch.autocast("cuda", dtype=torch.bfloat16):
         log_probs, out_lens = model(feats, lens)
-    assert seen == [torch.bfloat16] and log_probs.dtype == torch.float32
+    assert seen[0] in (torch.bfloat16, torch.float16) and log_probs.dtype == torch.float32
+    assert loss_scaling(torch.bfloat16, torch.device("cuda")) == (seen[0] == torch.float16)
+    assert loss_scaling(torch.float16, torch.device("cuda")) and not loss_scaling(None, torch.device("cuda"))
     targets = torch.randint(2, 12, (4, 8), device="cuda")
     loss = torch.nn.functional.ctc_loss(
         log_probs.transpose(0, 1), targets, out_lens, torch.full((4,), 8, device="cuda")
