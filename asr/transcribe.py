@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,6 +21,7 @@ from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
+from asr.forked import Forked
 from asr.lm import WordLM, load_lm
 from asr.runtime import inference_device
 from asr.segment import cut_at_pauses
@@ -148,7 +151,7 @@ class Recognizer:
         if beam and self.decode.hotwords:
             self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
         self.warp = 1.0  # the filterbank's VTLN warp (choose_warp); 1.0: none
-        self.jobs = 1  # transcribe_many's processes for batches of short files (CPU)
+        self.jobs = 1  # forked one-thread processes for batches of short files or pieces (CPU)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
 
@@ -320,20 +323,24 @@ class Recognizer:
         name: str | None = None,
         max_seconds: float | None = None,
         batch_size: int = 8,
+        jobs: int | None = None,
         **options,
     ) -> Transcript:
         """Transcribe one file (or "-" for standard input) of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
         max_segment_seconds, each decoded as it would be alone, `batch_size` pieces at a time:
-        memory does not grow with the file. `progress` is called with the seconds done after
-        every batch of pieces. `times`: per-character
+        memory does not grow with the file. With `jobs` (default: self.jobs) > 1 on the CPU and
+        more than one batch of pieces, the batches are shared among that many forked one-thread
+        processes (asr/forked.py) while this one reads and cuts on. `progress` is called with
+        the seconds done after every batch of pieces. `times`: per-character
         times and confidence from a forced alignment. `source` may be an open binary file
         (`name` then names it in messages); `max_seconds` refuses longer audio (AudioError) before
         decoding past it; `options` go to decode_log_probs (hotwords, DecodeConfig keys).
         Raises AudioError.
         """
         name = name or str(source)
+        jobs = self.jobs if jobs is None else jobs
         stream = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source
         peak, samples, pieces = 0.0, 0, []
 
@@ -347,24 +354,34 @@ class Recognizer:
                     raise AudioError(f"{name}: audio longer than the limit of {max_seconds:g} s")
                 yield b
 
-        waiting: list[tuple[int, np.ndarray]] = []
+        def batches() -> Iterator[tuple[list[tuple[int, int]], list[np.ndarray]]]:
+            """((start, length) in samples, pieces) batch_size pieces at a time, as they are cut."""
+            spans, segs = [], []
+            for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
+                if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
+                    continue  # nothing to hear, and nothing for the model to hallucinate on
+                spans.append((start, len(seg)))
+                segs.append(seg)
+                if len(segs) == batch_size:
+                    yield spans, segs
+                    spans, segs = [], []
+            if segs:
+                yield spans, segs
 
-        def flush() -> None:
-            results = self.decode_waves([seg for _, seg in waiting], times=times, nbest=nbest, **options)
-            for (start, seg), result in zip(waiting, results):
-                pieces.append((start / SAMPLE_RATE, (start + len(seg)) / SAMPLE_RATE, result))
-            if progress:
-                progress(pieces[-1][1])
-            waiting.clear()
-
-        for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
-            if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
-                continue  # nothing to hear, and nothing for the model to hallucinate on
-            waiting.append((start, seg))
-            if len(waiting) == batch_size:
-                flush()
-        if waiting:
-            flush()
+        cut = batches()
+        head = list(itertools.islice(cut, 2))  # one batch (a short file) is not worth a fork
+        forked = len(head) > 1 and jobs > 1 and self.device.type == "cpu"
+        kw = dict(times=times, nbest=nbest, **options)
+        with Forked(self, jobs) if forked else contextlib.nullcontext() as pool:
+            everything = itertools.chain(head, cut)
+            decoded = (
+                pool.waves(everything, **kw) if forked else ((k, self.decode_waves(w, **kw)) for k, w in everything)
+            )
+            for spans, results in decoded:
+                for (start, length), result in zip(spans, results):
+                    pieces.append((start / SAMPLE_RATE, (start + length) / SAMPLE_RATE, result))
+                if progress:
+                    progress(pieces[-1][1])
         if samples < FRAME_LENGTH:
             raise too_short(name, samples)
         return self._finish(name, pieces, samples, peak)
@@ -409,8 +426,8 @@ class Recognizer:
         as they and all before them are done, so output keeps pace with decoding instead of
         waiting for the last batch. Longer files, and standard input, are decoded piece by piece
         after the batches. With `jobs` (default: self.jobs) > 1 on the CPU, the batches are shared
-        among that many forked processes of one thread each (see _forked_batches); the rest runs
-        here with torch's threads.
+        among that many forked processes of one thread each (asr/forked.py), and so are the
+        pieces of a long file; the rest runs here with torch's threads.
         """
         jobs = self.jobs if jobs is None else jobs
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
@@ -424,19 +441,20 @@ class Recognizer:
         for k in range(0, len(short), window):
             part = sorted(short[k : k + window], key=lambda i: -durations[i])
             batches += [[(i, items[i][0]) for i in part[j : j + batch_size]] for j in range(0, len(part), batch_size)]
-        if jobs > 1 and len(batches) >= 2 * jobs and self.device.type == "cpu":
-            decoded = _forked_batches(self, batches, jobs, times, nbest)
-        else:
-            decoded = (self._decode_files(b, times, nbest) for b in batches)
+        forked = jobs > 1 and len(batches) >= 2 * jobs and self.device.type == "cpu"
         done: dict[int, Transcript] = {}
         batched = set(short)
         nxt = 0  # the first input not yet handed out
-        for results in decoded:
-            done.update(results)
-            while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
-                yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
-                nxt += 1
-        for i in range(nxt, len(items)):
+        with Forked(self, jobs) if forked else contextlib.nullcontext() as pool:
+            decoded = (
+                pool.files(batches, times, nbest) if forked else (self._decode_files(b, times, nbest) for b in batches)
+            )
+            for results in decoded:
+                done.update(results)
+                while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
+                    yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
+                    nxt += 1
+        for i in range(nxt, len(items)):  # long files, standard input: here, each as it comes
             name, err = items[i]
             if err is not None:
                 yield Transcript(name, error=err)
@@ -448,45 +466,3 @@ class Recognizer:
                     yield self.transcribe(name, nbest=nbest, progress=cb, times=times, batch_size=batch_size)
                 except AudioError as exc:
                     yield Transcript(name, error=str(exc))
-
-
-# The recognizer a forked process decodes with: set before the fork, inherited by the children.
-_forked: Recognizer | None = None
-
-
-def _forked_init() -> None:
-    torch.set_num_threads(1)
-
-
-def _forked_decode(args: tuple[list[tuple[int, str]], bool, int]) -> list[tuple[int, Transcript]]:
-    return _forked._decode_files(*args)
-
-
-def _forked_batches(
-    rec: Recognizer, batches: list[list[tuple[int, str]]], jobs: int, times: bool, nbest: int
-) -> Iterator[list[tuple[int, Transcript]]]:
-    """Decode `batches` in `jobs` forked processes of one thread each, handing out one batch at a
-    time (the model and its decoder are inherited, not copied). Why not torch's threads: the demo
-    model's matrices are small, so at every time step the threads of one process meet at a barrier;
-    separate processes share nothing and also read, featurize and decode the files in parallel."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    global _forked
-    _forked = rec
-    done = 0
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_forked_init) as pool:
-            for results in pool.map(_forked_decode, [(b, times, nbest) for b in batches]):
-                done += 1
-                yield results
-    except BrokenProcessPool:  # a child died (e.g. killed for memory): the rest is decoded here
-        print(
-            f"warning: a decoding process died; decoding {len(batches) - done} batch(es) in this one", file=sys.stderr
-        )
-        for batch in batches[done:]:
-            yield rec._decode_files(batch, times, nbest)
-    finally:
-        _forked = None

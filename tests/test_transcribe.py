@@ -294,6 +294,41 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     assert forked[4]["error"] and "file not found" in forked[-1]["error"]
 
 
+def test_a_long_files_pieces_decoded_in_forked_processes_read_the_same(tiny_model, tmp_path, monkeypatch, capsys):
+    """jobs > 1: the batches of a long file's pieces go to forked one-thread processes while this
+    one reads on; the same segments, text and char times come back, also when a child dies."""
+    import os
+
+    from asr import transcribe
+    from asr.transcribe import Recognizer
+
+    path = tmp_path / "long.wav"
+    long_file(path, 1.0)
+    pids, parent, die = tmp_path / "pids", os.getpid(), []
+    decode = transcribe.Recognizer.decode_waves
+
+    def spy(rec, waves, *args, **kw):
+        with pids.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        if die and os.getpid() != parent:
+            os._exit(1)  # a child killed mid-batch
+        return decode(rec, waves, *args, **kw)
+
+    monkeypatch.setattr(transcribe.Recognizer, "decode_waves", spy)
+    rec = Recognizer(tiny_model["model"])
+    alone = rec.transcribe(path, batch_size=2, jobs=1).to_json()
+    assert len(alone["segments"]) > 4  # several batches of pieces
+    pids.unlink()
+    forked = rec.transcribe(path, batch_size=2, jobs=3).to_json()
+    assert forked == alone
+    seen = set(pids.read_text().split())
+    assert seen and str(parent) not in seen and len(seen) <= 3  # decoded by the children, not here
+    die.append(True)
+    capsys.readouterr()
+    assert rec.transcribe(path, batch_size=2, jobs=3).to_json() == alone
+    assert "warning: a decoding process died" in capsys.readouterr().err
+
+
 def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path, monkeypatch):
     """Output keeps pace with decoding: the first result is handed out before the last batch is
     decoded, results stay in input order (an unreadable file among them), and the windows do not

@@ -73,7 +73,7 @@ def recognizer(
         hotword_boost=hotword_boost,
     )
     if threads is not None:
-        rec.jobs = threads  # many short files: that many processes of one thread each
+        rec.jobs = threads  # many short files, a long one's pieces: that many one-thread processes
     for line in rec.warnings:
         err.print(f"warning: {line}", markup=False, soft_wrap=True)
     return rec

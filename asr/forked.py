@@ -1,0 +1,104 @@
+"""Decoding in forked processes of one thread each, for many short files or the pieces of a long one.
+
+Why not torch's threads: the demo model's matrices are small, so at every time step the threads
+of one process meet at a barrier; separate processes share nothing and also read, featurize and
+decode in parallel (bench/RESULTS.md, end-to-end transcription). The children are forked after
+the model is loaded and inherit it with its decoder: nothing is copied but the audio sent and the
+transcripts returned. A child that dies (killed for memory, say) does not hang the command: what
+it had not returned is decoded in the main process, with a warning.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from asr.transcribe import Recognizer, Transcript
+
+# The recognizer the children decode with: set before the fork, inherited by them.
+_rec: Recognizer | None = None
+
+
+def _init() -> None:
+    torch.set_num_threads(1)
+
+
+def _files(args: tuple[list[tuple[int, str]], bool, int]) -> list[tuple[int, Transcript]]:
+    return _rec._decode_files(*args)
+
+
+def _waves(args: tuple[list, dict]) -> list[Transcript]:
+    waves, options = args
+    return _rec.decode_waves(waves, **options)
+
+
+class Forked:
+    """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block."""
+
+    def __init__(self, rec: Recognizer, jobs: int) -> None:
+        self.rec, self.jobs, self.pool, self.broken = rec, jobs, None, False
+
+    def __enter__(self) -> Forked:
+        global _rec
+        _rec = self.rec
+        self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _rec
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        _rec = None
+
+    def _died(self) -> None:
+        if not self.broken:
+            print("warning: a decoding process died; decoding the rest in this one", file=sys.stderr)
+        self.broken = True
+
+    def files(
+        self, batches: list[list[tuple[int, str]]], times: bool, nbest: int
+    ) -> Iterator[list[tuple[int, Transcript]]]:
+        """Recognizer._decode_files of each batch, in order, one batch at a time per process."""
+        done = 0
+        try:
+            for results in self.pool.map(_files, [(b, times, nbest) for b in batches]):
+                done += 1
+                yield results
+        except BrokenProcessPool:
+            self._died()
+            for batch in batches[done:]:
+                yield self.rec._decode_files(batch, times, nbest)
+
+    def waves(self, batches: Iterable[tuple[Any, list]], **options) -> Iterator[tuple[Any, list[Transcript]]]:
+        """(key, Recognizer.decode_waves(waves, **options)) for each (key, waves), in order.
+        `batches` is read as the processes need it, at most two per process ahead of the results
+        handed out, so a long file streams through in bounded memory."""
+        ahead: deque = deque()
+
+        def result(key, waves, future):
+            if future is not None:
+                try:
+                    return key, future.result()
+                except BrokenProcessPool:
+                    self._died()
+            return key, self.rec.decode_waves(waves, **options)
+
+        for key, waves in batches:
+            future = None
+            if not self.broken:
+                try:
+                    future = self.pool.submit(_waves, (waves, options))
+                except BrokenProcessPool:
+                    self._died()
+            ahead.append((key, waves, future))
+            while len(ahead) > 2 * self.jobs:
+                yield result(*ahead.popleft())
+        while ahead:
+            yield result(*ahead.popleft())
