@@ -315,31 +315,37 @@ def prefix_beam_search(
             else:  # it is already there as the extension of a shorter prefix
                 same[0] = _lse(same[0], p_all + p_blank)
                 same[1] = _lse(same[1], stay)
+            # what a new prefix from this one must bring to reach the floor (an LM step only costs)
+            if plain:
+                need = floor
+            elif capped:
+                need = floor - (alpha * b[2] + beta * (b[6] + 1) + b[4])
+            else:
+                need = NEG_INF
             for u, p_u in frame:
                 src = pb if u == last else p_all  # a repeat extends only across a blank
                 if src == NEG_INF:
                     continue
+                v = src + p_u
                 ext_node = kids[node].get(u)
                 if ext_node is not None:
                     ext = nxt.get(ext_node)
                     if ext is not None:
-                        ext[1] = _lse(ext[1], src + p_u)
+                        ext[1] = _lse(ext[1], v)
                         continue
                     old = beams.get(ext_node)
                     if old is not None:  # already a beam: keep its LM/hotword state, fresh probs
-                        nxt[ext_node] = [NEG_INF, src + p_u, old[2], old[3], old[4], old[5], old[6]]
+                        nxt[ext_node] = [NEG_INF, v, old[2], old[3], old[4], old[5], old[6]]
                         continue
-                v = src + p_u
+                if v < need:
+                    continue
                 if plain:
-                    if v < floor:
-                        continue
-                elif capped and v + alpha * b[2] + beta * (b[6] + 1) + b[4] < floor:
-                    continue  # the most it can reach: an LM step only costs
+                    nxt[(node, u) if ext_node is None else ext_node] = [NEG_INF, v, b[2], None, b[4], None, b[6] + 1]
+                    continue
                 lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
                 hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
                 entry = [NEG_INF, v, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
-                score = v if plain else v + alpha * entry[2] + beta * entry[6] + entry[4]
-                if score < floor:
+                if v + alpha * entry[2] + beta * entry[6] + entry[4] < floor:
                     continue
                 nxt[(node, u) if ext_node is None else ext_node] = entry
         items = list(nxt.items())
