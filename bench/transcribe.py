@@ -9,6 +9,10 @@ cores keep the machine busy, with the default threads and with --threads set to 
 
     make bench-transcribe     # after make demo and make demo-lm
     python -m bench.transcribe --code /path/to/other/checkout   # the same bench on other code
+    python -m bench.transcribe --against /path/to/other/checkout --pairs 6   # greedy hour, runs alternating
+
+This shared machine's speed drifts between sittings by more than most changes gain; --against
+times the greedy hour with this code and the other in turn, so both see the same drift.
 """
 
 from __future__ import annotations
@@ -52,6 +56,19 @@ def busy_machine():
             p.wait()
 
 
+def paired(asr: list[str], folder: Path, out: Path, codes: list[Path], pairs: int, audio_s: float) -> None:
+    """The greedy hour with each checkout in turn, `pairs` times: medians side by side (printed)."""
+    times: dict[Path, list[float]] = {code: [] for code in codes}
+    for _ in range(pairs):
+        for code in codes:
+            times[code].append(timed([*asr, "--decoder", "greedy", "-o", str(out), str(folder)], code)[0])
+    for code in codes:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
+        wall = statistics.median(times[code])
+        runs = " ".join(f"{t:.2f}" for t in sorted(times[code]))
+        print(f"{commit.stdout.strip() or code}: median {wall:.2f} s ({audio_s / wall:.0f}x real time); runs {runs}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "exp/demo/best.pt")
@@ -61,6 +78,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose asr runs (python -m asr from there)")
     ap.add_argument("--section", default="transcribe", help="RESULTS.md section to write")
+    ap.add_argument("--against", type=Path, help="another checkout: time the greedy hour in turns with it")
+    ap.add_argument("--pairs", type=int, default=6, help="with --against: runs of each")
     args = ap.parse_args()
     for need in (args.model, args.folder, args.decode_lm):
         if not need.exists():
@@ -75,6 +94,9 @@ def main() -> None:
         for k in range(args.copies):
             for w in wavs:
                 (folder / f"c{k}_{w.name}").symlink_to(w.resolve())
+        if args.against:
+            paired(asr, folder, Path(tmp) / "out", [args.code, args.against], args.pairs, audio_s)
+            return
         long = Path(tmp) / "long.wav"  # the folder's files end to end, three times: cut at pauses
         sf.write(long, np.concatenate([sf.read(w, dtype="int16")[0] for w in wavs] * 3), 16000)
         long_s = sf.info(long).duration
