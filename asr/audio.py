@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -127,3 +127,25 @@ def check_audio(path: str | Path) -> tuple[float, str | None]:
         return 0.0, str(exc).removeprefix(": ")
     except OSError as exc:
         return 0.0, f"not a readable audio file ({exc.strerror or type(exc).__name__})"
+
+
+def expand_inputs(items: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Files, directories (searched recursively for audio), @lists (one path per line) and "-"
+    (standard input) -> [(name, error or None)] in the order given."""
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        if item == "-":
+            out.append(("-", None))
+        elif item.startswith("@"):
+            listing = Path(item[1:])
+            if not listing.is_file():
+                out.append((item, f"{listing}: list file not found"))
+                continue
+            lines = listing.read_text(encoding="utf-8").splitlines()
+            out += expand_inputs(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        elif Path(item).is_dir():
+            found = sorted(p for p in Path(item).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            out += [(str(p), None) for p in found] or [(item, f"{item}: no audio files in this directory")]
+        else:
+            out.append((item, None))
+    return out

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import UserError
-from asr.transcribe import Transcript, output_stems
+from asr.transcribe import Transcript
 
 PAUSE = 0.8  # seconds between two characters' CTC spikes that start a new cue (spikes are short,
 # so spike-to-spike gaps run longer than the pauses a listener hears)
@@ -67,6 +67,44 @@ def to_vtt(t: Transcript) -> str:
 def to_tsv(t: Transcript) -> str:
     """One line per segment: path, start, end, text (tabs and newlines in text are spaces)."""
     return "".join(f"{t.path}\t{s['start']:.2f}\t{s['end']:.2f}\t{' '.join(s['text'].split())}\n" for s in t.segments)
+
+
+def output_stems(names: list[str]) -> dict[str, str]:
+    """A distinct file stem per input, for one output file each in a folder: the input's stem,
+    preceded by as many of its parent folders as it takes to tell it from the other inputs'
+    (a/x.wav, b/x.wav -> a_x, b_x; x.wav, x.flac -> x.wav, x.flac); "-" is "stdin"."""
+    distinct = list(dict.fromkeys(names))
+    depth = dict.fromkeys(distinct, 0)
+    whole = set()  # names that need their suffix too
+
+    def stem(name: str) -> str:
+        if name == "-":
+            return "stdin"
+        p = Path(name)
+        parents = p.parent.parts[len(p.parent.parts) - depth[name] :] if depth[name] else ()
+        parents = [q for q in parents if q not in ("/", "..", ".")]
+        return "_".join([*parents, p.name if name in whole else p.stem])
+
+    for _ in range(64):
+        groups: dict[str, list[str]] = {}
+        for name in distinct:
+            groups.setdefault(stem(name), []).append(name)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            for name in group:
+                if depth[name] < len(Path(name).parent.parts):
+                    depth[name] += 1
+                else:
+                    whole.add(name)
+    out = {name: stem(name) for name in distinct}
+    seen: dict[str, int] = {}
+    for name in distinct:  # still equal (only by contrived names): number them
+        k = seen[out[name]] = seen.get(out[name], 0) + 1
+        if k > 1:
+            out[name] = f"{out[name]}-{k}"
+    return out
 
 
 FORMATS = ("text", "json", "tsv", "srt", "vtt")

@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from asr.audio import AUDIO_SUFFIXES, SAMPLE_RATE, check_audio, load_audio, stream_audio
+from asr.audio import SAMPLE_RATE, check_audio, load_audio, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
@@ -63,66 +63,6 @@ def read_hotwords(path: str | Path) -> list[str]:
     if not path.is_file():
         raise UserError(f"{path}: hotwords file not found")
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def expand_inputs(items: Iterable[str]) -> list[tuple[str, str | None]]:
-    """Files, directories (searched recursively for audio), @lists (one path per line) and "-"
-    (standard input) -> [(name, error or None)] in the order given."""
-    out: list[tuple[str, str | None]] = []
-    for item in items:
-        if item == "-":
-            out.append(("-", None))
-        elif item.startswith("@"):
-            listing = Path(item[1:])
-            if not listing.is_file():
-                out.append((item, f"{listing}: list file not found"))
-                continue
-            lines = listing.read_text(encoding="utf-8").splitlines()
-            out += expand_inputs(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-        elif Path(item).is_dir():
-            found = sorted(p for p in Path(item).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-            out += [(str(p), None) for p in found] or [(item, f"{item}: no audio files in this directory")]
-        else:
-            out.append((item, None))
-    return out
-
-
-def output_stems(names: list[str]) -> dict[str, str]:
-    """A distinct file stem per input, for one output file each in a folder: the input's stem,
-    preceded by as many of its parent folders as it takes to tell it from the other inputs'
-    (a/x.wav, b/x.wav -> a_x, b_x; x.wav, x.flac -> x.wav, x.flac); "-" is "stdin"."""
-    distinct = list(dict.fromkeys(names))
-    depth = dict.fromkeys(distinct, 0)
-    whole = set()  # names that need their suffix too
-
-    def stem(name: str) -> str:
-        if name == "-":
-            return "stdin"
-        p = Path(name)
-        parents = p.parent.parts[len(p.parent.parts) - depth[name] :] if depth[name] else ()
-        parents = [q for q in parents if q not in ("/", "..", ".")]
-        return "_".join([*parents, p.name if name in whole else p.stem])
-
-    for _ in range(64):
-        groups: dict[str, list[str]] = {}
-        for name in distinct:
-            groups.setdefault(stem(name), []).append(name)
-        clashes = [g for g in groups.values() if len(g) > 1]
-        if not clashes:
-            break
-        for group in clashes:
-            for name in group:
-                if depth[name] < len(Path(name).parent.parts):
-                    depth[name] += 1
-                else:
-                    whole.add(name)
-    out = {name: stem(name) for name in distinct}
-    seen: dict[str, int] = {}
-    for name in distinct:  # still equal (only by contrived names): number them
-        k = seen[out[name]] = seen.get(out[name], 0) + 1
-        if k > 1:
-            out[name] = f"{out[name]}-{k}"
-    return out
 
 
 class Recognizer:

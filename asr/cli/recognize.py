@@ -63,8 +63,8 @@ def transcribe(
     text: path<TAB>text.  json: one object per line (text, segments, chars with times,
     confidence, n-best).  tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
     """
+    from asr.audio import expand_inputs
     from asr.subtitles import OutputWriter
-    from asr.transcribe import expand_inputs
 
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
