@@ -41,21 +41,26 @@ def _waves(args: tuple[list, dict]) -> list[Transcript]:
 
 
 class Forked:
-    """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block."""
+    """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block.
+    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls decode here."""
 
     def __init__(self, rec: Recognizer, jobs: int) -> None:
-        self.rec, self.jobs, self.pool, self.broken = rec, jobs, None, False
+        self.rec, self.pool, self.broken = rec, None, False
+        self.jobs = jobs if jobs > 1 and rec.device.type == "cpu" else 1
 
     def __enter__(self) -> Forked:
         global _rec
-        _rec = self.rec
-        self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init)
+        if self.jobs > 1:
+            _rec = self.rec
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init)
         return self
 
     def __exit__(self, *exc) -> None:
         global _rec
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        _rec = None
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            _rec = None
 
     def _died(self) -> None:
         if not self.broken:
@@ -67,20 +72,22 @@ class Forked:
     ) -> Iterator[list[tuple[int, Transcript]]]:
         """Recognizer._decode_files of each batch, in order, one batch at a time per process."""
         done = 0
-        try:
-            for results in self.pool.map(_files, [(b, times, nbest) for b in batches]):
-                done += 1
-                yield results
-        except BrokenProcessPool:
-            self._died()
-            for batch in batches[done:]:
-                yield self.rec._decode_files(batch, times, nbest)
+        if self.pool is not None:
+            try:
+                for results in self.pool.map(_files, [(b, times, nbest) for b in batches]):
+                    done += 1
+                    yield results
+            except BrokenProcessPool:
+                self._died()
+        for batch in batches[done:]:  # no processes, or what a dead one left
+            yield self.rec._decode_files(batch, times, nbest)
 
     def waves(self, batches: Iterable[tuple[Any, list]], **options) -> Iterator[tuple[Any, list[Transcript]]]:
         """(key, Recognizer.decode_waves(waves, **options)) for each (key, waves), in order.
         `batches` is read as the processes need it, at most two per process ahead of the results
-        handed out, so a long file streams through in bounded memory."""
+        handed out (none ahead without processes), so a long file streams through in bounded memory."""
         ahead: deque = deque()
+        limit = 2 * self.jobs if self.pool is not None else 0
 
         def result(key, waves, future):
             if future is not None:
@@ -92,13 +99,13 @@ class Forked:
 
         for key, waves in batches:
             future = None
-            if not self.broken:
+            if self.pool is not None and not self.broken:
                 try:
                     future = self.pool.submit(_waves, (waves, options))
                 except BrokenProcessPool:
                     self._died()
             ahead.append((key, waves, future))
-            while len(ahead) > 2 * self.jobs:
+            while len(ahead) > limit:
                 yield result(*ahead.popleft())
         while ahead:
             yield result(*ahead.popleft())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import itertools
@@ -322,15 +321,9 @@ class Recognizer:
 
         cut = batches()
         head = list(itertools.islice(cut, 2))  # one batch (a short file) is not worth a fork
-        forked = len(head) > 1 and jobs > 1 and self.device.type == "cpu"
-        kw = dict(times=times, nbest=nbest, **options)
-        with Forked(self, jobs) if forked else contextlib.nullcontext() as pool:
-            everything = itertools.chain(head, cut)
-            decoded = (
-                pool.waves(everything, **kw) if forked else ((k, self.decode_waves(w, **kw)) for k, w in everything)
-            )
+        with Forked(self, jobs if len(head) > 1 else 1) as pool:
             reached = 0.0  # the end of the latest piece decoded: what progress reports
-            for spans, results in decoded:
+            for spans, results in pool.waves(itertools.chain(head, cut), times=times, nbest=nbest, **options):
                 for (start, length), result in zip(spans, results):
                     pieces.append((start / SAMPLE_RATE, (start + length) / SAMPLE_RATE, result))
                     reached = max(reached, pieces[-1][1])
@@ -396,15 +389,11 @@ class Recognizer:
         for k in range(0, len(short), window):
             part = sorted(short[k : k + window], key=lambda i: -durations[i])
             batches += [[(i, items[i][0]) for i in part[j : j + batch_size]] for j in range(0, len(part), batch_size)]
-        forked = jobs > 1 and len(batches) >= 2 * jobs and self.device.type == "cpu"
         done: dict[int, Transcript] = {}
         batched = set(short)
         nxt = 0  # the first input not yet handed out
-        with Forked(self, jobs) if forked else contextlib.nullcontext() as pool:
-            decoded = (
-                pool.files(batches, times, nbest) if forked else (self._decode_files(b, times, nbest) for b in batches)
-            )
-            for results in decoded:
+        with Forked(self, jobs if len(batches) >= 2 * jobs else 1) as pool:
+            for results in pool.files(batches, times, nbest):
                 done.update(results)
                 while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
                     yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
