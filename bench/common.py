@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 from pathlib import Path
 
 import torch
@@ -24,6 +25,12 @@ def machine() -> str:
         pass
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def commit_of(checkout: Path | None = None) -> str:
+    """The short commit a checkout (default: the current folder's) is at, or its path where git cannot say."""
+    res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
+    return res.stdout.strip() or str(checkout or Path.cwd())
 
 
 def write_section(name: str, body: str) -> None:

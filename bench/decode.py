@@ -20,7 +20,6 @@ beam_prune_logp); asr keeps the beam best. Agreement is measured, not assumed.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import machine, write_section
+from bench.common import commit_of, machine, write_section
 
 VOCAB = 4200
 FRAMES = 333  # 10 s at 100 Hz / stack 3
@@ -225,9 +224,8 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     code = Path(asr.__file__).resolve().parents[1]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
     body = [
-        f"## Beam search (bench/decode.py), code at {commit.stdout.strip() or code}",
+        f"## Beam search (bench/decode.py), code at {commit_of(code)}",
         "",
         f"Machine: {machine()}. One thread. {args.utterances} synthetic utterances of 10 s "
         f"({FRAMES} frames at 33 Hz), {VOCAB} units, no LM; asr and pyctcdecode: best of {args.repeats} "

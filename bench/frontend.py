@@ -9,7 +9,6 @@ parity with the Kaldi reference (largest absolute difference of the 13 cepstra, 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torchaudio.compliance.kaldi as kaldi
 
 from asr.audio import load_audio
 from asr.features import FeatureConfig, compute_features, mfcc
-from bench.common import machine, write_section
+from bench.common import commit_of, machine, write_section
 
 
 def best_times(fns: dict, waves, repeats: int) -> dict:
@@ -97,8 +96,7 @@ def main() -> None:
         f"asr's MFCC against torchaudio's Kaldi MFCC on these files: largest absolute difference {parity:.2e} "
         "(cepstra of magnitude ~10-100; the tests require 1e-3).",
     ]
-    code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    write_section(args.section, f"## MFCC frontend, code at {code}\n\n" + "\n".join(lines))
+    write_section(args.section, f"## MFCC frontend, code at {commit_of()}\n\n" + "\n".join(lines))
     print("\n".join(lines))
 
 

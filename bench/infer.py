@@ -13,7 +13,6 @@ linear layer, which also runs the LSTM: on an AMD EPYC MKL's single-precision pr
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import machine, write_section
+from bench.common import commit_of, machine, write_section
 
 
 def model_flops_per_second(recipe, vocab_size: int) -> float:
@@ -134,9 +133,8 @@ def main() -> None:
     peaks = {t: peak_flops(t) for t in (1, 2)}
     m = recipe.model
     code = Path(asr.__file__).resolve().parents[1]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
     body = [
-        f"## CPU inference (bench/infer.py), code at {commit.stdout.strip() or code}",
+        f"## CPU inference (bench/infer.py), code at {commit_of(code)}",
         "",
         f"Machine: {machine()}. Model: {args.model} ({m.layers}x{m.hidden} BiLSTM, stack {m.stack}, "
         f"{len(vocab)} units), a {args.seconds:.0f} s utterance (batched: {args.batch} of them). RTF = compute "

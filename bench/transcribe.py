@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.common import machine, write_section
+from bench.common import commit_of, machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,10 +63,9 @@ def paired(asr: list[str], folder: Path, out: Path, codes: list[Path], pairs: in
         for code in codes:
             times[code].append(timed([*asr, "--decoder", "greedy", "-o", str(out), str(folder)], code)[0])
     for code in codes:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True)
         wall = statistics.median(times[code])
         runs = " ".join(f"{t:.2f}" for t in sorted(times[code]))
-        print(f"{commit.stdout.strip() or code}: median {wall:.2f} s ({audio_s / wall:.0f}x real time); runs {runs}")
+        print(f"{commit_of(code)}: median {wall:.2f} s ({audio_s / wall:.0f}x real time); runs {runs}")
 
 
 def main() -> None:
@@ -87,7 +86,6 @@ def main() -> None:
     wavs = sorted(args.folder.rglob("*.wav"))
     audio_s = args.copies * sum(sf.info(w).duration for w in wavs)
     asr = [sys.executable, "-m", "asr", "transcribe", "--model", str(args.model.resolve()), "--device", "cpu"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.code, capture_output=True, text=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "audio"
         folder.mkdir()
@@ -138,7 +136,7 @@ def main() -> None:
             )
     body = "\n".join(
         [
-            f"## End-to-end transcription (`make bench-transcribe`), code at {commit.stdout.strip() or args.code}",
+            f"## End-to-end transcription (`make bench-transcribe`), code at {commit_of(args.code)}",
             "",
             f"Machine: {machine()}. `asr transcribe -o DIR FOLDER` with the demo model on the demo test set "
             f"{args.copies} times over ({args.copies * len(wavs)} files), default threads unless the row says, "
