@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -15,12 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable
-# recordings to the demo training set; the web page's tests drive Debian's Chromium. Installed
+# recordings to the demo training set; the web page's tests drive Debian's Chromium; a CJK font
+# (WenQuanYi Micro Hei) draws Chinese in `asr align` plots and the page's screenshots. Installed
 # with apt-get when run as root.
+SYSPKGS := espeak-ng gcin-voice chromium fonts-wqy-microhei
 sysdeps:
-	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ] || ! command -v chromium >/dev/null; then \
+	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ] || ! command -v chromium >/dev/null \
+	    || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng gcin-voice chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null; \
 	  elif ! command -v espeak-ng >/dev/null; then \
 	    echo "error: install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng gcin-voice; macOS: brew install espeak-ng)"; exit 1; \
 	  fi; \
@@ -80,8 +83,6 @@ bench-finetune: demo-data
 # asr serve under load on loopback, and the page's screenshot (docs/serve.png; a CJK font for it)
 bench-serve: demo-data
 	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
-	@if [ "$$(id -u)" = 0 ] && ! fc-list | grep -qi wenquanyi; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; fi
 	$(BIN)/python -m bench.serve
 
 # Every recurrent cell on the demo recipe, parameter counts matched (about 1.5 h on 2 cores)
@@ -102,6 +103,12 @@ bench-lm-tune: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -q
+
+# The suite under the CPU kernel settings that round as other machines do (torch's no-SIMD, AVX2
+# and AVX-512 kernels, MKL capped at AVX2, MKL's portable paths, no SIMD on one thread), with the
+# margins the learning tests measured: a table on stdout (about 30 min on 2 cores)
+test-matrix: setup
+	$(BIN)/python tests/matrix.py
 
 # ruff: lint rules and formatting (configured in pyproject.toml)
 lint: setup

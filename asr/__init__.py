@@ -15,9 +15,16 @@ def load_model(path: str, device: str = "cpu", **decode):
     cuda:N or auto).
 
     `decode` overrides the model's decoding settings: decoder="beam", beam=10, lm="lm.arpa",
-    alpha, beta, hotwords (a file), hotword_boost; max_segment_seconds sets the longest piece
-    that long audio is cut into.
+    alpha, beta, hotwords (a file, or a list of phrases), hotword_boost; an LM or hotwords
+    without a decoder mean the beam search, as on the command line. `max_segment_seconds` sets
+    the longest piece that long audio is cut into. What the command line prints as warnings
+    (hotwords the model cannot spell) comes as Python warnings (UserWarning).
     """
+    import warnings
+
     from asr.transcribe import Recognizer
 
-    return Recognizer(path, device=device, **decode)
+    rec = Recognizer(path, device=device, **decode)
+    for line in rec.warnings:
+        warnings.warn(line, UserWarning, stacklevel=2)
+    return rec

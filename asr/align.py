@@ -10,6 +10,7 @@ import numpy as np
 
 from asr.audio import SAMPLE_RATE, load_audio
 from asr.decoding import align
+from asr.errors import UserError
 from asr.features import FRAME_LENGTH
 from asr.transcribe import Recognizer, too_short
 
@@ -34,19 +35,41 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     spans = align(lp, ids, rec.vocab.blank)
     rows = [rec.vocab.blank] + sorted(set(ids), key=ids.index)
     post = lp.exp().numpy()[:, rows].T  # (rows, T')
-    cjk = [
-        f.name
-        for f in font_manager.fontManager.ttflist
-        if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback"))
-    ]
+    cjk = cjk_font(font_manager)
     if cjk:
-        plt.rcParams["font.family"] = cjk[0]
-    with warnings.catch_warnings():  # without a CJK font matplotlib warns once per glyph: say it once, below
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        _draw(plt, rec, wave, audio, result, spans, rows, post, out)
+        plt.rcParams["font.family"] = cjk
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():  # without a CJK font matplotlib warns once per glyph: say it once, below
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+            _draw(plt, rec, wave, audio, result, spans, rows, post, out)
+    except (OSError, ValueError) as exc:  # a folder that cannot be made, an image format matplotlib lacks
+        raise UserError(f"--plot {out}: cannot write the plot ({str(exc).splitlines()[0]})") from None
     missing = bool(result.text) and not cjk and not result.text.isascii()
-    font = "no CJK font found: the plot's characters show as boxes (Debian: apt-get install fonts-noto-cjk)"
+    font = "no CJK font found: the plot's characters show as boxes (Debian: apt-get install fonts-wqy-microhei)"
     return {"text": result.text, "chars": result.chars, "warning": font if missing else None}
+
+
+CJK_NAMES = ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback")
+CJK_FILES = ("wqy", "cjk", "droidsansfallback", "uming", "ukai")
+
+
+def cjk_font(font_manager) -> str | None:
+    """The family name of a font with Chinese glyphs, or None. matplotlib lists the fonts it found
+    when it built its cache, so a font installed since then (make setup adds one) is looked up
+    among the system's font files and added."""
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in CJK_NAMES):
+            return f.name
+    for path in font_manager.findSystemFonts():
+        if any(k in Path(path).name.lower() for k in CJK_FILES):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return None
 
 
 def _draw(plt, rec: Recognizer, wave, audio, result, spans, rows: list[int], post: np.ndarray, out) -> None:

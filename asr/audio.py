@@ -62,12 +62,34 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
             raise AudioError(f"{name}: empty file (0 bytes)")
         source = str(path)
     try:
-        return sf.SoundFile(source)
+        f = sf.SoundFile(source)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if not isinstance(source, str):  # libsndfile's message names the file object: <_io.BytesIO ...>
             reason = re.sub(r"^Error opening .*?: ", "", reason)
         raise AudioError(f"{name}: not a readable audio file ({reason})") from None
+    cut = truncation(f)
+    if cut:
+        f.close()
+        raise AudioError(f"{name}: truncated file (its header declares {cut[0]} bytes of audio, it holds {cut[1]})")
+    return f
+
+
+# A WAV header written before its length was known (a pipe: ffmpeg, sox) declares a placeholder
+# size near 2^32 or 2^31; such a file is whole, not cut.
+UNKNOWN_LENGTH = 0x7FFF0000
+
+
+def truncation(f: sf.SoundFile) -> tuple[int, int] | None:
+    """(declared, present) bytes of audio data when the file ends before its header says it
+    does (a cut-off download or copy), else None. libsndfile reads what such a WAV holds and
+    says so only in its log ("data : N (should be M)"), so every reader checks here: a cut-off
+    file is refused the same way on the command line, in Python and by the server."""
+    found = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", f.extra_info, re.M)
+    if not found:
+        return None
+    declared, present = int(found.group(1)), int(found.group(2))
+    return (declared, present) if present < declared < UNKNOWN_LENGTH else None
 
 
 def stream_audio(
@@ -112,6 +134,45 @@ def stream_audio(
             raise AudioError(f"{name}: audio data is damaged ({str(exc).splitlines()[0]})") from None
         if stream:
             yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def array_blocks(
+    wave: np.ndarray | torch.Tensor, sample_rate: int, name: str, block_seconds: float = 10.0
+) -> Iterator[np.ndarray]:
+    """An in-memory waveform -> mono float32 blocks at SAMPLE_RATE, as stream_audio gives a file's.
+
+    `wave`: (N,), or (N, C) / (C, N) with C <= 8 channels (the shorter axis), float in [-1, 1]
+    or integer PCM (scaled by its type's range). AudioError (one line) for anything else.
+    """
+    if isinstance(wave, torch.Tensor):
+        wave = wave.detach().cpu().numpy()
+    wave = np.asarray(wave)
+    if wave.ndim == 2 and min(wave.shape) <= 8:
+        wave = wave.T if wave.shape[0] < wave.shape[1] else wave  # channels last, as soundfile reads
+    elif wave.ndim != 1:
+        raise AudioError(f"{name}: expected a (samples,) or (samples, channels) array, got shape {wave.shape}")
+    if np.issubdtype(wave.dtype, np.integer):
+        wave = wave.astype(np.float32) / float(-np.iinfo(wave.dtype).min)
+    elif not np.issubdtype(wave.dtype, np.floating):
+        raise AudioError(f"{name}: expected float or integer samples, got {wave.dtype}")
+    if not isinstance(sample_rate, int) or not 1000 <= sample_rate <= 768000:
+        raise AudioError(f"{name}: sample_rate must be an integer number of Hz, got {sample_rate!r}")
+    if len(wave) == 0:
+        raise AudioError(f"{name}: contains no audio samples")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{name}: contains NaN or infinite samples")
+    mono = to_mono(wave.astype(np.float32, copy=False))
+    step = int(block_seconds * sample_rate)
+    stream = (
+        soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        if sample_rate != SAMPLE_RATE
+        else None
+    )
+    for k in range(0, len(mono), step):
+        block = np.ascontiguousarray(mono[k : k + step])
+        yield stream.resample_chunk(block, last=False) if stream else block
+    if stream:
+        yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def check_audio(path: str | Path) -> tuple[float, str | None]:

@@ -54,6 +54,8 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint written by save_checkpoint; UserError for anything else."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a model file (e.g. {path / 'best.pt'})")
     if not path.is_file():
         raise UserError(f"{located(path)}: model file not found")
     try:
@@ -63,9 +65,11 @@ def load_checkpoint(path: str | Path) -> dict:
         if found:  # the file asks to import and call something: never done for a model file
             raise UserError(f"{path}: refused to load: the file references Python code ({found.group(1)})") from None
         raise UserError(f"{path}: not a readable model file (not a torch checkpoint)") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    except (RuntimeError, EOFError, OSError) as exc:  # a damaged or cut-off checkpoint
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise UserError(f"{path}: not a readable model file ({reason})") from None
+    except Exception:  # any other file trips the unpickler in its own way (IndexError, KeyError, ...)
+        raise UserError(f"{path}: not a readable model file (not a torch checkpoint)") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path}: not an asr model file")
     if ckpt.get("version") != VERSION:

@@ -8,7 +8,10 @@ per order, D = n1 / (n1 + 2 n2), written as a standard back-off ARPA file that K
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -190,7 +193,10 @@ class KenLM:
             raise UserError(f"{path}: KenLM models need the kenlm package: pip install kenlm") from None
         self.kenlm = kenlm
         try:
-            self.model = kenlm.Model(str(path))
+            with _quiet_stderr():  # KenLM's C++ tells every ARPA load to "build a binary file"
+                config = kenlm.Config()
+                config.show_progress = False
+                self.model = kenlm.Model(str(path), config)
         except (OSError, RuntimeError) as exc:
             raise UserError(f"{path}: KenLM cannot read it ({str(exc).splitlines()[0][:120]})") from None
         self.order = self.model.order
@@ -259,6 +265,21 @@ def _arpa_unigrams_are_characters(path: Path) -> bool:
     if not section:
         raise UserError(f"{path}: not an ARPA language model (no \\1-grams: section)")
     return True
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 points at /dev/null inside (what C++ libraries write there is dropped;
+    Python's own sys.stderr is flushed first so nothing of ours is lost)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _have_kenlm() -> bool:

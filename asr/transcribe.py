@@ -15,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from asr.audio import SAMPLE_RATE, check_audio, load_audio, stream_audio
+from asr.audio import SAMPLE_RATE, array_blocks, check_audio, load_audio, stream_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
@@ -52,9 +52,14 @@ class Transcript:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != []}
 
 
-def shifted(chars: list[dict], seconds: float) -> list[dict]:
-    """Per-character times (Transcript.chars) of a piece moved to where the piece starts."""
-    return [{**c, "start": round(c["start"] + seconds, 3), "end": round(c["end"] + seconds, 3)} for c in chars]
+def shifted(chars: list[dict], seconds: float, end: float) -> list[dict]:
+    """Per-character times (Transcript.chars) of a piece moved to where the piece starts, and
+    kept within the piece, which ends at `end` s (the model's last frame of 40 ms may reach past
+    the audio)."""
+    return [
+        {**c, "start": round(min(c["start"] + seconds, end), 3), "end": round(min(c["end"] + seconds, end), 3)}
+        for c in chars
+    ]
 
 
 def read_hotwords(path: str | Path) -> list[str]:
@@ -76,7 +81,10 @@ class Recognizer:
         self.device = inference_device(device)
         self.model.to(self.device)
         self.max_segment_seconds = max_segment_seconds
-        given = {k: v for k, v in decode_overrides.items() if v is not None}
+        given = {k: str(v) if isinstance(v, Path) else v for k, v in decode_overrides.items() if v is not None}
+        phrases = given.pop("hotwords") if isinstance(given.get("hotwords"), (list, tuple)) else None
+        if (given.get("lm") or given.get("hotwords") or phrases) and "decoder" not in given:
+            given["decoder"] = "beam"  # an LM or hotwords are asked for: only the beam search uses them
         self.decode = dataclasses.replace(self.recipe.decode, **given)
         beam = self.decode.decoder == "beam"  # greedy decoding uses neither LM nor hotwords
         self.lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if beam and self.decode.lm else None
@@ -88,8 +96,9 @@ class Recognizer:
             )
         self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
         self.hotwords = None
-        if beam and self.decode.hotwords:
-            self.hotwords = Hotwords(self._hotword_ids(self.decode.hotwords), self.decode.hotword_boost)
+        if beam and (self.decode.hotwords or phrases):
+            ids = self._hotword_ids(self.decode.hotwords) if phrases is None else self._phrase_ids(phrases, "hotwords")
+            self.hotwords = Hotwords(ids, self.decode.hotword_boost)
         self.warp = 1.0  # the filterbank's VTLN warp (choose_warp); 1.0: none
         self.jobs = 1  # forked one-thread processes for batches of short files or pieces (CPU)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
@@ -106,16 +115,16 @@ class Recognizer:
     ) -> Recognizer:
         """The one place a Recognizer is built from a user's options: the model's decode settings,
         then those of a YAML file (`asr lm tune -o` writes one), then `flags` (DecodeConfig keys;
-        None means not given). Asking for an LM or hotwords without a decoder means the beam.
-        `int8`: dynamic int8 quantization, on the CPU."""
+        None means not given; `hotwords` a file or a list of phrases). Asking for an LM or
+        hotwords without a decoder means the beam. `int8`: dynamic int8 quantization, on the CPU."""
         settings = {}
         if decode_file:
             from asr.config import DecodeConfig, load_section
 
             settings = load_section(decode_file, DecodeConfig)
-        settings.update({k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None})
+        settings.update({k: v for k, v in flags.items() if v is not None})
         if (flags.get("lm") or flags.get("hotwords")) and flags.get("decoder") is None:
-            settings["decoder"] = "beam"
+            settings["decoder"] = "beam"  # over a settings file's decoder too: the flag asks for them
         if int8 and device not in ("cpu", "auto"):
             raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
         rec = cls(model_path, device="cpu" if int8 else device, **settings)
@@ -127,9 +136,14 @@ class Recognizer:
 
     def _hotword_ids(self, path: str) -> list[list[int]]:
         """The phrases of a hotwords file as unit ids (see hotword_ids)."""
-        ids, warning = self.hotword_ids(read_hotwords(path))
+        return self._phrase_ids(read_hotwords(path), path)
+
+    def _phrase_ids(self, phrases: Iterable[str], where: str) -> list[list[int]]:
+        if isinstance(phrases, str) or not all(isinstance(p, str) for p in phrases):
+            raise UserError(f"{where}: expected a file or a list of phrases, got {phrases!r}")
+        ids, warning = self.hotword_ids(phrases)
         if warning:
-            self.warnings.append(f"{path}: {warning}")
+            self.warnings.append(f"{where}: {warning}")
         return ids
 
     def hotword_ids(self, phrases: Iterable[str]) -> tuple[list[list[int]], str | None]:
@@ -244,7 +258,7 @@ class Recognizer:
         out = Transcript(name, duration=round(samples / SAMPLE_RATE, 3))
         for start, end, r in pieces:
             out.segments.append({"start": round(start, 3), "end": round(end, 3), "text": r.text})
-            out.chars += shifted(r.chars, start)
+            out.chars += shifted(r.chars, start, end)
         out.text = self.joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
         if len(pieces) == 1:
             out.nbest = pieces[0][2].nbest
@@ -256,7 +270,7 @@ class Recognizer:
 
     def transcribe(
         self,
-        source: str | Path | BinaryIO,
+        source: str | Path | BinaryIO | np.ndarray | torch.Tensor,
         nbest: int = 1,
         progress: Callable[[float], None] | None = None,
         times: bool = True,
@@ -264,9 +278,10 @@ class Recognizer:
         max_seconds: float | None = None,
         batch_size: int = 8,
         jobs: int | None = None,
+        sample_rate: int = SAMPLE_RATE,
         **options,
     ) -> Transcript:
-        """Transcribe one file (or "-" for standard input) of any length.
+        """Transcribe one file (or "-" for standard input), or a waveform in memory, of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
         max_segment_seconds, each decoded as it would be alone, `batch_size` pieces at a time:
@@ -275,13 +290,18 @@ class Recognizer:
         processes (asr/forked.py) while this one reads and cuts on. `progress` is called with
         the seconds done after every batch of pieces. `times`: per-character
         times and confidence from a forced alignment. `source` may be an open binary file
-        (`name` then names it in messages); `max_seconds` refuses longer audio (AudioError) before
-        decoding past it; `options` go to decode_log_probs (hotwords, DecodeConfig keys).
-        Raises AudioError.
+        (`name` then names it in messages), or an array of samples at `sample_rate` Hz ((N,), or
+        (N, C) / (C, N) channels; float in [-1, 1] or integer PCM); `max_seconds` refuses longer
+        audio (AudioError) before decoding past it; `options` go to decode_log_probs (hotwords,
+        DecodeConfig keys). Raises AudioError.
         """
-        name = name or str(source)
+        if isinstance(source, (np.ndarray, torch.Tensor)):
+            name = name or f"<array {tuple(source.shape)}>"
+            blocks = array_blocks(source, sample_rate, name)
+        else:
+            name = name or str(source)
+            blocks = stream_audio(io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source, name=name)
         jobs = self.jobs if jobs is None else jobs
-        stream = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source
         peak, samples, pieces = 0.0, 0, []
 
         def watched(blocks):
@@ -309,7 +329,7 @@ class Recognizer:
                 window.clear()
 
             held = 0
-            for start, seg in cut_at_pauses(watched(stream_audio(stream, name=name)), self.max_segment_seconds):
+            for start, seg in cut_at_pauses(watched(blocks), self.max_segment_seconds):
                 if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
                     continue  # nothing to hear, and nothing for the model to hallucinate on
                 window.append((start, seg))

@@ -259,7 +259,7 @@ def test_exports_match_pytorch(cell, tmp_path):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_every_cell_learns_the_samples(cell, tmp_path):
+def test_every_cell_learns_the_samples(cell, tmp_path, record_property):
     sets = tiny_overrides(tmp_path / "exp", epochs=8) + [
         f"model.cell={cell}",
         "model.hidden=48",
@@ -269,6 +269,7 @@ def test_every_cell_learns_the_samples(cell, tmp_path):
     history = train(load_recipe(DEMO, sets))["history"]
     losses = [row["train_loss"] for row in history]
     assert all(map(torch.isfinite, torch.tensor(losses)))
+    record_property("loss_ratio", losses[-1] / losses[0])
     assert losses[-1] < 0.5 * losses[0], losses
 
 

@@ -1,10 +1,12 @@
 import json
 import shutil
+import zipfile
 
 import soundfile as sf
 
+import asr
 from asr.evaluate import error_rates
-from conftest import SAMPLES, run_asr
+from conftest import ROOT, SAMPLES, run_asr
 
 
 def test_help_lists_the_commands():
@@ -92,21 +94,14 @@ def test_json_output_with_beam_nbest_and_times(tiny_model, tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     duration = sf.info(wav).duration
-    # the sample says 台北 once: where the beam reads it without the boost, the boost must not
-    # pay for a second copy (a bonus per unit, once rewarding insertions, did)
-    plain = json.loads(
-        run_asr("transcribe", "--model", tiny_model["model"], "--format", "json", "--beam", "8", wav).stdout
-    )
-    if "台北" in plain["text"]:
-        assert out["text"] == plain["text"]
-    assert out["text"].count("台北") <= 1
+    # (that the boost never pays for a second copy of a hotword is test_beam's, on exact scores)
     assert out["nbest"][0]["text"] == out["text"] and 1 <= len(out["nbest"]) <= 3
     assert [n["score"] for n in out["nbest"]] == sorted((n["score"] for n in out["nbest"]), reverse=True)
     chars = out["chars"]
     assert "".join(c["char"] for c in chars) == out["text"]
     for a, b in zip(chars, chars[1:]):
         assert a["start"] < a["end"] <= b["start"]
-    assert chars[0]["start"] >= 0 and chars[-1]["end"] <= duration + 0.03
+    assert chars[0]["start"] >= 0 and chars[-1]["end"] <= duration
 
 
 def test_decode_settings_file_and_flags(tiny_model, tmp_path):
@@ -166,3 +161,46 @@ def test_value_errors_reach_the_user_as_one_line(tiny_model, tmp_path):
         res = run_asr(*args)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert res.stderr.strip().count("\n") == 0 and message in res.stderr, res.stderr
+
+
+def test_any_other_file_as_the_model_is_one_line(tmp_path):
+    wav = SAMPLES / "test-f2-00114.wav"
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("epoch,loss\n1,2.0\n")
+    archive = tmp_path / "x.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.txt", "hello")
+    for model, words in (
+        (wav, "not a readable model file"),  # the unpickler once raised IndexError on these two
+        (csv, "not a readable model file"),
+        (archive, "not a readable model file"),
+        (ROOT / "README.md", "not a readable model file"),
+        (tmp_path, "is a directory"),
+    ):
+        res = run_asr("transcribe", "-m", model, wav)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert res.stderr.strip().count("\n") == 0 and words in res.stderr, res.stderr
+
+
+def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
+    png = tmp_path / "not" / "yet" / "there.png"
+    res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", png)
+    assert res.returncode == 0, res.stderr
+    assert png.read_bytes().startswith(b"\x89PNG")
+    res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", tmp_path / "x.docx")
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "cannot write the plot" in res.stderr
+
+
+def test_help_says_what_the_options_take():
+    from asr.corpora.demo import HUMAN_SHARE, WORLD_SHARE
+
+    res = run_asr("transcribe", "--help")
+    assert res.returncode == 0
+    flags = [l for l in res.stdout.splitlines() if l.strip().startswith(("--int8", "--vtln"))]
+    assert len(flags) == 2 and not any("bool" in l for l in flags), flags  # flags take no value
+    assert "asr[lhotse]" in run_asr("prepare", "lhotse", "--help").stdout  # not eaten as markup
+    demo = " ".join(run_asr("prepare", "demo", "--help").stdout.split())
+    assert f"[default: {HUMAN_SHARE};" in demo.split("--human-share")[1].split("--world-share")[0]
+    assert f"[default: {WORLD_SHARE};" in demo.split("--world-share")[1]
+    res = run_asr("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"

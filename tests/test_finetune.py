@@ -24,7 +24,7 @@ def corpus_b(tmp_path):
     return tmp_path / "b", utts
 
 
-def test_fine_tuning_extends_the_vocabulary_and_learns_new_characters(tiny_model, tmp_path):
+def test_fine_tuning_extends_the_vocabulary_and_learns_new_characters(tiny_model, tmp_path, record_property):
     data_b, utts = corpus_b(tmp_path)
     exp = tmp_path / "exp"
     sets = tiny_overrides(exp, epochs=30, data=data_b) + [f"train.init={tiny_model['model']}"]
@@ -39,6 +39,8 @@ def test_fine_tuning_extends_the_vocabulary_and_learns_new_characters(tiny_model
     rec = Recognizer(exp / "best.pt")
     hyps = [rec.transcribe(u.path).text for u in utts]
     said = "".join(h for h, u in zip(hyps, utts) if "穗城" in u.text)
+    record_property("cer", error_rates([u.text for u in utts], hyps)["cer"])
+    record_property("new_chars_heard", sum(said.count(c) for c in "穗城"))
     assert "穗" in said and "城" in said, hyps
     assert "广" not in said and "州" not in said, hyps
     assert error_rates([u.text for u in utts], hyps)["cer"] < 0.25, hyps

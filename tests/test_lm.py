@@ -130,3 +130,12 @@ def test_lm_train_normalizes_as_the_recipe_says(tmp_path):
         arpa = tmp_path / "chars.arpa"
         assert run_asr("lm", "train", tmp_path / "d", "-o", arpa, "--order", "2", *args).returncode == 0
         assert NGramLM.from_arpa(arpa).words - {"<s>", "</s>", "<unk>", "|"} == units
+
+
+def test_loading_an_arpa_file_prints_nothing(tiny_model, tmp_path):
+    pytest.importorskip("kenlm")
+    arpa = tmp_path / "chars.arpa"
+    assert run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3").returncode == 0
+    res = run_asr("transcribe", "-m", tiny_model["model"], "--lm", arpa, SAMPLES / "test-f2-00114.wav")
+    assert res.returncode == 0 and res.stdout.startswith(str(SAMPLES / "test-f2-00114.wav"))
+    assert res.stderr == ""  # KenLM's C++ once said "Loading the LM will be faster ..." on every run

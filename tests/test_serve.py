@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import threading
+from urllib.parse import unquote
 
 import httpx
 import numpy as np
@@ -20,7 +21,7 @@ from asr.errors import AudioError
 from asr.serve.app import Busy, Pool
 from asr.serve.stream import Stream, StreamConfig
 from asr.transcribe import Recognizer
-from conftest import SAMPLES, start_server
+from conftest import SAMPLES, run_asr, start_server
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -92,6 +93,51 @@ def test_transcribe_formats_timestamps_and_decoders(client, tiny_reads):
     assert beam["nbest"] and beam["nbest"][0]["text"] == beam["text"]
     hot = post(hotwords="好棒\n北京").json()
     assert "nbest" in hot  # hotwords switch to the beam, as on the command line
+
+
+def test_transcribe_json_is_what_the_cli_prints_and_takes_its_options(client, tiny_model, tiny_reads):
+    post = lambda **p: client.post("/v1/transcribe", params=p, files={"file": (SAMPLE.name, SAMPLE.read_bytes())})
+    cli = json.loads(run_asr("transcribe", "-m", tiny_model["model"], "-f", "json", SAMPLE).stdout)
+    served = post().json()
+    assert {k: v for k, v in served.items() if k != "path"} == {k: v for k, v in cli.items() if k != "path"}
+    assert served["chars"] and 0 < served["confidence"] <= 1  # times and confidence by default
+    assert "chars" not in post(timestamps="false").json()
+    beam = post(decoder="beam", beam="8", nbest="2").json()
+    assert 1 <= len(beam["nbest"]) <= 2 and beam["nbest"][0]["text"] == beam["text"]
+    assert len(post(decoder="beam", beam="8", nbest="1").json()["nbest"]) == 1
+    boosted = post(hotwords="好棒", hotword_boost="0")
+    assert boosted.status_code == 200 and "warning" not in boosted.json()
+    unknown = post(hotwords="好棒\n東京")  # 東 and 京 are no units of the model
+    assert "東京" in unknown.json()["warning"] and "東 京" in unquote(unknown.headers["X-ASR-Warning"])
+    tsv = post(format="tsv").text.splitlines()
+    assert tsv[0] == "path\tstart\tend\ttext" and tsv[1].split("\t")[3] == tiny_reads[SAMPLE.stem]
+    for params, words in (({"nbest": "0"}, "nbest"), ({"hotword_boost": "-1", "hotwords": "好棒"}, "hotword_boost")):
+        r = post(**params)
+        assert r.status_code == 400 and words in r.json()["error"]
+
+
+def test_subtitles_of_a_result_are_the_apis_subtitles(client):
+    post = lambda **p: client.post("/v1/transcribe", params=p, files={"file": (SAMPLE.name, SAMPLE.read_bytes())})
+    timed = post().json()
+    for fmt in ("srt", "vtt"):
+        rendered = client.post(
+            "/v1/subtitles", params={"format": fmt}, json={"chars": timed["chars"], "duration": timed["duration"]}
+        )
+        assert rendered.status_code == 200 and rendered.text == post(format=fmt).text
+    bad = client.post("/v1/subtitles", json={"chars": "nope"})
+    assert bad.status_code == 400 and "chars" in bad.json()["error"]
+
+
+def test_serve_takes_the_lm_weights(tiny_model, tmp_path):
+    arpa = tmp_path / "chars.arpa"
+    assert run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3").returncode == 0
+    proc, url = start_server(tiny_model["model"], "--lm", arpa, "--alpha", "0.3", "--beta", "0.7")
+    try:
+        decode = httpx.get(f"{url}/v1/model").json()["decode"]
+        assert decode == {"decoder": "beam", "beam": 10, "lm": True, "alpha": 0.3, "beta": 0.7, "hotwords": False}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
 
 
 def test_any_format_libsndfile_reads(client, tiny_model, tmp_path):
@@ -202,6 +248,27 @@ def test_stream_partials_then_the_final(server, tiny_reads):
     assert msgs[-1]["seconds"] == pytest.approx(len(wave) / 16000, abs=1e-3)
 
 
+def test_stream_speaks_wenets_protocol(server, tiny_reads):
+    wave, _ = sf.read(SAMPLE, dtype="int16")
+    two = np.concatenate([wave, np.zeros(16000, np.int16), wave]).tobytes()
+    url = ws_url(server)
+    for continuous in (True, False):
+        start = {"signal": "start", "nbest": 1, "continuous_decoding": continuous}  # what WeNet's clients send
+        msgs = asyncio.run(stream_file(url, two, start))
+        assert all(m["status"] == "ok" for m in msgs), msgs
+        assert msgs[0]["type"] == "server_ready" and msgs[-1]["type"] == "speech_end"
+        finals = [m for m in msgs if m["type"] == "final_result"]
+        assert len(finals) == (2 if continuous else 1)  # without continuous decoding: the first utterance only
+        for m in finals:
+            [best] = json.loads(m["nbest"])
+            assert best["sentence"] == m["text"] == tiny_reads[SAMPLE.stem]
+            pieces = best["word_pieces"]
+            assert [p["word"] for p in pieces] == [c["char"] for c in m["chars"]]
+            assert all(round(m["start"] * 1000) <= p["start"] <= p["end"] <= round(m["end"] * 1000) for p in pieces)
+        partials = [json.loads(m["nbest"]) for m in msgs if m["type"] == "partial_result"]
+        assert partials and all("word_pieces" not in p[0] for p in partials)
+
+
 def test_stream_float32_at_another_rate_segments_at_pauses(server):
     wave = load_audio(SAMPLE).numpy()
     silence = np.zeros(16000, np.float32)
@@ -229,6 +296,8 @@ def test_stream_float32_at_another_rate_segments_at_pauses(server):
         ('{"signal": "start", "sample_rate": 16000, "format": "mp3"}', "format"),
         ('{"signal": "start", "sample_rate": 16000, "path": "/etc/passwd"}', "unknown key"),
         ('{"signal": "start", "beam": 0}', "beam"),
+        ('{"signal": "start", "continuous_decoding": "yes"}', "continuous_decoding"),
+        ('{"signal": "start", "nbest": 0}', "nbest"),
     ],
 )
 def test_stream_bad_start_is_an_error_message_then_close(server, client, first, words):
@@ -241,7 +310,7 @@ def test_stream_bad_start_is_an_error_message_then_close(server, client, first, 
             return msg, ws.close_code
 
     msg, code = asyncio.run(scenario())
-    assert msg["type"] == "error" and words in msg["message"] and code in (1003, 1008)
+    assert msg["type"] == "error" and msg["status"] == "failed" and words in msg["message"] and code in (1003, 1008)
     assert client.get("/healthz").json()["status"] == "ok"
 
 

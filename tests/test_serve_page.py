@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import shutil
 
+import httpx
 import pytest
+import srt
 
 from conftest import SAMPLES, start_server
 
@@ -61,7 +63,13 @@ def test_upload_shows_the_transcript(browser, page_url, tiny_reads):
     expect(page.locator("#segments tbody tr")).to_have_count(1)
     with page.expect_download() as download:
         page.click("#srt")
-    assert tiny_reads[SAMPLE.stem] in download.value.path().read_text(encoding="utf-8")
+    api = httpx.post(
+        page_url.split("/?")[0] + "/v1/transcribe",
+        params={"format": "srt", "token": TOKEN},
+        files={"file": (SAMPLE.name, SAMPLE.read_bytes())},
+    )
+    assert api.status_code == 200 and "".join(c.content for c in srt.parse(api.text)) == tiny_reads[SAMPLE.stem]
+    assert download.value.path().read_text(encoding="utf-8") == api.text  # one renderer for both
     page.close()
 
 
@@ -82,4 +90,10 @@ def test_microphone_gives_partials_then_the_final(browser, page_url):
     assert int(page.locator("#status").get_attribute("data-finals")) >= 1
     expect(page.locator("#segments tbody tr").first).to_be_visible()
     assert page.locator("#transcript").inner_text().strip()  # the final transcript is on the page
+    with page.expect_download() as download:
+        page.click("#srt")
+    cues = list(srt.parse(download.value.path().read_text(encoding="utf-8")))
+    assert cues and "".join(c.content for c in cues).replace(" ", "") == page.locator(
+        "#transcript"
+    ).inner_text().replace(" ", "")
     page.close()

@@ -163,26 +163,22 @@ def prepare_demo_cmd(
     random_voices: Annotated[
         int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
     ] = 0,
+    # the defaults are asr.corpora.demo's HUMAN_SHARE and WORLD_SHARE (a test holds them equal;
+    # importing that module here would cost every command torch's import)
     human_share: Annotated[
-        Optional[float],
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of training read by the human voice (gcin-voice; default: asr.corpora.demo.HUMAN_SHARE)",
-        ),
-    ] = None,
+        float, typer.Option(min=0.0, max=1.0, help="Share of training read by the human voice (gcin-voice)")
+    ] = 0.15,
     world_share: Annotated[
-        Optional[float],
+        float,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Share of the human training utterances re-synthesized as random other speakers "
-            "(WORLD vocoder; default: asr.corpora.demo.WORLD_SHARE)",
+            help="Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)",
         ),
-    ] = None,
+    ] = 0.0,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus gcin-voice recordings when installed)."""
-    from asr.corpora.demo import HUMAN_SHARE, WORLD_SHARE, generate
+    from asr.corpora.demo import generate
 
     def progress(n: int, total: int) -> None:
         if n % 250 == 0 or n == total:
@@ -197,7 +193,7 @@ def prepare_demo_cmd(
         workers=workers,
         progress=progress,
         random_voices=random_voices,
-        human_share=HUMAN_SHARE if human_share is None else human_share,
-        world_share=WORLD_SHARE if world_share is None else world_share,
+        human_share=human_share,
+        world_share=world_share,
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

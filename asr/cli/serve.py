@@ -10,7 +10,19 @@ from typing import Annotated, Optional
 import typer
 
 from asr.cli import app
-from asr.cli.options import Beam, Boost, DecodeFile, Decoder, Device, HotwordsFile, Int8, LMPath, recognizer
+from asr.cli.options import (
+    Alpha,
+    Beam,
+    Beta,
+    Boost,
+    DecodeFile,
+    Decoder,
+    Device,
+    HotwordsFile,
+    Int8,
+    LMPath,
+    recognizer,
+)
 from asr.errors import UserError
 
 
@@ -31,6 +43,8 @@ def serve(
     decoder: Decoder = None,
     beam: Beam = None,
     lm: LMPath = None,
+    alpha: Alpha = None,
+    beta: Beta = None,
     hotwords: HotwordsFile = None,
     hotword_boost: Boost = None,
     int8: Int8 = False,
@@ -47,7 +61,7 @@ def serve(
 
     from asr.cores import usable_cores
 
-    rec = recognizer(model, decode, decoder, beam, lm, None, None, hotwords, hotword_boost, int8, device, None)
+    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, None)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
     torch.set_num_threads(max(1, usable_cores() // workers))
     settings = ServeSettings(

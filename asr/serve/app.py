@@ -14,12 +14,12 @@ import asyncio
 import io
 import json
 import logging
-import re
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -31,12 +31,12 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from asr.audio import open_audio
 from asr.errors import AudioError
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
-from asr.subtitles import to_srt, to_vtt
+from asr.subtitles import to_srt, to_tsv, to_vtt
 from asr.transcribe import Recognizer, Transcript, shifted
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("asr.serve")
-FORMATS = ("json", "text", "srt", "vtt")
+FORMATS = ("json", "text", "tsv", "srt", "vtt")
 MAX_HOTWORDS = 200
 
 
@@ -93,36 +93,54 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 def _options(rec: Recognizer, params) -> dict:
     """Query parameters -> transcribe options; ApiError(400) naming the bad one."""
-    known = {"decoder", "beam", "hotwords", "timestamps", "format", "token"}
+    known = {"decoder", "beam", "nbest", "hotwords", "hotword_boost", "timestamps", "format", "token"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ApiError(400, f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known - {'token'}))}")
-    out: dict = {"format": params.get("format", "json"), "times": False, "decode": {}}
+    out: dict = {"format": params.get("format", "json")}
     if out["format"] not in FORMATS:
         raise ApiError(400, f"format: expected one of {', '.join(FORMATS)}, got {out['format']!r}")
-    ts = params.get("timestamps", "false").lower()
+    # per-character times and confidence by default in JSON, as `asr transcribe -f json` prints them
+    ts = params.get("timestamps", "true" if out["format"] == "json" else "false").lower()
     if ts not in ("true", "false", "1", "0"):
         raise ApiError(400, f"timestamps: expected true or false, got {ts!r}")
     out["times"] = ts in ("true", "1") or out["format"] in ("srt", "vtt")
-    out["decode"] = _decode_options(rec, params.get("decoder"), params.get("beam"), params.get("hotwords"))
+    out["nbest"] = _integer("nbest", params.get("nbest", "5" if out["format"] == "json" else "1"), 1, 100)
+    out["decode"], out["warning"] = _decode_options(
+        rec, params.get("decoder"), params.get("beam"), params.get("hotwords"), params.get("hotword_boost")
+    )
     return out
 
 
-def _decode_options(rec: Recognizer, decoder, beam, hotwords) -> dict:
-    """decoder / beam / hotwords (a list, or one string with a phrase per line or comma) ->
-    decode_log_probs keyword arguments; ApiError(400) for a bad value."""
+def _integer(name: str, value, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not low <= number <= high:
+        raise ApiError(400, f"{name}: expected an integer from {low} to {high}, got {value!r}")
+    return number
+
+
+def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None) -> tuple[dict, str | None]:
+    """decoder / beam / hotwords (a list, or one string with a phrase per line or comma) /
+    hotword_boost -> (decode_log_probs keyword arguments, a warning naming hotwords the model
+    cannot spell, or None); ApiError(400) for a bad value."""
     out: dict = {}
     if decoder is not None:
         if decoder not in ("greedy", "beam"):
             raise ApiError(400, f"decoder: expected greedy or beam, got {decoder!r}")
         out["decoder"] = decoder
     if beam is not None:
+        out["beam"] = _integer("beam", beam, 1, 100)
+    if boost is not None:
         try:
-            out["beam"] = int(beam)
+            boost = float(boost)
         except (TypeError, ValueError):
-            raise ApiError(400, f"beam: expected an integer from 1 to 100, got {beam!r}") from None
-        if not 1 <= out["beam"] <= 100:
-            raise ApiError(400, f"beam: expected an integer from 1 to 100, got {beam!r}")
+            boost = float("nan")
+        if not 0 <= boost <= 100:
+            raise ApiError(400, f"hotword_boost: expected a number from 0 to 100, got {boost!r}")
+    warning = None
     if hotwords:
         if isinstance(hotwords, str):
             hotwords = hotwords.replace(",", "\n").splitlines()
@@ -132,9 +150,14 @@ def _decode_options(rec: Recognizer, decoder, beam, hotwords) -> dict:
         if len(phrases) > MAX_HOTWORDS:
             raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(phrases)}")
         if phrases:
-            out["hotwords"] = rec.hotwords_for(phrases)
+            ids, warning = rec.hotword_ids(phrases)
+            if warning:
+                warning = f"hotwords: {warning}"
+            out["hotwords"] = rec.hotwords_for(phrases, boost)
             out.setdefault("decoder", "beam")  # hotwords need the beam, as on the command line
-    return out
+    elif boost is not None:
+        raise ApiError(400, "hotword_boost: give hotwords to boost")
+    return out, warning
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -183,15 +206,9 @@ def _check_header(name: str, data: bytes, max_seconds: float) -> None:
         raise ApiError(400, "empty body: no audio was sent")
     try:
         with open_audio(io.BytesIO(data), name) as info:
-            log_lines = info.extra_info
+            pass
     except AudioError as exc:
         raise ApiError(400, str(exc)) from None
-    # libsndfile reads what a cut-off WAV holds and says so only in its log: "data : N (should be M)"
-    cut = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", log_lines, re.M)
-    if cut and int(cut.group(2)) < int(cut.group(1)):
-        raise ApiError(
-            400, f"{name}: truncated file (its header declares {cut.group(1)} bytes of audio, it holds {cut.group(2)})"
-        )
     if not MIN_RATE <= info.samplerate <= MAX_RATE:
         raise ApiError(400, f"{name}: sample rate {info.samplerate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
     if info.frames == 0:
@@ -203,13 +220,19 @@ def _check_header(name: str, data: bytes, max_seconds: float) -> None:
 
 
 def _render(t: Transcript, fmt: str) -> Response:
+    # a warning (hotwords the model cannot spell, a silent file) is in the JSON, and in a header
+    headers = {"X-ASR-Warning": quote(t.warning, safe=" :;,()/")} if t.warning else None
     if fmt == "text":
-        return PlainTextResponse(t.text + "\n")
+        return PlainTextResponse(t.text + "\n", headers=headers)
+    if fmt == "tsv":
+        return PlainTextResponse(
+            "path\tstart\tend\ttext\n" + to_tsv(t), media_type="text/tab-separated-values", headers=headers
+        )
     if fmt == "srt":
-        return PlainTextResponse(to_srt(t), media_type="application/x-subrip")
+        return PlainTextResponse(to_srt(t), media_type="application/x-subrip", headers=headers)
     if fmt == "vtt":
-        return PlainTextResponse(to_vtt(t), media_type="text/vtt")
-    return JSONResponse(t.to_json())
+        return PlainTextResponse(to_vtt(t), media_type="text/vtt", headers=headers)
+    return JSONResponse(t.to_json(), headers=headers)
 
 
 def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> FastAPI:
@@ -267,6 +290,8 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
                 "decoder": rec.decode.decoder,
                 "beam": rec.decode.beam,
                 "lm": bool(rec.lm),
+                "alpha": rec.decode.alpha,
+                "beta": rec.decode.beta,
                 "hotwords": bool(rec.hotwords),
             },
             "limits": {
@@ -287,13 +312,26 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
                 io.BytesIO(data),
                 name=name,
                 times=opts["times"],
+                nbest=opts["nbest"],
                 max_seconds=settings.max_seconds,
                 **opts["decode"],
             )
         except AudioError as exc:
             raise ApiError(400, str(exc)) from None
         t.path = name
+        if opts["warning"]:
+            t.warning = "; ".join(w for w in (opts["warning"], t.warning) if w)
         return _render(t, opts["format"])
+
+    @app.post("/v1/subtitles")
+    async def subtitles(request: Request):
+        """SRT or WebVTT of per-character times (JSON {"chars": [...], "duration": s}, what the
+        transcribe and stream results hold): the page's downloads use the renderer the API uses."""
+        fmt = request.query_params.get("format", "srt")
+        if fmt not in ("srt", "vtt"):
+            raise ApiError(400, f"format: expected srt or vtt, got {fmt!r}")
+        t = _chars_transcript(await _read_body(request, int(settings.max_upload_mb * 2**20)))
+        return _render(t, fmt)
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket):
@@ -314,9 +352,21 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
     return app
 
 
+def _chars_transcript(body: bytes) -> Transcript:
+    """A Transcript of the characters in a JSON body {"chars": [{"char", "start", "end"}, ...],
+    "duration": seconds (optional)}; ApiError(400) for anything else."""
+    try:
+        data = json.loads(body)
+        chars = [{"char": str(c["char"]), "start": float(c["start"]), "end": float(c["end"])} for c in data["chars"]]
+        duration = float(data["duration"]) if data.get("duration") is not None else None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError):
+        raise ApiError(400, 'expected JSON {"chars": [{"char", "start", "end"}, ...], "duration": seconds}') from None
+    return Transcript("subtitles", text="".join(c["char"] for c in chars), duration=duration, chars=chars)
+
+
 async def _ws_fail(ws: WebSocket, code: int, message: str) -> None:
     try:
-        await ws.send_json({"type": "error", "message": message})
+        await ws.send_json({"status": "failed", "type": "error", "message": message})
         await ws.close(code)
     except (WebSocketDisconnect, RuntimeError):
         pass
@@ -329,6 +379,24 @@ async def _receive(ws: WebSocket, timeout: float) -> dict:
     return msg
 
 
+# asr's own keys, and WeNet's (nbest, continuous_decoding), so that WeNet's clients talk to it as they are
+START_KEYS = {"signal", "sample_rate", "format", "hotwords", "hotword_boost", "decoder", "beam", "partial"}
+START_KEYS |= {"nbest", "continuous_decoding"}
+
+
+def _wenet_nbest(t: Transcript, start: float, end: float, final: bool, n: int) -> str:
+    """WeNet's result field: a JSON string of [{"sentence", "word_pieces" (finals: "word",
+    "start", "end" in ms from the stream's start)}], best first, at most `n`."""
+    sentences = [h["text"] for h in t.nbest[:n]] or [t.text]
+    best: dict = {"sentence": sentences[0]}
+    if final:
+        best["word_pieces"] = [
+            {"word": c["char"], "start": round(c["start"] * 1000), "end": round(c["end"] * 1000)}
+            for c in shifted(t.chars, start, end)
+        ]
+    return json.dumps([best] + [{"sentence": h} for h in sentences[1:n]], ensure_ascii=False)
+
+
 def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConfig, dict]:
     """The start message -> (StreamConfig, decode options); ApiError(400) for a bad one."""
     try:
@@ -337,9 +405,12 @@ def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConf
         start = None
     if not isinstance(start, dict) or start.get("signal") != "start":
         raise ApiError(400, 'expected a start message first: {"signal": "start", "sample_rate": 16000, ...}')
-    unknown = sorted(set(start) - {"signal", "sample_rate", "format", "hotwords", "decoder", "beam", "partial"})
+    unknown = sorted(set(start) - START_KEYS)
     if unknown:
         raise ApiError(400, f"start message: unknown key(s) {', '.join(unknown)}")
+    if not isinstance(start.get("continuous_decoding", True), bool):
+        raise ApiError(400, "start message: continuous_decoding: expected true or false")
+    start["nbest"] = _integer("start message: nbest", start.get("nbest", 1), 1, 100)
     try:
         cfg = StreamConfig(
             sample_rate=start.get("sample_rate", 16000),
@@ -358,7 +429,9 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
     try:
         first = await _receive(ws, settings.idle_timeout)
         cfg, start = _start_config(first.get("text"), settings)
-        decode_opts = _decode_options(rec, start.get("decoder"), start.get("beam"), start.get("hotwords"))
+        decode_opts, warning = _decode_options(
+            rec, start.get("decoder"), start.get("beam"), start.get("hotwords"), start.get("hotword_boost")
+        )
     except ApiError as exc:
         await _ws_fail(ws, 1003 if "expected a start" in exc.message else 1008, exc.message)
         return
@@ -366,19 +439,28 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
         await _ws_fail(ws, 1008, f"no start message within {settings.idle_timeout:g} s")
         return
     stream = Stream(cfg)
-    await ws.send_json({"type": "server_ready"})
+    n = start["nbest"]
+    continuous = start.get("continuous_decoding", True)
+    await ws.send_json({"status": "ok", "type": "server_ready", **({"warning": warning} if warning else {})})
 
     async def send(piece: Piece) -> None:
         final = piece.kind == "final"
         try:
-            [t] = await pool.run(rec.decode_waves, [piece.audio], times=final, wait=final, **decode_opts)
+            [t] = await pool.run(
+                rec.decode_waves, [piece.audio], times=final, nbest=n if final else 1, wait=final, **decode_opts
+            )
         except Busy:
             return  # a partial can be skipped when the server is busy; the next one comes
-        msg = {"type": f"{piece.kind}_result", "segment": piece.segment, "start": round(piece.start, 3)}
-        msg.update({"end": round(piece.end, 3), "text": t.text})
+        msg = {"status": "ok", "type": f"{piece.kind}_result", "segment": piece.segment}
+        msg.update({"start": round(piece.start, 3), "end": round(piece.end, 3), "text": t.text})
         if final:
-            msg["chars"] = shifted(t.chars, piece.start)
+            msg["chars"] = shifted(t.chars, piece.start, piece.end)
+        msg["nbest"] = _wenet_nbest(t, piece.start, piece.end, final, n)
         await ws.send_json(msg)
+
+    async def finish() -> None:
+        await ws.send_json({"status": "ok", "type": "speech_end", "seconds": round(stream.received, 3)})
+        await ws.close(1000)
 
     while True:
         try:
@@ -399,11 +481,15 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
                     return
                 for piece in stream.finish():
                     await send(piece)
-                await ws.send_json({"type": "speech_end", "seconds": round(stream.received, 3)})
-                await ws.close(1000)
+                    if not continuous and piece.kind == "final":
+                        break
+                await finish()
                 return
         except AudioError as exc:
             await _ws_fail(ws, 1009 if "longer than" in str(exc) else 1003, str(exc))
             return
         for piece in pieces:
             await send(piece)
+            if not continuous and piece.kind == "final":  # WeNet's single utterance: done at the first pause
+                await finish()
+                return

@@ -4,7 +4,8 @@
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const status = $("status");
-let segments = []; // {start, end, text}: what the SRT download holds
+let chars = []; // {char, start, end}: what the SRT download holds (rendered by the server, as its API does)
+let duration = null; // seconds of audio heard
 
 function setStatus(text, state, error = false) {
   status.textContent = text;
@@ -17,7 +18,8 @@ function hotwords() {
 }
 
 function clearResults() {
-  segments = [];
+  chars = [];
+  duration = null;
   $("transcript").textContent = "";
   $("partial").textContent = "";
   $("segments").querySelector("tbody").replaceChildren();
@@ -28,7 +30,6 @@ function clearResults() {
 }
 
 function addSegment(seg, joiner) {
-  segments.push(seg);
   const row = document.createElement("tr");
   for (const value of [seg.start.toFixed(2), seg.end.toFixed(2), seg.text]) {
     const cell = document.createElement("td");
@@ -70,6 +71,8 @@ $("upload").addEventListener("click", async () => {
     if (!r.ok) return setStatus(body.error || `error ${r.status}`, "done", true);
     const segs = body.segments && body.segments.length ? body.segments : [];
     for (const s of segs) if (s.text) addSegment(s, joiner);
+    chars = body.chars || [];
+    duration = body.duration;
     $("transcript").textContent = body.text;
     status.dataset.finals = String(segs.length);
     setStatus(`${file.name}: ${body.duration} s of audio`, "done");
@@ -111,6 +114,8 @@ $("record").addEventListener("click", async () => {
     } else if (msg.type === "final_result") {
       $("partial").textContent = "";
       if (msg.text) addSegment(msg, joiner);
+      chars = chars.concat(msg.chars || []);
+      duration = msg.end;
       status.dataset.finals = String(Number(status.dataset.finals) + 1);
     } else if (msg.type === "speech_end") {
       setStatus(`done: ${msg.seconds.toFixed(1)} s of audio`, "done");
@@ -140,16 +145,13 @@ $("stop").addEventListener("click", () => {
   $("stop").disabled = true;
 });
 
-function stamp(seconds) {
-  const ms = Math.round(seconds * 1000);
-  const pad = (n, w = 2) => String(n).padStart(w, "0");
-  return `${pad(Math.floor(ms / 3600000))}:${pad(Math.floor(ms / 60000) % 60)}:${pad(Math.floor(ms / 1000) % 60)},${pad(ms % 1000, 3)}`;
-}
-
-$("srt").addEventListener("click", () => {
-  const srt = segments.map((s, i) => `${i + 1}\n${stamp(s.start)} --> ${stamp(s.end)}\n${s.text}\n`).join("\n");
+$("srt").addEventListener("click", async () => {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch("/v1/subtitles?format=srt", { method: "POST", headers, body: JSON.stringify({ chars, duration }) });
+  if (!r.ok) return setStatus((await r.json()).error || `error ${r.status}`, "done", true);
   const link = document.createElement("a");
-  link.href = URL.createObjectURL(new Blob([srt], { type: "application/x-subrip" }));
+  link.href = URL.createObjectURL(new Blob([await r.text()], { type: "application/x-subrip" }));
   link.download = "transcript.srt";
   link.click();
   URL.revokeObjectURL(link.href);
