@@ -52,7 +52,8 @@ def main() -> int:
     for name in args.only or SETTINGS:
         xml = out / f"{name}.xml"
         started = time.monotonic()
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", *args.pytest_args]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=legacy"]
+        cmd += [f"--junitxml={xml}", *args.pytest_args]
         code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **SETTINGS[name]}).returncode
         counts, props = summary(xml)
         failed |= code != 0

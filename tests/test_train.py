@@ -20,18 +20,21 @@ def sample_texts() -> dict[str, str]:
 
 
 def test_tiny_training_learns_the_samples(tiny_model, tiny_reads, record_property):
-    # a learning test: a bound that holds on any CPU (one machine's rounding memorizes all eight
-    # samples exactly, another's misses a character); the reads are of best.pt, file by file
+    # a learning test: a bound that holds on any CPU. Rounding decides which characters a model
+    # trained for seconds gets right: under the six kernel settings of tests/matrix.py (2-core AMD
+    # EPYC) best dev CER was 0-6.7% (MKL_CBWR=COMPATIBLE: 6.7%, where 5% was once the bound), so
+    # the bound is 15%, twice that; a pipeline that does not learn stays above 50%. The reads are
+    # of best.pt, file by file
     history = tiny_model["history"]
     assert history[0]["dev_cer"] > 0.5
-    assert tiny_model["best_cer"] <= 0.05
+    assert tiny_model["best_cer"] <= 0.15
     assert all(math.isfinite(h["train_loss"]) for h in history)
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 10
     texts = sample_texts()
     cer = error_rates(list(texts.values()), [tiny_reads[k] for k in texts])["cer"]
     record_property("best_dev_cer", tiny_model["best_cer"])  # the margins, per CPU setting (make test-matrix)
     record_property("samples_cer", cer)
-    assert cer <= 0.05
+    assert cer <= 0.15
 
 
 def test_checkpoint_is_self_contained(tiny_model):

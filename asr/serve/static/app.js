@@ -75,7 +75,7 @@ $("upload").addEventListener("click", async () => {
     duration = body.duration;
     $("transcript").textContent = body.text;
     status.dataset.finals = String(segs.length);
-    setStatus(`${file.name}: ${body.duration} s of audio`, "done");
+    setStatus(`${file.name}: ${body.duration} s of audio` + (body.warning ? ` (warning: ${body.warning})` : ""), "done");
   } catch (e) {
     setStatus(`request failed: ${e}`, "done", true);
   }
@@ -107,7 +107,7 @@ $("record").addEventListener("click", async () => {
     if (msg.type === "server_ready") {
       node.port.onmessage = (e) => ws.readyState === WebSocket.OPEN && ws.send(e.data.buffer);
       source.connect(node);
-      setStatus(`recording at ${ctx.sampleRate} Hz ...`, "recording");
+      setStatus(`recording at ${ctx.sampleRate} Hz ...` + (msg.warning ? ` (warning: ${msg.warning})` : ""), "recording");
     } else if (msg.type === "partial_result") {
       $("partial").textContent = msg.text;
       status.dataset.partials = String(Number(status.dataset.partials) + 1);
