@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.audio import SAMPLE_RATE, load_audio
+from asr.audio import SAMPLE_RATE, check_usable, load_audio
 from asr.decoding import align
 from asr.errors import UserError
-from asr.features import FRAME_LENGTH
-from asr.transcribe import Recognizer, too_short
+from asr.transcribe import Recognizer
 
 
 def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
@@ -26,8 +25,7 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
     from matplotlib import font_manager
 
     wave = load_audio(audio)
-    if len(wave) < FRAME_LENGTH:
-        raise too_short(str(audio), len(wave))
+    warning = check_usable(str(audio), len(wave), float(wave.abs().max()))
     lp, n = rec.log_probs([rec.features(wave)])
     lp = lp[0, : int(n[0])]
     result = rec.decode_log_probs(lp[None], n, times=True)[0]
@@ -48,7 +46,8 @@ def plot_alignment(rec: Recognizer, audio: str | Path, out: str | Path) -> dict:
         raise UserError(f"--plot {out}: cannot write the plot ({str(exc).splitlines()[0]})") from None
     missing = bool(result.text) and not cjk and not result.text.isascii()
     font = "no CJK font found: the plot's characters show as boxes (Debian: apt-get install fonts-wqy-microhei)"
-    return {"text": result.text, "chars": result.chars, "warning": font if missing else None}
+    said = "; ".join(w for w in (warning, font if missing else None) if w)
+    return {"text": result.text, "chars": result.chars, "warning": said or None}
 
 
 CJK_NAMES = ("CJK", "Hei", "Song", "WenQuan", "Droid Sans Fallback")

@@ -13,8 +13,30 @@ import soxr
 import torch
 
 from asr.errors import AudioError
+from asr.features import FRAME_LENGTH
 
 SAMPLE_RATE = 16000
+SILENCE_PEAK = 1e-3  # -60 dBFS: audio whose loudest sample stays below this holds no speech
+
+
+def too_short(name: str, samples: int) -> AudioError:
+    return AudioError(f"{name}: audio shorter than one 25 ms frame ({samples} samples at 16 kHz)")
+
+
+def check_usable(name: str, samples: int, peak: float) -> str | None:
+    """The one rule for a whole input, on every path (command line, Python API, server,
+    evaluation, align): AudioError when it is shorter than one 25 ms frame; a warning when it
+    is digital silence (it is transcribed, to an empty text); else None. What cannot be read
+    at all (missing, empty, truncated, damaged, NaN) is refused by open_audio / stream_audio."""
+    if samples < FRAME_LENGTH:
+        raise too_short(name, samples)
+    return f"{name}: silent (peak below -60 dBFS); empty transcript" if peak < SILENCE_PEAK else None
+
+
+def worth_decoding(piece: np.ndarray) -> bool:
+    """A piece of a long file or a stream: at least one frame, and not digital silence (nothing
+    to hear, and nothing for the model to hallucinate on)."""
+    return len(piece) >= FRAME_LENGTH and float(np.abs(piece).max()) >= SILENCE_PEAK
 
 
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:

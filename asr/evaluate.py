@@ -91,6 +91,7 @@ def evaluate(
     times: bool = False,
     on_error: Callable[[str, str], None] | None = None,
     speakers: dict[str, str] | None = None,
+    jobs: int = 1,
 ) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
@@ -99,6 +100,7 @@ def evaluate(
     no speaker is its own. Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars",
     "word_errors", "ref_words", "mixed_errors", "ref_mixed" [, "warp"] [, "chars": per-character
     times]}, {id: error} of unreadable files, rates). Per-character times only with `times`.
+    `jobs`: forked one-thread decoding processes (Recognizer.transcribe_many).
     """
     rows, failed, total = [], {}, ErrorCounts(text=rec.vocab.text)
     groups: dict[str, list[int]] = {}
@@ -106,17 +108,17 @@ def evaluate(
         groups.setdefault(speakers.get(u.id, u.id) if speakers is not None else "", []).append(i)
     results, warps = [None] * len(utts), {}
     for members in groups.values():
-        group = [utts[i] for i in members]
+        group, warp = [utts[i] for i in members], 1.0
         if speakers is not None:
             warp = rec.choose_warp(w for u in group for _, w in _loaded([u], None))  # one in memory at a time
             warps.update({u.id: warp for u in group})
         if any(u.start or u.end is not None for u in group):  # segments of recordings: cut at load time
-            decoded = _transcribe_segments(rec, group, batch_size, times)
+            decoded = _transcribe_segments(rec, group, batch_size, times, warp)
         else:
-            decoded = rec.transcribe_many([str(u.path) for u in group], batch_size=batch_size, times=times)
+            paths = [str(u.path) for u in group]
+            decoded = rec.transcribe_many(paths, batch_size=batch_size, times=times, jobs=jobs, warp=warp)
         for i, r in zip(members, decoded):
             results[i] = r
-    rec.warp = 1.0
     for result, u in zip(results, utts):
         if result.error:
             failed[u.id] = result.error
@@ -145,16 +147,14 @@ def evaluate(
 
 def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[object, torch.Tensor]]:
     """(utterance, waveform) for each utterance that loads (its segment only); the others go to on_error."""
+    from asr.audio import check_usable
     from asr.errors import AudioError
-    from asr.features import FRAME_LENGTH
-    from asr.transcribe import too_short
 
     out = []
     for u in utts:
         try:
             wave = u.load()
-            if len(wave) < FRAME_LENGTH:
-                raise too_short(str(u.path), len(wave))
+            check_usable(str(u.path), len(wave), float(wave.abs().max()) if len(wave) else 0.0)
         except AudioError as exc:
             if on_error:
                 on_error(u.id, str(exc))
@@ -163,7 +163,7 @@ def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[obj
     return out
 
 
-def _transcribe_segments(rec, utts, batch_size: int, times: bool) -> list:
+def _transcribe_segments(rec, utts, batch_size: int, times: bool, warp: float = 1.0) -> list:
     """Recognizer results for utterances that are segments of recordings, in order (batches
     of `batch_size`; an unreadable one gets a Transcript with its error)."""
     from asr.transcribe import Transcript
@@ -173,7 +173,7 @@ def _transcribe_segments(rec, utts, batch_size: int, times: bool) -> list:
         batch = utts[k : k + batch_size]
         loaded = _loaded(batch, lambda uid, why: results.__setitem__(uid, Transcript(uid, error=why)))
         if loaded:
-            decoded = rec.decode_waves([w for _, w in loaded], times=times)
+            decoded = rec.decode_waves([w for _, w in loaded], times=times, warp=warp)
             for (u, _), r in zip(loaded, decoded):
                 results[u.id] = r
     return [results[u.id] for u in utts]

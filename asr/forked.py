@@ -23,21 +23,24 @@ import torch
 if TYPE_CHECKING:
     from asr.transcribe import Recognizer, Transcript
 
-# The recognizer the children decode with: set before the fork, inherited by them.
-_rec: Recognizer | None = None
+# The recognizer a child decodes with, set in the child by _init (a forked process inherits the
+# pool's initializer arguments without pickling them: the loaded model is not copied).
+_child_rec: Recognizer | None = None
 
 
-def _init() -> None:
+def _init(rec: Recognizer) -> None:
+    global _child_rec
+    _child_rec = rec
     torch.set_num_threads(1)
 
 
-def _files(args: tuple[list[tuple[int, str]], bool, int]) -> list[tuple[int, Transcript]]:
-    return _rec._decode_files(*args)
+def _files(args: tuple[list[tuple[int, str]], bool, int, float]) -> list[tuple[int, Transcript]]:
+    return _child_rec.decode_files(*args)
 
 
 def _waves(args: tuple[list, dict]) -> list[Transcript]:
     waves, options = args
-    return _rec.decode_waves(waves, **options)
+    return _child_rec.decode_waves(waves, **options)
 
 
 class Forked:
@@ -49,18 +52,14 @@ class Forked:
         self.jobs = jobs if jobs > 1 and rec.device.type == "cpu" else 1
 
     def __enter__(self) -> Forked:
-        global _rec
         if self.jobs > 1:
-            _rec = self.rec
             context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init)
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init, initargs=(self.rec,))
         return self
 
     def __exit__(self, *exc) -> None:
-        global _rec
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-            _rec = None
 
     def _died(self) -> None:
         if not self.broken:
@@ -68,19 +67,19 @@ class Forked:
         self.broken = True
 
     def files(
-        self, batches: list[list[tuple[int, str]]], times: bool, nbest: int
+        self, batches: list[list[tuple[int, str]]], times: bool, nbest: int, warp: float = 1.0
     ) -> Iterator[list[tuple[int, Transcript]]]:
-        """Recognizer._decode_files of each batch, in order, one batch at a time per process."""
+        """Recognizer.decode_files of each batch, in order, one batch at a time per process."""
         done = 0
         if self.pool is not None:
             try:
-                for results in self.pool.map(_files, [(b, times, nbest) for b in batches]):
+                for results in self.pool.map(_files, [(b, times, nbest, warp) for b in batches]):
                     done += 1
                     yield results
             except BrokenProcessPool:
                 self._died()
         for batch in batches[done:]:  # no processes, or what a dead one left
-            yield self.rec._decode_files(batch, times, nbest)
+            yield self.rec.decode_files(batch, times, nbest, warp)
 
     def waves(self, batches: Iterable[tuple[Any, list]], **options) -> Iterator[tuple[Any, list[Transcript]]]:
         """(key, Recognizer.decode_waves(waves, **options)) for each (key, waves), in order.

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from asr.audio import SAMPLE_RATE, array_blocks, check_audio, load_audio, stream_audio
+from asr.audio import SAMPLE_RATE, array_blocks, check_audio, check_usable, load_audio, stream_audio, worth_decoding
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import Hotwords, decode
 from asr.errors import AudioError, UserError
@@ -28,12 +28,7 @@ from asr.vocab import SPACE
 
 # Test-time VTLN warps: the range the demo recipe's VTLP augmentation trains on (0.8-1.25)
 VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
-SILENCE_PEAK = 1e-3  # -60 dBFS: a file whose loudest sample stays below this holds no speech
 WINDOW_SECONDS = 300.0  # a long file's pieces sorted by length this much audio at a time (memory)
-
-
-def too_short(name: str, samples: int) -> AudioError:
-    return AudioError(f"{name}: audio shorter than one 25 ms frame ({samples} samples at 16 kHz)")
 
 
 @dataclass
@@ -73,13 +68,25 @@ class Recognizer:
     """A loaded model with its decoder, ready to transcribe audio of any length."""
 
     def __init__(
-        self, model_path: str | Path, device: str = "cpu", max_segment_seconds: float = 20.0, **decode_overrides
+        self,
+        model_path: str | Path,
+        device: str = "cpu",
+        max_segment_seconds: float = 20.0,
+        int8: bool = False,
+        **decode_overrides,
     ) -> None:
-        """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU). Decoding settings
-        default to the recipe's `decode` section; keyword arguments override them."""
-        self.recipe, self.vocab, self.model = model_from_checkpoint(load_checkpoint(model_path))
-        self.device = inference_device(device)
-        self.model.to(self.device)
+        """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU); `int8`: dynamic int8
+        quantization, on the CPU. Decoding settings default to the recipe's `decode` section;
+        keyword arguments override them."""
+        if int8 and device not in ("cpu", "auto"):
+            raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
+        self.recipe, self.vocab, model = model_from_checkpoint(load_checkpoint(model_path))
+        self.device = inference_device("cpu" if int8 else device)
+        if int8:
+            from asr.export import quantize_int8
+
+            model = quantize_int8(model)
+        self.model = model.to(self.device)
         self.max_segment_seconds = max_segment_seconds
         given = {k: str(v) if isinstance(v, Path) else v for k, v in decode_overrides.items() if v is not None}
         phrases = given.pop("hotwords") if isinstance(given.get("hotwords"), (list, tuple)) else None
@@ -99,8 +106,6 @@ class Recognizer:
         if beam and (self.decode.hotwords or phrases):
             ids = self._hotword_ids(self.decode.hotwords) if phrases is None else self._phrase_ids(phrases, "hotwords")
             self.hotwords = Hotwords(ids, self.decode.hotword_boost)
-        self.warp = 1.0  # the filterbank's VTLN warp (choose_warp); 1.0: none
-        self.jobs = 1  # forked one-thread processes for batches of short files or pieces (CPU)
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
 
@@ -125,14 +130,7 @@ class Recognizer:
         settings.update({k: v for k, v in flags.items() if v is not None})
         if (flags.get("lm") or flags.get("hotwords")) and flags.get("decoder") is None:
             settings["decoder"] = "beam"  # over a settings file's decoder too: the flag asks for them
-        if int8 and device not in ("cpu", "auto"):
-            raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
-        rec = cls(model_path, device="cpu" if int8 else device, **settings)
-        if int8:
-            from asr.export import quantize_int8
-
-            rec.model = quantize_int8(rec.model)
-        return rec
+        return cls(model_path, device=device, int8=int8, **settings)
 
     def _hotword_ids(self, path: str) -> list[list[int]]:
         """The phrases of a hotwords file as unit ids (see hotword_ids)."""
@@ -171,15 +169,17 @@ class Recognizer:
         ids, _ = self.hotword_ids(phrases)
         return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
 
-    def features(self, wave: torch.Tensor) -> torch.Tensor:
-        return compute_features(wave, self.recipe.features, self.warp)
+    def features(self, wave: torch.Tensor, warp: float = 1.0) -> torch.Tensor:
+        """(N,) 16 kHz waveform -> (T, F) features as the model was trained on, with the mel
+        filterbank warped by `warp` (test-time VTLN; 1.0: none)."""
+        return compute_features(wave, self.recipe.features, warp)
 
     @torch.inference_mode()
     def choose_warp(self, waves: Iterable[torch.Tensor], warps: Sequence[float] = VTLN_WARPS) -> float:
         """Test-time vocal-tract-length normalization: of the filterbank `warps`, the one under
         which the model is most confident on `waves` (one speaker's audio): the largest sum over
         frames of the best unit's log-posterior. Needs no transcript; costs a model pass per warp.
-        Sets it for what this recognizer decodes next, and returns it."""
+        Pass it as `warp` to what decodes that speaker's audio."""
         cfg, totals = self.recipe.features, np.zeros(len(warps))
         for wave in waves:
             if len(wave) < FRAME_LENGTH:
@@ -188,8 +188,7 @@ class Recognizer:
             log_probs, lens = self.log_probs(feats)
             best = log_probs.max(dim=-1).values
             totals += [float(best[j, : lens[j]].sum()) for j in range(len(warps))]
-        self.warp = float(warps[int(np.argmax(totals))]) if totals.any() else 1.0
-        return self.warp
+        return float(warps[int(np.argmax(totals))]) if totals.any() else 1.0
 
     @torch.inference_mode()
     def log_probs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,12 +242,13 @@ class Recognizer:
         return results
 
     def decode_waves(
-        self, waves: Sequence[np.ndarray | torch.Tensor], times: bool = False, **options
+        self, waves: Sequence[np.ndarray | torch.Tensor], times: bool = False, warp: float = 1.0, **options
     ) -> list[Transcript]:
         """Pieces of 16 kHz mono audio (each at least one frame, at most max_segment_seconds),
-        decoded together -> one Transcript each; times count from each piece's start. `options`
-        go to decode_log_probs (nbest, hotwords, DecodeConfig keys)."""
-        feats = [self.features(torch.as_tensor(w)) for w in waves]
+        decoded together -> one Transcript each; times count from each piece's start. `warp`:
+        the filterbank's VTLN warp (choose_warp). `options` go to decode_log_probs (nbest,
+        hotwords, DecodeConfig keys)."""
+        feats = [self.features(torch.as_tensor(w), warp) for w in waves]
         return self.decode_log_probs(*self.log_probs(feats), times=times, **options)
 
     def _finish(
@@ -264,8 +264,7 @@ class Recognizer:
             out.nbest = pieces[0][2].nbest
         scores = [c["score"] for c in out.chars]
         out.confidence = round(float(np.mean(scores)), 4) if scores else None
-        if peak < SILENCE_PEAK:
-            out.warning = f"{name}: silent (peak below -60 dBFS); empty transcript"
+        out.warning = check_usable(name, samples, peak)
         return out
 
     def transcribe(
@@ -277,15 +276,16 @@ class Recognizer:
         name: str | None = None,
         max_seconds: float | None = None,
         batch_size: int = 8,
-        jobs: int | None = None,
+        jobs: int = 1,
         sample_rate: int = SAMPLE_RATE,
+        warp: float = 1.0,
         **options,
     ) -> Transcript:
         """Transcribe one file (or "-" for standard input), or a waveform in memory, of any length.
 
         The audio is read block by block and cut at pauses into pieces of at most
         max_segment_seconds, each decoded as it would be alone, `batch_size` pieces at a time:
-        memory does not grow with the file. With `jobs` (default: self.jobs) > 1 on the CPU and
+        memory does not grow with the file. With `jobs` > 1 on the CPU and
         more than one batch of pieces, the batches are shared among that many forked one-thread
         processes (asr/forked.py) while this one reads and cuts on. `progress` is called with
         the seconds done after every batch of pieces. `times`: per-character
@@ -301,7 +301,6 @@ class Recognizer:
         else:
             name = name or str(source)
             blocks = stream_audio(io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source, name=name)
-        jobs = self.jobs if jobs is None else jobs
         peak, samples, pieces = 0.0, 0, []
 
         def watched(blocks):
@@ -330,8 +329,8 @@ class Recognizer:
 
             held = 0
             for start, seg in cut_at_pauses(watched(blocks), self.max_segment_seconds):
-                if len(seg) < FRAME_LENGTH or np.abs(seg).max() < SILENCE_PEAK:  # a sliver, or digital silence:
-                    continue  # nothing to hear, and nothing for the model to hallucinate on
+                if not worth_decoding(seg):
+                    continue
                 window.append((start, seg))
                 held += len(seg)
                 if len(window) == 8 * batch_size or held >= WINDOW_SECONDS * SAMPLE_RATE:
@@ -343,35 +342,38 @@ class Recognizer:
         head = list(itertools.islice(cut, 2))  # one batch (a short file) is not worth a fork
         with Forked(self, jobs if len(head) > 1 else 1) as pool:
             reached = 0.0  # the end of the latest piece decoded: what progress reports
-            for spans, results in pool.waves(itertools.chain(head, cut), times=times, nbest=nbest, **options):
+            for spans, results in pool.waves(
+                itertools.chain(head, cut), times=times, nbest=nbest, warp=warp, **options
+            ):
                 for (start, length), result in zip(spans, results):
                     pieces.append((start / SAMPLE_RATE, (start + length) / SAMPLE_RATE, result))
                     reached = max(reached, pieces[-1][1])
                 if progress:
                     progress(reached)
         pieces.sort(key=lambda piece: piece[0])
-        if samples < FRAME_LENGTH:
-            raise too_short(name, samples)
+        check_usable(name, samples, peak)
         return self._finish(name, pieces, samples, peak)
 
-    def _decode_files(self, batch: list[tuple[int, str]], times: bool, nbest: int) -> list[tuple[int, Transcript]]:
-        """Files of at most max_segment_seconds (index, path), read and decoded together."""
+    def decode_files(
+        self, batch: list[tuple[int, str]], times: bool, nbest: int, warp: float = 1.0
+    ) -> list[tuple[int, Transcript]]:
+        """Files of at most max_segment_seconds (index, path), read and decoded together ->
+        (index, Transcript) each; an unreadable file's Transcript holds its error."""
         out, ready = [], []
         for i, name in batch:
             try:
                 wave = load_audio(name)
-                if len(wave) < FRAME_LENGTH:
-                    raise too_short(name, len(wave))
+                peak = float(wave.abs().max())
+                silent = check_usable(name, len(wave), peak)
             except AudioError as exc:
                 out.append((i, Transcript(name, error=str(exc))))
                 continue
-            peak = float(wave.abs().max())
-            if peak < SILENCE_PEAK:
+            if silent:
                 out.append((i, self._finish(name, [], len(wave), peak)))
                 continue
             ready.append((i, name, wave, peak))
         if ready:
-            results = self.decode_waves([w for _, _, w, _ in ready], times=times, nbest=nbest)
+            results = self.decode_waves([w for _, _, w, _ in ready], times=times, nbest=nbest, warp=warp)
             for (i, name, wave, peak), r in zip(ready, results):
                 out.append((i, self._finish(name, [(0.0, len(wave) / SAMPLE_RATE, r)], len(wave), peak)))
         return out
@@ -383,8 +385,9 @@ class Recognizer:
         nbest: int = 1,
         progress: Callable[[str, float, float], None] | None = None,
         times: bool = True,
-        jobs: int | None = None,
+        jobs: int = 1,
         window: int = 256,
+        warp: float = 1.0,
     ) -> Iterator[Transcript]:
         """Transcribe many files; results come in the order given, failures as Transcript.error.
 
@@ -393,11 +396,11 @@ class Recognizer:
         (longest first, so that parallel processes finish together). Results are handed out as soon
         as they and all before them are done, so output keeps pace with decoding instead of
         waiting for the last batch. Longer files, and standard input, are decoded piece by piece
-        after the batches. With `jobs` (default: self.jobs) > 1 on the CPU, the batches are shared
+        after the batches. With `jobs` > 1 on the CPU, the batches are shared
         among that many forked processes of one thread each (asr/forked.py), and so are the
-        pieces of a long file; the rest runs here with torch's threads.
+        pieces of a long file; the rest runs here with torch's threads. `warp`: the filterbank's
+        VTLN warp for all of them (choose_warp).
         """
-        jobs = self.jobs if jobs is None else jobs
         items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
         durations = [check_audio(n)[0] if err is None and n != "-" else 0.0 for n, err in items]
         short = [
@@ -413,7 +416,7 @@ class Recognizer:
         batched = set(short)
         nxt = 0  # the first input not yet handed out
         with Forked(self, jobs if len(batches) >= 2 * jobs else 1) as pool:
-            for results in pool.files(batches, times, nbest):
+            for results in pool.files(batches, times, nbest, warp):
                 done.update(results)
                 while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
                     yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
@@ -427,6 +430,8 @@ class Recognizer:
             else:
                 try:
                     cb = (lambda s, name=name, total=durations[i]: progress(name, s, total)) if progress else None
-                    yield self.transcribe(name, nbest=nbest, progress=cb, times=times, batch_size=batch_size)
+                    yield self.transcribe(
+                        name, nbest=nbest, progress=cb, times=times, batch_size=batch_size, jobs=jobs, warp=warp
+                    )
                 except AudioError as exc:
                     yield Transcript(name, error=str(exc))

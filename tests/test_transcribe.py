@@ -267,7 +267,7 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     from asr.transcribe import Recognizer
 
     pids = tmp_path / "pids"  # which processes decoded (children cannot write to this one's memory)
-    decode = transcribe.Recognizer._decode_files
+    decode = transcribe.Recognizer.decode_files
 
     parent, die = os.getpid(), []
 
@@ -278,23 +278,22 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
             os._exit(1)  # a child killed mid-batch
         return decode(rec, batch, *args)
 
-    monkeypatch.setattr(transcribe.Recognizer, "_decode_files", spy)
+    monkeypatch.setattr(transcribe.Recognizer, "decode_files", spy)
 
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt ")
     inputs = wavs[:4] + [tmp_path / "bad.wav"] + wavs[4:] + [tmp_path / "missing.wav"]
     rec = Recognizer(tiny_model["model"])
     alone = [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1, jobs=1)]
-    rec.jobs = 3
     pids.unlink()
-    forked = [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1)]
+    forked = [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1, jobs=3)]
     assert forked == alone
     seen = set(pids.read_text().split())
     assert seen and str(os.getpid()) not in seen and len(seen) <= 3  # decoded by the children, not here
     # a child that dies: what it and the others had not returned is decoded here, nothing lost
     die.append(wavs[5])
     capsys.readouterr()
-    assert [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1)] == alone
+    assert [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1, jobs=3)] == alone
     assert "warning: a decoding process died" in capsys.readouterr().err
     assert [r["text"] for r in forked if not r.get("error")] == [tiny_reads[w.stem] for w in wavs]
     assert forked[4]["error"] and "file not found" in forked[-1]["error"]
@@ -343,10 +342,8 @@ def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path,
     from asr.transcribe import Recognizer
 
     calls = []
-    decode = transcribe.Recognizer._decode_files
-    monkeypatch.setattr(
-        transcribe.Recognizer, "_decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a)
-    )
+    decode = transcribe.Recognizer.decode_files
+    monkeypatch.setattr(transcribe.Recognizer, "decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a))
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     inputs = [*wavs[:2], tmp_path / "bad.wav", *wavs[2:]]
@@ -372,7 +369,7 @@ def test_vtln_decodes_every_input_with_the_warp_chosen_on_them(tiny_model):
     rec = Recognizer(tiny_model["model"])
     assert rec.choose_warp(sample_waves(wavs)) == warp  # all inputs, here under 60 s together
     got = dict(line.split("\t") for line in res.stdout.splitlines())
-    assert got == {str(w): rec.transcribe(w).text for w in wavs}
+    assert got == {str(w): rec.transcribe(w, warp=warp).text for w in wavs}
 
 
 def sample_waves(paths):

@@ -70,7 +70,7 @@ def lm_tune(
 
     grid_a = parse_grid(alphas, "--alphas", minimum=0.0)
     grid_b = parse_grid(betas, "--betas")
-    rec = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
+    rec, _ = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
     utts = read_data_dir(data)
 
     cers = tune_lm(rec, utts, grid_a, grid_b, batch_size=batch_size, on_error=print_error)

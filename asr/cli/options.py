@@ -47,8 +47,10 @@ def recognizer(
     device: str = "cpu",
     threads: int | None = 0,
 ):
-    """Recognizer.from_settings with the shared decoding flags; its warnings go to stderr.
-    `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides; None: left alone)."""
+    """(Recognizer.from_settings with the shared decoding flags, the CPU thread count); its
+    warnings go to stderr. `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides;
+    None: left alone, and 1 is returned). Many short files, and a long one's pieces, are shared
+    among that many forked one-thread processes (pass it as `jobs`)."""
     import torch
 
     from asr.cores import cpu_threads
@@ -72,11 +74,9 @@ def recognizer(
         hotwords=hotwords,
         hotword_boost=hotword_boost,
     )
-    if threads is not None:
-        rec.jobs = threads  # many short files, a long one's pieces: that many one-thread processes
     for line in rec.warnings:
         err.print(f"warning: {line}", markup=False, soft_wrap=True)
-    return rec
+    return rec, threads or 1
 
 
 def print_error(uid: str, why: str) -> None:

@@ -68,7 +68,10 @@ def transcribe(
 
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
-    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
+    rec, jobs = recognizer(
+        model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads
+    )
+    warp = 1.0
     if vtln:
         warp = rec.choose_warp(_first_seconds(items, 60.0))
         err.print(f"VTLN warp {warp:g} (chosen on the first 60 s of the inputs)", markup=False)
@@ -80,6 +83,8 @@ def transcribe(
             nbest=nbest if format == "json" else 1,
             progress=progress,
             times=format != "text",
+            jobs=jobs,
+            warp=warp,
         ):
             if result.error:
                 failed += 1
@@ -174,7 +179,9 @@ def evaluate(
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
-    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads)
+    rec, jobs = recognizer(
+        model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads
+    )
     utts = read_data_dir(data)
     speakers = read_speakers(data) if vtln else None
     if vtln and not speakers:
@@ -184,7 +191,9 @@ def evaluate(
             soft_wrap=True,
         )
 
-    rows, failed, rates = run(rec, utts, batch_size=batch_size, times=times, on_error=print_error, speakers=speakers)
+    rows, failed, rates = run(
+        rec, utts, batch_size=batch_size, times=times, on_error=print_error, speakers=speakers, jobs=jobs
+    )
     if vtln:
         chosen = sorted({(speakers.get(r["id"], r["id"]), r["warp"]) for r in rows if "warp" in r})
         shown = ", ".join(f"{spk} {warp:g}" for spk, warp in chosen[:8]) + (", ..." if len(chosen) > 8 else "")

@@ -61,7 +61,7 @@ def serve(
 
     from asr.cores import usable_cores
 
-    rec = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, None)
+    rec, _ = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, None)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
     torch.set_num_threads(max(1, usable_cores() // workers))
     settings = ServeSettings(

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from asr.audio import SAMPLE_RATE
+from asr.audio import SAMPLE_RATE, worth_decoding
 from asr.errors import AudioError
-from asr.features import FRAME_LENGTH
 from asr.segment import HOP, frame_energy_db, quiet_threshold, quietest_point
-from asr.transcribe import SILENCE_PEAK
 
 FORMATS = {"pcm16": np.dtype("<i2"), "float32": np.dtype("<f4")}
 MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a stream may declare
@@ -142,5 +140,4 @@ class Stream:
 
     @staticmethod
     def _speech(audio: np.ndarray) -> bool:
-        """At least one frame of audio, not digital silence: worth decoding (as in transcribe)."""
-        return len(audio) >= FRAME_LENGTH and float(np.abs(audio).max()) >= SILENCE_PEAK
+        return worth_decoding(audio)  # as a long file's pieces are judged
