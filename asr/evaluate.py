@@ -223,6 +223,8 @@ def tune_lm(
     (B, T', V) log-probs whatever the dev set's size (keeping every utterance's log-probs for
     all grid points needs ~36 GB for AISHELL-1 dev: 14k utterances, 4.3k units).
     """
+    if not rec.decode.lm:
+        raise UserError("tuning the LM weight needs a recognizer with an LM (lm=...): without one alpha scores nothing")
     grid = [(a, b) for a in alphas for b in betas]
     counts = {point: ErrorCounts(text=rec.vocab.text) for point in grid}
     for k in range(0, len(utts), batch_size):

@@ -7,6 +7,7 @@ import io
 import itertools
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from asr.vocab import SPACE
 
 # Test-time VTLN warps: the range the demo recipe's VTLP augmentation trains on (0.8-1.25)
 VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
+# decoding settings a call may change (decode_log_probs); the LM and hotwords (with their boost) are the recognizer's
+PER_CALL = frozenset({"decoder", "beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip"})
 WINDOW_SECONDS = 300.0  # a long file's pieces sorted by length this much audio at a time (memory)
 
 
@@ -93,21 +96,47 @@ class Recognizer:
         if (given.get("lm") or given.get("hotwords") or phrases) and "decoder" not in given:
             given["decoder"] = "beam"  # an LM or hotwords are asked for: only the beam search uses them
         self.decode = dataclasses.replace(self.recipe.decode, **given)
-        beam = self.decode.decoder == "beam"  # greedy decoding uses neither LM nor hotwords
-        self.lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if beam and self.decode.lm else None
-        if isinstance(self.lm, WordLM) and SPACE not in self.vocab.units:
+        self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
+        self._phrases = phrases
+        self._beam_parts: tuple | None = None  # (LM, Hotwords), made for the first beam search
+        self._lock = threading.Lock()  # the server decodes in several threads
+        if self.decode.decoder == "beam":  # greedy decoding uses neither: made if a call asks for the beam
+            self._beam_parts = self._make_beam_parts()
+        self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
+        self.joiner = " " if SPACE in self.vocab.units else ""
+
+    def _make_beam_parts(self) -> tuple:
+        lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if self.decode.lm else None
+        if isinstance(lm, WordLM) and SPACE not in self.vocab.units:
             raise UserError(
                 f"{self.decode.lm}: a word LM needs a model whose units include the word boundary "
                 "(space-delimited languages); this model's text has no spaces (Mandarin): "
                 "use a character LM (asr lm train DATA -o chars.arpa)"
             )
-        self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
-        self.hotwords = None
-        if beam and (self.decode.hotwords or phrases):
+        hotwords = None
+        if self.decode.hotwords or self._phrases:
+            phrases = self._phrases
             ids = self._hotword_ids(self.decode.hotwords) if phrases is None else self._phrase_ids(phrases, "hotwords")
-            self.hotwords = Hotwords(ids, self.decode.hotword_boost)
-        self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
-        self.joiner = " " if SPACE in self.vocab.units else ""
+            hotwords = Hotwords(ids, self.decode.hotword_boost)
+        return lm, hotwords
+
+    def _beam(self) -> tuple:
+        """(LM, Hotwords) of this recognizer's settings (each None when not set): what every beam
+        search uses, whether the recognizer was built for the beam or a call asks for it."""
+        if self._beam_parts is None:
+            with self._lock:
+                if self._beam_parts is None:
+                    self._beam_parts = self._make_beam_parts()
+        return self._beam_parts
+
+    @property
+    def lm(self):
+        """The LM the beam search scores with (None: none, or not loaded while decoding greedily)."""
+        return self._beam_parts[0] if self._beam_parts else None
+
+    @property
+    def hotwords(self) -> Hotwords | None:
+        return self._beam_parts[1] if self._beam_parts else None
 
     @classmethod
     def from_settings(
@@ -207,17 +236,29 @@ class Recognizer:
         hotwords: Hotwords | None = None,
         **overrides,
     ) -> list[Transcript]:
-        """Decode (B, T', V) log-probs with this recognizer's settings (or `overrides`, DecodeConfig
-        keys; `hotwords` instead of the recognizer's own)."""
+        """Decode (B, T', V) log-probs with this recognizer's settings, or with `overrides` of the
+        search (PER_CALL keys: decoder, beam, alpha, beta, ...; the beam search asked of a
+        recognizer built greedy uses its LM and hotwords all the same); `hotwords` instead of the
+        recognizer's own. The LM and hotwords files are the recognizer's: UserError per call."""
+        if hotwords is not None and not isinstance(hotwords, Hotwords):
+            raise UserError(
+                "hotwords: per call, phrases made into Hotwords by hotwords_for; a file is set when the recognizer is built"
+            )
+        fixed = sorted(set(overrides) - PER_CALL)
+        if fixed:
+            raise UserError(
+                f"{', '.join(fixed)}: set when the recognizer is built (load_model or Recognizer), not per call"
+            )
         d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
+        lm, own_hotwords = self._beam() if d.decoder == "beam" else (None, None)
         nbests = decode(
             log_probs,
             out_lens,
             d,
             self.vocab.blank,
-            lm=self.lm,
+            lm=lm,
             units=self.vocab.units,
-            hotwords=self.hotwords if hotwords is None else hotwords,
+            hotwords=own_hotwords if hotwords is None else hotwords,
             nbest=nbest,
             times=times,
         )

@@ -155,3 +155,21 @@ def test_evaluate_vtln_warps_per_speaker(tiny_model, tmp_path):
         assert len({r["warp"] for r in rows if speakers[r["id"]] == spk}) == 1
     plain = run_asr("evaluate", "-m", tiny_model["model"], "-d", SAMPLES, "--vtln")
     assert "no utt2spk" in plain.stderr and plain.returncode == 0
+
+
+def test_per_call_settings_work_or_are_refused(tiny_model, char_lm):
+    wavs = sorted(SAMPLES.glob("*.wav"))[:4]
+    beam = Recognizer(tiny_model["model"], decoder="beam", beam=4, lm=str(char_lm))
+    greedy = Recognizer(tiny_model["model"], decoder="greedy", beam=4, lm=str(char_lm))
+    assert greedy.lm is None  # not loaded for greedy decoding ...
+    log_probs, lens = beam.log_probs([beam.features(load_audio(w)) for w in wavs])
+    built = [r.nbest for r in beam.decode_log_probs(log_probs, lens, nbest=3)]
+    asked = [r.nbest for r in greedy.decode_log_probs(log_probs, lens, nbest=3, decoder="beam")]
+    assert asked == built  # ... but a beam search asked per call scores with it, as one built for it
+    no_lm = Recognizer(tiny_model["model"], decoder="beam", beam=4)
+    assert [r.nbest for r in no_lm.decode_log_probs(log_probs, lens, nbest=3)] != built  # the LM counts
+    for key, value in (("lm", str(char_lm)), ("hotwords", "hot.txt"), ("hotword_boost", 3.0)):
+        with pytest.raises(UserError, match=f"{key}: .*set when the recognizer is built"):
+            beam.decode_log_probs(log_probs, lens, **{key: value})
+    with pytest.raises(UserError, match="needs a recognizer with an LM"):
+        tune_lm(no_lm, read_data_dir(SAMPLES), [0.0, 0.5], [0.0])
