@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from asr.audio import open_audio
+from asr.decoding import Hotwords
 from asr.errors import AudioError
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
 from asr.subtitles import to_srt, to_tsv, to_vtt
@@ -153,7 +154,7 @@ def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None) -> tup
             ids, warning = rec.hotword_ids(phrases)
             if warning:
                 warning = f"hotwords: {warning}"
-            out["hotwords"] = rec.hotwords_for(phrases, boost)
+            out["hotwords"] = Hotwords(ids, rec.decode.hotword_boost if boost is None else boost) if ids else None
             out.setdefault("decoder", "beam")  # hotwords need the beam, as on the command line
     elif boost is not None:
         raise ApiError(400, "hotword_boost: give hotwords to boost")
