@@ -2,7 +2,7 @@
 
 from asr import load_model
 model = load_model("exp/demo/best.pt")
-result = model.transcribe("a.wav")      # .text, .chars (char, start, end), .segments, .confidence
+result = model.transcribe("a.wav")      # Transcript: .text, .chars (Char: char, start, end), .segments, .confidence
 for r in model.transcribe_many(["a.wav", "b.flac"]):   # length-sorted batches, input order kept
     print(r.path, r.text)
 """
@@ -22,7 +22,7 @@ def load_model(path: str, device: str = "cpu", **decode):
     """
     import warnings
 
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     rec = Recognizer(path, device=device, **decode)
     for line in rec.warnings:

@@ -139,23 +139,33 @@ def stream_audio(
             raise AudioError(f"{name}: segment {span} is empty or past the end ({f.frames / f.samplerate:g} s)")
         if first:
             f.seek(first)
-        stream = (
-            soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
-            if f.samplerate != sample_rate
-            else None
+        frames = -1 if end is None and not first else last - first  # -1: to the end (also pipes)
+        yield from resampled(
+            _mono_blocks(f, max(1, int(block_seconds * f.samplerate)), frames, name), f.samplerate, sample_rate
         )
-        try:
-            size = max(1, int(block_seconds * f.samplerate))
-            frames = -1 if end is None and not first else last - first  # -1: to the end (also pipes)
-            for block in f.blocks(blocksize=size, frames=frames, dtype="float32", always_2d=True):
-                if not np.isfinite(block).all():
-                    raise AudioError(f"{name}: contains NaN or infinite samples")
-                mono = to_mono(block)
-                yield stream.resample_chunk(mono, last=False) if stream else mono
-        except sf.LibsndfileError as exc:
-            raise AudioError(f"{name}: audio data is damaged ({str(exc).splitlines()[0]})") from None
-        if stream:
-            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def _mono_blocks(f: sf.SoundFile, size: int, frames: int, name: str) -> Iterator[np.ndarray]:
+    """`frames` samples (-1: to the end) of an open file as mono float32 blocks of `size`."""
+    try:
+        for block in f.blocks(blocksize=size, frames=frames, dtype="float32", always_2d=True):
+            if not np.isfinite(block).all():
+                raise AudioError(f"{name}: contains NaN or infinite samples")
+            yield to_mono(block)
+    except sf.LibsndfileError as exc:
+        raise AudioError(f"{name}: audio data is damaged ({str(exc).splitlines()[0]})") from None
+
+
+def resampled(blocks: Iterable[np.ndarray], rate: int, target: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at `rate` -> the same audio at `target` Hz, through soxr's streaming
+    resampler (block seams leave no trace); unchanged when the rates are equal."""
+    if rate == target:
+        yield from blocks
+        return
+    stream = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ")
+    for block in blocks:
+        yield stream.resample_chunk(block, last=False)
+    yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def array_blocks(
@@ -185,16 +195,8 @@ def array_blocks(
         raise AudioError(f"{name}: contains NaN or infinite samples")
     mono = to_mono(wave.astype(np.float32, copy=False))
     step = int(block_seconds * sample_rate)
-    stream = (
-        soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        if sample_rate != SAMPLE_RATE
-        else None
-    )
-    for k in range(0, len(mono), step):
-        block = np.ascontiguousarray(mono[k : k + step])
-        yield stream.resample_chunk(block, last=False) if stream else block
-    if stream:
-        yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+    blocks = (np.ascontiguousarray(mono[k : k + step]) for k in range(0, len(mono), step))
+    yield from resampled(blocks, sample_rate)
 
 
 def check_audio(path: str | Path) -> tuple[float, str | None]:

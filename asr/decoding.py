@@ -205,6 +205,44 @@ def _frame_candidates(
     return out
 
 
+NEG_INF = float("-inf")
+
+
+class _Scoring:
+    """What a beam's total score adds to its acoustic one, fixed for one search."""
+
+    __slots__ = ("lm", "units", "alpha", "beta", "hotwords", "plain", "capped")
+
+    def __init__(self, lm, units: list[str] | None, alpha: float, beta: float, hotwords: Hotwords | None) -> None:
+        self.lm, self.units, self.alpha, self.beta, self.hotwords = lm, units, alpha, beta, hotwords
+        self.plain = lm is None and hotwords is None  # the score is the acoustic one: adding 0.0s is exact
+        self.capped = hotwords is None and alpha >= 0  # an LM step (log P <= 0) can only lower the score
+
+
+class _Trie:
+    """Prefixes as nodes of a trie, so that beams are keyed by an int (a tuple key would be
+    hashed over its whole length at every lookup): node 0 is the empty prefix, node k extends
+    parent[k] by unit[k]; kids[node][unit] is the node that extends it by unit."""
+
+    def __init__(self) -> None:
+        self.parent, self.unit = [-1], [-1]
+        self.kids: list[dict[int, int]] = [{}]
+
+    def add(self, node: int, u: int) -> int:
+        key = self.kids[node][u] = len(self.parent)
+        self.parent.append(node)
+        self.unit.append(u)
+        self.kids.append({})
+        return key
+
+    def ids(self, node: int) -> list[int]:
+        out = []
+        while node:
+            out.append(self.unit[node])
+            node = self.parent[node]
+        return out[::-1]
+
+
 def prefix_beam_search(
     log_probs: np.ndarray,
     beam: int = 10,
@@ -229,163 +267,174 @@ def prefix_beam_search(
     per unit, offsets the LM's per-unit cost. Without an LM there is no such cost, and beta is
     not applied: a bonus for every emitted unit would only reward insertions.
     Returns the nbest hypotheses, best first.
+
+    A beam is a list [pb, pnb, lm score, lm state, hotword bonus, hotword state, units]: pb/pnb
+    the log probability of its alignments ending in blank / in its last unit, keyed by its trie
+    node. The work is split by how often it runs: per run of frames with nothing to extend
+    (_absorb), per frame (_extend, _best), once (_hypotheses); the per-candidate loop inside
+    _extend writes log(exp(a) + exp(b)) out inline, where it is hot (exact at -inf).
     """
     t_max, vocab = log_probs.shape
     if lm is not None and units is None:
         raise ValueError("an LM needs the unit strings")
     if blank_skip is not None and not 0.5 < blank_skip <= 1.0:
         raise ValueError("blank_skip is a probability above 0.5")
-    if lm is None:
-        beta = 0.0
+    scoring = _Scoring(lm, units, alpha, beta if lm is not None else 0.0, hotwords)
     lp = np.asarray(log_probs)
     cands = _frame_candidates(lp, blank, token_min_logp, prune_topk, blank_skip)
     blank_lp = lp[:, blank].tolist()
-    log1p, exp = math.log1p, math.exp
-
-    # Prefixes are nodes of a trie, so beams are keyed by an int (a tuple key would be hashed
-    # over its whole length at every lookup): node 0 is the empty prefix, node k extends
-    # parent[k] by unit[k]. A beam is a list [pb, pnb, lm score, lm state, hotword bonus,
-    # hotword state, units]: pb/pnb the log probability of its alignments ending in blank / in
-    # its last unit. An extension that is no node yet (most are pruned at once) is keyed by
-    # (node, unit) until it survives the frame. log(exp(a) + exp(b)) is written out inline
-    # where it is hot (exact at -inf).
-    parent, unit = [-1], [-1]
-    kids: list[dict[int, int]] = [{}]  # kids[node][unit]: the node that extends it by unit
-    NEG_INF = float("-inf")  # noqa: N806 (a local: read in the innermost loops)
-    plain = lm is None and hotwords is None  # the score is the acoustic one: adding 0.0s is exact
-    capped = hotwords is None and alpha >= 0  # an LM step (log P <= 0) can only lower the score
-    beams: dict[int | tuple[int, int], list] = {
+    trie = _Trie()
+    beams: dict[int, list] = {
         0: [0.0, NEG_INF, 0.0, lm.start() if lm else None, 0.0, hotwords.start() if hotwords else None, 0]
     }
-
     t = 0
     while t < t_max:
         if not cands[t]:  # a run of frames with nothing to extend: every prefix only absorbs them
             end = t + 1
             while end < t_max and not cands[end]:
                 end += 1
-            blanks = blank_lp[t:end]
-            for node, b in beams.items():
-                pb, pnb = b[0], b[1]
-                stay = lp[t:end, unit[node]].tolist() if node else [NEG_INF] * (end - t)
-                for p_blank, p_last in zip(blanks, stay):
-                    if pb >= pnb:
-                        p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
-                    else:
-                        p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
-                    pnb = pnb + p_last
-                    pb = p_all + p_blank
-                b[0], b[1] = pb, pnb
+            _absorb(beams, lp, blank_lp, trie.unit, t, end)
             t = end
             continue
-        p_blank = blank_lp[t]
-        row = lp[t]
-        frame = cands[t]
-        nxt: dict[int | tuple[int, int], list] = {}
-        pre = []  # per beam: node, beam, pb, log(P(prefix)), pnb carried by the last unit
-        for node, b in beams.items():
+        nxt = _extend(beams, lp[t], blank_lp[t], cands[t], trie, beam, scoring)
+        beams = _best(nxt, beam, trie, scoring)
+        t += 1
+    return _hypotheses(beams, trie, scoring)[:nbest]
+
+
+def _absorb(beams: dict[int, list], lp: np.ndarray, blank_lp: list[float], unit: list[int], t: int, end: int) -> None:
+    """Frames t..end-1 where no unit is worth trying: each beam stays in blank or its last unit."""
+    log1p, exp, NEG_INF = math.log1p, math.exp, float("-inf")  # noqa: N806 (locals: read in the inner loop)
+    blanks = blank_lp[t:end]
+    for node, b in beams.items():
+        pb, pnb = b[0], b[1]
+        stay = lp[t:end, unit[node]].tolist() if node else [NEG_INF] * (end - t)
+        for p_blank, p_last in zip(blanks, stay):
+            if pb >= pnb:
+                p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
+            else:
+                p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
+            pnb = pnb + p_last
+            pb = p_all + p_blank
+        b[0], b[1] = pb, pnb
+
+
+def _floor(pre: list[tuple], p_blank: float, beam: int, scoring: _Scoring) -> float:
+    """A floor under the beam-th best score of this frame: each prefix that stays ends the frame
+    at least at its own score without merges, and a new prefix has one way in, hence its final
+    score from the start: below the floor it would be pruned, so it is not made (the margin
+    covers rounding: what survives is what pruning all would keep)."""
+    if len(pre) < beam:
+        return NEG_INF
+    log1p, exp = math.log1p, math.exp
+    plain, alpha, beta = scoring.plain, scoring.alpha, scoring.beta
+    bounds = []
+    for _, b, _, p_all, stay in pre:
+        x = p_all + p_blank
+        if x >= stay:
+            v = x if stay == NEG_INF else x + log1p(exp(stay - x))
+        else:
+            v = stay if x == NEG_INF else stay + log1p(exp(x - stay))
+        bounds.append(v if plain else v + alpha * b[2] + beta * b[6] + b[4])
+    bounds.sort(reverse=True)
+    return bounds[beam - 1] - 1e-6
+
+
+def _extend(
+    beams: dict[int, list], row: np.ndarray, p_blank: float, frame: list, trie: _Trie, beam: int, scoring: _Scoring
+) -> dict[int | tuple[int, int], list]:
+    """One frame: every beam stays (blank, or its last unit again) and extends by the frame's
+    candidates. An extension that is no node yet (most are pruned at once) is keyed by (node,
+    unit) until it survives the frame (_best)."""
+    log1p, exp, NEG_INF = math.log1p, math.exp, float("-inf")  # noqa: N806 (locals: read in the innermost loops)
+    plain, capped, alpha, beta = scoring.plain, scoring.capped, scoring.alpha, scoring.beta
+    lm, units, hotwords, unit, kids = scoring.lm, scoring.units, scoring.hotwords, trie.unit, trie.kids
+    pre = []  # per beam: node, beam, pb, log(P(prefix)), pnb carried by the last unit
+    for node, b in beams.items():
+        pb, pnb = b[0], b[1]
+        if pb >= pnb:
+            p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
+        else:
+            p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
+        pre.append((node, b, pb, p_all, pnb + float(row[unit[node]]) if node else NEG_INF))
+    floor = _floor(pre, p_blank, beam, scoring)
+    nxt: dict[int | tuple[int, int], list] = {}
+    for node, b, pb, p_all, stay in pre:
+        last = unit[node]
+        same = nxt.get(node)
+        if same is None:  # (log(exp(-inf) + exp(x)) is x); b itself is read no more this frame
+            b[0], b[1] = p_all + p_blank, stay  # but for its LM/hotword state and length
+            nxt[node] = b
+        else:  # it is already there as the extension of a shorter prefix
+            same[0] = _lse(same[0], p_all + p_blank)
+            same[1] = _lse(same[1], stay)
+        # what a new prefix from this one must bring to reach the floor (an LM step only costs)
+        need = floor if plain else floor - (alpha * b[2] + beta * (b[6] + 1) + b[4]) if capped else NEG_INF
+        for u, p_u in frame:
+            src = pb if u == last else p_all  # a repeat extends only across a blank
+            if src == NEG_INF:
+                continue
+            v = src + p_u
+            ext_node = kids[node].get(u)
+            if ext_node is not None:
+                ext = nxt.get(ext_node)
+                if ext is not None:
+                    ext[1] = _lse(ext[1], v)
+                    continue
+                old = beams.get(ext_node)
+                if old is not None:  # already a beam: keep its LM/hotword state, fresh probs
+                    nxt[ext_node] = [NEG_INF, v, old[2], old[3], old[4], old[5], old[6]]
+                    continue
+            if v < need:
+                continue
+            if plain:
+                nxt[(node, u) if ext_node is None else ext_node] = [NEG_INF, v, b[2], None, b[4], None, b[6] + 1]
+                continue
+            lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
+            hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
+            entry = [NEG_INF, v, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
+            if v + alpha * entry[2] + beta * entry[6] + entry[4] >= floor:
+                nxt[(node, u) if ext_node is None else ext_node] = entry
+    return nxt
+
+
+def _best(nxt: dict[int | tuple[int, int], list], beam: int, trie: _Trie, scoring: _Scoring) -> dict[int, list]:
+    """The best `beam` of a frame's beams (equal scores keep their order, as a stable sort);
+    a new prefix that survived becomes a trie node."""
+    log1p, exp = math.log1p, math.exp
+    plain, alpha, beta = scoring.plain, scoring.alpha, scoring.beta
+    items = list(nxt.items())
+    if len(items) > beam:
+        scores = []
+        for _, b in items:
             pb, pnb = b[0], b[1]
             if pb >= pnb:
                 p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
             else:
                 p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
-            pre.append((node, b, pb, p_all, pnb + float(row[unit[node]]) if node else NEG_INF))
-        # A floor under the beam-th best score of this frame: each prefix that stays ends the
-        # frame at least at its own score without merges, and a new prefix has one way in, hence
-        # its final score from the start: below the floor it would be pruned, so it is not made
-        # (the margin covers rounding: what survives is what pruning all would keep).
-        floor = NEG_INF
-        if len(pre) >= beam:
-            bounds = []
-            for _, b, _, p_all, stay in pre:
-                x = p_all + p_blank
-                if x >= stay:
-                    v = x if stay == NEG_INF else x + log1p(exp(stay - x))
-                else:
-                    v = stay if x == NEG_INF else stay + log1p(exp(x - stay))
-                bounds.append(v if plain else v + alpha * b[2] + beta * b[6] + b[4])
-            bounds.sort(reverse=True)
-            floor = bounds[beam - 1] - 1e-6
-        for node, b, pb, p_all, stay in pre:
-            last = unit[node]
-            same = nxt.get(node)
-            if same is None:  # (log(exp(-inf) + exp(x)) is x); b itself is read no more this frame
-                b[0], b[1] = p_all + p_blank, stay  # but for its LM/hotword state and length
-                nxt[node] = b
-            else:  # it is already there as the extension of a shorter prefix
-                same[0] = _lse(same[0], p_all + p_blank)
-                same[1] = _lse(same[1], stay)
-            # what a new prefix from this one must bring to reach the floor (an LM step only costs)
-            if plain:
-                need = floor
-            elif capped:
-                need = floor - (alpha * b[2] + beta * (b[6] + 1) + b[4])
-            else:
-                need = NEG_INF
-            for u, p_u in frame:
-                src = pb if u == last else p_all  # a repeat extends only across a blank
-                if src == NEG_INF:
-                    continue
-                v = src + p_u
-                ext_node = kids[node].get(u)
-                if ext_node is not None:
-                    ext = nxt.get(ext_node)
-                    if ext is not None:
-                        ext[1] = _lse(ext[1], v)
-                        continue
-                    old = beams.get(ext_node)
-                    if old is not None:  # already a beam: keep its LM/hotword state, fresh probs
-                        nxt[ext_node] = [NEG_INF, v, old[2], old[3], old[4], old[5], old[6]]
-                        continue
-                if v < need:
-                    continue
-                if plain:
-                    nxt[(node, u) if ext_node is None else ext_node] = [NEG_INF, v, b[2], None, b[4], None, b[6] + 1]
-                    continue
-                lm_delta, lm_state = lm.advance(b[3], units[u]) if lm else (0.0, None)
-                hot_delta, hot_state = hotwords.advance(b[5], u) if hotwords else (0.0, None)
-                entry = [NEG_INF, v, b[2] + lm_delta, lm_state, b[4] + hot_delta, hot_state, b[6] + 1]
-                if v + alpha * entry[2] + beta * entry[6] + entry[4] < floor:
-                    continue
-                nxt[(node, u) if ext_node is None else ext_node] = entry
-        items = list(nxt.items())
-        if len(items) > beam:  # keep the best `beam`; equal scores keep their order (as a stable sort)
-            scores = []
-            for _, b in items:
-                pb, pnb = b[0], b[1]
-                if pb >= pnb:
-                    p_all = pb if pnb == NEG_INF else pb + log1p(exp(pnb - pb))
-                else:
-                    p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
-                scores.append(p_all if plain else p_all + alpha * b[2] + beta * b[6] + b[4])
-            items = [items[i] for i in sorted(range(len(items)), key=scores.__getitem__, reverse=True)[:beam]]
-        beams = {}
-        for key, b in items:
-            if key.__class__ is tuple:  # a new prefix that survived: now a node
-                node, u = key
-                key = kids[node][u] = len(parent)
-                parent.append(node)
-                unit.append(u)
-                kids.append({})
-            beams[key] = b
-        t += 1
+            scores.append(p_all if plain else p_all + alpha * b[2] + beta * b[6] + b[4])
+        items = [items[i] for i in sorted(range(len(items)), key=scores.__getitem__, reverse=True)[:beam]]
+    beams, add = {}, trie.add
+    for key, b in items:
+        beams[add(*key) if key.__class__ is tuple else key] = b
+    return beams
 
+
+def _hypotheses(beams: dict[int, list], trie: _Trie, scoring: _Scoring) -> list[Hypothesis]:
+    """The final beams as hypotheses, best first, with the LM's end of sentence and the
+    hotwords' unfinished phrases settled."""
+    lm, hotwords, alpha, beta = scoring.lm, scoring.hotwords, scoring.alpha, scoring.beta
     hyps = []
     for node, b in beams.items():
         if b[0] == NEG_INF and b[1] == NEG_INF:
             continue
-        ids = []
-        k = node
-        while k:
-            ids.append(unit[k])
-            k = parent[k]
-        ids.reverse()
+        ids = trie.ids(node)
         lm_score = b[2] + (lm.finish(b[3]) if lm else 0.0)
         hot = b[4] + (hotwords.finish(b[5]) if hotwords else 0.0)
         am = _lse(b[0], b[1])
         hyps.append(Hypothesis(ids, am + alpha * lm_score + beta * len(ids) + hot, am, lm_score))
     hyps.sort(key=lambda h: h.score, reverse=True)
-    return hyps[:nbest]
+    return hyps
 
 
 def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw) -> list[list[Hypothesis]]:

@@ -139,7 +139,7 @@ def evaluate(
                     "mixed_errors": counts.mixed_errors,
                     "ref_mixed": counts.mixed,
                     **({"warp": warps[u.id]} if u.id in warps else {}),
-                    **({"chars": result.chars} if times else {}),
+                    **({"chars": [c.to_json() for c in result.chars]} if times else {}),
                 }
             )
     return rows, failed, total.rates()
@@ -166,7 +166,7 @@ def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[obj
 def _transcribe_segments(rec, utts, batch_size: int, times: bool, warp: float = 1.0) -> list:
     """Recognizer results for utterances that are segments of recordings, in order (batches
     of `batch_size`; an unreadable one gets a Transcript with its error)."""
-    from asr.transcribe import Transcript
+    from asr.transcript import Transcript
 
     results = {}
     for k in range(0, len(utts), batch_size):

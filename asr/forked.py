@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from asr.transcribe import Recognizer, Transcript
+    from asr.recognizer import Recognizer
+    from asr.transcript import Transcript
 
 # The recognizer a child decodes with, set in the child by _init (a forked process inherits the
 # pool's initializer arguments without pickling them: the loaded model is not copied).

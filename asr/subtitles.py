@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import UserError
-from asr.transcribe import Transcript
+from asr.transcript import Char, Transcript
 
 PAUSE = 0.8  # seconds between two characters' CTC spikes that start a new cue (spikes are short,
 # so spike-to-spike gaps run longer than the pauses a listener hears)
@@ -20,29 +20,24 @@ TAIL = 0.3  # a cue stays up this long after its last character's spike, if noth
 def cues(t: Transcript, joiner: str = "") -> list[tuple[float, float, str]]:
     """(start, end, text) cues from the character times: a new cue at every pause of PAUSE
     seconds, and before a cue grows past MAX_CHARS characters or MAX_SECONDS."""
-    groups: list[list[dict]] = []
+    groups: list[list[Char]] = []
     for c in t.chars:
         cur = groups[-1] if groups else None
-        if (
-            cur is None
-            or c["start"] - cur[-1]["end"] >= PAUSE
-            or len(cur) >= MAX_CHARS
-            or c["end"] - cur[0]["start"] > MAX_SECONDS
-        ):
+        if cur is None or c.start - cur[-1].end >= PAUSE or len(cur) >= MAX_CHARS or c.end - cur[0].start > MAX_SECONDS:
             groups.append([c])
         else:
             cur.append(c)
     out = []
     for k, g in enumerate(groups):
-        end = g[-1]["end"] + TAIL
+        end = g[-1].end + TAIL
         if k + 1 < len(groups):
-            end = min(end, groups[k + 1][0]["start"])
+            end = min(end, groups[k + 1][0].start)
         if t.duration:
             end = min(end, t.duration)
-        text = "".join(c["char"] for c in g).strip()
+        text = "".join(c.char for c in g).strip()
         if joiner == " ":
             text = " ".join(text.split())
-        out.append((g[0]["start"], max(end, g[-1]["end"]), text))
+        out.append((g[0].start, max(end, g[-1].end), text))
     return out
 
 
@@ -66,7 +61,7 @@ def to_vtt(t: Transcript) -> str:
 
 def to_tsv(t: Transcript) -> str:
     """One line per segment: path, start, end, text (tabs and newlines in text are spaces)."""
-    return "".join(f"{t.path}\t{s['start']:.2f}\t{s['end']:.2f}\t{' '.join(s['text'].split())}\n" for s in t.segments)
+    return "".join(f"{t.path}\t{s.start:.2f}\t{s.end:.2f}\t{' '.join(s.text.split())}\n" for s in t.segments)
 
 
 def output_stems(names: list[str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from asr.corpora import demo
 from asr.data import read_data_dir
 from asr.evaluate import error_rates
-from asr.transcribe import Recognizer
+from asr.recognizer import Recognizer
 from bench.common import machine, write_section
 
 ASR = [sys.executable, "-m", "asr"]
@@ -103,7 +103,7 @@ def main() -> None:
         texts[split], start = pool[start : start + n], start + n
 
     # The candidate the demo model reads worst, judged on training recordings.
-    rec = Recognizer.from_settings(base)
+    rec = Recognizer(base)
     seeds = {split: args.seed + k for k, split in enumerate(SIZES)}  # a voice's split renders alike
     probe = {}
     for name in names:

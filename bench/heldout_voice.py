@@ -25,8 +25,8 @@ from asr.config import load_recipe
 from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.evaluate import error_rates
+from asr.recognizer import Recognizer
 from asr.train import train
-from asr.transcribe import Recognizer
 from bench.common import append_result, machine, pick_rows, read_results, write_section
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).

@@ -75,7 +75,7 @@ def tiny_reads(tiny_model) -> dict[str, str]:
     characters a model trained for seconds on eight samples gets right depends on the CPU's
     float rounding. How close it gets is a learning test's bound (test_train.py).
     """
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     rec = Recognizer(tiny_model["model"])
     return {p.stem: rec.transcribe(p).text for p in sorted(SAMPLES.glob("*.wav"))}

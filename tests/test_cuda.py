@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asr.model import CTCModel, ModelConfig
-from asr.transcribe import Recognizer
+from asr.recognizer import Recognizer
 from conftest import SAMPLES, run_asr
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible: GPU path not exercised here")

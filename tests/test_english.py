@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from asr.config import load_recipe
+from asr.recognizer import Recognizer
 from asr.train import train
-from asr.transcribe import Recognizer
 from conftest import ROOT, have_espeak, run_asr, tiny_overrides
 
 pytestmark = pytest.mark.skipif(not have_espeak(), reason="espeak-ng is needed to synthesize the tiny corpus")

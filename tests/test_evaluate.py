@@ -11,7 +11,7 @@ from asr.audio import load_audio
 from asr.data import read_data_dir
 from asr.errors import UserError
 from asr.evaluate import ErrorCounts, error_rates, parse_grid, tune_lm
-from asr.transcribe import Recognizer
+from asr.recognizer import Recognizer
 from asr.vocab import mixed_tokens, normalize_text
 from conftest import SAMPLES, run_asr
 

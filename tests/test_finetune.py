@@ -10,8 +10,8 @@ from asr.config import load_recipe
 from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.errors import UserError
 from asr.evaluate import error_rates
+from asr.recognizer import Recognizer
 from asr.train import train
-from asr.transcribe import Recognizer
 from conftest import ROOT, SAMPLES, tiny_overrides
 
 DEMO = ROOT / "recipes" / "demo.yaml"

@@ -18,9 +18,9 @@ import websockets
 
 from asr.audio import load_audio
 from asr.errors import AudioError
+from asr.recognizer import Recognizer
 from asr.serve.app import Busy, Pool
 from asr.serve.stream import Stream, StreamConfig
-from asr.transcribe import Recognizer
 from conftest import SAMPLES, run_asr, start_server
 
 TOKEN = "s3cret"

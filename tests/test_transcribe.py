@@ -249,7 +249,7 @@ def test_python_api(tiny_model, tiny_reads, tmp_path):
     model = load_model(tiny_model["model"])
     r = model.transcribe(GOOD)
     assert r.text == tiny_reads[GOOD.stem] and len(r.chars) == len(r.text)
-    assert all(0 <= c["start"] < c["end"] <= r.duration + 0.03 for c in r.chars)
+    assert all(0 <= c.start < c.end <= r.duration + 0.03 for c in r.chars)
     assert 0 < r.confidence <= 1
     wavs = sorted(SAMPLES.glob("*.wav"), key=lambda p: -sf.info(p).duration)  # longest first
     results = list(model.transcribe_many(wavs + [tmp_path / "missing.wav"], batch_size=3))
@@ -263,11 +263,10 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     char times and errors come back, in the order given."""
     import os
 
-    from asr import transcribe
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     pids = tmp_path / "pids"  # which processes decoded (children cannot write to this one's memory)
-    decode = transcribe.Recognizer.decode_files
+    decode = Recognizer.decode_files
 
     parent, die = os.getpid(), []
 
@@ -278,7 +277,7 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
             os._exit(1)  # a child killed mid-batch
         return decode(rec, batch, *args)
 
-    monkeypatch.setattr(transcribe.Recognizer, "decode_files", spy)
+    monkeypatch.setattr(Recognizer, "decode_files", spy)
 
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt ")
@@ -304,13 +303,12 @@ def test_a_long_files_pieces_decoded_in_forked_processes_read_the_same(tiny_mode
     one reads on; the same segments, text and char times come back, also when a child dies."""
     import os
 
-    from asr import transcribe
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     path = tmp_path / "long.wav"
     long_file(path, 1.0)
     pids, parent, die = tmp_path / "pids", os.getpid(), []
-    decode = transcribe.Recognizer.decode_waves
+    decode = Recognizer.decode_waves
 
     def spy(rec, waves, *args, **kw):
         with pids.open("a") as f:
@@ -319,7 +317,7 @@ def test_a_long_files_pieces_decoded_in_forked_processes_read_the_same(tiny_mode
             os._exit(1)  # a child killed mid-batch
         return decode(rec, waves, *args, **kw)
 
-    monkeypatch.setattr(transcribe.Recognizer, "decode_waves", spy)
+    monkeypatch.setattr(Recognizer, "decode_waves", spy)
     rec = Recognizer(tiny_model["model"])
     alone = rec.transcribe(path, batch_size=2, jobs=1).to_json()
     assert len(alone["segments"]) > 4  # several batches of pieces
@@ -338,12 +336,11 @@ def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path,
     """Output keeps pace with decoding: the first result is handed out before the last batch is
     decoded, results stay in input order (an unreadable file among them), and the windows do not
     change any transcript."""
-    from asr import transcribe
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     calls = []
-    decode = transcribe.Recognizer.decode_files
-    monkeypatch.setattr(transcribe.Recognizer, "decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a))
+    decode = Recognizer.decode_files
+    monkeypatch.setattr(Recognizer, "decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a))
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     inputs = [*wavs[:2], tmp_path / "bad.wav", *wavs[2:]]
@@ -360,7 +357,7 @@ def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path,
 
 
 def test_vtln_decodes_every_input_with_the_warp_chosen_on_them(tiny_model):
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     wavs = sorted(SAMPLES.glob("*.wav"))[:3]
     res = run_asr("transcribe", "-m", tiny_model["model"], "--vtln", *wavs)
@@ -440,6 +437,6 @@ def test_character_times_stay_within_the_audio(tiny_model):
     model = load_model(tiny_model["model"])
     for wav in sorted(SAMPLES.glob("*.wav")):
         r = model.transcribe(wav)
-        assert all(0 <= c["start"] <= c["end"] <= r.duration for c in r.chars), (wav, r.duration, r.chars[-1:])
+        assert all(0 <= c.start <= c.end <= r.duration for c in r.chars), (wav, r.duration, r.chars[-1:])
         for p in model.transcribe_many([wav]):
-            assert all(c["end"] <= p.duration for c in p.chars)
+            assert all(c.end <= p.duration for c in p.chars)

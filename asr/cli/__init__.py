@@ -9,44 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-from rich.console import Console
-
+from asr.cli import experiment, lm, recognize, serve  # noqa: F401  (they register their commands with app)
+from asr.cli.app import app, err
 from asr.cores import other_running
 from asr.errors import UserError
-
-# Plain help (no rich markup): rich would read "pip install 'asr[lhotse]'" as a style tag and
-# drop it, and typer >= 0.29 shows every flag as taking a <bool> value in its rich panels.
-PLAIN = dict(no_args_is_help=True, rich_markup_mode=None)
-app = typer.Typer(
-    help="CTC speech recognition with a deep bidirectional LSTM.",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    **PLAIN,
-)
-prepare_app = typer.Typer(help="Build Kaldi-style data dirs (wav.scp, text) from a corpus.", **PLAIN)
-app.add_typer(prepare_app, name="prepare")
-lm_app = typer.Typer(help="Train and tune n-gram language models for beam search.", **PLAIN)
-app.add_typer(lm_app, name="lm")
-err = Console(stderr=True, highlight=False)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from asr import __version__
-
-        print(f"asr {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """CTC speech recognition with a deep bidirectional LSTM."""
-
 
 # Commands that leave without the interpreter's teardown: with torch loaded it takes ~0.5 s
 # (its libraries' destructors), a third of a short job's start-up. What they write is closed by
@@ -75,6 +41,3 @@ def main() -> None:
         sys.stderr.flush()
         os._exit(code or 0)
     sys.exit(code)
-
-
-from asr.cli import experiment, lm, recognize, serve  # noqa: E402, F401  (registers the commands)

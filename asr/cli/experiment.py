@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from asr.cli import app, err, prepare_app
+from asr.cli.app import app, err, prepare_app
 from asr.errors import UserError
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from asr.cli import lm_app
-from asr.cli.options import BatchSize, Device, print_error, recognizer
+from asr.cli.app import lm_app
+from asr.cli.options import BatchSize, DecodingFlags, Device, print_error, recognizer
 from asr.errors import UserError
 
 
@@ -70,7 +70,7 @@ def lm_tune(
 
     grid_a = parse_grid(alphas, "--alphas", minimum=0.0)
     grid_b = parse_grid(betas, "--betas")
-    rec, _ = recognizer(model, None, "beam", beam, lm, None, None, None, None, device=device)
+    rec, _ = recognizer(model, DecodingFlags(decoder="beam", beam=beam, lm=lm), device=device)
     utts = read_data_dir(data)
 
     cers = tune_lm(rec, utts, grid_a, grid_b, batch_size=batch_size, on_error=print_error)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from asr.cli import err
+from asr.cli.app import err
 
 Decoder = Annotated[Optional[str], typer.Option("--decoder", help="greedy or beam (default: the recipe's)")]
 Beam = Annotated[Optional[int], typer.Option("--beam", help="Beam width")]
@@ -33,47 +37,80 @@ Threads = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class DecodingFlags:
+    """The decoding flags of the commands that decode (transcribe, evaluate, serve), as one value:
+    None means not given (the model's setting, or the --decode file's, stands)."""
+
+    decode_file: Path | None = None
+    decoder: str | None = None
+    beam: int | None = None
+    lm: Path | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    hotwords: Path | None = None
+    hotword_boost: float | None = None
+
+    def settings(self) -> dict:
+        """The DecodeConfig keys given (asr.recognizer.resolve_decoding takes them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "decode_file"}
+
+
+# each flag's declaration, in the order --help lists them
+FLAGS = {
+    "decode_file": DecodeFile,
+    "decoder": Decoder,
+    "beam": Beam,
+    "lm": LMPath,
+    "alpha": Alpha,
+    "beta": Beta,
+    "hotwords": HotwordsFile,
+    "hotword_boost": Boost,
+}
+
+
+def decoding_flags(command: Callable) -> Callable:
+    """Give a typer command the decoding flags (declared once, here) in place of its parameter
+    `decoding`, which receives them as one DecodingFlags. Put it under @app.command()."""
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for p in signature.parameters.values():
+        if p.name == "decoding":
+            params += [inspect.Parameter(n, p.kind, default=None, annotation=t) for n, t in FLAGS.items()]
+        else:
+            params.append(p)
+
+    @functools.wraps(command)
+    def with_flags(**kwargs):
+        decoding = DecodingFlags(**{name: kwargs.pop(name) for name in FLAGS})
+        return command(decoding=decoding, **kwargs)
+
+    with_flags.__signature__ = signature.replace(parameters=params)  # what typer reads the options from
+    return with_flags
+
+
 def recognizer(
     model: Path,
-    decode_file,
-    decoder,
-    beam,
-    lm,
-    alpha,
-    beta,
-    hotwords,
-    hotword_boost,
-    int8=False,
+    decoding: DecodingFlags = DecodingFlags(),
+    int8: bool = False,
     device: str = "cpu",
     threads: int | None = 0,
 ):
-    """(Recognizer.from_settings with the shared decoding flags, the CPU thread count); its
-    warnings go to stderr. `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides;
-    None: left alone, and 1 is returned). Many short files, and a long one's pieces, are shared
-    among that many forked one-thread processes (pass it as `jobs`)."""
+    """(Recognizer of `model` with the decoding flags, the CPU thread count); its warnings go to
+    stderr. `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides; None: left alone,
+    and 1 is returned). Many short files, and a long one's pieces, are shared among that many
+    forked one-thread processes (pass it as `jobs`)."""
     import torch
 
     from asr.cores import cpu_threads
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     if threads is not None:
         # decided before the model runs: torch's own idle threads would count as busy ones
         threads = cpu_threads(threads)
         torch.set_num_threads(threads)
 
-    rec = Recognizer.from_settings(
-        model,
-        decode_file,
-        int8=int8,
-        device=device,
-        decoder=decoder,
-        beam=beam,
-        lm=lm,
-        alpha=alpha,
-        beta=beta,
-        hotwords=hotwords,
-        hotword_boost=hotword_boost,
-    )
+    rec = Recognizer(model, device=device, int8=int8, decode_file=decoding.decode_file, **decoding.settings())
     for line in rec.warnings:
         err.print(f"warning: {line}", markup=False, soft_wrap=True)
     return rec, threads or 1

@@ -7,26 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from asr.cli import app, err
-from asr.cli.options import (
-    Alpha,
-    BatchSize,
-    Beam,
-    Beta,
-    Boost,
-    DecodeFile,
-    Decoder,
-    Device,
-    HotwordsFile,
-    Int8,
-    LMPath,
-    Threads,
-    print_error,
-    recognizer,
-)
+from asr.cli.app import app, err
+from asr.cli.options import BatchSize, DecodingFlags, Device, Int8, Threads, decoding_flags, print_error, recognizer
 
 
 @app.command()
+@decoding_flags
 def transcribe(
     inputs: Annotated[
         list[str], typer.Argument(help="Audio files, directories, @list.txt files, or - for stdin", show_default=False)
@@ -39,14 +25,7 @@ def transcribe(
     ] = None,
     nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
     batch_size: BatchSize = 8,
-    decode: DecodeFile = None,
-    decoder: Decoder = None,
-    beam: Beam = None,
-    lm: LMPath = None,
-    alpha: Alpha = None,
-    beta: Beta = None,
-    hotwords: HotwordsFile = None,
-    hotword_boost: Boost = None,
+    decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
@@ -68,9 +47,7 @@ def transcribe(
 
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
-    rec, jobs = recognizer(
-        model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads
-    )
+    rec, jobs = recognizer(model, decoding, int8, device, threads)
     warp = 1.0
     if vtln:
         warp = rec.choose_warp(_first_seconds(items, 60.0))
@@ -147,6 +124,7 @@ class _long_audio_progress:
 
 
 @app.command()
+@decoding_flags
 def evaluate(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Kaldi-style data dir with wav.scp and text")],
@@ -155,14 +133,7 @@ def evaluate(
         bool, typer.Option("--times", help="Per-character times in the report (forced alignment)")
     ] = False,
     batch_size: BatchSize = 8,
-    decode: DecodeFile = None,
-    decoder: Decoder = None,
-    beam: Beam = None,
-    lm: LMPath = None,
-    alpha: Alpha = None,
-    beta: Beta = None,
-    hotwords: HotwordsFile = None,
-    hotword_boost: Boost = None,
+    decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
@@ -179,9 +150,7 @@ def evaluate(
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
-    rec, jobs = recognizer(
-        model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, threads
-    )
+    rec, jobs = recognizer(model, decoding, int8, device, threads)
     utts = read_data_dir(data)
     speakers = read_speakers(data) if vtln else None
     if vtln and not speakers:
@@ -217,12 +186,12 @@ def align(
 ) -> None:
     """Plot the posteriorgram (blank and emitted characters) over the waveform; print the times."""
     from asr.align import plot_alignment
-    from asr.transcribe import Recognizer
+    from asr.recognizer import Recognizer
 
     result = plot_alignment(Recognizer(model, device=device), audio, plot)
-    print(result["text"])
-    for c in result["chars"]:
-        print(f"{c['start']:.2f}\t{c['end']:.2f}\t{c['char']}")
-    if result["warning"]:
-        err.print(f"warning: {result['warning']}", markup=False, soft_wrap=True)
+    print(result.text)
+    for c in result.chars:
+        print(f"{c.start:.2f}\t{c.end:.2f}\t{c.char}")
+    if result.warning:
+        err.print(f"warning: {result.warning}", markup=False, soft_wrap=True)
     err.print(f"wrote {plot}", markup=False)

@@ -9,24 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from asr.cli import app
-from asr.cli.options import (
-    Alpha,
-    Beam,
-    Beta,
-    Boost,
-    DecodeFile,
-    Decoder,
-    Device,
-    HotwordsFile,
-    Int8,
-    LMPath,
-    recognizer,
-)
+from asr.cli.app import app
+from asr.cli.options import DecodingFlags, Device, Int8, decoding_flags, recognizer
 from asr.errors import UserError
 
 
 @app.command()
+@decoding_flags
 def serve(
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file (best.pt)")],
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every interface)")] = "127.0.0.1",
@@ -39,14 +28,7 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
     max_seconds: Annotated[float, typer.Option(help="Longest audio per request or stream, seconds")] = 600.0,
     idle_timeout: Annotated[float, typer.Option(help="Seconds a websocket may stay silent")] = 30.0,
-    decode: DecodeFile = None,
-    decoder: Decoder = None,
-    beam: Beam = None,
-    lm: LMPath = None,
-    alpha: Alpha = None,
-    beta: Beta = None,
-    hotwords: HotwordsFile = None,
-    hotword_boost: Boost = None,
+    decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
     device: Device = "auto",
 ) -> None:
@@ -61,7 +43,7 @@ def serve(
 
     from asr.cores import usable_cores
 
-    rec, _ = recognizer(model, decode, decoder, beam, lm, alpha, beta, hotwords, hotword_boost, int8, device, None)
+    rec, _ = recognizer(model, decoding, int8, device, None)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
     torch.set_num_threads(max(1, usable_cores() // workers))
     settings = ServeSettings(

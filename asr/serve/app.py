@@ -31,9 +31,10 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from asr.audio import open_audio
 from asr.decoding import Hotwords
 from asr.errors import AudioError
+from asr.recognizer import Recognizer
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
 from asr.subtitles import to_srt, to_tsv, to_vtt
-from asr.transcribe import Recognizer, Transcript, shifted
+from asr.transcript import Char, Transcript, shifted
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("asr.serve")
@@ -241,12 +242,64 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
     app = FastAPI(title="asr", docs_url="/docs", redoc_url=None)
     pool = Pool(settings.workers, settings.queue)
     app.state.pool = pool
+    _add_error_handlers(app)
 
-    def authorized(headers, query) -> bool:
-        if not settings.token:
-            return True
-        given = query.get("token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return secrets.compare_digest(given.encode(), settings.token.encode())
+    @app.middleware("http")
+    async def auth(request: Request, call_next):
+        if request.url.path.startswith("/v1/") and not _authorized(settings, request.headers, request.query_params):
+            return _error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)")
+        return await call_next(request)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "in_flight": pool.in_flight}
+
+    @app.get("/v1/model")
+    async def model_info():
+        return _model_info(rec, settings)
+
+    @app.post("/v1/transcribe")
+    async def transcribe(request: Request):
+        return await _transcribe(request, rec, pool, settings)
+
+    @app.post("/v1/subtitles")
+    async def subtitles(request: Request):
+        """SRT or WebVTT of per-character times (JSON {"chars": [...], "duration": s}, what the
+        transcribe and stream results hold): the page's downloads use the renderer the API uses."""
+        fmt = request.query_params.get("format", "srt")
+        if fmt not in ("srt", "vtt"):
+            raise ApiError(400, f"format: expected srt or vtt, got {fmt!r}")
+        t = _chars_transcript(await _read_body(request, int(settings.max_upload_mb * 2**20)))
+        return _render(t, fmt)
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket):
+        await ws.accept()
+        if not _authorized(settings, ws.headers, ws.query_params):
+            await _ws_fail(ws, 1008, "missing or wrong token (?token=TOKEN)")
+            return
+        try:
+            await _serve_stream(ws, rec, pool, settings)
+        except WebSocketDisconnect:
+            pass  # the client went away; nothing is owed to it
+
+    @app.get("/")
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _authorized(settings: ServeSettings, headers, query) -> bool:
+    if not settings.token:
+        return True
+    given = query.get("token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return secrets.compare_digest(given.encode(), settings.token.encode())
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error a JSON {"error": ...} with its status; a bug's traceback stays in the log."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -267,90 +320,54 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
         log.exception("internal error on %s", request.url.path)  # the traceback stays in the server log
         return _error(500, "internal error (logged on the server)")
 
-    @app.middleware("http")
-    async def auth(request: Request, call_next):
-        if request.url.path.startswith("/v1/") and not authorized(request.headers, request.query_params):
-            return _error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)")
-        return await call_next(request)
 
-    @app.get("/healthz")
-    async def healthz():
-        return {"status": "ok", "in_flight": pool.in_flight}
+def _model_info(rec: Recognizer, settings: ServeSettings) -> dict:
+    """GET /v1/model: the model, its decoding settings and the server's limits."""
+    r = rec.recipe
+    return {
+        "units": len(rec.vocab.units),
+        "sample_rate": r.features.sample_rate,
+        "word_boundaries": rec.joiner == " ",
+        "parameters": sum(p.numel() for p in rec.model.parameters()),
+        "model": {"cell": r.model.cell, "layers": r.model.layers, "hidden": r.model.hidden, "stack": r.model.stack},
+        "features": {"n_mels": r.features.n_mels, "n_mfcc": r.features.n_mfcc, "deltas": r.features.deltas},
+        "decode": {
+            "decoder": rec.decode.decoder,
+            "beam": rec.decode.beam,
+            "lm": bool(rec.lm),
+            "alpha": rec.decode.alpha,
+            "beta": rec.decode.beta,
+            "hotwords": bool(rec.hotwords),
+        },
+        "limits": {
+            "max_upload_mb": settings.max_upload_mb,
+            "max_seconds": settings.max_seconds,
+            "idle_timeout": settings.idle_timeout,
+        },
+    }
 
-    @app.get("/v1/model")
-    async def model_info():
-        r = rec.recipe
-        return {
-            "units": len(rec.vocab.units),
-            "sample_rate": r.features.sample_rate,
-            "word_boundaries": rec.joiner == " ",
-            "parameters": sum(p.numel() for p in rec.model.parameters()),
-            "model": {"cell": r.model.cell, "layers": r.model.layers, "hidden": r.model.hidden, "stack": r.model.stack},
-            "features": {"n_mels": r.features.n_mels, "n_mfcc": r.features.n_mfcc, "deltas": r.features.deltas},
-            "decode": {
-                "decoder": rec.decode.decoder,
-                "beam": rec.decode.beam,
-                "lm": bool(rec.lm),
-                "alpha": rec.decode.alpha,
-                "beta": rec.decode.beta,
-                "hotwords": bool(rec.hotwords),
-            },
-            "limits": {
-                "max_upload_mb": settings.max_upload_mb,
-                "max_seconds": settings.max_seconds,
-                "idle_timeout": settings.idle_timeout,
-            },
-        }
 
-    @app.post("/v1/transcribe")
-    async def transcribe(request: Request):
-        opts = _options(rec, request.query_params)
-        name, data = await _audio_from_request(request, int(settings.max_upload_mb * 2**20))
-        _check_header(name, data, settings.max_seconds)
-        try:
-            t = await pool.run(
-                rec.transcribe,
-                io.BytesIO(data),
-                name=name,
-                times=opts["times"],
-                nbest=opts["nbest"],
-                max_seconds=settings.max_seconds,
-                **opts["decode"],
-            )
-        except AudioError as exc:
-            raise ApiError(400, str(exc)) from None
-        t.path = name
-        if opts["warning"]:
-            t.warning = "; ".join(w for w in (opts["warning"], t.warning) if w)
-        return _render(t, opts["format"])
-
-    @app.post("/v1/subtitles")
-    async def subtitles(request: Request):
-        """SRT or WebVTT of per-character times (JSON {"chars": [...], "duration": s}, what the
-        transcribe and stream results hold): the page's downloads use the renderer the API uses."""
-        fmt = request.query_params.get("format", "srt")
-        if fmt not in ("srt", "vtt"):
-            raise ApiError(400, f"format: expected srt or vtt, got {fmt!r}")
-        t = _chars_transcript(await _read_body(request, int(settings.max_upload_mb * 2**20)))
-        return _render(t, fmt)
-
-    @app.websocket("/v1/stream")
-    async def stream(ws: WebSocket):
-        await ws.accept()
-        if not authorized(ws.headers, ws.query_params):
-            await _ws_fail(ws, 1008, "missing or wrong token (?token=TOKEN)")
-            return
-        try:
-            await _serve_stream(ws, rec, pool, settings)
-        except WebSocketDisconnect:
-            pass  # the client went away; nothing is owed to it
-
-    @app.get("/")
-    async def page():
-        return FileResponse(STATIC / "index.html")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+async def _transcribe(request: Request, rec: Recognizer, pool: Pool, settings: ServeSettings) -> Response:
+    """POST /v1/transcribe: one uploaded file, rendered in the format asked for."""
+    opts = _options(rec, request.query_params)
+    name, data = await _audio_from_request(request, int(settings.max_upload_mb * 2**20))
+    _check_header(name, data, settings.max_seconds)
+    try:
+        t = await pool.run(
+            rec.transcribe,
+            io.BytesIO(data),
+            name=name,
+            times=opts["times"],
+            nbest=opts["nbest"],
+            max_seconds=settings.max_seconds,
+            **opts["decode"],
+        )
+    except AudioError as exc:
+        raise ApiError(400, str(exc)) from None
+    t.path = name
+    if opts["warning"]:
+        t.warning = "; ".join(w for w in (opts["warning"], t.warning) if w)
+    return _render(t, opts["format"])
 
 
 def _chars_transcript(body: bytes) -> Transcript:
@@ -358,11 +375,11 @@ def _chars_transcript(body: bytes) -> Transcript:
     "duration": seconds (optional)}; ApiError(400) for anything else."""
     try:
         data = json.loads(body)
-        chars = [{"char": str(c["char"]), "start": float(c["start"]), "end": float(c["end"])} for c in data["chars"]]
+        chars = [Char(str(c["char"]), float(c["start"]), float(c["end"])) for c in data["chars"]]
         duration = float(data["duration"]) if data.get("duration") is not None else None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError):
         raise ApiError(400, 'expected JSON {"chars": [{"char", "start", "end"}, ...], "duration": seconds}') from None
-    return Transcript("subtitles", text="".join(c["char"] for c in chars), duration=duration, chars=chars)
+    return Transcript("subtitles", text="".join(c.char for c in chars), duration=duration, chars=chars)
 
 
 async def _ws_fail(ws: WebSocket, code: int, message: str) -> None:
@@ -388,11 +405,11 @@ START_KEYS |= {"nbest", "continuous_decoding"}
 def _wenet_nbest(t: Transcript, start: float, end: float, final: bool, n: int) -> str:
     """WeNet's result field: a JSON string of [{"sentence", "word_pieces" (finals: "word",
     "start", "end" in ms from the stream's start)}], best first, at most `n`."""
-    sentences = [h["text"] for h in t.nbest[:n]] or [t.text]
+    sentences = [h.text for h in t.nbest[:n]] or [t.text]
     best: dict = {"sentence": sentences[0]}
     if final:
         best["word_pieces"] = [
-            {"word": c["char"], "start": round(c["start"] * 1000), "end": round(c["end"] * 1000)}
+            {"word": c.char, "start": round(c.start * 1000), "end": round(c.end * 1000)}
             for c in shifted(t.chars, start, end)
         ]
     return json.dumps([best] + [{"sentence": h} for h in sentences[1:n]], ensure_ascii=False)
@@ -439,58 +456,68 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
     except asyncio.TimeoutError:
         await _ws_fail(ws, 1008, f"no start message within {settings.idle_timeout:g} s")
         return
-    stream = Stream(cfg)
-    n = start["nbest"]
-    continuous = start.get("continuous_decoding", True)
     await ws.send_json({"status": "ok", "type": "server_ready", **({"warning": warning} if warning else {})})
+    await _Session(ws, rec, pool, Stream(cfg), start, decode_opts).run(settings.idle_timeout)
 
-    async def send(piece: Piece) -> None:
-        final = piece.kind == "final"
+
+def _end_signal(msg: dict) -> bool:
+    try:
+        return json.loads(msg.get("text") or "").get("signal") == "end"
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+class _Session:
+    """A started stream: audio in, partial and final results out, until the end message (or,
+    without WeNet's continuous_decoding, the first final)."""
+
+    def __init__(self, ws: WebSocket, rec: Recognizer, pool: Pool, stream: Stream, start: dict, decode_opts: dict):
+        self.ws, self.rec, self.pool, self.stream, self.decode_opts = ws, rec, pool, stream, decode_opts
+        self.n, self.continuous = start["nbest"], start.get("continuous_decoding", True)
+
+    async def run(self, idle_timeout: float) -> None:
+        while True:
+            try:
+                msg = await _receive(self.ws, idle_timeout)
+            except asyncio.TimeoutError:
+                await _ws_fail(self.ws, 1008, f"idle for {idle_timeout:g} s: closing")
+                return
+            ended = msg.get("bytes") is None
+            if ended and not _end_signal(msg):
+                await _ws_fail(self.ws, 1003, 'expected binary audio or {"signal": "end"}')
+                return
+            try:
+                pieces = self.stream.finish() if ended else self.stream.push(msg["bytes"])
+            except AudioError as exc:
+                await _ws_fail(self.ws, 1009 if "longer than" in str(exc) else 1003, str(exc))
+                return
+            for piece in pieces:
+                await self.send(piece)
+                if not self.continuous and piece.kind == "final":  # WeNet's single utterance: done at the first pause
+                    ended = True
+                    break
+            if ended:
+                seconds = round(self.stream.received, 3)
+                await self.ws.send_json({"status": "ok", "type": "speech_end", "seconds": seconds})
+                await self.ws.close(1000)
+                return
+
+    async def send(self, piece: Piece) -> None:
+        final, n = piece.kind == "final", self.n
         try:
-            [t] = await pool.run(
-                rec.decode_waves, [piece.audio], times=final, nbest=n if final else 1, wait=final, **decode_opts
+            [t] = await self.pool.run(
+                self.rec.decode_waves,
+                [piece.audio],
+                times=final,
+                nbest=n if final else 1,
+                wait=final,
+                **self.decode_opts,
             )
         except Busy:
             return  # a partial can be skipped when the server is busy; the next one comes
         msg = {"status": "ok", "type": f"{piece.kind}_result", "segment": piece.segment}
         msg.update({"start": round(piece.start, 3), "end": round(piece.end, 3), "text": t.text})
         if final:
-            msg["chars"] = shifted(t.chars, piece.start, piece.end)
+            msg["chars"] = [c.to_json() for c in shifted(t.chars, piece.start, piece.end)]
         msg["nbest"] = _wenet_nbest(t, piece.start, piece.end, final, n)
-        await ws.send_json(msg)
-
-    async def finish() -> None:
-        await ws.send_json({"status": "ok", "type": "speech_end", "seconds": round(stream.received, 3)})
-        await ws.close(1000)
-
-    while True:
-        try:
-            msg = await _receive(ws, settings.idle_timeout)
-        except asyncio.TimeoutError:
-            await _ws_fail(ws, 1008, f"idle for {settings.idle_timeout:g} s: closing")
-            return
-        try:
-            if msg.get("bytes") is not None:
-                pieces = stream.push(msg["bytes"])
-            else:
-                try:
-                    signal = json.loads(msg.get("text") or "").get("signal")
-                except (json.JSONDecodeError, AttributeError):
-                    signal = None
-                if signal != "end":
-                    await _ws_fail(ws, 1003, 'expected binary audio or {"signal": "end"}')
-                    return
-                for piece in stream.finish():
-                    await send(piece)
-                    if not continuous and piece.kind == "final":
-                        break
-                await finish()
-                return
-        except AudioError as exc:
-            await _ws_fail(ws, 1009 if "longer than" in str(exc) else 1003, str(exc))
-            return
-        for piece in pieces:
-            await send(piece)
-            if not continuous and piece.kind == "final":  # WeNet's single utterance: done at the first pause
-                await finish()
-                return
+        await self.ws.send_json(msg)

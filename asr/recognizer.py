@@ -1,0 +1,301 @@
+"""A loaded model with its resolved decoding settings: features, log-posteriors and decoding of one
+batch of audio. Long audio and many files: asr/transcribe.py (what `transcribe` and
+`transcribe_many` call)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+
+import asr.transcribe as long_audio
+from asr.audio import SAMPLE_RATE, check_usable, load_audio
+from asr.checkpoint import load_checkpoint, model_from_checkpoint
+from asr.decoding import DecodeConfig, Hotwords, decode
+from asr.errors import AudioError, UserError
+from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
+from asr.lm import WordLM, load_lm
+from asr.runtime import inference_device
+from asr.transcript import Alternative, Char, Transcript, confidence, joined
+from asr.vocab import SPACE
+
+# Test-time VTLN warps: the range the demo recipe's VTLP augmentation trains on (0.8-1.25)
+VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
+# decoding settings a call may change (decode_log_probs); the LM and hotwords (with their boost) are the recognizer's
+PER_CALL = frozenset({"decoder", "beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip"})
+
+
+def resolve_decoding(
+    base: DecodeConfig, decode_file: str | Path | None = None, **given
+) -> tuple[DecodeConfig, list[str] | None]:
+    """The one place decoding settings are resolved: the model's (`base`), then those of a YAML
+    file (`asr lm tune -o` writes one), then `given` (DecodeConfig keys; None means not given;
+    `hotwords` a file or a list of phrases). Asking for an LM or hotwords without a decoder means
+    the beam search, over a file's decoder too. -> (settings, hotword phrases given as a list)."""
+    settings = {}
+    if decode_file:
+        from asr.config import load_section
+
+        settings = load_section(decode_file, DecodeConfig)
+    flags = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
+    phrases = flags.pop("hotwords") if isinstance(flags.get("hotwords"), (list, tuple)) else None
+    settings.update(flags)
+    asks_beam = flags.get("lm") or flags.get("hotwords") or phrases
+    if (asks_beam and "decoder" not in flags) or (
+        (settings.get("lm") or settings.get("hotwords")) and "decoder" not in settings
+    ):
+        settings["decoder"] = "beam"  # only the beam search uses an LM or hotwords
+    return dataclasses.replace(base, **settings), phrases
+
+
+def read_hotwords(path: str | Path) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: hotwords file not found")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class Recognizer:
+    """A loaded model with its decoder, ready to transcribe audio of any length. Nothing about it
+    changes once built (the LM and hotwords of a beam search asked of a greedy-built recognizer
+    are loaded on first use, under a lock): the VTLN warp and the number of processes are
+    arguments of the calls."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        device: str = "cpu",
+        max_segment_seconds: float = 20.0,
+        int8: bool = False,
+        decode_file: str | Path | None = None,
+        **decode_overrides,
+    ) -> None:
+        """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU); `int8`: dynamic int8
+        quantization, on the CPU. Decoding settings: the recipe's `decode` section, then
+        `decode_file`'s, then the keyword arguments (resolve_decoding)."""
+        if int8 and device not in ("cpu", "auto"):
+            raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
+        self.recipe, self.vocab, model = model_from_checkpoint(load_checkpoint(model_path))
+        self.device = inference_device("cpu" if int8 else device)
+        if int8:
+            from asr.export import quantize_int8
+
+            model = quantize_int8(model)
+        self.model = model.to(self.device)
+        self.max_segment_seconds = max_segment_seconds
+        self.decode, self._phrases = resolve_decoding(self.recipe.decode, decode_file, **decode_overrides)
+        self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
+        self._beam_parts: tuple | None = None  # (LM, Hotwords), made for the first beam search
+        self._lock = threading.Lock()  # the server decodes in several threads
+        if self.decode.decoder == "beam":  # greedy decoding uses neither: made if a call asks for the beam
+            self._beam_parts = self._make_beam_parts()
+        self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
+        self.joiner = " " if SPACE in self.vocab.units else ""
+
+    def _make_beam_parts(self) -> tuple:
+        lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if self.decode.lm else None
+        if isinstance(lm, WordLM) and SPACE not in self.vocab.units:
+            raise UserError(
+                f"{self.decode.lm}: a word LM needs a model whose units include the word boundary "
+                "(space-delimited languages); this model's text has no spaces (Mandarin): "
+                "use a character LM (asr lm train DATA -o chars.arpa)"
+            )
+        hotwords = None
+        if self.decode.hotwords or self._phrases:
+            if self._phrases is None:
+                ids = self._phrase_ids(read_hotwords(self.decode.hotwords), self.decode.hotwords)
+            else:
+                ids = self._phrase_ids(self._phrases, "hotwords")
+            hotwords = Hotwords(ids, self.decode.hotword_boost)
+        return lm, hotwords
+
+    def _beam(self) -> tuple:
+        """(LM, Hotwords) of this recognizer's settings (each None when not set): what every beam
+        search uses, whether the recognizer was built for the beam or a call asks for it."""
+        if self._beam_parts is None:
+            with self._lock:
+                if self._beam_parts is None:
+                    self._beam_parts = self._make_beam_parts()
+        return self._beam_parts
+
+    @property
+    def lm(self):
+        """The LM the beam search scores with (None: none, or not loaded while decoding greedily)."""
+        return self._beam_parts[0] if self._beam_parts else None
+
+    @property
+    def hotwords(self) -> Hotwords | None:
+        return self._beam_parts[1] if self._beam_parts else None
+
+    def _phrase_ids(self, phrases: Iterable[str], where: str) -> list[list[int]]:
+        if isinstance(phrases, str) or not all(isinstance(p, str) for p in phrases):
+            raise UserError(f"{where}: expected a file or a list of phrases, got {phrases!r}")
+        ids, warning = self.hotword_ids(phrases)
+        if warning:
+            self.warnings.append(f"{where}: {warning}")
+        return ids
+
+    def hotword_ids(self, phrases: Iterable[str]) -> tuple[list[list[int]], str | None]:
+        """Hotword phrases as unit ids, and a warning (or None). A phrase with characters the model
+        has no unit for can never be spelled out, so it is skipped; the warning names them."""
+        ids, unknown, skipped = [], [], []
+        for phrase in phrases:
+            encoded = self.vocab.encode(phrase)
+            missing = self.vocab.unknown(phrase)
+            if missing:
+                unknown += [c for c in missing if c not in unknown]
+                skipped.append(phrase)
+            elif encoded:
+                ids.append(encoded)
+        warning = None
+        if skipped:
+            warning = (
+                f"{len(skipped)} hotword phrase(s) skipped ({', '.join(skipped[:5])}"
+                f"{', ...' if len(skipped) > 5 else ''}): the model has no unit for {' '.join(unknown)}"
+            )
+        return ids, warning
+
+    def hotwords_for(self, phrases: Iterable[str], boost: float | None = None) -> Hotwords | None:
+        """A Hotwords automaton for `phrases` (None when none of them can be spelled)."""
+        ids, _ = self.hotword_ids(phrases)
+        return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
+
+    def features(self, wave: torch.Tensor, warp: float = 1.0) -> torch.Tensor:
+        """(N,) 16 kHz waveform -> (T, F) features as the model was trained on, with the mel
+        filterbank warped by `warp` (test-time VTLN; 1.0: none)."""
+        return compute_features(wave, self.recipe.features, warp)
+
+    @torch.inference_mode()
+    def choose_warp(self, waves: Iterable[torch.Tensor], warps: Sequence[float] = VTLN_WARPS) -> float:
+        """Test-time vocal-tract-length normalization: of the filterbank `warps`, the one under
+        which the model is most confident on `waves` (one speaker's audio): the largest sum over
+        frames of the best unit's log-posterior. Needs no transcript; costs a model pass per warp.
+        Pass it as `warp` to what decodes that speaker's audio."""
+        cfg, totals = self.recipe.features, np.zeros(len(warps))
+        for wave in waves:
+            if len(wave) < FRAME_LENGTH:
+                continue
+            feats = [compute_features(wave, cfg, k) for k in warps]
+            log_probs, lens = self.log_probs(feats)
+            best = log_probs.max(dim=-1).values
+            totals += [float(best[j, : lens[j]].sum()) for j in range(len(warps))]
+        return float(warps[int(np.argmax(totals))]) if totals.any() else 1.0
+
+    @torch.inference_mode()
+    def log_probs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch of (T, F) features -> (log_probs (B, T', V) on the CPU, out_lens (B,))."""
+        lens = torch.tensor([f.shape[0] for f in feats])
+        padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
+        log_probs, out_lens = self.model(padded, lens.to(self.device))
+        return log_probs.float().cpu(), out_lens.cpu()
+
+    def decode_log_probs(
+        self,
+        log_probs: torch.Tensor,
+        out_lens: torch.Tensor,
+        times: bool = False,
+        nbest: int = 1,
+        hotwords: Hotwords | None = None,
+        **overrides,
+    ) -> list[Transcript]:
+        """Decode (B, T', V) log-probs with this recognizer's settings, or with `overrides` of the
+        search (PER_CALL keys: decoder, beam, alpha, beta, ...; the beam search asked of a
+        recognizer built greedy uses its LM and hotwords all the same); `hotwords` instead of the
+        recognizer's own. The LM and hotwords files are the recognizer's: UserError per call."""
+        if hotwords is not None and not isinstance(hotwords, Hotwords):
+            raise UserError(
+                "hotwords: per call, phrases made into Hotwords by hotwords_for; a file is set when the recognizer is built"
+            )
+        fixed = sorted(set(overrides) - PER_CALL)
+        if fixed:
+            raise UserError(
+                f"{', '.join(fixed)}: set when the recognizer is built (load_model or Recognizer), not per call"
+            )
+        d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
+        lm, own_hotwords = self._beam() if d.decoder == "beam" else (None, None)
+        hyps = decode(
+            log_probs,
+            out_lens,
+            d,
+            self.vocab.blank,
+            lm=lm,
+            units=self.vocab.units,
+            hotwords=own_hotwords if hotwords is None else hotwords,
+            nbest=nbest,
+            times=times,
+        )
+        return [self._transcript(h, d.decoder == "beam") for h in hyps]
+
+    def _transcript(self, hyps: list, beam: bool) -> Transcript:
+        """A piece's Transcript from its hypotheses (best first): text, n-best (beam), and with
+        the best one's spans, its characters."""
+        best = hyps[0]
+        r = Transcript("", text=self.vocab.decode(best.ids))
+        if beam:
+            r.nbest = [Alternative(self.vocab.decode(h.ids), h.score) for h in hyps if math.isfinite(h.score)]
+        if best.spans is not None:
+            fs = self.frame_seconds
+            r.chars = [
+                Char(
+                    self.vocab.decode([u]) or " ", round(s * fs, 3), round((e + 1) * fs, 3), round(score, 4), u, (s, e)
+                )
+                for u, s, e, score in best.spans
+            ]
+            r.confidence = confidence(r.chars)
+        return r
+
+    def decode_waves(
+        self, waves: Sequence[np.ndarray | torch.Tensor], times: bool = False, warp: float = 1.0, **options
+    ) -> list[Transcript]:
+        """Pieces of 16 kHz mono audio (each at least one frame, at most max_segment_seconds),
+        decoded together -> one Transcript each; times count from each piece's start. `warp`:
+        the filterbank's VTLN warp (choose_warp). `options` go to decode_log_probs (nbest,
+        hotwords, DecodeConfig keys)."""
+        feats = [self.features(torch.as_tensor(w), warp) for w in waves]
+        return self.decode_log_probs(*self.log_probs(feats), times=times, **options)
+
+    def whole(self, name: str, wave: torch.Tensor | None, piece: Transcript | None, peak: float) -> Transcript:
+        """A file decoded in one piece (None: nothing worth decoding) as its Transcript."""
+        samples = len(wave)
+        pieces = [] if piece is None else [(0.0, samples / SAMPLE_RATE, piece)]
+        out = joined(name, pieces, samples, SAMPLE_RATE, self.joiner)
+        out.warning = check_usable(name, samples, peak)
+        return out
+
+    def decode_files(
+        self, batch: list[tuple[int, str]], times: bool, nbest: int, warp: float = 1.0
+    ) -> list[tuple[int, Transcript]]:
+        """Files of at most max_segment_seconds (index, path), read and decoded together ->
+        (index, Transcript) each; an unreadable file's Transcript holds its error."""
+        out, ready = [], []
+        for i, name in batch:
+            try:
+                wave = load_audio(name)
+                peak = float(wave.abs().max())
+                silent = check_usable(name, len(wave), peak)
+            except AudioError as exc:
+                out.append((i, Transcript(name, error=str(exc))))
+                continue
+            if silent:
+                out.append((i, self.whole(name, wave, None, peak)))
+            else:
+                ready.append((i, name, wave, peak))
+        if ready:
+            results = self.decode_waves([w for _, _, w, _ in ready], times=times, nbest=nbest, warp=warp)
+            out += [(i, self.whole(name, wave, r, peak)) for (i, name, wave, peak), r in zip(ready, results)]
+        return out
+
+    def transcribe(self, source: str | Path | BinaryIO | np.ndarray | torch.Tensor, **options) -> Transcript:
+        """One file, standard input ("-"), an open binary file or an array of samples, of any
+        length: asr.transcribe.transcribe (its docstring lists the options)."""
+        return long_audio.transcribe(self, source, **options)
+
+    def transcribe_many(self, sources: Iterable[str | Path], **options) -> Iterator[Transcript]:
+        """Many files, results in the order given: asr.transcribe.transcribe_many (options there)."""
+        return long_audio.transcribe_many(self, sources, **options)

@@ -1,0 +1,105 @@
+"""Typed results of recognition: a file's Transcript, its Segments (pieces cut at pauses), its
+Chars (times, CTC spike posterior, unit id and frame span) and its n-best Alternatives.
+
+`to_json()` gives what `asr transcribe -f json` and the server print: the unit ids and frame
+spans stay in Python (align draws from them instead of aligning again)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Char:
+    """One emitted character: its CTC spike's span in seconds and mean posterior."""
+
+    char: str
+    start: float  # seconds from the start of the audio (of the piece, before `shifted`)
+    end: float
+    score: float | None = None  # None for characters read back from JSON without one
+    unit: int = -1  # the vocabulary id (-1: not known)
+    frames: tuple[int, int] | None = None  # first and last model output frame, in the piece it was decoded in
+
+    def to_json(self) -> dict:
+        out = {"char": self.char, "start": self.start, "end": self.end}
+        return out if self.score is None else {**out, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the audio cut at pauses and decoded as if alone."""
+
+    start: float  # seconds
+    end: float
+    text: str
+
+    def to_json(self) -> dict:
+        return {"start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One n-best hypothesis of the beam search: text and total score (log)."""
+
+    text: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "score": self.score}
+
+
+@dataclass
+class Transcript:
+    path: str
+    text: str | None = None
+    error: str | None = None  # the file could not be transcribed
+    warning: str | None = None  # transcribed, but something is off (silence)
+    duration: float | None = None  # seconds
+    confidence: float | None = None  # mean posterior of the emitted characters' CTC spikes
+    segments: list[Segment] = field(default_factory=list)  # pieces cut at pauses
+    nbest: list[Alternative] = field(default_factory=list)  # best first (beam search)
+    chars: list[Char] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The fields that are set, in declaration order; nested results as plain dicts."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == []:
+                continue
+            out[f.name] = [v.to_json() for v in value] if isinstance(value, list) else value
+        return out
+
+
+def confidence(chars: list[Char]) -> float | None:
+    """Mean posterior of the characters' CTC spikes (None without characters)."""
+    scores = [c.score for c in chars]
+    return round(float(np.mean(scores)), 4) if scores else None
+
+
+def shifted(chars: list[Char], seconds: float, end: float) -> list[Char]:
+    """Per-character times of a piece moved to where the piece starts, and kept within the piece,
+    which ends at `end` s (the model's last frame of 40 ms may reach past the audio)."""
+    return [
+        dataclasses.replace(c, start=round(min(c.start + seconds, end), 3), end=round(min(c.end + seconds, end), 3))
+        for c in chars
+    ]
+
+
+def joined(
+    path: str, pieces: list[tuple[float, float, Transcript]], samples: int, sample_rate: int, joiner: str
+) -> Transcript:
+    """One file's Transcript from its decoded pieces (start s, end s, result), in order; `samples`
+    at `sample_rate` make its duration, `joiner` goes between the pieces' texts."""
+    out = Transcript(path, duration=round(samples / sample_rate, 3))
+    for start, end, r in pieces:
+        out.segments.append(Segment(round(start, 3), round(end, 3), r.text))
+        out.chars += shifted(r.chars, start, end)
+    out.text = joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
+    if len(pieces) == 1:
+        out.nbest = pieces[0][2].nbest
+    out.confidence = confidence(out.chars)
+    return out
