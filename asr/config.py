@@ -40,6 +40,7 @@ class TrainConfig:
     warmup_steps: int = 0  # linear warm-up of the learning rate
     lr_decay: float = 1.0  # multiplied into the learning rate after every epoch
     lr_final: float = 0.0  # or: the last epoch's rate as a fraction of lr, whatever `epochs` is (sets lr_decay)
+    lr_over: str = "epochs"  # epochs: lr_final at the last epoch | budget: at the end of max_minutes (wall clock)
     plateau_factor: float = 1.0  # ... and this when dev CER has not improved for plateau_patience epochs
     plateau_patience: int = 2
     early_stop_patience: int = 0  # stop after this many epochs without a better dev CER (0: never)
@@ -72,6 +73,10 @@ class TrainConfig:
             raise UserError(f"train.lr_final: expected a fraction of lr in (0, 1], got {self.lr_final}")
         if self.max_minutes < 0:
             raise UserError(f"train.max_minutes: expected 0 (no limit) or more, got {self.max_minutes}")
+        if self.lr_over not in ("epochs", "budget"):
+            raise UserError(f"train.lr_over: expected epochs or budget, got {self.lr_over!r}")
+        if self.lr_over == "budget" and not (self.max_minutes and self.lr_final):
+            raise UserError("train.lr_over: budget decays lr to lr_final over max_minutes: set both")
         if self.init_cmvn not in ("keep", "estimate"):
             raise UserError(f"train.init_cmvn: expected keep or estimate, got {self.init_cmvn!r}")
         if self.freeze_layers < 0 or self.freeze_epochs < 0:
@@ -83,7 +88,10 @@ class TrainConfig:
 
     @property
     def epoch_decay(self) -> float:
-        """The learning rate's factor per epoch: lr_decay, or what takes lr to lr * lr_final at the last epoch."""
+        """The learning rate's factor per epoch: lr_decay, or what takes lr to lr * lr_final at the
+        last epoch (1 when lr_over is budget: the schedule decays by the time spent instead)."""
+        if self.lr_over == "budget":
+            return 1.0
         if self.lr_final and self.epochs > 1:
             return self.lr_final ** (1.0 / (self.epochs - 1))
         return self.lr_decay
@@ -146,7 +154,9 @@ def from_dict(cls: type, values: dict, where: str = "recipe") -> Any:
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
-    """Apply `section.key=value` overrides (values parsed as YAML) to a nested mapping."""
+    """Apply `section.key=value` overrides (values parsed as YAML) to a nested mapping;
+    `section.key=null` unsets the key, so that its default applies (the recipe's lr_decay gives
+    way to lr_final, say)."""
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -158,9 +168,13 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
             if not isinstance(node, dict):
                 raise UserError(f"override {item!r}: {p} is not a section")
         try:
-            node[leaf] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise UserError(f"override {item!r}: the value is not valid YAML (quote it: {key}='\"...\"')") from None
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
     return values
 
 

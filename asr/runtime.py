@@ -144,6 +144,14 @@ def all_ranks(flag: bool, d: Dist, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def max_over_ranks(x: float, d: Dist, device: torch.device) -> float:
+    if d.world == 1:
+        return x
+    t = torch.tensor([x], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def sum_over_ranks(n: int, d: Dist, device: torch.device) -> int:
     if d.world == 1:
         return n

@@ -31,6 +31,7 @@ from asr.runtime import (
     all_ranks,
     amp_dtype,
     gather_rng,
+    max_over_ranks,
     pick_device,
     seed_rank,
     sum_over_ranks,
@@ -40,7 +41,8 @@ from asr.vocab import Vocab
 
 
 def train(recipe: Recipe, resume: bool = False) -> dict:
-    """Train `recipe` into recipe.exp_dir; returns {"best_cer", "history", "exp_dir"}."""
+    """Train `recipe` into recipe.exp_dir; returns {"best_cer", "history", "exp_dir", "out_of_time",
+    "lr" (the last step's learning rate)}."""
     d = Dist.from_env()
     exp_dir = Path(recipe.exp_dir)
     last_path = exp_dir / "last.pt"
@@ -105,11 +107,13 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         from torch.utils.tensorboard import SummaryWriter
 
         run.writer = SummaryWriter(str(run.exp_dir / "tensorboard"), purge_step=ts.step)
+    run.started = time.time() - ts.spent
     deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
     stop = out_of_time = False
     while ts.epoch < cfg.epochs and not stop:
         if not _run_epoch(run, ts, net, loaders, deadline):
             out_of_time = True
+            _end_partial(run, ts, loaders)
             _save_last(run, ts)
             log.info(
                 f"time budget of {cfg.max_minutes:g} min spent: stopped in epoch {ts.epoch + 1} at batch {ts.batch}; "
@@ -122,7 +126,14 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
             log.info(f"time budget of {cfg.max_minutes:g} min spent after epoch {ts.epoch}; --resume goes on from here")
             break
     _finish(run, ts, loaders)
-    return {"best_cer": ts.best_cer, "history": ts.history, "exp_dir": str(run.exp_dir), "out_of_time": out_of_time}
+    last_lr = ts.optimizer.param_groups[0]["lr"]  # the last step's
+    return {
+        "best_cer": ts.best_cer,
+        "history": ts.history,
+        "exp_dir": str(run.exp_dir),
+        "out_of_time": out_of_time,
+        "lr": last_lr,
+    }
 
 
 def _in_time(deadline: float | None, run: Run) -> bool:
@@ -178,7 +189,10 @@ def _train_step(
     """One optimizer step on `batch` (skipped, and counted, when the loss or gradients are not
     finite on any rank); returns its learning rate and its gradient norm before clipping."""
     cfg, d = run.recipe.train, run.d
-    lr = ts.schedule.lr(ts.step, ts.epoch)
+    ts.spent = time.time() - run.started
+    if cfg.lr_over == "budget":  # every rank steps with the same rate: the slowest clock's
+        ts.spent = max_over_ranks(ts.spent, d, run.device)
+    lr = ts.schedule.lr(ts.step, ts.epoch, ts.spent)
     for group in ts.optimizer.param_groups:
         group["lr"] = lr
     batch = batch.to(run.device)
@@ -222,11 +236,7 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     """Dev CER (rank 0's, shared so every rank decides alike), schedule, checkpoints, metrics.
     Returns True when early stopping ends the run."""
     cfg, d = run.recipe.train, run.d
-    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device) if d.main else {"cer": 0.0, "wer": 0.0}
-    if d.world > 1:
-        shared = [dev]
-        dist.broadcast_object_list(shared, 0)
-        dev = shared[0]
+    dev = _dev(run, ts, loaders)
     improved = dev["cer"] < ts.best_cer
     ts.best_cer = min(ts.best_cer, dev["cer"])
     ts.stale = 0 if improved else ts.stale + 1
@@ -238,7 +248,7 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
         "train_loss": r["loss"] / max(r["utts"], 1),
         "dev_cer": dev["cer"],
         "dev_wer": dev["wer"],
-        "lr": ts.schedule.lr(ts.step, ts.epoch),
+        "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
         "frames_per_s": r["frames"] * d.world / max(r["seconds"], 1e-9),
         "seconds": r["seconds"],
         "grad_norm_max": r.get("grad_norm_max", 0.0),  # before clipping
@@ -257,17 +267,46 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     return stop
 
 
+def _dev(run: Run, ts: TrainState, loaders: Loaders) -> dict:
+    """Dev CER and WER of the current weights: rank 0's, shared so that every rank decides alike."""
+    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device) if run.d.main else {"cer": 0.0, "wer": 0.0}
+    if run.d.world > 1:
+        shared = [dev]
+        dist.broadcast_object_list(shared, 0)
+        dev = shared[0]
+    return dev
+
+
+def _end_partial(run: Run, ts: TrainState, loaders: Loaders) -> None:
+    """The time budget ran out mid-epoch: the weights trained so far are scored on dev as an
+    epoch's are (best.pt when better; with averaging, the last of the averaged), so that the
+    budget's last minutes, where lr_over: budget has brought the rate down, are not thrown away."""
+    dev = _dev(run, ts, loaders)
+    improved = dev["cer"] < ts.best_cer
+    ts.best_cer = min(ts.best_cer, dev["cer"])
+    if run.d.main:
+        if improved:
+            _save_best(run, ts)
+        if run.recipe.train.average_last:
+            save_checkpoint(run.exp_dir / f"epoch{ts.epoch + 1}.pt", run.recipe, run.vocab, ts.model)
+        log.info(f"part of epoch {ts.epoch + 1}: dev CER {dev['cer']:.2%}{' (best)' if improved else ''}")
+
+
+def _save_best(run: Run, ts: TrainState) -> None:
+    save_checkpoint(
+        run.exp_dir / "best.pt",
+        run.recipe,
+        run.vocab,
+        ts.model,
+        {"epoch": ts.epoch, "best_cer": ts.best_cer, "history": ts.history},
+    )
+
+
 def _write_epoch(run: Run, ts: TrainState, row: dict, improved: bool) -> None:
     """Rank 0's end-of-epoch files: best.pt, epochN.pt for averaging, metrics; and the log line."""
     cfg, exp_dir = run.recipe.train, run.exp_dir
     if improved:
-        save_checkpoint(
-            exp_dir / "best.pt",
-            run.recipe,
-            run.vocab,
-            ts.model,
-            {"epoch": ts.epoch, "best_cer": ts.best_cer, "history": ts.history},
-        )
+        _save_best(run, ts)
     if cfg.average_last:
         save_checkpoint(exp_dir / f"epoch{ts.epoch}.pt", run.recipe, run.vocab, ts.model)
         (exp_dir / f"epoch{ts.epoch - cfg.average_last}.pt").unlink(missing_ok=True)

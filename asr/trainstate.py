@@ -51,6 +51,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one metrics row per epoch
     stale: int = 0  # epochs since the best dev CER
     running: dict = field(default_factory=fresh_running)
+    spent: float = 0.0  # wall-clock seconds of training so far, over every call (lr_over: budget)
 
     def to_dict(self, rngs: list[dict]) -> dict:
         return {
@@ -64,6 +65,7 @@ class TrainState:
             "history": self.history,
             "stale": self.stale,
             "running": self.running,
+            "spent": self.spent,
             "rng": rngs,
         }
 
@@ -80,6 +82,7 @@ class TrainState:
             ts["stale"],
             ts["running"],
         )
+        self.spent = ts.get("spent", 0.0)
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Run:
     rank_seed: int
     dtype: torch.dtype | None  # autocast dtype, None for float32
     writer: object | None = None  # TensorBoard SummaryWriter on rank 0
+    started: float = 0.0  # time.time() when training would have started, had it run in one call (ts.spent)
 
     @property
     def exp_dir(self) -> Path:
@@ -201,7 +205,14 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: di
     ts = TrainState(
         model,
         torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
-        LRSchedule(cfg.lr, cfg.warmup_steps, cfg.epoch_decay, cfg.plateau_factor, cfg.plateau_patience),
+        LRSchedule(
+            cfg.lr,
+            cfg.warmup_steps,
+            cfg.epoch_decay,
+            cfg.plateau_factor,
+            cfg.plateau_patience,
+            *((cfg.lr_final, 60 * cfg.max_minutes) if cfg.lr_over == "budget" else ()),
+        ),
         torch.amp.GradScaler("cuda", enabled=loss_scaling(run.dtype, run.device)),
     )
     if saved:

@@ -36,3 +36,16 @@ def test_overrides():
     assert (r.model.hidden, r.train.lr, r.exp_dir) == (8, 1e-4, "/tmp/x")
     with pytest.raises(UserError, match="unknown key"):
         load_recipe(ROOT / "recipes" / "demo.yaml", ["model.hiden=8"])
+
+
+def test_null_override_unsets_a_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("exp_dir: x\ndata: {train: a, dev: b, test: c}\ntrain: {lr_decay: 0.9, epochs: 5}\n")
+    with pytest.raises(UserError, match="set lr_decay or lr_final, not both"):
+        load_recipe(recipe, ["train.lr_final=0.1"])
+    r = load_recipe(recipe, ["train.lr_decay=null", "train.lr_final=0.1", "data.test=null"])
+    assert r.train.lr_decay == 1.0 and r.train.lr_final == 0.1 and r.data.test is None
+    assert r.train.epoch_decay == pytest.approx(0.1 ** (1 / 4))
+    assert load_recipe(recipe, ["train.seed=null"]).train.seed == 0  # a key the recipe never set: no change
+    with pytest.raises(UserError, match="missing required key 'train'"):
+        load_recipe(recipe, ["data.train=null"])

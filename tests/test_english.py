@@ -87,3 +87,19 @@ def test_words_come_out_separated_and_wer_counts_words(librispeech, tmp_path, re
     record_property("lm_wer", sum(r["word_errors"] for r in lm_rows) / words)
     assert sum(r["word_errors"] for r in lm_rows) <= 0.5 * words, lm_rows
     assert sum(" " in r["hyp"] for r in lm_rows) >= 4
+
+
+def test_the_few_hours_recipe_takes_any_kaldi_dirs_of_a_spaced_language(librispeech, tmp_path):
+    """recipes/few_hours.yaml with only the data dirs (and here a 3 s budget) set on the command line."""
+    from asr.corpora.librispeech import prepare_librispeech
+
+    dirs, exp = tmp_path / "dirs", tmp_path / "exp"
+    prepare_librispeech(librispeech, dirs)
+    data = [f"data.train={dirs}/train-clean-100", f"data.dev={dirs}/dev-clean", f"data.test={dirs}/test-clean"]
+    sets = [x for s in [*data, f"exp_dir={exp}", "train.max_minutes=0.05"] for x in ("-s", s)]
+    res = run_asr("train", ROOT / "recipes" / "few_hours.yaml", *sets)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "time budget of 0.05 min spent" in (exp / "train.log").read_text()
+    assert "|" in Recognizer(exp / "best.pt").vocab.units
+    res = run_asr("evaluate", "-m", exp / "best.pt", "-d", dirs / "test-clean")
+    assert res.returncode == 0 and "WER" in res.stdout, res.stderr

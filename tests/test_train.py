@@ -112,3 +112,59 @@ def test_lr_final_spreads_the_decay_over_the_run():
         assert cfg.epoch_decay ** (epochs - 1) == pytest.approx(0.1)
     with pytest.raises(UserError, match="set lr_decay or lr_final, not both"):
         load_recipe(DEMO, ["train.lr_decay=0.9", "train.lr_final=0.1"])
+
+
+def test_a_budget_schedule_reaches_lr_final_when_the_budget_ends():
+    from asr.schedule import LRSchedule
+
+    s = LRSchedule(1e-3, 0, 1.0, 1.0, 2, final=0.1, budget=600.0)
+    assert s.lr(0, 0, 0.0) == pytest.approx(1e-3)
+    assert s.lr(10, 3, 300.0) == pytest.approx(1e-3 * 0.1**0.5)  # exponential in time, whatever the epoch
+    assert s.lr(99, 9, 600.0) == pytest.approx(1e-4) and s.lr(99, 9, 900.0) == pytest.approx(1e-4)
+    assert LRSchedule(1e-3, 0, 0.5, 1.0, 2).lr(5, 2, 300.0) == pytest.approx(2.5e-4)  # per epoch: time is not read
+    with pytest.raises(UserError, match="set both"):
+        load_recipe(DEMO, ["train.lr_over=budget", "train.max_minutes=0"])
+    with pytest.raises(UserError, match="expected epochs or budget"):
+        load_recipe(DEMO, ["train.lr_over=steps"])
+    sets = ["train.lr_over=budget", "train.max_minutes=13", "train.lr_final=0.1", "train.lr_decay=null"]
+    cfg = load_recipe(DEMO, sets).train
+    assert cfg.epoch_decay == 1.0
+
+
+def test_training_on_a_budget_ends_at_lr_final_and_keeps_its_last_minutes(tmp_path, monkeypatch):
+    """lr_over: budget with max_minutes: the rate falls with the time spent and has reached
+    lr_final when the budget stops training mid-epoch; those last steps are scored on dev (best.pt
+    when better) and, with averaging, averaged. Training reads a clock that advances 0.1 s per
+    reading, so the run is the same on any machine."""
+    import types
+
+    import asr.train
+
+    clock = [1e9]
+
+    def tick() -> float:
+        clock[0] += 0.1
+        return clock[0]
+
+    monkeypatch.setattr(asr.train, "time", types.SimpleNamespace(time=tick))
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=1000) + [
+        "train.max_minutes=0.1",  # 6 s: 60 readings, three per step
+        "train.lr_over=budget",
+        "train.lr_final=0.1",
+        "train.lr_decay=null",
+        "train.average_last=2",
+    ]
+    recipe = load_recipe(DEMO, sets)
+    summary = train(recipe)
+    base = recipe.train.lr
+    assert summary["out_of_time"] and len(summary["history"]) >= 2
+    assert base * 0.1 <= summary["lr"] <= base * 0.1**0.9  # the last step within a step of the budget's end
+    rates = [row["lr"] for row in summary["history"]]
+    assert rates == sorted(rates, reverse=True) and base * 0.1 < rates[-1] < rates[0] < base
+    log = (exp / "train.log").read_text()
+    partial = len(summary["history"]) + 1
+    assert f"part of epoch {partial}: dev CER" in log
+    averaged = load_checkpoint(exp / "avg.pt")["train_state"]["averaged"]
+    assert averaged == [f"epoch{partial - 1}.pt", f"epoch{partial}.pt"]  # the budget's last steps among them
+    assert 5.7 <= load_checkpoint(exp / "last.pt")["train_state"]["spent"] <= 6.25

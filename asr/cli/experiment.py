@@ -19,7 +19,10 @@ def train(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML, e.g. recipes/demo.yaml")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue from EXP_DIR/last.pt")] = False,
     override: Annotated[
-        Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: section.key=value")
+        Optional[list[str]],
+        typer.Option(
+            "--set", "-s", help="Override a recipe key: section.key=value (value null: unset it, its default applies)"
+        ),
     ] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Processes (GPUs) on this machine, through torchrun")] = 1,
     device: Annotated[
@@ -128,6 +131,24 @@ def prepare_commonvoice_cmd(
     from asr.corpora.commonvoice import prepare_commonvoice
 
     _print_reports(prepare_commonvoice(corpus_dir, out_dir))
+
+
+@prepare_app.command("fillets-cs")
+def prepare_fillets_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/, test_unheard/")],
+    source: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--from",
+            help="Unpacked fillets-ng-data-cs + fillets-ng-data (default: apt-get download them into OUT_DIR/download)",
+        ),
+    ] = None,
+) -> None:
+    """Fish Fillets NG's Czech voice acting (1.7 h, real speech) -> OUT_DIR/{train,dev,test,test_unheard}:
+    the two fish split by transcript hash (80/10/10), the minor characters in test_unheard."""
+    from asr.corpora.fillets import prepare_fillets
+
+    _print_reports(prepare_fillets(out_dir, source))
 
 
 @prepare_app.command("manifest")

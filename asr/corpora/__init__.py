@@ -43,5 +43,9 @@ def ensure_data(recipe) -> None:
     if data.corpus is not None:
         raise UserError(f"data.corpus: expected aishell, librispeech or commonvoice, got {data.corpus!r}")
     missing = _missing(data)
-    hint = " (generate the demo corpus with: asr prepare demo data/demo)" if "demo" in missing[0] else ""
+    hint = ""
+    if "demo" in missing[0]:
+        hint = " (generate the demo corpus with: asr prepare demo data/demo)"
+    elif "fillets_cs" in missing[0]:
+        hint = f" (build the Czech corpus with: asr prepare fillets-cs {Path(missing[0]).parent})"
     raise UserError(f"data dir {located(missing[0])} not found{hint}")

@@ -1,0 +1,193 @@
+"""A few hours of real human speech: recipes trained on the Czech voice acting of Fish Fillets NG
+(`asr prepare fillets-cs`: 1.1 h of two actors in train) within a time budget, scored greedy on
+its test set (CER, WER) and on the minor characters' voices training never hears.
+
+    make bench-real                                        # recipes/few_hours.yaml, 13 minutes
+    python -m bench.real_speech --rows few_hours,demo --seeds 0,1   # rows of the ablation
+
+Every row trains with train.max_minutes (13 by default) on whatever cores the machine has, from
+the same prepared corpus (exp/bench_real/data, fetched with apt-get download the first time).
+Rows are tuned on dev (the best epoch, `best.pt`); test and test_unheard are only reported.
+Results accumulate in WORK/results.jsonl (a row and seed measured once is not run again unless
+--fresh) and the table goes to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from asr.config import load_recipe
+from asr.corpora.fillets import prepare_fillets
+from asr.data import read_data_dir
+from asr.evaluate import error_rates
+from asr.recognizer import Recognizer
+from asr.train import train
+from bench.common import append_result, commit_of, machine, pick_rows, read_results, write_section
+
+FEW = "recipes/few_hours.yaml"
+DEMO = "recipes/demo.yaml"
+# row: (label, recipe, overrides)
+ROWS = {
+    "few_hours": ("recipes/few_hours.yaml", FEW, []),
+    "demo": ("recipes/demo.yaml as it is (12 epochs, per-epoch decay)", DEMO, []),
+    "demo_budget": (
+        "recipes/demo.yaml, lr over the budget",
+        DEMO,
+        ["train.epochs=1000", "train.lr_decay=null", "train.lr_over=budget", "train.lr_final=0.05"],
+    ),
+    "no_specaug": ("few_hours without SpecAugment", FEW, ["augment.freq_masks=0", "augment.time_masks=0"]),
+    "speed_vtlp": (
+        "few_hours + speed perturbation (0.9, 1.0, 1.1) + VTLP (0.9-1.1, half the utterances), from epoch 2",
+        FEW,
+        [
+            "augment.speeds=[0.9,1.0,1.1]",
+            "augment.vtlp_prob=0.5",
+            "augment.vtlp_warp=[0.9,1.1]",
+            "augment.start_epoch=1",
+        ],
+    ),
+    "dropout_0.1": ("few_hours, dropout 0.1", FEW, ["model.dropout=0.1"]),
+    "dropout_0.4": ("few_hours, dropout 0.4", FEW, ["model.dropout=0.4"]),
+    "hidden_128": ("few_hours, hidden 128", FEW, ["model.hidden=128"]),
+    "hidden_256": ("few_hours, hidden 256", FEW, ["model.hidden=256"]),
+    "layers_4": ("few_hours, 4 layers", FEW, ["model.layers=4"]),
+    "epoch_decay": (
+        "few_hours, lr decay per epoch (0.9) instead of over the budget",
+        FEW,
+        ["train.lr_over=epochs", "train.lr_final=0", "train.lr_decay=0.9"],
+    ),
+    "no_average": ("few_hours without averaging", FEW, ["train.average_last=0"]),
+}
+
+
+def score(model: Path, data: Path) -> dict:
+    rec = Recognizer(model, decoder="greedy")
+    utts = read_data_dir(data)
+    hyps = [r.text or "" for r in rec.transcribe_many([str(u.path) for u in utts])]
+    return error_rates([u.text for u in utts], hyps)
+
+
+def corpus(work: Path, source: Path | None) -> Path:
+    data = work / "data"
+    if not (data / "test_unheard" / "text").is_file():
+        for report in prepare_fillets(data, source):
+            print(report.line())
+    return data
+
+
+def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dict:
+    _, recipe, overrides = ROWS[name]
+    exp = work / "exp" / f"{name}_s{seed}"
+    shutil.rmtree(exp, ignore_errors=True)
+    sets = [f"exp_dir={exp}", f"data.train={data / 'train'}", f"data.dev={data / 'dev'}", f"data.test={data / 'test'}"]
+    sets += [*overrides, f"train.max_minutes={minutes}", f"train.seed={seed}"]
+    t0 = time.time()
+    summary = train(load_recipe(recipe, sets))
+    spent = (time.time() - t0) / 60
+    model = exp / ("avg.pt" if (exp / "avg.pt").is_file() and _avg_better(exp, summary) else "best.pt")
+    test, unheard = score(model, data / "test"), score(model, data / "test_unheard")
+    return {
+        "row": f"{name}_s{seed}",
+        "name": name,
+        "seed": seed,
+        "model": model.name,
+        "dev": min(summary["best_cer"], _avg_dev(exp)),
+        "test_cer": test["cer"],
+        "test_wer": test["wer"],
+        "unheard_cer": unheard["cer"],
+        "unheard_wer": unheard["wer"],
+        "minutes": spent,
+        "epochs": len(summary["history"]),
+        "commit": commit_of(),
+    }
+
+
+def _avg_dev(exp: Path) -> float:
+    from asr.checkpoint import load_checkpoint
+
+    path = exp / "avg.pt"
+    return load_checkpoint(path)["train_state"]["dev_cer"] if path.is_file() else float("inf")
+
+
+def _avg_better(exp: Path, summary: dict) -> bool:
+    """avg.pt is used when its dev CER beats best.pt's: the choice is made on dev."""
+    return _avg_dev(exp) < summary["best_cer"]
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| recipe | seeds | dev CER | test CER | test WER | unheard voices CER | epochs | model |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by_name: dict[str, list[dict]] = {}
+    for r in results:
+        by_name.setdefault(r["name"], []).append(r)
+
+    def cell(rows: list[dict], key: str) -> str:
+        values = [r[key] for r in rows]
+        mean = statistics.mean(values)
+        return f"{mean:.2%}" + (f" ({min(values):.1%}-{max(values):.1%})" if len(values) > 1 else "")
+
+    for name, rows in by_name.items():
+        lines.append(
+            f"| {ROWS[name][0] if name in ROWS else name} | {len(rows)} | {cell(rows, 'dev')} | "
+            f"{cell(rows, 'test_cer')} | {cell(rows, 'test_wer')} | {cell(rows, 'unheard_cer')} | "
+            f"{statistics.mean(r['epochs'] for r in rows):.0f} | {'/'.join(sorted({r['model'] for r in rows}))} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="exp/bench_real", help="Corpus, experiments and results.jsonl")
+    ap.add_argument("--rows", default="few_hours", help=f"Comma-separated, from: {', '.join(ROWS)}")
+    ap.add_argument("--seeds", default="0", help="Comma-separated training seeds")
+    ap.add_argument("--minutes", type=float, default=13.0, help="Training budget per row (train.max_minutes)")
+    ap.add_argument(
+        "--from", dest="source", type=Path, help="Unpacked fillets-ng-data(-cs) (default: apt-get download)"
+    )
+    ap.add_argument("--fresh", action="store_true", help="Forget the rows measured before")
+    ap.add_argument("--section", default="real_speech", help="bench/RESULTS.md section the table goes to")
+    args = ap.parse_args()
+    rows = pick_rows(args.rows, ROWS)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = Path(args.work)
+    data = corpus(work, args.source)
+    results_file = work / "results.jsonl"
+    if args.fresh:
+        results_file.unlink(missing_ok=True)
+    done = read_results(results_file)
+    for name in rows:
+        for seed in seeds:
+            if f"{name}_s{seed}" in done:
+                continue
+            result = run_row(name, seed, data, work, args.minutes)
+            append_result(results_file, result)
+            done[result["row"]] = result
+            print(
+                f"{name} seed {seed}: dev {result['dev']:.2%}, test CER {result['test_cer']:.2%} "
+                f"WER {result['test_wer']:.2%}, unheard voices CER {result['unheard_cer']:.2%} ({result['model']})"
+            )
+    results = [r for r in done.values() if r["name"] in rows]
+    body = "\n".join(
+        [
+            f"## Real speech: a few hours of Czech (`make bench-real`), {args.minutes:g} minutes of training",
+            "",
+            f"Machine: {machine()}. Corpus: `asr prepare fillets-cs` (train 1.13 h, two actors; dev and test",
+            "by transcript hash; test_unheard: the game's minor characters). Greedy decoding; the model is",
+            "the best dev epoch (`best.pt`) or the average of the last epochs (`avg.pt`), whichever has the",
+            "lower dev CER. Several seeds: the mean, with the range in brackets.",
+            "",
+            table(results),
+        ]
+    )
+    write_section(args.section, body)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
