@@ -52,6 +52,7 @@ ROWS = {
     ),
     "dropout_0.1": ("few_hours, dropout 0.1", FEW, ["model.dropout=0.1"]),
     "dropout_0.4": ("few_hours, dropout 0.4", FEW, ["model.dropout=0.4"]),
+    "lr_0.003": ("few_hours, lr 0.003", FEW, ["train.lr=0.003"]),
     "hidden_128": ("few_hours, hidden 128", FEW, ["model.hidden=128"]),
     "hidden_256": ("few_hours, hidden 256", FEW, ["model.hidden=256"]),
     "layers_4": ("few_hours, 4 layers", FEW, ["model.layers=4"]),
