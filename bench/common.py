@@ -62,3 +62,15 @@ def read_results(path: Path) -> dict[str, dict]:
 def append_result(path: Path, row: dict) -> None:
     with path.open("a") as f:
         f.write(json.dumps(row) + "\n")
+
+
+def greedy_rates(model: Path, data: Path) -> dict:
+    """error_rates (cer, wer, ...) of `model` decoding a data dir greedily."""
+    from asr.data import read_data_dir
+    from asr.evaluate import error_rates
+    from asr.recognizer import Recognizer
+
+    rec = Recognizer(model, decoder="greedy")
+    utts = read_data_dir(data)
+    hyps = [r.text or "" for r in rec.transcribe_many([str(u.path) for u in utts])]
+    return error_rates([u.text for u in utts], hyps)

@@ -24,10 +24,8 @@ from asr.audio import load_audio, resample
 from asr.config import load_recipe
 from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
-from asr.evaluate import error_rates
-from asr.recognizer import Recognizer
 from asr.train import train
-from bench.common import append_result, machine, pick_rows, read_results, write_section
+from bench.common import append_result, greedy_rates, machine, pick_rows, read_results, write_section
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).
 STEPS = {
@@ -120,10 +118,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
 
 
 def score(model: Path, data: Path) -> float:
-    rec = Recognizer(model, decoder="greedy")
-    utts = read_data_dir(data)
-    hyps = [r.text or "" for r in rec.transcribe_many([str(u.path) for u in utts])]
-    return error_rates([u.text for u in utts], hyps)["cer"]
+    """Greedy CER of `model` on a data dir."""
+    return greedy_rates(model, data)["cer"]
 
 
 def narrowband_copy(src: Path, dst: Path) -> None:

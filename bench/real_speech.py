@@ -20,13 +20,11 @@ import statistics
 import time
 from pathlib import Path
 
+from asr.checkpoint import load_checkpoint
 from asr.config import load_recipe
 from asr.corpora.fillets import prepare_fillets
-from asr.data import read_data_dir
-from asr.evaluate import error_rates
-from asr.recognizer import Recognizer
 from asr.train import train
-from bench.common import append_result, commit_of, machine, pick_rows, read_results, write_section
+from bench.common import append_result, commit_of, greedy_rates, machine, pick_rows, read_results, write_section
 
 FEW = "recipes/few_hours.yaml"
 DEMO = "recipes/demo.yaml"
@@ -65,13 +63,6 @@ ROWS = {
 }
 
 
-def score(model: Path, data: Path) -> dict:
-    rec = Recognizer(model, decoder="greedy")
-    utts = read_data_dir(data)
-    hyps = [r.text or "" for r in rec.transcribe_many([str(u.path) for u in utts])]
-    return error_rates([u.text for u in utts], hyps)
-
-
 def corpus(work: Path, source: Path | None) -> Path:
     data = work / "data"
     if not (data / "test_unheard" / "text").is_file():
@@ -89,14 +80,15 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
     spent = (time.time() - t0) / 60
-    model = exp / ("avg.pt" if (exp / "avg.pt").is_file() and _avg_better(exp, summary) else "best.pt")
-    test, unheard = score(model, data / "test"), score(model, data / "test_unheard")
+    avg_dev = _avg_dev(exp)  # avg.pt is used when its dev CER beats best.pt's: the choice is made on dev
+    model = exp / ("avg.pt" if avg_dev < summary["best_cer"] else "best.pt")
+    test, unheard = greedy_rates(model, data / "test"), greedy_rates(model, data / "test_unheard")
     return {
         "row": f"{name}_s{seed}",
         "name": name,
         "seed": seed,
         "model": model.name,
-        "dev": min(summary["best_cer"], _avg_dev(exp)),
+        "dev": min(summary["best_cer"], avg_dev),
         "test_cer": test["cer"],
         "test_wer": test["wer"],
         "unheard_cer": unheard["cer"],
@@ -108,15 +100,9 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
 
 
 def _avg_dev(exp: Path) -> float:
-    from asr.checkpoint import load_checkpoint
-
+    """avg.pt's dev CER (infinite when there is none)."""
     path = exp / "avg.pt"
     return load_checkpoint(path)["train_state"]["dev_cer"] if path.is_file() else float("inf")
-
-
-def _avg_better(exp: Path, summary: dict) -> bool:
-    """avg.pt is used when its dev CER beats best.pt's: the choice is made on dev."""
-    return _avg_dev(exp) < summary["best_cer"]
 
 
 def table(results: list[dict]) -> str:
