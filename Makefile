@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-real bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
+.PHONY: setup sysdeps demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-real bench-slots bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -42,6 +42,12 @@ demo: demo-data
 	  $(ASR) evaluate --model $(DEMO)/best.pt --data data/demo/test_unheard --vtln; \
 	fi
 	$(ASR) transcribe --model $(DEMO)/best.pt data/demo/samples/*.wav
+	@# spoken slot filling: a character tagger (seconds), scored on reference text and from speech
+	@[ -f data/demo/train/slots ] || $(ASR) slots label $$(ls -d data/demo/train data/demo/dev data/demo/test data/demo/test_unheard 2>/dev/null)
+	$(ASR) slots train data/demo/train --dev data/demo/dev --recipe recipes/demo.yaml -o $(DEMO)/slots.pt
+	@for split in test test_unheard; do [ ! -d data/demo/$$split ] || \
+	  $(ASR) slots evaluate $(DEMO)/slots.pt data/demo/$$split --asr-model $(DEMO)/best.pt || exit 1; done
+	$(ASR) transcribe --model $(DEMO)/best.pt --slots $(DEMO)/slots.pt data/demo/samples/*.wav
 
 # Beam search + character LM on the demo test set, next to greedy.
 demo-lm: demo-data
@@ -93,6 +99,12 @@ bench-serve: demo-data
 # Every recurrent cell on the demo recipe, parameter counts matched (about 1.5 h on 2 cores)
 bench-cells: demo-data
 	$(BIN)/python -m bench.cells
+
+# Slot taggers with each classic cell, one or both directions, from text and from the demo
+# model's transcripts (about 10 min on 2 cores, after make demo)
+bench-slots: demo-data
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	$(BIN)/python -m bench.slots
 
 # asr transcribe on the 200 demo test files end to end, greedy and beam + LM (after demo, demo-lm)
 bench-transcribe: setup

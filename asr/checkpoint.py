@@ -7,8 +7,6 @@ containers, so a crafted file cannot run code when it is opened.
 from __future__ import annotations
 
 import os
-import pickle
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,11 @@ from typing import Any
 import torch
 
 from asr.config import Recipe, from_dict, to_dict
-from asr.errors import UserError, located
+from asr.errors import UserError
 from asr.model import CTCModel
+from asr.modelfile import FORMAT, SLOTS_FORMAT, read_torch_file
 from asr.vocab import Vocab
 
-FORMAT = "asr-ctc"
 VERSION = 1
 
 
@@ -54,22 +52,9 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint written by save_checkpoint; UserError for anything else."""
     path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, not a model file (e.g. {path / 'best.pt'})")
-    if not path.is_file():
-        raise UserError(f"{located(path)}: model file not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"unsupported GLOBAL (\S+)", str(exc))
-        if found:  # the file asks to import and call something: never done for a model file
-            raise UserError(f"{path}: refused to load: the file references Python code ({found.group(1)})") from None
-        raise UserError(f"{path}: not a readable model file (not a torch checkpoint)") from None
-    except (RuntimeError, EOFError, OSError) as exc:  # a damaged or cut-off checkpoint
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise UserError(f"{path}: not a readable model file ({reason})") from None
-    except Exception:  # any other file trips the unpickler in its own way (IndexError, KeyError, ...)
-        raise UserError(f"{path}: not a readable model file (not a torch checkpoint)") from None
+    ckpt = read_torch_file(path)
+    if ckpt.get("format") == SLOTS_FORMAT:
+        raise UserError(f"{path}: a slot model, not a speech recognition model (use it with --slots)")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path}: not an asr model file")
     if ckpt.get("version") != VERSION:

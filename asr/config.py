@@ -16,6 +16,7 @@ from asr.decoding import DecodeConfig  # noqa: F401 (part of the recipe schema)
 from asr.errors import UserError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
+from asr.slots import SlotConfig
 from asr.vocab import TextConfig
 
 
@@ -107,6 +108,7 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    slots: SlotConfig = field(default_factory=SlotConfig)  # the slot tagger (asr slots train)
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -194,6 +196,13 @@ def _read_mapping(path: str | Path, what: str) -> dict:
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     values = _read_mapping(path, "recipe")
     return from_dict(Recipe, apply_overrides(values, list(overrides)), where=Path(path).name)
+
+
+def load_slot_config(recipe: str | Path | None, overrides: list[str] = ()) -> SlotConfig:
+    """The slot tagger's settings: a recipe's `slots:` section (defaults without a recipe) with
+    `slots.key=value` overrides."""
+    values = {"slots": (_read_mapping(recipe, "recipe").get("slots") or {}) if recipe else {}}
+    return from_dict(SlotConfig, apply_overrides(values, list(overrides)).get("slots", {}), where="slots")
 
 
 def load_section(path: str | Path, cls: type) -> dict:

@@ -66,6 +66,48 @@ def read_speakers(data_dir: str | Path) -> dict[str, str]:
     return _read_table(path) if path.is_file() else {}
 
 
+def read_texts(data_dir: str | Path) -> dict[str, str]:
+    """{utterance id: transcript} of a data dir's `text` table."""
+    path = Path(data_dir) / "text"
+    if not path.is_file():
+        raise UserError(f"{located(path)}: not found (a Kaldi-style data dir has text and wav.scp)")
+    return _read_table(path)
+
+
+def write_slots(data_dir: str | Path, tags: dict[str, list[str]]) -> None:
+    """Write the data dir's `slots` table: per utterance id, one BIO slot tag per character of its
+    transcript (`utt B-origin I-origin O ...`), sorted by id."""
+    rows = (f"{uid} {' '.join(t)}\n" for uid, t in sorted(tags.items()))
+    (Path(data_dir) / "slots").write_text("".join(rows), encoding="utf-8")
+
+
+def read_slot_data(data_dir: str | Path) -> list[tuple[str, str, list[str]]]:
+    """(id, transcript, tags) of every utterance in the data dir's `text` and `slots` tables;
+    a missing table, an utterance without tags or tags that do not match the transcript's
+    characters one to one is a UserError naming the line."""
+    data_dir = Path(data_dir)
+    for name in ("text", "slots"):
+        if not (data_dir / name).is_file():
+            raise UserError(
+                f"{located(data_dir / name)}: not found; slot tagging needs text and slots "
+                "(asr prepare demo writes them; asr slots label adds slots to a demo data dir)"
+            )
+    texts, slots = _read_table(data_dir / "text"), _read_table(data_dir / "slots")
+    out = []
+    for uid, text in texts.items():
+        if uid not in slots:
+            raise UserError(f"{data_dir / 'slots'}: no tags for utterance {uid}")
+        tags = slots[uid].split()
+        bad = [t for t in tags if t != "O" and not (t[:2] in ("B-", "I-") and len(t) > 2)]
+        if bad or len(tags) != len(text):
+            why = (
+                f"tag {bad[0]!r} is not O, B-slot or I-slot" if bad else f"{len(tags)} tags for {len(text)} characters"
+            )
+            raise UserError(f"{data_dir / 'slots'}: utterance {uid}: {why}")
+        out.append((uid, text, tags))
+    return out
+
+
 def read_data_dir(data_dir: str | Path, need_text: bool = True) -> list[Utterance]:
     """Read `wav.scp` (id path) and `text` (id transcript) of a Kaldi-style data dir, and
     `segments` (utterance-id recording-id start end, in seconds) where there is one: then wav.scp

@@ -121,7 +121,8 @@ class OutputWriter:
 
     def render(self, t: Transcript) -> str:
         if self.fmt == "text":
-            return f"{t.path}\t{t.text}\n" if self.output_dir is None else t.text + "\n"
+            slots = "" if t.slots is None else "\t" + " ".join(f"{s.slot}={s.text}" for s in t.slots)
+            return (f"{t.path}\t{t.text}" if self.output_dir is None else t.text) + slots + "\n"
         if self.fmt == "json":
             return json.dumps(t.to_json(), ensure_ascii=False) + "\n"
         return {"tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[self.fmt](t)

@@ -51,6 +51,21 @@ class Alternative:
         return {"text": self.text, "score": self.score}
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One filled slot of a transcript (asr/slots.py): its name, its text and, when the
+    transcript has character times, the span from its first character's start to its last's end."""
+
+    slot: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    def to_json(self) -> dict:
+        out = {"slot": self.slot, "text": self.text}
+        return out if self.start is None else {**out, "start": self.start, "end": self.end}
+
+
 @dataclass
 class Transcript:
     path: str
@@ -62,16 +77,28 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)  # pieces cut at pauses
     nbest: list[Alternative] = field(default_factory=list)  # best first (beam search)
     chars: list[Char] = field(default_factory=list)
+    slots: list[Slot] | None = None  # filled by a slot tagger (None: none was asked for)
 
     def to_json(self) -> dict:
-        """The fields that are set, in declaration order; nested results as plain dicts."""
+        """The fields that are set, in declaration order; nested results as plain dicts. Slots,
+        when a tagger filled them, as a form (`slots`: name -> text, the first of each name) and
+        as the list with times (`slot_spans`)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is None or value == []:
-                continue
-            out[f.name] = [v.to_json() for v in value] if isinstance(value, list) else value
+            if f.name == "slots" and value is not None:
+                out.update(slots_json(value))
+            elif value is not None and value != []:
+                out[f.name] = [v.to_json() for v in value] if isinstance(value, list) else value
         return out
+
+
+def slots_json(slots: list[Slot]) -> dict:
+    """{"slots": name -> text (a booking form: the first of each name), "slot_spans": each slot with its times}."""
+    form: dict[str, str] = {}
+    for s in slots:
+        form.setdefault(s.slot, s.text)
+    return {"slots": form, "slot_spans": [s.to_json() for s in slots]}
 
 
 def confidence(chars: list[Char]) -> float | None:

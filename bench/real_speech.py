@@ -60,6 +60,13 @@ ROWS = {
         ["train.lr_over=epochs", "train.lr_final=0", "train.lr_decay=0.9"],
     ),
     "no_average": ("few_hours without averaging", FEW, ["train.average_last=0"]),
+    "stack_4": ("few_hours, 4 frames stacked (25 Hz into the LSTM)", FEW, ["model.stack=4"]),
+    "time_masks_4": ("few_hours, 4 time masks", FEW, ["augment.time_masks=4"]),
+    "frames_12000": (
+        "few_hours, batches of 12,000 frames, lr 0.003",
+        FEW,
+        ["train.max_frames=12000", "train.lr=0.003"],
+    ),
 }
 
 

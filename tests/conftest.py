@@ -81,6 +81,27 @@ def tiny_reads(tiny_model) -> dict[str, str]:
     return {p.stem: rec.transcribe(p).text for p in sorted(SAMPLES.glob("*.wav"))}
 
 
+@pytest.fixture(scope="session")
+def demo_sentences() -> dict[str, list[tuple[str, list[str]]]]:
+    """Sentences of the demo corpus (a smaller draw of its templates, nothing synthesized) with
+    their slot tags."""
+    from asr.corpora.demo import plan, travel_slots
+
+    jobs = plan(Path("/nowhere"), {"train": 800, "dev": 100, "test": 200}, seed=2026, human=False)
+    return {split: [(j.text, travel_slots(j.text)) for j in v] for split, v in jobs.items()}
+
+
+@pytest.fixture(scope="session")
+def slot_model(tmp_path_factory, demo_sentences) -> Path:
+    """A bidirectional LSTM slot tagger trained on the demo sentences (seconds)."""
+    from asr.slots import SlotConfig, train_tagger
+
+    tagger, _ = train_tagger(SlotConfig(epochs=12), demo_sentences["train"], log=lambda line: None)
+    path = tmp_path_factory.mktemp("slots") / "slots.pt"
+    tagger.save(path)
+    return path
+
+
 def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
     """A tiny corpus in the official AISHELL-1 layout, synthesized with espeak-ng.
 

@@ -20,9 +20,10 @@ from asr.corpora.demo import (
     generate,
     import_pyworld,
     plan,
+    travel_slots,
     world_resynthesize,
 )
-from asr.data import read_data_dir
+from asr.data import read_data_dir, read_slot_data
 from asr.errors import UserError
 
 
@@ -83,6 +84,9 @@ def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
     unheard = read_data_dir(tmp_path / "test_unheard")
     assert {u.text for u in unheard} == {u.text for u in read_data_dir(tmp_path / "test")}
     assert set((tmp_path / "test_unheard" / "utt2spk").read_text().split()[1::2]) == {"gcin5"}
+    for split in counts:  # slot tags for every utterance, one per character (read_slot_data checks)
+        rows = read_slot_data(tmp_path / split)
+        assert len(rows) == counts[split] and all(tags == travel_slots(text) for _, text, tags in rows)
 
 
 def test_random_voice_variants_join_training_only():

@@ -1,5 +1,5 @@
 """The web page in a real headless Chromium (Debian's, driven by Playwright): upload a sample and
-read the transcript; record from Chromium's fake microphone (a sample played as the capture
+read the transcript and the booking form a slot model fills; record from Chromium's fake microphone (a sample played as the capture
 device) and see partial results, then the final transcript."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ TOKEN = "page-token"
 
 
 @pytest.fixture(scope="module")
-def page_url(tiny_model):
-    proc, url = start_server(tiny_model["model"], "--token", TOKEN)
+def page_url(tiny_model, slot_model):
+    proc, url = start_server(tiny_model["model"], "--token", TOKEN, "--slots", slot_model)
     yield f"{url}/?token={TOKEN}"
     proc.terminate()
     proc.communicate(timeout=20)
@@ -70,6 +70,17 @@ def test_upload_shows_the_transcript(browser, page_url, tiny_reads):
     )
     assert api.status_code == 200 and "".join(c.content for c in srt.parse(api.text)) == tiny_reads[SAMPLE.stem]
     assert download.value.path().read_text(encoding="utf-8") == api.text  # one renderer for both
+    # the booking form: a row per slot the slot model fills, each holding the API's value
+    filled = httpx.post(
+        page_url.split("/?")[0] + "/v1/transcribe",
+        params={"token": TOKEN},
+        files={"file": (SAMPLE.name, SAMPLE.read_bytes())},
+    ).json()["slots"]
+    expect(page.locator("#booking")).to_be_visible()
+    names = page.locator("#form th").all_inner_texts()
+    assert names == ["origin", "destination", "date", "time"]
+    for name in names:
+        expect(page.locator(f'#form td[data-slot="{name}"]')).to_have_text(filled.get(name, "-"))
     page.close()
 
 

@@ -1,7 +1,8 @@
 """The `asr` command line: a typer app whose commands parse options and call the library.
 
 The commands live in this package's modules by what they work on: experiments (train, plot,
-export, prepare), recognition (transcribe, evaluate, align) and language models (lm train/tune).
+export, prepare), recognition (transcribe, evaluate, align), language models (lm train/tune) and
+slot filling (slots train/tag/evaluate/label).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from asr.cli import experiment, lm, recognize, serve  # noqa: F401  (they register their commands with app)
+from asr.cli import experiment, lm, recognize, serve, slots  # noqa: F401  (they register their commands with app)
 from asr.cli.app import app, err
 from asr.cores import other_running
 from asr.errors import UserError
@@ -18,7 +19,7 @@ from asr.errors import UserError
 # (its libraries' destructors), a third of a short job's start-up. What they write is closed by
 # then but for the standard streams, which are flushed first. Training (DataLoader workers,
 # TensorBoard, process groups) and the server keep the normal exit.
-FAST_EXIT = {"transcribe", "evaluate", "align", "lm"}
+FAST_EXIT = {"transcribe", "evaluate", "align", "lm", "slots"}
 
 
 def main() -> None:

@@ -23,6 +23,12 @@ Boost = Annotated[Optional[float], typer.Option("--hotword-boost", help="Bonus p
 DecodeFile = Annotated[
     Optional[Path], typer.Option("--decode", help="YAML decode settings (e.g. from asr lm tune --output)")
 ]
+SlotModel = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--slots", help="Slot model (asr slots train): fill each transcript's slots (origin, destination, ...)"
+    ),
+]
 Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]

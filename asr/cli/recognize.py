@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from asr.cli.app import app, err
-from asr.cli.options import BatchSize, DecodingFlags, Device, Int8, Threads, decoding_flags, print_error, recognizer
+from asr.cli.options import (
+    BatchSize,
+    DecodingFlags,
+    Device,
+    Int8,
+    SlotModel,
+    Threads,
+    decoding_flags,
+    print_error,
+    recognizer,
+)
 
 
 @app.command()
@@ -36,43 +46,59 @@ def transcribe(
             help="Test-time VTLN: one filterbank warp for all inputs (one speaker), chosen on their first 60 s",
         ),
     ] = False,
+    slots: SlotModel = None,
 ) -> None:
     """Transcribe audio of any length; one result per input, failures reported on stderr.
 
-    text: path<TAB>text.  json: one object per line (text, segments, chars with times,
-    confidence, n-best).  tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
+    text: path<TAB>text (with --slots: <TAB>slot=value ...).  json: one object per line (text,
+    segments, chars with times, confidence, n-best; with --slots: slots and slot_spans with times).
+    tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
     """
     from asr.audio import expand_inputs
     from asr.subtitles import OutputWriter
 
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items])
+    tagger = _slot_tagger(slots)
     rec, jobs = recognizer(model, decoding, int8, device, threads)
     warp = 1.0
     if vtln:
         warp = rec.choose_warp(_first_seconds(items, 60.0))
         err.print(f"VTLN warp {warp:g} (chosen on the first 60 s of the inputs)", markup=False)
+    options = dict(batch_size=batch_size, nbest=nbest if format == "json" else 1, times=format != "text")
+    failed = _write_results(rec.transcribe_many, items, out, tagger, jobs=jobs, warp=warp, **options)
+    if failed:
+        err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
+        raise typer.Exit(1)
+
+
+def _write_results(transcribe_many, items, out, tagger, **options) -> int:
+    """Transcribe the inputs, fill each result's slots when there is a tagger, and write it; an
+    input that fails is one `error:` line. Returns the number that failed."""
+    import dataclasses
+
     failed = 0
     with _long_audio_progress() as progress:
-        for result in rec.transcribe_many(
-            items,
-            batch_size=batch_size,
-            nbest=nbest if format == "json" else 1,
-            progress=progress,
-            times=format != "text",
-            jobs=jobs,
-            warp=warp,
-        ):
+        for result in transcribe_many(items, progress=progress, **options):
             if result.error:
                 failed += 1
                 err.print(f"error: {result.error}", markup=False, soft_wrap=True)
                 continue
             if result.warning:
                 err.print(f"warning: {result.warning}", markup=False, soft_wrap=True)
+            if tagger:
+                result = dataclasses.replace(result, slots=tagger.fill(result.text, result.chars or None))
             out.write(result)
-    if failed:
-        err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
-        raise typer.Exit(1)
+    return failed
+
+
+def _slot_tagger(path: Path | None):
+    """The slot tagger of --slots (None without it); a bad file is a one-line error before any audio is read."""
+    if path is None:
+        return None
+    from asr.slots import SlotTagger
+
+    return SlotTagger.load(path)
 
 
 def _first_seconds(items: list[tuple[str, str | None]], seconds: float):

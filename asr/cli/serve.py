@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from asr.cli.app import app
-from asr.cli.options import DecodingFlags, Device, Int8, decoding_flags, recognizer
+from asr.cli.options import DecodingFlags, Device, Int8, SlotModel, decoding_flags, recognizer
 from asr.errors import UserError
 
 
@@ -31,6 +31,7 @@ def serve(
     decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
     device: Device = "auto",
+    slots: SlotModel = None,
 ) -> None:
     """Serve MODEL: POST /v1/transcribe, websocket /v1/stream, a web page at /."""
     try:
@@ -42,7 +43,9 @@ def serve(
     import torch
 
     from asr.cores import usable_cores
+    from asr.slots import SlotTagger
 
+    tagger = SlotTagger.load(slots) if slots else None
     rec, _ = recognizer(model, decoding, int8, device, None)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
     torch.set_num_threads(max(1, usable_cores() // workers))
@@ -69,6 +72,6 @@ def serve(
         flush=True,
     )
     config = uvicorn.Config(
-        create_app(rec, settings), log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5
+        create_app(rec, settings, tagger), log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5
     )
     uvicorn.Server(config).run(sockets=[sock])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import SAMPLE_RATE, resample, to_mono
-from asr.data import Utterance, write_data_dir
+from asr.data import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
 
 ESPEAK_VOICE = "cmn-latn-pinyin"  # plain "cmn" reads characters through the wrong dictionary
@@ -213,6 +214,33 @@ def sentence(rng: random.Random) -> str:
             f"{_time(rng)}{praise}",
         ]
     )
+
+
+# Slot labels of the travel sentences: where from, where to, on which day, at what time. The
+# demo's sentences follow the templates above, so a pattern over the text labels them exactly.
+SLOTS = ("origin", "destination", "date", "time")
+_NUM = "[零一二三四五六七八九十百千]+"
+_CITY = "|".join(CITIES)
+_SLOT_PATTERNS = [
+    ("date", re.compile(f"(?:[{DIGITS}]{{4}}年)?{_NUM}月{_NUM}[日号]|[{DIGITS}]{{4}}年")),
+    ("time", re.compile(f"{_NUM}点(?:半|{_NUM}分)?")),
+    ("origin", re.compile(f"(?<=从)(?:{_CITY})|(?<=^我在)(?:{_CITY})")),
+    # 我想在X alone: where the speaker wants to be (after 在, a time or date would follow instead)
+    ("destination", re.compile(f"(?<=[到去])(?:{_CITY})|(?<=^我想在)(?:{_CITY})$")),
+]
+
+
+def travel_slots(text: str) -> list[str]:
+    """One BIO slot tag per character of a demo sentence: 从上海去北京 -> B-origin I-origin O
+    B-destination I-destination O... (the city after 从 is the origin, after 到/去 the
+    destination; dates with or without a year; clock times; everything else O)."""
+    tags = ["O"] * len(text)
+    for slot, pattern in _SLOT_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(t != "O" for t in tags[m.start() : m.end()]):
+                continue  # a clock time's hour inside a date is not a second slot
+            tags[m.start() : m.end()] = [f"B-{slot}"] + [f"I-{slot}"] * (m.end() - m.start() - 1)
+    return tags
 
 
 @dataclass(frozen=True)
@@ -538,4 +566,5 @@ def generate(
         # wav.scp paths are relative to the data dir, so the corpus folder can be moved
         utts = [Utterance(j.uid, Path("..") / j.path.relative_to(out_dir), j.text) for j in split_jobs]
         write_data_dir(out_dir / split, utts, {j.uid: j.voice for j in split_jobs})
+        write_slots(out_dir / split, {j.uid: travel_slots(j.text) for j in split_jobs})
     return {split: len(v) for split, v in jobs.items()}

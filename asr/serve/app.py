@@ -33,8 +33,9 @@ from asr.decoding import Hotwords
 from asr.errors import AudioError
 from asr.recognizer import Recognizer
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
+from asr.slots import SlotTagger
 from asr.subtitles import to_srt, to_tsv, to_vtt
-from asr.transcript import Char, Transcript, shifted
+from asr.transcript import Char, Transcript, shifted, slots_json
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("asr.serve")
@@ -237,8 +238,9 @@ def _render(t: Transcript, fmt: str) -> Response:
     return JSONResponse(t.to_json(), headers=headers)
 
 
-def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> FastAPI:
-    """The server around `rec` (loaded once; shared by every request)."""
+def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings(), tagger: SlotTagger | None = None) -> FastAPI:
+    """The server around `rec` (loaded once; shared by every request); with `tagger`, every
+    result also carries its filled slots and the page shows them as a booking form."""
     app = FastAPI(title="asr", docs_url="/docs", redoc_url=None)
     pool = Pool(settings.workers, settings.queue)
     app.state.pool = pool
@@ -256,11 +258,11 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
 
     @app.get("/v1/model")
     async def model_info():
-        return _model_info(rec, settings)
+        return _model_info(rec, settings, tagger)
 
     @app.post("/v1/transcribe")
     async def transcribe(request: Request):
-        return await _transcribe(request, rec, pool, settings)
+        return await _transcribe(request, rec, pool, settings, tagger)
 
     @app.post("/v1/subtitles")
     async def subtitles(request: Request):
@@ -279,7 +281,7 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings()) -> Fa
             await _ws_fail(ws, 1008, "missing or wrong token (?token=TOKEN)")
             return
         try:
-            await _serve_stream(ws, rec, pool, settings)
+            await _serve_stream(ws, rec, pool, settings, tagger)
         except WebSocketDisconnect:
             pass  # the client went away; nothing is owed to it
 
@@ -321,7 +323,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal error (logged on the server)")
 
 
-def _model_info(rec: Recognizer, settings: ServeSettings) -> dict:
+def _model_info(rec: Recognizer, settings: ServeSettings, tagger: SlotTagger | None) -> dict:
     """GET /v1/model: the model, its decoding settings and the server's limits."""
     r = rec.recipe
     return {
@@ -339,6 +341,7 @@ def _model_info(rec: Recognizer, settings: ServeSettings) -> dict:
             "beta": rec.decode.beta,
             "hotwords": bool(rec.hotwords),
         },
+        "slots": tagger.slots if tagger else None,  # the slot names results carry (None: no slot model)
         "limits": {
             "max_upload_mb": settings.max_upload_mb,
             "max_seconds": settings.max_seconds,
@@ -347,7 +350,9 @@ def _model_info(rec: Recognizer, settings: ServeSettings) -> dict:
     }
 
 
-async def _transcribe(request: Request, rec: Recognizer, pool: Pool, settings: ServeSettings) -> Response:
+async def _transcribe(
+    request: Request, rec: Recognizer, pool: Pool, settings: ServeSettings, tagger: SlotTagger | None
+) -> Response:
     """POST /v1/transcribe: one uploaded file, rendered in the format asked for."""
     opts = _options(rec, request.query_params)
     name, data = await _audio_from_request(request, int(settings.max_upload_mb * 2**20))
@@ -365,6 +370,8 @@ async def _transcribe(request: Request, rec: Recognizer, pool: Pool, settings: S
     except AudioError as exc:
         raise ApiError(400, str(exc)) from None
     t.path = name
+    if tagger:
+        t.slots = tagger.fill(t.text, t.chars or None)
     if opts["warning"]:
         t.warning = "; ".join(w for w in (opts["warning"], t.warning) if w)
     return _render(t, opts["format"])
@@ -442,7 +449,9 @@ def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConf
     return cfg, start
 
 
-async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: ServeSettings) -> None:
+async def _serve_stream(
+    ws: WebSocket, rec: Recognizer, pool: Pool, settings: ServeSettings, tagger: SlotTagger | None
+) -> None:
     """One streaming session (protocol in README.md): start message, audio, end message."""
     try:
         first = await _receive(ws, settings.idle_timeout)
@@ -457,7 +466,7 @@ async def _serve_stream(ws: WebSocket, rec: Recognizer, pool: Pool, settings: Se
         await _ws_fail(ws, 1008, f"no start message within {settings.idle_timeout:g} s")
         return
     await ws.send_json({"status": "ok", "type": "server_ready", **({"warning": warning} if warning else {})})
-    await _Session(ws, rec, pool, Stream(cfg), start, decode_opts).run(settings.idle_timeout)
+    await _Session(ws, rec, pool, Stream(cfg), start, decode_opts, tagger).run(settings.idle_timeout)
 
 
 def _end_signal(msg: dict) -> bool:
@@ -471,8 +480,18 @@ class _Session:
     """A started stream: audio in, partial and final results out, until the end message (or,
     without WeNet's continuous_decoding, the first final)."""
 
-    def __init__(self, ws: WebSocket, rec: Recognizer, pool: Pool, stream: Stream, start: dict, decode_opts: dict):
+    def __init__(
+        self,
+        ws: WebSocket,
+        rec: Recognizer,
+        pool: Pool,
+        stream: Stream,
+        start: dict,
+        decode_opts: dict,
+        tagger: SlotTagger | None = None,
+    ):
         self.ws, self.rec, self.pool, self.stream, self.decode_opts = ws, rec, pool, stream, decode_opts
+        self.tagger = tagger
         self.n, self.continuous = start["nbest"], start.get("continuous_decoding", True)
 
     async def run(self, idle_timeout: float) -> None:
@@ -518,6 +537,9 @@ class _Session:
         msg = {"status": "ok", "type": f"{piece.kind}_result", "segment": piece.segment}
         msg.update({"start": round(piece.start, 3), "end": round(piece.end, 3), "text": t.text})
         if final:
-            msg["chars"] = [c.to_json() for c in shifted(t.chars, piece.start, piece.end)]
+            chars = shifted(t.chars, piece.start, piece.end)
+            msg["chars"] = [c.to_json() for c in chars]
+            if self.tagger:  # the segment's slots, times from the stream's start
+                msg.update(slots_json(self.tagger.fill(t.text, chars)))
         msg["nbest"] = _wenet_nbest(t, piece.start, piece.end, final, n)
         await self.ws.send_json(msg)

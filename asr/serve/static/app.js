@@ -17,7 +17,42 @@ function hotwords() {
   return $("hotwords").value.split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
+// The booking form: one row per slot the server's slot model fills (GET /v1/model's "slots").
+function showForm(names) {
+  const body = $("form").querySelector("tbody");
+  body.replaceChildren();
+  for (const name of names) {
+    const row = document.createElement("tr");
+    const label = document.createElement("th");
+    label.textContent = name;
+    const value = document.createElement("td");
+    value.dataset.slot = name;
+    row.append(label, value);
+    body.append(row);
+  }
+  $("booking").hidden = names.length === 0;
+  clearForm();
+}
+
+function clearForm() {
+  for (const cell of $("form").querySelectorAll("td[data-slot]")) {
+    cell.textContent = "-";
+    cell.className = "empty";
+  }
+}
+
+// A result's slots ({name: text}) into the form; a later segment's value replaces an earlier one.
+function fillForm(slots) {
+  for (const [name, text] of Object.entries(slots || {})) {
+    const cell = $("form").querySelector(`td[data-slot="${CSS.escape(name)}"]`);
+    if (!cell) continue;
+    cell.textContent = text;
+    cell.className = "";
+  }
+}
+
 function clearResults() {
+  clearForm();
   chars = [];
   duration = null;
   $("transcript").textContent = "";
@@ -50,6 +85,7 @@ fetch("/v1/model" + (token ? "?token=" + encodeURIComponent(token) : ""))
   .then((m) => {
     if (m.error) return;
     joiner = m.word_boundaries ? " " : "";
+    showForm(m.slots || []);
     $("model").textContent =
       `${m.model.layers}x${m.model.hidden} bidirectional ${m.model.cell}, ` +
       `${(m.parameters / 1e6).toFixed(2)} M parameters, ${m.units} units, decoder ${m.decode.decoder}`;
@@ -74,6 +110,7 @@ $("upload").addEventListener("click", async () => {
     chars = body.chars || [];
     duration = body.duration;
     $("transcript").textContent = body.text;
+    fillForm(body.slots);
     status.dataset.finals = String(segs.length);
     setStatus(`${file.name}: ${body.duration} s of audio` + (body.warning ? ` (warning: ${body.warning})` : ""), "done");
   } catch (e) {
@@ -114,6 +151,7 @@ $("record").addEventListener("click", async () => {
     } else if (msg.type === "final_result") {
       $("partial").textContent = "";
       if (msg.text) addSegment(msg, joiner);
+      fillForm(msg.slots);
       chars = chars.concat(msg.chars || []);
       duration = msg.end;
       status.dataset.finals = String(Number(status.dataset.finals) + 1);
