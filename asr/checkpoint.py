@@ -6,8 +6,6 @@ containers, so a crafted file cannot run code when it is opened.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import torch
 from asr.config import Recipe, from_dict, to_dict
 from asr.errors import UserError
 from asr.model import CTCModel
-from asr.modelfile import FORMAT, SLOTS_FORMAT, read_torch_file
+from asr.modelfile import FORMAT, SLOTS_FORMAT, read_torch_file, write_torch_file
 from asr.vocab import Vocab
 
 VERSION = 1
@@ -36,17 +34,7 @@ def save_checkpoint(
     }
     if train_state is not None:
         payload["train_state"] = train_state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_torch_file(path, payload)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -55,7 +43,7 @@ def load_checkpoint(path: str | Path) -> dict:
     ckpt = read_torch_file(path)
     if ckpt.get("format") == SLOTS_FORMAT:
         raise UserError(f"{path}: a slot model, not a speech recognition model (use it with --slots)")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if ckpt.get("format") != FORMAT:
         raise UserError(f"{path}: not an asr model file")
     if ckpt.get("version") != VERSION:
         raise UserError(

@@ -4,8 +4,10 @@ format names that tell a recognizer's model file (asr/checkpoint.py) from a slot
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import tempfile
 from pathlib import Path
 
 import torch
@@ -38,3 +40,20 @@ def read_torch_file(path: str | Path, what: str = "model file") -> dict:
     if not isinstance(ckpt, dict):
         raise UserError(f"{path}: not an asr {what}")
     return ckpt
+
+
+def write_torch_file(path: str | Path, payload: dict) -> None:
+    """torch.save `payload` to `path` through a temporary file in the same folder, synced and
+    renamed into place: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -14,9 +14,7 @@ transcript with their times.
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from asr.errors import UserError
 from asr.model import ModelConfig
 from asr.modelfile import FORMAT as ASR_FORMAT
 from asr.modelfile import SLOTS_FORMAT as FORMAT
-from asr.modelfile import read_torch_file
+from asr.modelfile import read_torch_file, write_torch_file
 from asr.transcript import Char, Slot
 
 VERSION = 1
@@ -164,7 +162,6 @@ class SlotTagger:
 
     def save(self, path: str | Path) -> None:
         """Write the model file (settings, characters, tags, weights); readers never see half a file."""
-        path = Path(path)
         payload = {
             "format": FORMAT,
             "version": VERSION,
@@ -173,15 +170,7 @@ class SlotTagger:
             "tags": self.tags,
             "model": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_torch_file(path, payload)
 
     @classmethod
     def load(cls, path: str | Path) -> SlotTagger:
@@ -279,7 +268,8 @@ def train_tagger(
         log(line)
     if best_state is not None:
         net.load_state_dict(best_state)
-    return SlotTagger(net, chars, tags), best
+    net.eval()
+    return tagger, best
 
 
 def tag_f1(refs: list[list[str]], hyps: list[list[str]]) -> float:

@@ -64,13 +64,19 @@ def append_result(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def transcribed(rec, data: Path) -> list[tuple[str, str]]:
+    """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
+    from asr.data import read_data_dir
+
+    utts = read_data_dir(data)
+    hyps = rec.transcribe_many([str(u.path) for u in utts])
+    return [(u.text, h.text or "") for u, h in zip(utts, hyps)]
+
+
 def greedy_rates(model: Path, data: Path) -> dict:
     """error_rates (cer, wer, ...) of `model` decoding a data dir greedily."""
-    from asr.data import read_data_dir
     from asr.evaluate import error_rates
     from asr.recognizer import Recognizer
 
-    rec = Recognizer(model, decoder="greedy")
-    utts = read_data_dir(data)
-    hyps = [r.text or "" for r in rec.transcribe_many([str(u.path) for u in utts])]
-    return error_rates([u.text for u in utts], hyps)
+    pairs = transcribed(Recognizer(model, decoder="greedy"), data)
+    return error_rates([ref for ref, _ in pairs], [hyp for _, hyp in pairs])

@@ -26,7 +26,7 @@ import torch
 from asr.config import load_slot_config
 from asr.corpora.demo import CITIES, plan, travel_slots
 from asr.slots import SlotTagger, slot_values, tag_f1, train_tagger, value_f1
-from bench.common import machine, write_section
+from bench.common import machine, transcribed, write_section
 
 ROWS = [("none", False), *((cell, bi) for cell in ("elman", "jordan", "gru", "lstm") for bi in (False, True))]
 Example = tuple[str, list[str]]
@@ -54,17 +54,10 @@ def both_roles(test: list[Example]) -> list[Example]:
 
 def transcripts(model: Path, data: Path, splits: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """(reference, greedy transcript) per utterance of each split (skipped when its folder is missing)."""
-    from asr.data import read_data_dir
     from asr.recognizer import Recognizer
 
     rec = Recognizer(model, decoder="greedy")
-    out = {}
-    for split in splits:
-        if (data / split / "wav.scp").is_file():
-            utts = read_data_dir(data / split)
-            hyps = rec.transcribe_many([str(u.path) for u in utts])
-            out[split] = [(u.text, h.text or "") for u, h in zip(utts, hyps)]
-    return out
+    return {split: transcribed(rec, data / split) for split in splits if (data / split / "wav.scp").is_file()}
 
 
 def score(tagger: SlotTagger, test: list[Example], heard: dict[str, list[tuple[str, str]]]) -> dict:
