@@ -15,13 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable
-# recordings to the demo training set; the web page's tests drive Debian's Chromium; a CJK font
-# (WenQuanYi Micro Hei) draws Chinese in `asr align` plots and the page's screenshots. Installed
-# with apt-get when run as root.
-SYSPKGS := espeak-ng gcin-voice chromium fonts-wqy-microhei
+# recordings to the demo training set; npm fetches the yanyu package, the human voice of the demo's
+# dev set; the web page's tests drive Debian's Chromium; a CJK font (WenQuanYi Micro Hei) draws
+# Chinese in `asr align` plots and the page's screenshots. Installed with apt-get when run as root.
+SYSPKGS := espeak-ng gcin-voice npm chromium fonts-wqy-microhei
 sysdeps:
 	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ] || ! command -v chromium >/dev/null \
-	    || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
+	    || ! command -v npm >/dev/null || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null; \
 	  elif ! command -v espeak-ng >/dev/null; then \

@@ -66,6 +66,8 @@ CORPORA = {
     "data_voices": {"random_voices": RANDOM_VOICES},  # random espeak-ng voice variants added
     "data_world": {"world_share": 0.75},  # 3 of 4 human utterances re-synthesized (WORLD) as other speakers
     "data_world30": {"world_share": 0.75, "human_share": 0.3},  # ... and twice the human share
+    "data_nohuman": {"human_share": 0.0},  # espeak-ng voices only
+    "data_human30": {"human_share": 0.3},  # twice the human share, none re-synthesized
 }
 ROW_CORPUS = {
     "voices": "data_voices",
@@ -74,6 +76,10 @@ ROW_CORPUS = {
     "rec_world_seed1": "data_world",
     "all_late_world": "data_world",
     "rec_world30": "data_world30",
+    "rec_nohuman": "data_nohuman",
+    "rec_human30": "data_human30",
+    "rec_human30_seed1": "data_human30",
+    "rec_cmvn_world": "data_world",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only); the "+ VTLP 0.8-1.25, from epoch 4" row is the recipe.
@@ -114,6 +120,13 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     ),
     "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD)", RECIPE),
     "all_late_world": ("+ all from epoch 4, + 3/4 of the human utterances re-synthesized (WORLD)", ALL + LATE),
+    "rec_nohuman": ("recipe, no human voice in training (espeak-ng only)", RECIPE),
+    "rec_human30": ("recipe, human share 15% -> 30%", RECIPE),
+    "rec_human30_seed1": ("recipe, human share 15% -> 30%, training seed 1", RECIPE + ["train.seed=1"]),
+    "rec_cmvn_world": (
+        "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
+        RECIPE + ["features.utterance_norm=mean_var"],
+    ),
 }
 
 
@@ -145,6 +158,7 @@ def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: s
     return {
         "row": name,
         "dev": summary["best_cer"],
+        "dev_human": score(best, corpus / "dev_human") if (corpus / "dev_human" / "text").is_file() else None,
         "test": score(best, corpus / "test"),
         "heldout": score(best, corpus / "test_unheard"),
         "test_8k": score(best, corpus / "test_8k"),
@@ -155,13 +169,14 @@ def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: s
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| recipe | dev CER | test CER | held-out human CER | 8 kHz test CER | train min |",
-        "|---|---|---|---|---|---|",
+        "| recipe | dev CER | dev human CER | test CER | held-out human CER | 8 kHz test CER | train min |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         label = ROWS[r["row"]][0] if r["row"] in ROWS else r["row"]
+        human = "-" if r.get("dev_human") is None else f"{r['dev_human']:.2%}"
         lines.append(
-            f"| {label} | {r['dev']:.2%} | {r['test']:.2%} | {r['heldout']:.2%} | {r['test_8k']:.2%} "
+            f"| {label} | {r['dev']:.2%} | {human} | {r['test']:.2%} | {r['heldout']:.2%} | {r['test_8k']:.2%} "
             f"| {'-' if r['minutes'] is None else format(r['minutes'], '.1f')} |"
         )
     return "\n".join(lines)
@@ -193,6 +208,13 @@ def main() -> None:
             demo.generate(work / folder, **CORPORA[folder])
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
+    human_dev = [
+        Utterance(u.id, Path(u.path).resolve(), u.text)
+        for u in read_data_dir(corpus / "dev")
+        if f"-{demo.DEV_HUMAN_VOICE}-" in u.id
+    ]
+    if human_dev and not (corpus / "dev_human" / "text").is_file():
+        write_data_dir(corpus / "dev_human", human_dev)
     results_file = work / "results.jsonl"
     done = read_results(results_file)
     for name in rows:
@@ -202,7 +224,8 @@ def main() -> None:
         done[name] = r
         append_result(results_file, r)
         print(
-            f"{name}: dev {r['dev']:.2%} test {r['test']:.2%} held-out {r['heldout']:.2%} "
+            f"{name}: dev {r['dev']:.2%} (human {r['dev_human'] or 0:.2%}) test {r['test']:.2%} "
+            f"held-out {r['heldout']:.2%} "
             f"8k {r['test_8k']:.2%} ({r['minutes']:.1f} min)",
             flush=True,
         )
@@ -216,7 +239,9 @@ Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmenta
 ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
 The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} ({demo.HUMAN_SHARE:.0%} of
 the utterances); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
-train or dev. Dev (espeak-ng voices training never hears) decides; the held-out column is not tuned on.
+train or dev. Dev decides: espeak-ng voices training never hears and, where "dev human" has a
+figure, half of it read by yanyu's speaker (a man, human, never in training; the column is that
+half alone). The held-out column is not tuned on.
 Each row adds one change to the first row's recipe ("from epoch 4": `augment.start_epoch=3`, three
 clean epochs before augmentation starts); the "recipe ..." rows change the demo recipe as it now
 is, the "+ VTLP 0.8-1.25 (p 0.8), from epoch 4" row. One seed per row unless it says otherwise: runs

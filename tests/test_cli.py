@@ -192,7 +192,7 @@ def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
 
 
 def test_help_says_what_the_options_take():
-    from asr.corpora.demo import HUMAN_SHARE, WORLD_SHARE
+    from asr.corpora.demo import DEV_HUMAN_SHARE, HUMAN_SHARE, WORLD_SHARE
 
     res = run_asr("transcribe", "--help")
     assert res.returncode == 0
@@ -201,6 +201,7 @@ def test_help_says_what_the_options_take():
     assert "asr[lhotse]" in run_asr("prepare", "lhotse", "--help").stdout  # not eaten as markup
     demo = " ".join(run_asr("prepare", "demo", "--help").stdout.split())
     assert f"[default: {HUMAN_SHARE};" in demo.split("--human-share")[1].split("--world-share")[0]
-    assert f"[default: {WORLD_SHARE};" in demo.split("--world-share")[1]
+    assert f"[default: {WORLD_SHARE};" in demo.split("--world-share")[1].split("--dev-human-share")[0]
+    assert f"[default: {DEV_HUMAN_SHARE};" in demo.split("--dev-human-share")[1]
     res = run_asr("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"

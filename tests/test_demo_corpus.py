@@ -14,8 +14,7 @@ from asr.corpora.demo import (
     GCIN_DIR,
     TEST_VOICES,
     _espeak,
-    _gcin,
-    _syllable,
+    _human,
     cn_number,
     generate,
     import_pyworld,
@@ -23,6 +22,7 @@ from asr.corpora.demo import (
     travel_slots,
     world_resynthesize,
 )
+from asr.corpora.syllables import read_syllable
 from asr.data import read_data_dir, read_slot_data
 from asr.errors import UserError
 
@@ -72,7 +72,7 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
     reason="needs espeak-ng and gcin-voice (make setup installs them)",
 )
 def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
-    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5)
+    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5, dev_human_share=0)
     assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
     resynth = [u for u in read_data_dir(tmp_path / "train") if "-gcin3w-" in u.id]
     assert resynth and all(sf.info(str(u.path)).duration > 0.3 for u in resynth)
@@ -102,7 +102,7 @@ def test_random_voice_variants_join_training_only():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
-    counts = generate(tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6)
+    counts = generate(tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6, dev_human_share=0)
     assert counts == {"test": 2, "dev": 2, "train": 12}
     variants = tmp_path / "espeak" / "espeak-ng-data" / "voices" / "!v"
     assert sorted(p.name for p in variants.glob("rand*")) == [f"rand{k:03d}" for k in range(6)]
@@ -151,19 +151,19 @@ def test_world_resynthesis_moves_pitch_and_formants():
         return min(np.arange(0.7, 1.4, 0.01), key=lambda a: np.mean((np.interp(freqs / a, freqs, ref) - env) ** 2))
 
     text = "我想去北京"
-    source = [_syllable("3", ch) for ch in text]
+    source = [read_syllable("gcin3", ch) for ch in text]
     _, env_src = measure([(resample(w, sr), 16000) for w, sr in source])
     for target, tract in ((250.0, 1.2), (90.0, 0.9), (160.0, 1.0)):
-        pieces = world_resynthesize(text, "3", target, tract)
+        pieces = world_resynthesize(text, "gcin3", target, tract)
         # each syllable keeps its length (at 16 kHz)
         assert [len(w) for w, _ in pieces] == pytest.approx([len(w) * 16000 / sr for w, sr in source], abs=100)
         f0, env = measure(pieces)
         assert f0 == pytest.approx(target, rel=0.1)
         assert formant_scale(env, env_src) == pytest.approx(tract, abs=0.04)
     # reproducible: the same random speaker from the same seed
-    a = _gcin(text, "3", np.random.default_rng(7), world=True)
-    b = _gcin(text, "3", np.random.default_rng(7), world=True)
-    c = _gcin(text, "3", np.random.default_rng(8), world=True)
+    a = _human(text, "gcin3", np.random.default_rng(7), world=True)
+    b = _human(text, "gcin3", np.random.default_rng(7), world=True)
+    c = _human(text, "gcin3", np.random.default_rng(8), world=True)
     assert np.array_equal(a, b) and not np.array_equal(a[: len(c)], c[: len(a)])
 
 

@@ -197,8 +197,17 @@ def prepare_demo_cmd(
             help="Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)",
         ),
     ] = 0.0,
+    dev_human_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of dev read by a human voice training never hears (npm's yanyu)"),
+    ] = 0.5,
+    yanyu_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="yanyu's unpacked pinyin-syllables/ folder (default: fetched with npm pack)"),
+    ] = None,
 ) -> None:
-    """Synthesize the demo Mandarin corpus (espeak-ng, plus gcin-voice recordings when installed)."""
+    """Synthesize the demo Mandarin corpus (espeak-ng, plus human syllable recordings: gcin-voice
+    in training and test_unheard, yanyu in dev)."""
     from asr.corpora.demo import generate
 
     def progress(n: int, total: int) -> None:
@@ -216,5 +225,8 @@ def prepare_demo_cmd(
         random_voices=random_voices,
         human_share=human_share,
         world_share=world_share,
+        dev_human_share=dev_human_share,
+        yanyu_dir=yanyu_dir,
+        notice=lambda line: err.print(line, markup=False),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

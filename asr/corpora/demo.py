@@ -5,8 +5,9 @@ from seeded templates; each split holds different sentences. Speech comes from e
 `cmn-latn-pinyin` voice with many variants, speeds and pitches (dev and test use voices that
 training never hears; `random_voices` adds random variant files of men, women and children to
 training) and, when Debian's gcin-voice is installed, from human syllable recordings joined into
-utterances: speaker 3 in training, speaker 5 only in the held-out test_unheard split. Level,
-silence and noise vary.
+utterances: speaker 3 in training, speaker 5 only in the held-out test_unheard split. Half of
+dev is read by another human, npm's yanyu speaker (fetched with npm; see asr.corpora.syllables),
+whom training never hears. Level, silence and noise vary.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import SAMPLE_RATE, resample, to_mono
+from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, read_syllable, syllable_path, yanyu_ready
 from asr.data import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
 
@@ -88,51 +91,14 @@ TRAIN_VOICES = [
     "zac",
 ]
 
-# gcin-voice folders are named by bopomofo plus tone digit (no digit: first tone).
-GCIN_DIR = Path("/usr/share/gcin-voice/ogg")
-# Speaker 3 is the only human voice training hears. Speaker 5 is the held-out human test: never
-# in train or dev (and never tuned on); it reads the test sentences as the test_unheard split.
+# Speaker 3 is the only gcin-voice speaker training hears. Speaker 5 is the held-out human test:
+# never in train or dev (and never tuned on); it reads the test sentences as the test_unheard split.
 TRAIN_GCIN_SPEAKERS = ("3",)
 HELDOUT_GCIN_SPEAKER = "5"
-BOPOMOFO = {
-    "零": "ㄌㄧㄥ2",
-    "一": "ㄧ",
-    "二": "ㄦ4",
-    "三": "ㄙㄢ",
-    "四": "ㄙ4",
-    "五": "ㄨ3",
-    "六": "ㄌㄧㄡ4",
-    "七": "ㄑㄧ",
-    "八": "ㄅㄚ",
-    "九": "ㄐㄧㄡ3",
-    "十": "ㄕ2",
-    "百": "ㄅㄞ3",
-    "千": "ㄑㄧㄢ",
-    "年": "ㄋㄧㄢ2",
-    "月": "ㄩㄝ4",
-    "日": "ㄖ4",
-    "号": "ㄏㄠ4",
-    "点": "ㄉㄧㄢ3",
-    "分": "ㄈㄣ",
-    "半": "ㄅㄢ4",
-    "好": "ㄏㄠ3",
-    "棒": "ㄅㄤ4",
-    "我": "ㄨㄛ3",
-    "想": "ㄒㄧㄤ3",
-    "在": "ㄗㄞ4",
-    "到": "ㄉㄠ4",
-    "从": "ㄘㄨㄥ2",
-    "去": "ㄑㄩ4",
-    "北": "ㄅㄟ3",
-    "京": "ㄐㄧㄥ",
-    "上": "ㄕㄤ4",
-    "海": "ㄏㄞ3",
-    "台": "ㄊㄞ2",
-    "广": "ㄍㄨㄤ3",
-    "州": "ㄓㄡ",
-    "深": "ㄕㄣ",
-    "圳": "ㄓㄣ4",
-}
+# yanyu's speaker reads a share of dev (when npm can fetch it): a human voice training never
+# hears, so that dev sees what helps human voices.
+DEV_HUMAN_VOICE = "yanyu"
+DEV_HUMAN_SHARE = 0.5
 
 
 def cn_number(n: int) -> str:
@@ -247,10 +213,11 @@ def travel_slots(text: str) -> list[str]:
 class Job:
     uid: str
     text: str
-    voice: str  # espeak variant, or "gcin3"/"gcin5" for the human syllable recordings
+    voice: str  # espeak variant, or a human voice of asr.corpora.syllables: "gcin3", "gcin5", "yanyu"
     seed: int
     path: Path
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
+    yanyu_dir: str | None = None  # yanyu's syllable recordings, for the human dev voice
 
 
 # Random speakers, for espeak-ng variants and for WORLD re-synthesis of the human recordings:
@@ -351,15 +318,6 @@ def _espeak(text: str, variant: str, rng: np.random.Generator, espeak_path: str 
     return resample(to_mono(wave), sr)
 
 
-def _syllable(speaker: str, ch: str) -> tuple[np.ndarray, int]:
-    """One gcin-voice recording of character `ch`, trimmed to its sound, and its sample rate."""
-    wave, sr = sf.read(str(GCIN_DIR / BOPOMOFO[ch] / f"{speaker}.ogg"), dtype="float32")
-    wave = to_mono(wave)
-    nz = np.flatnonzero(np.abs(wave) > 0.02 * np.abs(wave).max())
-    wave = wave[max(nz[0] - 400, 0) : nz[-1] + 400] if nz.size else wave
-    return wave, sr
-
-
 # The share of training read by the human voice, and of that, the share re-synthesized as random
 # other speakers.
 HUMAN_SHARE = 0.15
@@ -368,12 +326,12 @@ WORLD_FRAME_MS = 5.0
 _world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _world_analysis(speaker: str, ch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _world_analysis(voice: str, ch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WORLD's F0 contour, spectral envelope and aperiodicity of one syllable (cached per process)."""
-    key = (speaker, ch)
+    key = (voice, ch)
     if key not in _world_cache:
         pw = import_pyworld()
-        x = resample(*_syllable(speaker, ch)).astype(np.float64)
+        x = resample(*read_syllable(voice, ch)).astype(np.float64)
         f0, t = pw.dio(x, SAMPLE_RATE, f0_floor=50.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
         f0 = pw.stonemask(x, f0, t, SAMPLE_RATE)
         _world_cache[key] = (f0, pw.cheaptrick(x, f0, t, SAMPLE_RATE), pw.d4c(x, f0, t, SAMPLE_RATE))
@@ -404,14 +362,14 @@ def _warp_envelope(env: np.ndarray, scale: float) -> np.ndarray:
 
 
 def world_resynthesize(
-    text: str, speaker: str, f0_median: float, tract: float, f0_spread: float = 1.0
+    text: str, voice: str, f0_median: float, tract: float, f0_spread: float = 1.0
 ) -> list[tuple[np.ndarray, int]]:
-    """The syllables of `text` read by `speaker`, re-synthesized by WORLD as another speaker:
+    """The syllables of `text` read by `voice`, re-synthesized by WORLD as another speaker:
     the F0 contour moved to median `f0_median` Hz (tone shapes kept, their range in log F0 scaled
     by `f0_spread`) and the spectral envelope stretched by the vocal-tract scale `tract`
     (formants x `tract`). Returns (wave, sample rate) per syllable, each as long as its source."""
     pw = import_pyworld()
-    frames = [_world_analysis(speaker, ch) for ch in text]
+    frames = [_world_analysis(voice, ch) for ch in text]
     voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
     median = float(np.median(voiced)) if voiced.size else f0_median
     out = []
@@ -422,16 +380,20 @@ def world_resynthesize(
     return out
 
 
-def _world_voice(text: str, speaker: str, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+def _world_voice(text: str, voice: str, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
     """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25)."""
     shares = np.array([w for w, _, _ in SPEAKER_KINDS.values()])
     _, f0_range, tract_range = list(SPEAKER_KINDS.values())[rng.choice(len(shares), p=shares / shares.sum())]
-    return world_resynthesize(text, speaker, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25))
+    return world_resynthesize(text, voice, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25))
 
 
-def _gcin(text: str, speaker: str, rng: np.random.Generator, world: bool = False) -> np.ndarray:
+def _human(
+    text: str, voice: str, rng: np.random.Generator, world: bool = False, yanyu_dir: str | None = None
+) -> np.ndarray:
+    """`text` read syllable by syllable by a human `voice` of asr.corpora.syllables, at a random
+    rate with random short pauses (with `world`: re-synthesized as a random other speaker)."""
     rate = rng.uniform(0.9, 1.15)  # speed perturbation (tempo and pitch together)
-    syllables = _world_voice(text, speaker, rng) if world else [_syllable(speaker, ch) for ch in text]
+    syllables = _world_voice(text, voice, rng) if world else [read_syllable(voice, ch, yanyu_dir) for ch in text]
     parts = []
     for wave, sr in syllables:
         parts += [
@@ -445,7 +407,9 @@ def render(job: Job) -> None:
     """Synthesize one utterance to a 16 kHz 16-bit wav with random level, padding and noise."""
     rng = np.random.default_rng(job.seed)
     if job.voice.startswith("gcin"):  # gcin3, or gcin3w: speaker 3 re-synthesized as another speaker
-        wave = _gcin(job.text, job.voice[4:].rstrip("w"), rng, world=job.voice.endswith("w"))
+        wave = _human(job.text, job.voice.rstrip("w"), rng, world=job.voice.endswith("w"))
+    elif job.voice == DEV_HUMAN_VOICE:
+        wave = _human(job.text, job.voice, rng, yanyu_dir=job.yanyu_dir)
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -461,6 +425,15 @@ def render(job: Job) -> None:
         wave = wave + noise * np.sqrt(signal_power / (np.mean(noise**2) + 1e-12) / 10 ** (snr_db / 10))
     job.path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(job.path), np.clip(wave, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+
+
+def recordings(job: Job) -> list[Path]:
+    """The human recordings `job` is made from, one per character (none for espeak-ng voices)."""
+    if job.voice.startswith("gcin"):
+        return [syllable_path(job.voice.rstrip("w"), ch) for ch in job.text]
+    if job.voice == DEV_HUMAN_VOICE:
+        return [syllable_path(job.voice, ch, job.yanyu_dir) for ch in job.text]
+    return []
 
 
 def unique_sentences(n: int, rng: random.Random) -> list[str]:
@@ -479,14 +452,17 @@ def plan(
     random_voices: int = 0,
     human_share: float = HUMAN_SHARE,
     world_share: float = WORLD_SHARE,
+    yanyu_dir: str | None = None,
+    dev_human_share: float = DEV_HUMAN_SHARE,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
     With `human`, `human_share` of train is read by the `gcin_speakers` (of those, `world_share`
     re-synthesized as random other speakers), and a test_unheard split holds the test sentences
-    read by the held-out speaker (both drawn from streams of their own, so the other utterances
-    do not depend on them). `random_voices` random espeak-ng variants join the training
-    voices (their files are written by `generate`)."""
+    read by the held-out speaker. With `yanyu_dir`, `dev_human_share` of dev is read by yanyu's
+    speaker instead of an espeak-ng voice. Each of these draws from a random stream of its own,
+    so the other utterances do not depend on them. `random_voices` random espeak-ng variants
+    join the training voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
         raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
     rng = random.Random(seed)
@@ -495,6 +471,7 @@ def plan(
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
     world = random.Random(seed + 3)
+    dev_human = random.Random(seed + 4)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
@@ -509,23 +486,30 @@ def plan(
                 voice = "gcin" + rng.choice(gcin_speakers)
                 if world.random() < world_share:
                     voice += "w"
+            if split == "dev" and yanyu_dir and dev_human.random() < dev_human_share:
+                voice = DEV_HUMAN_VOICE
             uid = f"{split}-{voice}-{i:05d}"
             path = out_dir / "wav" / split / f"{uid}.wav"
-            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path))
+            yanyu = yanyu_dir if voice == DEV_HUMAN_VOICE else None
+            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu))
     if human:
-        held = random.Random(seed + 1)
-        voice = "gcin" + HELDOUT_GCIN_SPEAKER
-        jobs["test_unheard"] = [
-            Job(
-                f"test_unheard-{voice}-{i:05d}",
-                j.text,
-                voice,
-                held.randrange(2**32),
-                out_dir / "wav" / "test_unheard" / f"test_unheard-{voice}-{i:05d}.wav",
-            )
-            for i, j in enumerate(jobs["test"])
-        ]
+        jobs["test_unheard"] = _unheard(out_dir, jobs["test"], random.Random(seed + 1))
     return jobs
+
+
+def _unheard(out_dir: Path, test: list[Job], rng: random.Random) -> list[Job]:
+    """The test sentences read by the held-out human speaker."""
+    voice = "gcin" + HELDOUT_GCIN_SPEAKER
+    return [
+        Job(
+            f"test_unheard-{voice}-{i:05d}",
+            j.text,
+            voice,
+            rng.randrange(2**32),
+            out_dir / "wav" / "test_unheard" / f"test_unheard-{voice}-{i:05d}.wav",
+        )
+        for i, j in enumerate(test)
+    ]
 
 
 def generate(
@@ -541,20 +525,39 @@ def generate(
     random_voices: int = 0,
     human_share: float = HUMAN_SHARE,
     world_share: float = WORLD_SHARE,
+    dev_human_share: float = DEV_HUMAN_SHARE,
+    yanyu_dir: str | Path | None = None,
+    notice=None,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns
     utterances per split. `gcin_speakers` are the human speakers training hears;
-    `random_voices` random espeak-ng voice variants join the training voices."""
+    `random_voices` random espeak-ng voice variants join the training voices. With
+    `dev_human_share`, that share of dev is read by yanyu's speaker: its recordings from
+    `yanyu_dir`, else fetched with npm into out_dir/sources. A source that cannot be had is left
+    out and `notice` (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
             "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
         )
+    notice = notice or (lambda line: print(line, file=sys.stderr))
+    out_dir = Path(out_dir)
     if human is None:
         human = GCIN_DIR.is_dir()
-    out_dir = Path(out_dir)
+        if not human:
+            notice("left out gcin-voice (human training voice, held-out test_unheard): apt-get install gcin-voice")
+    if dev_human_share > 0 and yanyu_dir is None:
+        try:
+            yanyu_dir = fetch_yanyu(out_dir / "sources")
+        except UserError as e:
+            notice(f"left out yanyu (the human dev voice; dev is espeak-ng voices only): {e}")
+    elif yanyu_dir is not None and not yanyu_ready(Path(yanyu_dir)):
+        raise UserError(f"{yanyu_dir}: not yanyu's {YANYU_FOLDER} folder (its <pinyin><tone>.mp3 files are missing)")
+    yanyu = str(Path(yanyu_dir).resolve()) if yanyu_dir and dev_human_share > 0 else None
     sizes = {"train": train, "dev": dev, "test": test}
-    jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, human_share, world_share)
+    jobs = plan(
+        out_dir, sizes, seed, human, gcin_speakers, random_voices, human_share, world_share, yanyu, dev_human_share
+    )
     if random_voices:
         write_random_variants(out_dir / "espeak", random_voice_names(random_voices), seed + 2)
     todo = [j for split in jobs.values() for j in split]
