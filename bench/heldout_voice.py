@@ -76,6 +76,7 @@ ROW_CORPUS = {
     "rec_world_seed1": "data_world",
     "all_late_world": "data_world",
     "rec_world30": "data_world30",
+    "rec_world30_seed1": "data_world30",
     "rec_nohuman": "data_nohuman",
     "rec_human30": "data_human30",
     "rec_human30_seed1": "data_human30",
@@ -119,6 +120,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         RECIPE + ["train.seed=1"],
     ),
     "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD)", RECIPE),
+    "rec_world30_seed1": (
+        "recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
+        RECIPE + ["train.seed=1"],
+    ),
     "all_late_world": ("+ all from epoch 4, + 3/4 of the human utterances re-synthesized (WORLD)", ALL + LATE),
     "rec_nohuman": ("recipe, no human voice in training (espeak-ng only)", RECIPE),
     "rec_human30": ("recipe, human share 15% -> 30%", RECIPE),
