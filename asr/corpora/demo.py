@@ -403,13 +403,20 @@ def _human(
     return np.concatenate(parts)
 
 
+def _human_voice(voice: str) -> str | None:
+    """The voice of asr.corpora.syllables a job's voice reads with ("gcin3w" -> "gcin3"), or None
+    for an espeak-ng voice. render and recordings both ask it, so they cannot disagree."""
+    if voice.startswith("gcin"):
+        return voice.rstrip("w")
+    return voice if voice == DEV_HUMAN_VOICE else None
+
+
 def render(job: Job) -> None:
     """Synthesize one utterance to a 16 kHz 16-bit wav with random level, padding and noise."""
     rng = np.random.default_rng(job.seed)
-    if job.voice.startswith("gcin"):  # gcin3, or gcin3w: speaker 3 re-synthesized as another speaker
-        wave = _human(job.text, job.voice.rstrip("w"), rng, world=job.voice.endswith("w"))
-    elif job.voice == DEV_HUMAN_VOICE:
-        wave = _human(job.text, job.voice, rng, yanyu_dir=job.yanyu_dir)
+    human = _human_voice(job.voice)
+    if human:  # gcin3w: speaker 3 re-synthesized as another speaker
+        wave = _human(job.text, human, rng, world=job.voice.endswith("w"), yanyu_dir=job.yanyu_dir)
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -429,11 +436,8 @@ def render(job: Job) -> None:
 
 def recordings(job: Job) -> list[Path]:
     """The human recordings `job` is made from, one per character (none for espeak-ng voices)."""
-    if job.voice.startswith("gcin"):
-        return [syllable_path(job.voice.rstrip("w"), ch) for ch in job.text]
-    if job.voice == DEV_HUMAN_VOICE:
-        return [syllable_path(job.voice, ch, job.yanyu_dir) for ch in job.text]
-    return []
+    human = _human_voice(job.voice)
+    return [syllable_path(human, ch, job.yanyu_dir) for ch in job.text] if human else []
 
 
 def unique_sentences(n: int, rng: random.Random) -> list[str]:
