@@ -9,9 +9,17 @@ DEMO   := exp/demo
 
 setup: $(VENV)/.installed sysdeps
 
-$(VENV)/.installed: pyproject.toml
+# ttskit's multi-speaker Mandarin synthesis reads part of the demo corpus's training sentences
+# (asr prepare demo --tts-share): its wheel pins torch<=1.7.1 and numba 0.48, so it goes in with
+# --no-deps beside the modules it imports at run time (asr/corpora/ttskit_voice.py).
+TTSKIT := ttskit==0.3.8 aukit==1.4.6 phkit==0.2.11 pydub==0.25.1 dotmap==1.3.30 hanziconv==0.3.2 \
+          pypinyin==0.55.0 jieba==0.42.1 Unidecode==1.4.0
+
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(TTSKIT)
+	$(BIN)/pip install --quiet --disable-pip-version-check inflect==7.6.0
 	touch $@
 
 # espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable

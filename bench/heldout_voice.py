@@ -3,8 +3,8 @@
     make bench-voice                       # CPU, ~5 min a row: the corpus, then one training run per row
     python -m bench.heldout_voice --rows base,speed --work exp/bench_voice
 
-Every row trains the demo recipe on the demo corpus (whose only human voice is gcin-voice
-speaker 3) with one change, and scores: best dev CER (espeak-ng voices training never hears),
+Every row trains the demo recipe on the demo corpus as it was before this ablation (BASE_CORPUS:
+its only human voice gcin-voice speaker 3, 15% of training) with one change, and scores: best dev CER (espeak-ng voices training never hears),
 the demo test set, the same test sentences read by gcin-voice speaker 5 (human, never in train
 or dev), the test set at 8 kHz, and training minutes. Decisions are made on dev; the held-out
 column is reported, not tuned on. Rows already in the work folder's results.jsonl are kept
@@ -59,8 +59,12 @@ LABELS = {
 ALL = [
     o for name in ("speed", "vtlp_wide", "pitch_wide", "reverb", "eq", "babble", "noise", "gain") for o in STEPS[name]
 ]
-# Rows that train on another corpus than the demo's: the same sentences, dev and test voices, and
-# training voices changed by demo.generate's keyword arguments.
+# The corpus the ablation started from: the demo corpus before the human share was doubled,
+# WORLD re-synthesis and ttskit's speakers were switched on (its voices, as demo.generate's
+# keyword arguments; every row's corpus changes these).
+BASE_CORPUS = {"human_share": 0.15, "world_share": 0.0, "tts_share": 0.0}
+# Rows that train on another corpus: the same sentences, dev and test voices, and training voices
+# changed from BASE_CORPUS.
 RANDOM_VOICES = 150
 CORPORA = {
     "data_voices": {"random_voices": RANDOM_VOICES},  # random espeak-ng voice variants added
@@ -68,6 +72,8 @@ CORPORA = {
     "data_world30": {"world_share": 0.75, "human_share": 0.3},  # ... and twice the human share
     "data_nohuman": {"human_share": 0.0},  # espeak-ng voices only
     "data_human30": {"human_share": 0.3},  # twice the human share, none re-synthesized
+    "data_tts30": {"tts_share": 0.3},  # ttskit's speakers read 30% of the espeak-ng share
+    "data_tts30_world30": {"tts_share": 0.3, "world_share": 0.75, "human_share": 0.3},
 }
 ROW_CORPUS = {
     "voices": "data_voices",
@@ -81,6 +87,10 @@ ROW_CORPUS = {
     "rec_human30": "data_human30",
     "rec_human30_seed1": "data_human30",
     "rec_cmvn_world": "data_world",
+    "rec_tts30": "data_tts30",
+    "rec_tts30_seed1": "data_tts30",
+    "rec_tts30_world30": "data_tts30_world30",
+    "rec_tts30_world30_seed1": "data_tts30_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only); the "+ VTLP 0.8-1.25, from epoch 4" row is the recipe.
@@ -119,7 +129,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 3/4 of the human utterances re-synthesized (WORLD), training seed 1",
         RECIPE + ["train.seed=1"],
     ),
-    "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD)", RECIPE),
+    "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD): the demo corpus now", RECIPE),
     "rec_world30_seed1": (
         "recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
         RECIPE + ["train.seed=1"],
@@ -128,6 +138,19 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "rec_nohuman": ("recipe, no human voice in training (espeak-ng only)", RECIPE),
     "rec_human30": ("recipe, human share 15% -> 30%", RECIPE),
     "rec_human30_seed1": ("recipe, human share 15% -> 30%, training seed 1", RECIPE + ["train.seed=1"]),
+    "rec_tts30": ("recipe, ttskit's speakers read 30% of the espeak-ng share", RECIPE),
+    "rec_tts30_seed1": (
+        "recipe, ttskit's speakers read 30% of the espeak-ng share, training seed 1",
+        RECIPE + ["train.seed=1"],
+    ),
+    "rec_tts30_world30": (
+        "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD)",
+        RECIPE,
+    ),
+    "rec_tts30_world30_seed1": (
+        "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
+        RECIPE + ["train.seed=1"],
+    ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
         RECIPE + ["features.utterance_norm=mean_var"],
@@ -207,10 +230,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     corpus = work / "data"
     if not (corpus / "test_unheard" / "text").is_file():
-        demo.generate(corpus)  # train hears gcin speaker 3 only; test_unheard is speaker 5
+        demo.generate(corpus, **BASE_CORPUS)  # train hears gcin speaker 3 only; test_unheard is speaker 5
     for folder in sorted({ROW_CORPUS[r] for r in rows if r in ROW_CORPUS}):
         if not (work / folder / "train" / "text").is_file():
-            demo.generate(work / folder, **CORPORA[folder])
+            demo.generate(work / folder, **{**BASE_CORPUS, **CORPORA[folder]})
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
     human_dev = [
@@ -242,8 +265,8 @@ def main() -> None:
 {args.note}
 Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation before this
 ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
-The demo corpus's only human voice in training is gcin-voice speaker {demo.TRAIN_GCIN_SPEAKERS[0]} ({demo.HUMAN_SHARE:.0%} of
-the utterances); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
+The corpus the rows start from (BASE_CORPUS) has one human voice in training, gcin-voice speaker
+{demo.TRAIN_GCIN_SPEAKERS[0]} ({BASE_CORPUS["human_share"]:.0%} of the utterances, as recorded); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
 train or dev. Dev decides: espeak-ng voices training never hears and, where "dev human" has a
 figure, half of it read by yanyu's speaker (a man, human, never in training; the column is that
 half alone). The held-out column is not tuned on.

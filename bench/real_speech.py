@@ -62,6 +62,11 @@ ROWS = {
     "no_average": ("few_hours without averaging", FEW, ["train.average_last=0"]),
     "stack_4": ("few_hours, 4 frames stacked (25 Hz into the LSTM)", FEW, ["model.stack=4"]),
     "time_masks_4": ("few_hours, 4 time masks", FEW, ["augment.time_masks=4"]),
+    "mels_80": (
+        "few_hours, 80 log-mel bands and 40 MFCCs, frequency masks 12 wide",
+        FEW,
+        ["features.n_mels=80", "features.n_mfcc=40", "augment.freq_width=12"],
+    ),
     "frames_12000": (
         "few_hours, batches of 12,000 frames, lr 0.003",
         FEW,

@@ -72,7 +72,9 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
     reason="needs espeak-ng and gcin-voice (make setup installs them)",
 )
 def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
-    counts = generate(tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5, dev_human_share=0)
+    counts = generate(
+        tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5, dev_human_share=0, tts_share=0
+    )
     assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
     resynth = [u for u in read_data_dir(tmp_path / "train") if "-gcin3w-" in u.id]
     assert resynth and all(sf.info(str(u.path)).duration > 0.3 for u in resynth)
@@ -102,7 +104,9 @@ def test_random_voice_variants_join_training_only():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
-    counts = generate(tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6, dev_human_share=0)
+    counts = generate(
+        tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6, dev_human_share=0, tts_share=0
+    )
     assert counts == {"test": 2, "dev": 2, "train": 12}
     variants = tmp_path / "espeak" / "espeak-ng-data" / "voices" / "!v"
     assert sorted(p.name for p in variants.glob("rand*")) == [f"rand{k:03d}" for k in range(6)]
@@ -118,8 +122,8 @@ def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
 
 def test_re_synthesized_human_utterances_join_training_only():
     sizes = {"train": 400, "dev": 30, "test": 20}
-    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True)
-    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, world_share=0.75)
+    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.15, world_share=0)
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.15, world_share=0.75)
     resynth = [j for j in jobs["train"] if j.voice == "gcin3w"]
     human = [j for j in jobs["train"] if j.voice.startswith("gcin")]
     assert 0.5 * len(human) < len(resynth) < len(human)
@@ -171,3 +175,19 @@ def test_missing_pyworld_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyworld", None)
     with pytest.raises(UserError, match="pip install"):
         import_pyworld()
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or not GCIN_DIR.is_dir(),
+    reason="needs espeak-ng and gcin-voice (make setup installs them)",
+)
+def test_without_pyworld_the_human_voice_is_read_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyworld", None)
+    said = []
+    counts = generate(
+        tmp_path, train=20, dev=2, test=2, seed=5, human_share=0.5, dev_human_share=0, tts_share=0, notice=said.append
+    )
+    assert counts["train"] == 20
+    assert len(said) == 1 and said[0].startswith("left out WORLD re-synthesis") and "pip install" in said[0]
+    voices = set((tmp_path / "train" / "utt2spk").read_text().split()[1::2])
+    assert "gcin3" in voices and "gcin3w" not in voices

@@ -78,7 +78,15 @@ def test_trim_keeps_the_sound_and_a_margin():
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_the_human_dev_voice_reads_part_of_dev_only(tmp_path, fake_yanyu):
     counts = demo.generate(
-        tmp_path / "c", train=8, dev=12, test=2, seed=4, human=False, yanyu_dir=fake_yanyu, dev_human_share=0.5
+        tmp_path / "c",
+        train=8,
+        dev=12,
+        test=2,
+        seed=4,
+        human=False,
+        yanyu_dir=fake_yanyu,
+        dev_human_share=0.5,
+        tts_share=0,
     )
     assert counts == {"test": 2, "dev": 12, "train": 8}
     dev = read_data_dir(tmp_path / "c" / "dev")
@@ -103,7 +111,7 @@ def test_a_missing_source_is_left_out_with_one_line(tmp_path, monkeypatch):
     which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "npm" else which(cmd, *a, **k))
     said = []
-    counts = demo.generate(tmp_path, train=4, dev=4, test=2, seed=1, human=False, notice=said.append)
+    counts = demo.generate(tmp_path, train=4, dev=4, test=2, seed=1, human=False, tts_share=0, notice=said.append)
     assert counts == {"test": 2, "dev": 4, "train": 4}
     assert len(said) == 1 and "left out yanyu" in said[0] and "apt-get install npm" in said[0]
     assert "\n" not in said[0]

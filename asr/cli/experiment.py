@@ -173,6 +173,10 @@ def prepare_lhotse_cmd(
     _print_reports([prepare_lhotse(cuts, out_dir)])
 
 
+def _share(help: str):
+    return typer.Option(min=0.0, max=1.0, help=help)
+
+
 @prepare_app.command("demo")
 def prepare_demo_cmd(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus")] = Path("data/demo"),
@@ -184,27 +188,22 @@ def prepare_demo_cmd(
     random_voices: Annotated[
         int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
     ] = 0,
-    # the defaults are asr.corpora.demo's HUMAN_SHARE and WORLD_SHARE (a test holds them equal;
-    # importing that module here would cost every command torch's import)
-    human_share: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of training read by the human voice (gcin-voice)")
-    ] = 0.15,
+    # the defaults are asr.corpora.demo's HUMAN_SHARE, WORLD_SHARE, DEV_HUMAN_SHARE and TTS_SHARE
+    # (a test holds them equal; importing that module here would cost every command torch's import)
+    human_share: Annotated[float, _share("Share of training read by the human voice (gcin-voice)")] = 0.3,
     world_share: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)",
-        ),
-    ] = 0.0,
+        float, _share("Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)")
+    ] = 0.75,
     dev_human_share: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Share of dev read by a human voice training never hears (npm's yanyu)"),
+        float, _share("Share of dev read by a human voice training never hears (npm's yanyu)")
     ] = 0.5,
     yanyu_dir: Annotated[
         Optional[Path],
         typer.Option(help="yanyu's unpacked pinyin-syllables/ folder (default: fetched with npm pack)"),
     ] = None,
+    tts_share: Annotated[
+        float, _share("Share of the training sentences no human reads that ttskit's speakers read (make setup)")
+    ] = 0.0,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus human syllable recordings: gcin-voice
     in training and test_unheard, yanyu in dev)."""
@@ -227,6 +226,7 @@ def prepare_demo_cmd(
         world_share=world_share,
         dev_human_share=dev_human_share,
         yanyu_dir=yanyu_dir,
+        tts_share=tts_share,
         notice=lambda line: err.print(line, markup=False),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import SAMPLE_RATE, resample, to_mono
+from asr.corpora import ttskit_voice
 from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, read_syllable, syllable_path, yanyu_ready
 from asr.data import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
@@ -99,6 +100,10 @@ HELDOUT_GCIN_SPEAKER = "5"
 # hears, so that dev sees what helps human voices.
 DEV_HUMAN_VOICE = "yanyu"
 DEV_HUMAN_SHARE = 0.5
+# ttskit's speakers (asr.corpora.ttskit_voice, when installed) read this share of the training
+# sentences that no human voice reads; voice names "tts" + speaker.
+TTS_PREFIX = "tts"
+TTS_SHARE = 0.0
 
 
 def cn_number(n: int) -> str:
@@ -213,7 +218,7 @@ def travel_slots(text: str) -> list[str]:
 class Job:
     uid: str
     text: str
-    voice: str  # espeak variant, or a human voice of asr.corpora.syllables: "gcin3", "gcin5", "yanyu"
+    voice: str  # espeak variant, a human voice of asr.corpora.syllables ("gcin3", "gcin5", "yanyu"), or "tts<speaker>"
     seed: int
     path: Path
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
@@ -320,8 +325,8 @@ def _espeak(text: str, variant: str, rng: np.random.Generator, espeak_path: str 
 
 # The share of training read by the human voice, and of that, the share re-synthesized as random
 # other speakers.
-HUMAN_SHARE = 0.15
-WORLD_SHARE = 0.0
+HUMAN_SHARE = 0.3
+WORLD_SHARE = 0.75
 WORLD_FRAME_MS = 5.0
 _world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -417,6 +422,9 @@ def render(job: Job) -> None:
     human = _human_voice(job.voice)
     if human:  # gcin3w: speaker 3 re-synthesized as another speaker
         wave = _human(job.text, human, rng, world=job.voice.endswith("w"), yanyu_dir=job.yanyu_dir)
+    elif job.voice.startswith(TTS_PREFIX):
+        wave, sr = ttskit_voice.synthesize(job.text, job.voice.removeprefix(TTS_PREFIX), job.seed % 2**31)
+        wave = resample(wave, round(sr * rng.uniform(0.9, 1.15)))  # tempo and pitch together, as _human
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -458,13 +466,15 @@ def plan(
     world_share: float = WORLD_SHARE,
     yanyu_dir: str | None = None,
     dev_human_share: float = DEV_HUMAN_SHARE,
+    tts_share: float = TTS_SHARE,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
     With `human`, `human_share` of train is read by the `gcin_speakers` (of those, `world_share`
     re-synthesized as random other speakers), and a test_unheard split holds the test sentences
     read by the held-out speaker. With `yanyu_dir`, `dev_human_share` of dev is read by yanyu's
-    speaker instead of an espeak-ng voice. Each of these draws from a random stream of its own,
+    speaker instead of an espeak-ng voice. `tts_share` of the other training sentences are read
+    by ttskit's speakers. Each of these draws from a random stream of its own,
     so the other utterances do not depend on them. `random_voices` random espeak-ng variants
     join the training voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
@@ -476,6 +486,7 @@ def plan(
     rng.shuffle(pool)
     world = random.Random(seed + 3)
     dev_human = random.Random(seed + 4)
+    tts = random.Random(seed + 5)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
@@ -486,10 +497,14 @@ def plan(
         jobs[split] = []
         for i, text in enumerate(texts):
             voice = rng.choice(voices[split])
-            if split == "train" and human and rng.random() < human_share:
-                voice = "gcin" + rng.choice(gcin_speakers)
-                if world.random() < world_share:
-                    voice += "w"
+            if split == "train":
+                tts_read, tts_speaker = tts.random() < tts_share, tts.choice(ttskit_voice.SPEAKERS)
+                if human and rng.random() < human_share:
+                    voice = "gcin" + rng.choice(gcin_speakers)
+                    if world.random() < world_share:
+                        voice += "w"
+                elif tts_read:
+                    voice = TTS_PREFIX + tts_speaker
             if split == "dev" and yanyu_dir and dev_human.random() < dev_human_share:
                 voice = DEV_HUMAN_VOICE
             uid = f"{split}-{voice}-{i:05d}"
@@ -516,6 +531,33 @@ def _unheard(out_dir: Path, test: list[Job], rng: random.Random) -> list[Job]:
     ]
 
 
+def _dev_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, notice) -> str | None:
+    """yanyu's recordings folder for the human dev voice (fetched when not given), or None when
+    it is not wanted or cannot be had (`notice` says why)."""
+    if share > 0 and yanyu_dir is None:
+        try:
+            yanyu_dir = fetch_yanyu(out_dir / "sources")
+        except UserError as e:
+            notice(f"left out yanyu (the human dev voice; dev is espeak-ng voices only): {e}")
+    elif yanyu_dir is not None and not yanyu_ready(Path(yanyu_dir)):
+        raise UserError(f"{yanyu_dir}: not yanyu's {YANYU_FOLDER} folder (its <pinyin><tone>.mp3 files are missing)")
+    return str(Path(yanyu_dir).resolve()) if yanyu_dir and share > 0 else None
+
+
+def _training_sources(world_share: float, tts_share: float, notice) -> tuple[float, float]:
+    """The WORLD and ttskit shares, each 0 where its package is missing (`notice` says so)."""
+    if world_share > 0:
+        try:
+            import_pyworld()
+        except UserError as e:
+            notice(f"left out WORLD re-synthesis (the human training voice is read as it is): {e}")
+            world_share = 0.0
+    if tts_share > 0 and (why := ttskit_voice.missing()):
+        notice(f"left out ttskit (training voices; train is espeak-ng and gcin-voice only): {why}")
+        tts_share = 0.0
+    return world_share, tts_share
+
+
 def generate(
     out_dir: str | Path,
     train: int = 2400,
@@ -532,13 +574,15 @@ def generate(
     dev_human_share: float = DEV_HUMAN_SHARE,
     yanyu_dir: str | Path | None = None,
     notice=None,
+    tts_share: float = TTS_SHARE,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns
     utterances per split. `gcin_speakers` are the human speakers training hears;
     `random_voices` random espeak-ng voice variants join the training voices. With
     `dev_human_share`, that share of dev is read by yanyu's speaker: its recordings from
-    `yanyu_dir`, else fetched with npm into out_dir/sources. A source that cannot be had is left
+    `yanyu_dir`, else fetched with npm into out_dir/sources. With `tts_share`, that share of the
+    training sentences no human reads are read by ttskit's speakers. A source that cannot be had is left
     out and `notice` (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
@@ -550,18 +594,13 @@ def generate(
         human = GCIN_DIR.is_dir()
         if not human:
             notice("left out gcin-voice (human training voice, held-out test_unheard): apt-get install gcin-voice")
-    if dev_human_share > 0 and yanyu_dir is None:
-        try:
-            yanyu_dir = fetch_yanyu(out_dir / "sources")
-        except UserError as e:
-            notice(f"left out yanyu (the human dev voice; dev is espeak-ng voices only): {e}")
-    elif yanyu_dir is not None and not yanyu_ready(Path(yanyu_dir)):
-        raise UserError(f"{yanyu_dir}: not yanyu's {YANYU_FOLDER} folder (its <pinyin><tone>.mp3 files are missing)")
-    yanyu = str(Path(yanyu_dir).resolve()) if yanyu_dir and dev_human_share > 0 else None
+    yanyu = _dev_voice(out_dir, dev_human_share, yanyu_dir, notice)
+    world_share, tts_share = _training_sources(world_share if human else 0.0, tts_share, notice)
     sizes = {"train": train, "dev": dev, "test": test}
-    jobs = plan(
-        out_dir, sizes, seed, human, gcin_speakers, random_voices, human_share, world_share, yanyu, dev_human_share
+    shares = dict(
+        human_share=human_share, world_share=world_share, dev_human_share=dev_human_share, tts_share=tts_share
     )
+    jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, yanyu_dir=yanyu, **shares)
     if random_voices:
         write_random_variants(out_dir / "espeak", random_voice_names(random_voices), seed + 2)
     todo = [j for split in jobs.values() for j in split]
