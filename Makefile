@@ -13,7 +13,7 @@ setup: $(VENV)/.installed sysdeps
 # (asr prepare demo --tts-share): its wheel pins torch<=1.7.1 and numba 0.48, so it goes in with
 # --no-deps beside the modules it imports at run time (asr/corpora/ttskit_voice.py).
 TTSKIT := ttskit==0.3.8 aukit==1.4.6 phkit==0.2.11 pydub==0.25.1 dotmap==1.3.30 hanziconv==0.3.2 \
-          pypinyin==0.55.0 jieba==0.42.1 Unidecode==1.4.0
+          pypinyin==0.55.0 jieba==0.42.1 Unidecode==1.4.0 webrtcvad-wheels==2.0.14.post1
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

@@ -87,6 +87,7 @@ ROW_CORPUS = {
     "rec_human30": "data_human30",
     "rec_human30_seed1": "data_human30",
     "rec_cmvn_world": "data_world",
+    "rec_world30_e15": "data_world30",
     "rec_tts30": "data_tts30",
     "rec_tts30_seed1": "data_tts30",
     "rec_tts30_world30": "data_tts30_world30",
@@ -138,6 +139,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "rec_nohuman": ("recipe, no human voice in training (espeak-ng only)", RECIPE),
     "rec_human30": ("recipe, human share 15% -> 30%", RECIPE),
     "rec_human30_seed1": ("recipe, human share 15% -> 30%, training seed 1", RECIPE + ["train.seed=1"]),
+    "rec_world30_e15": (
+        "recipe, human share 30%, 3/4 of it re-synthesized (WORLD), 15 epochs (the same final lr)",
+        RECIPE + ["train.epochs=15", "train.lr_decay=1.0", f"train.lr_final={0.85**11:.4f}"],
+    ),
     "rec_tts30": ("recipe, ttskit's speakers read 30% of the espeak-ng share", RECIPE),
     "rec_tts30_seed1": (
         "recipe, ttskit's speakers read 30% of the espeak-ng share, training seed 1",

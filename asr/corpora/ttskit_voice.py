@@ -53,7 +53,19 @@ SPEAKERS = (
 )
 HELDOUT_SPEAKER = "biaobei"
 # What `from ttskit import sdk_api` imports beyond asr's own dependencies (`make setup`).
-MODULES = ("ttskit", "aukit", "phkit", "pydub", "pypinyin", "jieba", "dotmap", "hanziconv", "unidecode", "inflect")
+MODULES = (
+    "ttskit",
+    "aukit",
+    "phkit",
+    "pydub",
+    "pypinyin",
+    "jieba",
+    "dotmap",
+    "hanziconv",
+    "unidecode",
+    "inflect",
+    "webrtcvad",
+)
 
 
 def missing() -> str | None:
