@@ -423,6 +423,9 @@ def render(job: Job) -> None:
     if human:  # gcin3w: speaker 3 re-synthesized as another speaker
         wave = _human(job.text, human, rng, world=job.voice.endswith("w"), yanyu_dir=job.yanyu_dir)
     elif job.voice.startswith(TTS_PREFIX):
+        import torch
+
+        torch.set_num_threads(1)  # render runs in one synthesis process per core
         wave, sr = ttskit_voice.synthesize(job.text, job.voice.removeprefix(TTS_PREFIX), job.seed % 2**31)
         wave = resample(wave, round(sr * rng.uniform(0.9, 1.15)))  # tempo and pitch together, as _human
     else:

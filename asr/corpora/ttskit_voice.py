@@ -100,9 +100,6 @@ def _sdk():
     import logging
     import warnings
 
-    import torch
-
-    torch.set_num_threads(1)  # the corpus is synthesized by one process per core
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     # ttskit's modules call logging.basicConfig(level=INFO) and log each optional import they lack,
