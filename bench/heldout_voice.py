@@ -88,6 +88,7 @@ ROW_CORPUS = {
     "rec_human30_seed1": "data_human30",
     "rec_cmvn_world": "data_world",
     "rec_world30_e15": "data_world30",
+    "rec_world30_e15_seed1": "data_world30",
     "rec_tts30": "data_tts30",
     "rec_tts30_seed1": "data_tts30",
     "rec_tts30_world30": "data_tts30_world30",
@@ -142,6 +143,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "rec_world30_e15": (
         "recipe, human share 30%, 3/4 of it re-synthesized (WORLD), 15 epochs (the same final lr)",
         RECIPE + ["train.epochs=15", "train.lr_decay=1.0", f"train.lr_final={0.85**11:.4f}"],
+    ),
+    "rec_world30_e15_seed1": (
+        "recipe, human share 30%, 3/4 of it re-synthesized (WORLD), 15 epochs (the same final lr), training seed 1",
+        RECIPE + ["train.epochs=15", "train.lr_decay=1.0", f"train.lr_final={0.85**11:.4f}", "train.seed=1"],
     ),
     "rec_tts30": ("recipe, ttskit's speakers read 30% of the espeak-ng share", RECIPE),
     "rec_tts30_seed1": (
