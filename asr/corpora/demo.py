@@ -328,6 +328,9 @@ def _espeak(text: str, variant: str, rng: np.random.Generator, espeak_path: str 
 HUMAN_SHARE = 0.3
 WORLD_SHARE = 0.75
 WORLD_FRAME_MS = 5.0
+# Speed perturbation of the recorded and ttskit voices: resampling by a random rate changes tempo
+# and pitch together.
+HUMAN_RATES = (0.9, 1.15)
 _world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
@@ -397,7 +400,7 @@ def _human(
 ) -> np.ndarray:
     """`text` read syllable by syllable by a human `voice` of asr.corpora.syllables, at a random
     rate with random short pauses (with `world`: re-synthesized as a random other speaker)."""
-    rate = rng.uniform(0.9, 1.15)  # speed perturbation (tempo and pitch together)
+    rate = rng.uniform(*HUMAN_RATES)
     syllables = _world_voice(text, voice, rng) if world else [read_syllable(voice, ch, yanyu_dir) for ch in text]
     parts = []
     for wave, sr in syllables:
@@ -427,7 +430,7 @@ def render(job: Job) -> None:
 
         torch.set_num_threads(1)  # render runs in one synthesis process per core
         wave, sr = ttskit_voice.synthesize(job.text, job.voice.removeprefix(TTS_PREFIX), job.seed % 2**31)
-        wave = resample(wave, round(sr * rng.uniform(0.9, 1.15)))  # tempo and pitch together, as _human
+        wave = resample(wave, round(sr * rng.uniform(*HUMAN_RATES)))
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731

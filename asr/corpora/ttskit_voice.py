@@ -24,7 +24,6 @@ import soundfile as sf
 from asr.audio import to_mono
 from asr.corpora.syllables import trim
 
-TTSKIT_PACKAGE = "ttskit==0.3.8"
 # ttskit's speaker names (its resource/__init__.py), less the held-out one.
 SPEAKERS = (
     "Aibao",
