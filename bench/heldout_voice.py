@@ -277,16 +277,16 @@ def main() -> None:
         f"""
 ## {args.title} (bench/heldout_voice.py)
 {args.note}
-Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation before this
-ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
+Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation and schedule
+before this ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
 The corpus the rows start from (BASE_CORPUS) has one human voice in training, gcin-voice speaker
 {demo.TRAIN_GCIN_SPEAKERS[0]} ({BASE_CORPUS["human_share"]:.0%} of the utterances, as recorded); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in
 train or dev. Dev decides: espeak-ng voices training never hears and, where "dev human" has a
 figure, half of it read by yanyu's speaker (a man, human, never in training; the column is that
 half alone). The held-out column is not tuned on.
 Each row adds one change to the first row's recipe ("from epoch 4": `augment.start_epoch=3`, three
-clean epochs before augmentation starts); the "recipe ..." rows change the demo recipe as it now
-is, the "+ VTLP 0.8-1.25 (p 0.8), from epoch 4" row. One seed per row unless it says otherwise: runs
+clean epochs before augmentation starts); the "recipe ..." rows change the demo recipe as it was
+then, the "+ VTLP 0.8-1.25 (p 0.8), from epoch 4" row. One seed per row unless it says otherwise: runs
 of one recipe differ by several points of held-out CER.
 
 {table(results)}

@@ -31,7 +31,7 @@ DEMO = "recipes/demo.yaml"
 # row: (label, recipe, overrides)
 ROWS = {
     "few_hours": ("recipes/few_hours.yaml", FEW, []),
-    "demo": ("recipes/demo.yaml as it is (12 epochs, per-epoch decay)", DEMO, []),
+    "demo": ("recipes/demo.yaml as it is (its epochs and per-epoch decay)", DEMO, []),
     "demo_budget": (
         "recipes/demo.yaml, lr over the budget",
         DEMO,
@@ -51,6 +51,7 @@ ROWS = {
     "dropout_0.1": ("few_hours, dropout 0.1", FEW, ["model.dropout=0.1"]),
     "dropout_0.4": ("few_hours, dropout 0.4", FEW, ["model.dropout=0.4"]),
     "lr_0.003": ("few_hours, lr 0.003", FEW, ["train.lr=0.003"]),
+    "lr_final_0.1": ("few_hours, lr_final 0.1 (the budget ends at 2e-4)", FEW, ["train.lr_final=0.1"]),
     "hidden_128": ("few_hours, hidden 128", FEW, ["model.hidden=128"]),
     "hidden_256": ("few_hours, hidden 256", FEW, ["model.hidden=256"]),
     "layers_4": ("few_hours, 4 layers", FEW, ["model.layers=4"]),
