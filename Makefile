@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-real bench-slots bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
+.PHONY: setup sysdeps mbrola demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-real bench-slots bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -36,6 +36,22 @@ sysdeps:
 	    echo "error: install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng gcin-voice; macOS: brew install espeak-ng)"; exit 1; \
 	  fi; \
 	fi
+
+# Opt-in, non-free: MBROLA (contrib, AGPL-3) and its cn1 voice (non-free: two human singers'
+# diphones, synthesis with MBROLA only, no sale) for `asr prepare demo --mbrola-share`. Fetched
+# through a private apt list and unpacked into .mbrola: the machine's apt sources are not edited
+# and nothing is installed system-wide.
+MBROLA_APT := -o Dir::Etc::SourceList=$(CURDIR)/.mbrola/apt/sources.list -o Dir::Etc::SourceParts=/dev/null \
+              -o Dir::State::Lists=$(CURDIR)/.mbrola/apt/lists -o Dir::Cache=$(CURDIR)/.mbrola/apt/cache
+mbrola:
+	@[ -f .mbrola/usr/share/mbrola/cn1/cn1 ] || { \
+	  mkdir -p .mbrola/apt/lists/partial .mbrola/apt/cache/archives/partial && \
+	  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib non-free" \
+	    > .mbrola/apt/sources.list && \
+	  apt-get $(MBROLA_APT) update -qq && \
+	  cd .mbrola/apt && apt-get $(MBROLA_APT) download mbrola mbrola-cn1 2>/dev/null && cd ../.. && \
+	  for deb in .mbrola/apt/*.deb; do dpkg-deb -x $$deb .mbrola || exit 1; done && \
+	  echo "mbrola and cn1 unpacked into .mbrola"; }
 
 demo-data: setup
 	@[ -f data/demo/train/wav.scp ] || $(ASR) prepare demo data/demo

@@ -63,7 +63,7 @@ ALL = [
 # The corpus the ablation started from: the demo corpus before the human share was doubled,
 # WORLD re-synthesis and ttskit's speakers were switched on (its voices, as demo.generate's
 # keyword arguments; every row's corpus changes these).
-BASE_CORPUS = {"human_share": 0.15, "world_share": 0.0, "tts_share": 0.0}
+BASE_CORPUS = {"human_share": 0.15, "world_share": 0.0, "tts_share": 0.0, "mbrola_share": 0.0}
 # Rows that train on another corpus: the same sentences, dev and test voices, and training voices
 # changed from BASE_CORPUS.
 RANDOM_VOICES = 150
@@ -75,6 +75,8 @@ CORPORA = {
     "data_human30": {"human_share": 0.3},  # twice the human share, none re-synthesized
     "data_tts30": {"tts_share": 0.3},  # ttskit's speakers read 30% of the espeak-ng share
     "data_tts30_world30": {"tts_share": 0.3, "world_share": 0.75, "human_share": 0.3},
+    # MBROLA's cn1 (make mbrola) reads 30% of the espeak-ng share of the demo corpus
+    "data_mbrola30_world30": {"mbrola_share": 0.3, "world_share": 0.75, "human_share": 0.3},
 }
 ROW_CORPUS = {
     "voices": "data_voices",
@@ -94,6 +96,8 @@ ROW_CORPUS = {
     "rec_tts30_seed1": "data_tts30",
     "rec_tts30_world30": "data_tts30_world30",
     "rec_tts30_world30_seed1": "data_tts30_world30",
+    "rec_mbrola30_world30_e15": "data_mbrola30_world30",
+    "rec_mbrola30_world30_e15_seed1": "data_mbrola30_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -164,6 +168,14 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "rec_tts30_world30_seed1": (
         "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
         RECIPE + ["train.seed=1"],
+    ),
+    "rec_mbrola30_world30_e15": (
+        "recipe, 15 epochs, MBROLA cn1 30% of the espeak-ng share + human share 30%, 3/4 of it re-synthesized (WORLD)",
+        RECIPE + EPOCHS_15,
+    ),
+    "rec_mbrola30_world30_e15_seed1": (
+        "recipe, 15 epochs, MBROLA cn1 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
+        RECIPE + EPOCHS_15 + ["train.seed=1"],
     ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",

@@ -192,7 +192,7 @@ def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
 
 
 def test_help_says_what_the_options_take():
-    from asr.corpora.demo import DEV_HUMAN_SHARE, HUMAN_SHARE, TTS_SHARE, WORLD_SHARE
+    from asr.corpora.demo import DEV_HUMAN_SHARE, HUMAN_SHARE, MBROLA_SHARE, TTS_SHARE, WORLD_SHARE
 
     res = run_asr("transcribe", "--help")
     assert res.returncode == 0
@@ -203,6 +203,7 @@ def test_help_says_what_the_options_take():
     assert f"[default: {HUMAN_SHARE};" in demo.split("--human-share")[1].split("--world-share")[0]
     assert f"[default: {WORLD_SHARE};" in demo.split("--world-share")[1].split("--dev-human-share")[0]
     assert f"[default: {DEV_HUMAN_SHARE};" in demo.split("--dev-human-share")[1].split("--yanyu-dir")[0]
-    assert f"[default: {TTS_SHARE};" in demo.split("--tts-share")[1]
+    assert f"[default: {TTS_SHARE};" in demo.split("--tts-share")[1].split("--mbrola-share")[0]
+    assert f"[default: {MBROLA_SHARE};" in demo.split("--mbrola-share")[1]
     res = run_asr("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"

@@ -188,8 +188,9 @@ def prepare_demo_cmd(
     random_voices: Annotated[
         int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
     ] = 0,
-    # the defaults are asr.corpora.demo's HUMAN_SHARE, WORLD_SHARE, DEV_HUMAN_SHARE and TTS_SHARE
-    # (a test holds them equal; importing that module here would cost every command torch's import)
+    # the defaults are asr.corpora.demo's HUMAN_SHARE, WORLD_SHARE, DEV_HUMAN_SHARE, TTS_SHARE and
+    # MBROLA_SHARE (a test holds them equal; importing that module here would cost every command
+    # torch's import)
     human_share: Annotated[float, _share("Share of training read by the human voice (gcin-voice)")] = 0.3,
     world_share: Annotated[
         float, _share("Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)")
@@ -203,6 +204,10 @@ def prepare_demo_cmd(
     ] = None,
     tts_share: Annotated[
         float, _share("Share of the training sentences no human reads that ttskit's speakers read (make setup)")
+    ] = 0.0,
+    mbrola_share: Annotated[
+        float,
+        _share("Share of the training sentences left that MBROLA's cn1 voice reads (opt-in, non-free: make mbrola)"),
     ] = 0.0,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus human syllable recordings: gcin-voice
@@ -227,6 +232,7 @@ def prepare_demo_cmd(
         dev_human_share=dev_human_share,
         yanyu_dir=yanyu_dir,
         tts_share=tts_share,
+        mbrola_share=mbrola_share,
         notice=lambda line: err.print(line, markup=False),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

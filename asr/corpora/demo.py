@@ -7,7 +7,8 @@ training never hears; `random_voices` adds random variant files of men, women an
 training) and, when Debian's gcin-voice is installed, from human syllable recordings joined into
 utterances: speaker 3 in training, speaker 5 only in the held-out test_unheard split. Half of
 dev is read by another human, npm's yanyu speaker (fetched with npm; see asr.corpora.syllables),
-whom training never hears. Level, silence and noise vary.
+whom training never hears. Optional training voices: ttskit's speakers (asr.corpora.ttskit_voice)
+and MBROLA's cn1 (asr.corpora.mbrola_voice, opt-in). Level, silence and noise vary.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import SAMPLE_RATE, resample, to_mono
-from asr.corpora import ttskit_voice
+from asr.corpora import mbrola_voice, ttskit_voice
 from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, read_syllable, syllable_path, yanyu_ready
 from asr.data import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
@@ -104,6 +105,10 @@ DEV_HUMAN_SHARE = 0.5
 # sentences that no human voice reads; voice names "tts" + speaker.
 TTS_PREFIX = "tts"
 TTS_SHARE = 0.0
+# MBROLA's cn1 (two human singers' diphones; opt-in, non-free: make mbrola) reads a share of the
+# training sentences that no human and no ttskit speaker reads.
+MBROLA_VOICE = "mbrola"
+MBROLA_SHARE = 0.0
 
 
 def cn_number(n: int) -> str:
@@ -431,6 +436,9 @@ def render(job: Job) -> None:
         torch.set_num_threads(1)  # render runs in one synthesis process per core
         wave, sr = ttskit_voice.synthesize(job.text, job.voice.removeprefix(TTS_PREFIX), job.seed % 2**31)
         wave = resample(wave, round(sr * rng.uniform(*HUMAN_RATES)))
+    elif job.voice == MBROLA_VOICE:  # its speaking rate is drawn in the .pho script
+        wave, sr = mbrola_voice.synthesize(job.text, job.seed % 2**31)
+        wave = resample(wave, sr)
     else:
         wave = _espeak(job.text, job.voice, rng, job.espeak_path)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -461,6 +469,28 @@ def unique_sentences(n: int, rng: random.Random) -> list[str]:
     return list(seen)
 
 
+class _TrainReaders:
+    """Who reads a training sentence: a human voice (drawn from plan's main stream, as always),
+    else a ttskit speaker, else MBROLA, else the espeak-ng voice drawn; WORLD, ttskit and MBROLA
+    draw from streams of their own, so switching one on leaves the other utterances as they were."""
+
+    def __init__(self, human, gcin_speakers, human_share, world_share, tts_share, mbrola_share, seed: int):
+        self.human, self.gcin_speakers = human, gcin_speakers
+        self.shares = (human_share, world_share, tts_share, mbrola_share)
+        self.world, self.tts, self.mbrola = random.Random(seed + 3), random.Random(seed + 5), random.Random(seed + 6)
+
+    def pick(self, espeak_voice: str, rng: random.Random) -> str:
+        human_share, world_share, tts_share, mbrola_share = self.shares
+        tts_read, tts_speaker = self.tts.random() < tts_share, self.tts.choice(ttskit_voice.SPEAKERS)
+        mbrola_read = self.mbrola.random() < mbrola_share
+        if self.human and rng.random() < human_share:
+            voice = "gcin" + rng.choice(self.gcin_speakers)
+            return voice + "w" if self.world.random() < world_share else voice
+        if tts_read:
+            return TTS_PREFIX + tts_speaker
+        return MBROLA_VOICE if mbrola_read else espeak_voice
+
+
 def plan(
     out_dir: Path,
     sizes: dict[str, int],
@@ -473,6 +503,7 @@ def plan(
     yanyu_dir: str | None = None,
     dev_human_share: float = DEV_HUMAN_SHARE,
     tts_share: float = TTS_SHARE,
+    mbrola_share: float = MBROLA_SHARE,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
@@ -480,7 +511,7 @@ def plan(
     re-synthesized as random other speakers), and a test_unheard split holds the test sentences
     read by the held-out speaker. With `yanyu_dir`, `dev_human_share` of dev is read by yanyu's
     speaker instead of an espeak-ng voice. `tts_share` of the other training sentences are read
-    by ttskit's speakers. Each of these draws from a random stream of its own,
+    by ttskit's speakers, `mbrola_share` of those left by MBROLA's cn1. Each of these draws from a random stream of its own,
     so the other utterances do not depend on them. `random_voices` random espeak-ng variants
     join the training voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
@@ -490,9 +521,8 @@ def plan(
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
-    world = random.Random(seed + 3)
+    readers = _TrainReaders(human, gcin_speakers, human_share, world_share, tts_share, mbrola_share, seed)
     dev_human = random.Random(seed + 4)
-    tts = random.Random(seed + 5)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
     jobs: dict[str, list[Job]] = {}
@@ -504,13 +534,7 @@ def plan(
         for i, text in enumerate(texts):
             voice = rng.choice(voices[split])
             if split == "train":
-                tts_read, tts_speaker = tts.random() < tts_share, tts.choice(ttskit_voice.SPEAKERS)
-                if human and rng.random() < human_share:
-                    voice = "gcin" + rng.choice(gcin_speakers)
-                    if world.random() < world_share:
-                        voice += "w"
-                elif tts_read:
-                    voice = TTS_PREFIX + tts_speaker
+                voice = readers.pick(voice, rng)
             if split == "dev" and yanyu_dir and dev_human.random() < dev_human_share:
                 voice = DEV_HUMAN_VOICE
             uid = f"{split}-{voice}-{i:05d}"
@@ -550,8 +574,8 @@ def _dev_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, notice
     return str(Path(yanyu_dir).resolve()) if yanyu_dir and share > 0 else None
 
 
-def _training_sources(world_share: float, tts_share: float, notice) -> tuple[float, float]:
-    """The WORLD and ttskit shares, each 0 where its package is missing (`notice` says so)."""
+def _training_sources(world_share: float, tts_share: float, mbrola_share: float, notice) -> dict[str, float]:
+    """The WORLD, ttskit and MBROLA shares, each 0 where its package is missing (`notice` says so)."""
     if world_share > 0:
         try:
             import_pyworld()
@@ -561,7 +585,10 @@ def _training_sources(world_share: float, tts_share: float, notice) -> tuple[flo
     if tts_share > 0 and (why := ttskit_voice.missing()):
         notice(f"left out ttskit (training voices; train is espeak-ng and gcin-voice only): {why}")
         tts_share = 0.0
-    return world_share, tts_share
+    if mbrola_share > 0 and (why := mbrola_voice.missing()):
+        notice(f"left out MBROLA cn1 (a training voice): {why}")
+        mbrola_share = 0.0
+    return {"world_share": world_share, "tts_share": tts_share, "mbrola_share": mbrola_share}
 
 
 def generate(
@@ -581,6 +608,7 @@ def generate(
     yanyu_dir: str | Path | None = None,
     notice=None,
     tts_share: float = TTS_SHARE,
+    mbrola_share: float = MBROLA_SHARE,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns
@@ -588,7 +616,8 @@ def generate(
     `random_voices` random espeak-ng voice variants join the training voices. With
     `dev_human_share`, that share of dev is read by yanyu's speaker: its recordings from
     `yanyu_dir`, else fetched with npm into out_dir/sources. With `tts_share`, that share of the
-    training sentences no human reads are read by ttskit's speakers. A source that cannot be had is left
+    training sentences no human reads are read by ttskit's speakers; with `mbrola_share`, that share
+    of the ones left by MBROLA's cn1 (make mbrola). A source that cannot be had is left
     out and `notice` (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
@@ -601,11 +630,9 @@ def generate(
         if not human:
             notice("left out gcin-voice (human training voice, held-out test_unheard): apt-get install gcin-voice")
     yanyu = _dev_voice(out_dir, dev_human_share, yanyu_dir, notice)
-    world_share, tts_share = _training_sources(world_share if human else 0.0, tts_share, notice)
+    shares = _training_sources(world_share if human else 0.0, tts_share, mbrola_share, notice)
+    shares.update(human_share=human_share, dev_human_share=dev_human_share)
     sizes = {"train": train, "dev": dev, "test": test}
-    shares = dict(
-        human_share=human_share, world_share=world_share, dev_human_share=dev_human_share, tts_share=tts_share
-    )
     jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, yanyu_dir=yanyu, **shares)
     if random_voices:
         write_random_variants(out_dir / "espeak", random_voice_names(random_voices), seed + 2)
