@@ -42,16 +42,17 @@ sysdeps:
 # through a private apt list and unpacked into .mbrola: the machine's apt sources are not edited
 # and nothing is installed system-wide.
 MBROLA_APT := -o Dir::Etc::SourceList=$(CURDIR)/.mbrola/apt/sources.list -o Dir::Etc::SourceParts=/dev/null \
-              -o Dir::State::Lists=$(CURDIR)/.mbrola/apt/lists -o Dir::Cache=$(CURDIR)/.mbrola/apt/cache
+              -o Dir::State::Lists=$(CURDIR)/.mbrola/apt/lists -o Dir::Cache=$(CURDIR)/.mbrola/apt/cache -o APT::Sandbox::User=root
 mbrola:
 	@[ -f .mbrola/usr/share/mbrola/cn1/cn1 ] || { \
 	  mkdir -p .mbrola/apt/lists/partial .mbrola/apt/cache/archives/partial && \
 	  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm contrib non-free" \
 	    > .mbrola/apt/sources.list && \
 	  apt-get $(MBROLA_APT) update -qq && \
-	  cd .mbrola/apt && apt-get $(MBROLA_APT) download mbrola mbrola-cn1 2>/dev/null && cd ../.. && \
+	  (cd .mbrola/apt && apt-get $(MBROLA_APT) download mbrola mbrola-cn1) && \
 	  for deb in .mbrola/apt/*.deb; do dpkg-deb -x $$deb .mbrola || exit 1; done && \
-	  echo "mbrola and cn1 unpacked into .mbrola"; }
+	  echo "mbrola and cn1 unpacked into .mbrola"; } || { \
+	  echo "error: make mbrola: fetching Debian's mbrola and mbrola-cn1 failed (needs apt-get, dpkg-deb and deb.debian.org)"; exit 1; }
 
 demo-data: setup
 	@[ -f data/demo/train/wav.scp ] || $(ASR) prepare demo data/demo
