@@ -56,11 +56,11 @@ def split_syllable(pinyin: str) -> tuple[str, str]:
         return initial, "ll"
     if rest == "i" and initial in ("z", "c", "s"):
         return initial, "ii"
-    if initial in ("j", "q", "x", "y") and rest.startswith("u"):
-        rest = "v" + rest[1:]  # ju, que, xuan, yue: the u is ü
-        if rest == "v" or rest[1:] in ("e", "n"):
-            return initial, "u" + rest[1:] if rest != "v" else "v"
-        initial, rest = initial + "u", rest[1:]
+    if initial in ("j", "q", "x", "y") and rest.startswith("u"):  # ju, que, jun, xuan: the u is ü
+        tail = rest[1:]
+        if tail in ("", "e", "n"):
+            return initial, {"": "v", "e": "ue", "n": "un"}[tail]
+        initial, rest = initial + "u", tail
     elif rest not in FINALS and rest[:1] in ("i", "u") and initial + rest[0] in INITIALS:
         initial, rest = initial + rest[0], rest[1:]  # compound final: first vowel to the initial
     if rest not in FINALS or (initial and initial not in INITIALS):
