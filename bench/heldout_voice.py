@@ -61,9 +61,9 @@ ALL = [
     o for name in ("speed", "vtlp_wide", "pitch_wide", "reverb", "eq", "babble", "noise", "gain") for o in STEPS[name]
 ]
 # The corpus the ablation started from: the demo corpus before the human share was doubled,
-# WORLD re-synthesis and ttskit's speakers were switched on (its voices, as demo.generate's
-# keyword arguments; every row's corpus changes these).
-BASE_CORPUS = {"human_share": 0.15, "world_share": 0.0, "tts_share": 0.0, "mbrola_share": 0.0}
+# WORLD re-synthesis (and its articulation jitter) and ttskit's speakers were switched on (its
+# voices, as demo.generate's keyword arguments; every row's corpus changes these).
+BASE_CORPUS = {"human_share": 0.15, "world_share": 0.0, "tts_share": 0.0, "mbrola_share": 0.0, "world_jitter": 0.0}
 # Rows that train on another corpus: the same sentences, dev and test voices, and training voices
 # changed from BASE_CORPUS.
 RANDOM_VOICES = 150
@@ -77,7 +77,14 @@ CORPORA = {
     "data_tts30_world30": {"tts_share": 0.3, "world_share": 0.75, "human_share": 0.3},
     # MBROLA's cn1 (make mbrola) reads 30% of the espeak-ng share of the demo corpus
     "data_mbrola30_world30": {"mbrola_share": 0.3, "world_share": 0.75, "human_share": 0.3},
+    # WORLD re-synthesis with articulation jitter (envelope bands and syllable lengths apart)
+    "data_world30_jit": {"world_share": 0.75, "human_share": 0.3, "world_jitter": demo.WORLD_JITTER},
+    # yanyu's speaker reads half of the human share (so no dev): a second human training voice
+    "data_yanyu_world30": {"world_share": 0.75, "human_share": 0.3, "yanyu_share": 0.5, "dev_human_share": 0.0},
 }
+# Corpora whose training hears yanyu's speaker: their rows pick the best epoch on dev's espeak-ng
+# half (dev_espeak) and have no dev human figure.
+HEARS_YANYU = {folder for folder, voices in CORPORA.items() if voices.get("yanyu_share")}
 ROW_CORPUS = {
     "voices": "data_voices",
     "all_voices_late": "data_voices",
@@ -98,6 +105,10 @@ ROW_CORPUS = {
     "rec_tts30_world30_seed1": "data_tts30_world30",
     "rec_mbrola30_world30_e15": "data_mbrola30_world30",
     "rec_mbrola30_world30_e15_seed1": "data_mbrola30_world30",
+    "rec_world30_jit_e15": "data_world30_jit",
+    "rec_world30_jit_e15_seed1": "data_world30_jit",
+    "rec_yanyu_world30_e15": "data_yanyu_world30",
+    "rec_yanyu_world30_e15_seed1": "data_yanyu_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -177,6 +188,22 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 15 epochs, MBROLA cn1 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
         RECIPE + EPOCHS_15 + ["train.seed=1"],
     ),
+    "rec_world30_jit_e15": (
+        "recipe, 15 epochs, human share 30%, 3/4 of it re-synthesized (WORLD) with articulation jitter",
+        RECIPE + EPOCHS_15,
+    ),
+    "rec_world30_jit_e15_seed1": (
+        "recipe, 15 epochs, human share 30%, 3/4 re-synthesized (WORLD) with articulation jitter, training seed 1",
+        RECIPE + EPOCHS_15 + ["train.seed=1"],
+    ),
+    "rec_yanyu_world30_e15": (
+        "recipe, 15 epochs, human share 30% (half of it yanyu's speaker, half gcin-voice 3), 3/4 re-synthesized (WORLD); dev: its espeak-ng half",
+        RECIPE + EPOCHS_15,
+    ),
+    "rec_yanyu_world30_e15_seed1": (
+        "recipe, 15 epochs, human share 30% (half yanyu, half gcin-voice 3), 3/4 re-synthesized (WORLD), training seed 1; dev: its espeak-ng half",
+        RECIPE + EPOCHS_15 + ["train.seed=1"],
+    ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
         RECIPE + ["features.utterance_norm=mean_var"],
@@ -204,7 +231,9 @@ def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: s
     exp = work / "exp" / name
     shutil.rmtree(exp, ignore_errors=True)
     train_dir = (work / ROW_CORPUS[name] if name in ROW_CORPUS else corpus) / "train"
-    sets = [f"exp_dir={exp}", f"data.train={train_dir}", f"data.dev={corpus / 'dev'}", *BASE, *overrides]
+    hears_yanyu = ROW_CORPUS.get(name) in HEARS_YANYU
+    dev = corpus / ("dev_espeak" if hears_yanyu else "dev")
+    sets = [f"exp_dir={exp}", f"data.train={train_dir}", f"data.dev={dev}", *BASE, *overrides]
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
     minutes = (time.time() - t0) / 60
@@ -212,7 +241,9 @@ def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: s
     return {
         "row": name,
         "dev": summary["best_cer"],
-        "dev_human": score(best, corpus / "dev_human") if (corpus / "dev_human" / "text").is_file() else None,
+        "dev_human": score(best, corpus / "dev_human")
+        if (corpus / "dev_human" / "text").is_file() and not hears_yanyu
+        else None,
         "test": score(best, corpus / "test"),
         "heldout": score(best, corpus / "test_unheard"),
         "test_8k": score(best, corpus / "test_8k"),
@@ -269,6 +300,12 @@ def main() -> None:
     ]
     if human_dev and not (corpus / "dev_human" / "text").is_file():
         write_data_dir(corpus / "dev_human", human_dev)
+    if not (corpus / "dev_espeak" / "text").is_file():
+        ids = {u.id for u in human_dev}
+        espeak = [
+            Utterance(u.id, Path(u.path).resolve(), u.text) for u in read_data_dir(corpus / "dev") if u.id not in ids
+        ]
+        write_data_dir(corpus / "dev_espeak", espeak)
     results_file = work / "results.jsonl"
     done = read_results(results_file)
     for name in rows:
@@ -278,7 +315,8 @@ def main() -> None:
         done[name] = r
         append_result(results_file, r)
         print(
-            f"{name}: dev {r['dev']:.2%} (human {r['dev_human'] or 0:.2%}) test {r['test']:.2%} "
+            f"{name}: dev {r['dev']:.2%} (human {'-' if r['dev_human'] is None else format(r['dev_human'], '.2%')}) "
+            f"test {r['test']:.2%} "
             f"held-out {r['heldout']:.2%} "
             f"8k {r['test_8k']:.2%} ({r['minutes']:.1f} min)",
             flush=True,

@@ -12,7 +12,11 @@ from asr.audio import resample
 from asr.corpora.demo import (
     DEV_VOICES,
     GCIN_DIR,
+    JITTER_BANDS_HZ,
     TEST_VOICES,
+    WORLD_JITTER,
+    WORLD_TEMPO,
+    _band_warp,
     _espeak,
     _human,
     cn_number,
@@ -169,6 +173,32 @@ def test_world_resynthesis_moves_pitch_and_formants():
     b = _human(text, "gcin3", np.random.default_rng(7), world=True)
     c = _human(text, "gcin3", np.random.default_rng(8), world=True)
     assert np.array_equal(a, b) and not np.array_equal(a[: len(c)], c[: len(a)])
+
+
+def test_articulation_jitter_moves_each_band_on_its_own_and_keeps_the_map_monotonic():
+    bins = 513
+    plain = _band_warp(bins, 1.2, None)
+    assert plain == pytest.approx(np.minimum(np.arange(bins) / 1.2, bins - 1))
+    edges = np.array(JITTER_BANDS_HZ) / JITTER_BANDS_HZ[-1] * (bins - 1)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        logs = rng.uniform(-WORLD_JITTER, WORLD_JITTER, len(JITTER_BANDS_HZ) - 1)
+        src = _band_warp(bins, 1.1, logs)
+        assert np.all(np.diff(src) >= 0) and src[0] == 0 and src[-1] <= bins - 1
+        # the target position of each source band edge: stretched by 1.1 x exp(its band's log)
+        targets = np.interp(edges[1:-1], src, np.arange(bins))
+        expected = np.cumsum(np.diff(edges) * 1.1 * np.exp(logs))[:-1]
+        assert targets == pytest.approx(expected, abs=1.0)
+
+
+def test_jittered_world_syllables_keep_their_lengths_within_the_tempo_range():
+    text = "零二三点"
+    source = [len(w) * 16000 / sr for w, sr in (read_syllable("gcin3", ch) for ch in text)]
+    lengths = [len(w) for w, _ in world_resynthesize(text, "gcin3", 300.0, 1.2, 1.0, np.random.default_rng(1), 0.12)]
+    ratios = np.array(lengths) / np.array(source)
+    lo, hi = WORLD_TEMPO
+    assert np.all(ratios > lo - 0.05) and np.all(ratios < hi + 0.05)
+    assert ratios.max() - ratios.min() > 0.02  # each syllable scaled on its own
 
 
 def test_missing_pyworld_is_a_one_line_error(monkeypatch):

@@ -2,6 +2,7 @@
 alike (mono, silence trimmed, any rate), held-out recordings never in train or dev, and a source
 that cannot be had left out with one line."""
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -104,6 +105,32 @@ def test_the_human_dev_voice_reads_part_of_dev_only(tmp_path, fake_yanyu):
     )
     assert [(j.text, j.seed) for j in with_it["dev"]] == [(j.text, j.seed) for j in plain["dev"]]
     assert with_it["train"] == plain["train"]
+
+
+@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
+def test_yanyu_as_a_training_voice_reads_part_of_the_human_share_and_no_dev(tmp_path, fake_yanyu):
+    sizes = {"train": 400, "dev": 20, "test": 4}
+    plain = demo.plan(Path("/nowhere"), sizes, seed=4, human=True, dev_human_share=0)
+    jobs = demo.plan(
+        Path("/nowhere"), sizes, seed=4, human=True, dev_human_share=0, yanyu_dir=str(fake_yanyu), yanyu_share=0.5
+    )
+    voices = [j.voice for j in jobs["train"]]
+    assert {"yanyu", "yanyuw"} <= set(voices) and {"gcin3", "gcin3w"} <= set(voices)
+    assert not any("yanyu" in j.voice for split in ("dev", "test", "test_unheard") for j in jobs[split])
+    for a, b in zip(plain["train"], jobs["train"]):  # only who reads a human sentence changes
+        assert (a.text, a.seed) == (b.text, b.seed)
+        assert a.voice == b.voice or (a.voice.startswith("gcin3") and b.voice.startswith("yanyu"))
+        assert a.voice.endswith("w") == b.voice.endswith("w")
+    heard = {p.parent for j in jobs["train"] for p in demo.recordings(j)}
+    assert Path(fake_yanyu) in heard
+    with pytest.raises(UserError, match="cannot also be a training voice"):
+        demo.plan(Path("/nowhere"), sizes, seed=4, human=True, yanyu_dir=str(fake_yanyu), yanyu_share=0.5)
+    # rendered from its recordings, raw and re-synthesized by WORLD
+    for voice in ("yanyu", "yanyuw"):
+        job = next(j for j in jobs["train"] if j.voice == voice)
+        demo.render(dataclasses.replace(job, path=tmp_path / f"{voice}.wav"))
+        wave, sr = sf.read(str(tmp_path / f"{voice}.wav"))
+        assert sr == 16000 and len(wave) / sr > 0.25 * len(job.text)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")

@@ -228,6 +228,7 @@ class Job:
     path: Path
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
     yanyu_dir: str | None = None  # yanyu's syllable recordings, for the human dev voice
+    world_jitter: float = 0.0  # articulation jitter of a WORLD re-synthesized voice (world_resynthesize)
 
 
 # Random speakers, for espeak-ng variants and for WORLD re-synthesis of the human recordings:
@@ -336,15 +337,15 @@ WORLD_FRAME_MS = 5.0
 # Speed perturbation of the recorded and ttskit voices: resampling by a random rate changes tempo
 # and pitch together.
 HUMAN_RATES = (0.9, 1.15)
-_world_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_world_cache: dict[tuple[str, str, str | None], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _world_analysis(voice: str, ch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _world_analysis(voice: str, ch: str, yanyu_dir: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WORLD's F0 contour, spectral envelope and aperiodicity of one syllable (cached per process)."""
-    key = (voice, ch)
+    key = (voice, ch, yanyu_dir)
     if key not in _world_cache:
         pw = import_pyworld()
-        x = resample(*read_syllable(voice, ch)).astype(np.float64)
+        x = resample(*read_syllable(voice, ch, yanyu_dir)).astype(np.float64)
         f0, t = pw.dio(x, SAMPLE_RATE, f0_floor=50.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
         f0 = pw.stonemask(x, f0, t, SAMPLE_RATE)
         _world_cache[key] = (f0, pw.cheaptrick(x, f0, t, SAMPLE_RATE), pw.d4c(x, f0, t, SAMPLE_RATE))
@@ -364,49 +365,101 @@ def import_pyworld():
     return pyworld
 
 
-def _warp_envelope(env: np.ndarray, scale: float) -> np.ndarray:
-    """Move a (frames, bins) spectral envelope's features up in frequency by `scale`: env'(f) = env(f / scale)."""
-    bins = np.arange(env.shape[1], dtype=np.float64)
-    src = np.minimum(bins / scale, bins[-1])
+# Articulation jitter of the re-synthesized syllables: the spectral envelope's bands (edges in Hz)
+# each stretched by its own random factor, so formants move apart and together as between speakers'
+# vowels, not only all together; and each syllable's duration scaled on its own.
+JITTER_BANDS_HZ = (0.0, 400.0, 1000.0, 1800.0, 2800.0, 4000.0, 8000.0)
+WORLD_JITTER = 0.12  # band stretch factors within exp(+-0.12) (bench/heldout_voice.py; off by default)
+WORLD_TEMPO = (0.8, 1.25)  # each syllable's length scaled within this (pitch kept)
+
+
+def _band_warp(bins: int, tract: float, band_logs: np.ndarray | None) -> np.ndarray:
+    """For each of `bins` envelope bins (0 to Nyquist), the source bin it takes its value from:
+    frequencies scaled by `tract`, each band of JITTER_BANDS_HZ further by exp(its entry of
+    `band_logs`) (None: no jitter). The map is monotonic; past the source's top it holds the top."""
+    edges = np.array(JITTER_BANDS_HZ) / JITTER_BANDS_HZ[-1] * (bins - 1)
+    slopes = tract * (np.exp(band_logs) if band_logs is not None else np.ones(edges.size - 1))
+    targets = np.concatenate([[0.0], np.cumsum(np.diff(edges) * slopes)])
+    out = np.arange(bins, dtype=np.float64)
+    src = np.interp(out, targets, edges)
+    beyond = out > targets[-1]  # above the stretched top: the source's top band, scaled as the last band
+    src[beyond] = edges[-1] + (out[beyond] - targets[-1]) / slopes[-1]
+    return np.minimum(src, bins - 1)
+
+
+def _warp_envelope(env: np.ndarray, scale: float, band_logs: np.ndarray | None = None) -> np.ndarray:
+    """Move a (frames, bins) spectral envelope's features up in frequency by `scale`: env'(f) = env(f / scale)
+    (with `band_logs`, each band of JITTER_BANDS_HZ by its own factor: _band_warp)."""
+    src = _band_warp(env.shape[1], scale, band_logs)
     lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, bins.size - 1)
+    hi = np.minimum(lo + 1, env.shape[1] - 1)
     frac = src - lo
     return np.ascontiguousarray(env[:, lo] * (1 - frac) + env[:, hi] * frac)
 
 
 def world_resynthesize(
-    text: str, voice: str, f0_median: float, tract: float, f0_spread: float = 1.0
+    text: str,
+    voice: str,
+    f0_median: float,
+    tract: float,
+    f0_spread: float = 1.0,
+    rng: np.random.Generator | None = None,
+    jitter: float = 0.0,
+    yanyu_dir: str | None = None,
 ) -> list[tuple[np.ndarray, int]]:
     """The syllables of `text` read by `voice`, re-synthesized by WORLD as another speaker:
     the F0 contour moved to median `f0_median` Hz (tone shapes kept, their range in log F0 scaled
     by `f0_spread`) and the spectral envelope stretched by the vocal-tract scale `tract`
-    (formants x `tract`). Returns (wave, sample rate) per syllable, each as long as its source."""
+    (formants x `tract`). With `rng` and `jitter`, each syllable also gets articulation jitter:
+    its envelope bands stretched by factors within exp(+-jitter) and its length scaled within
+    WORLD_TEMPO. Returns (wave, sample rate) per syllable (each as long as its source without jitter)."""
     pw = import_pyworld()
-    frames = [_world_analysis(voice, ch) for ch in text]
+    frames = [_world_analysis(voice, ch, yanyu_dir) for ch in text]
     voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
     median = float(np.median(voiced)) if voiced.size else f0_median
     out = []
     for f0, sp, ap in frames:
         new_f0 = np.where(f0 > 0, f0_median * (np.maximum(f0, 1.0) / median) ** f0_spread, 0.0)
-        y = pw.synthesize(new_f0, _warp_envelope(sp, tract), _warp_envelope(ap, tract), SAMPLE_RATE, WORLD_FRAME_MS)
+        bands, period = None, WORLD_FRAME_MS
+        if rng is not None and jitter > 0:
+            bands = rng.uniform(-jitter, jitter, len(JITTER_BANDS_HZ) - 1)
+            period = WORLD_FRAME_MS * rng.uniform(*WORLD_TEMPO)
+        y = pw.synthesize(
+            new_f0, _warp_envelope(sp, tract, bands), _warp_envelope(ap, tract, bands), SAMPLE_RATE, period
+        )
         out.append((y.astype(np.float32), SAMPLE_RATE))
     return out
 
 
-def _world_voice(text: str, voice: str, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
-    """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25)."""
+def _world_voice(
+    text: str, voice: str, rng: np.random.Generator, jitter: float, yanyu_dir: str | None
+) -> list[tuple[np.ndarray, int]]:
+    """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25),
+    with articulation `jitter`."""
     shares = np.array([w for w, _, _ in SPEAKER_KINDS.values()])
     _, f0_range, tract_range = list(SPEAKER_KINDS.values())[rng.choice(len(shares), p=shares / shares.sum())]
-    return world_resynthesize(text, voice, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25))
+    return world_resynthesize(
+        text, voice, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25), rng, jitter, yanyu_dir
+    )
 
 
 def _human(
-    text: str, voice: str, rng: np.random.Generator, world: bool = False, yanyu_dir: str | None = None
+    text: str,
+    voice: str,
+    rng: np.random.Generator,
+    world: bool = False,
+    yanyu_dir: str | None = None,
+    jitter: float = 0.0,
 ) -> np.ndarray:
     """`text` read syllable by syllable by a human `voice` of asr.corpora.syllables, at a random
-    rate with random short pauses (with `world`: re-synthesized as a random other speaker)."""
+    rate with random short pauses (with `world`: re-synthesized as a random other speaker, with
+    articulation `jitter`)."""
     rate = rng.uniform(*HUMAN_RATES)
-    syllables = _world_voice(text, voice, rng) if world else [read_syllable(voice, ch, yanyu_dir) for ch in text]
+    syllables = (
+        _world_voice(text, voice, rng, jitter, yanyu_dir)
+        if world
+        else [read_syllable(voice, ch, yanyu_dir) for ch in text]
+    )
     parts = []
     for wave, sr in syllables:
         parts += [
@@ -417,11 +470,10 @@ def _human(
 
 
 def _human_voice(voice: str) -> str | None:
-    """The voice of asr.corpora.syllables a job's voice reads with ("gcin3w" -> "gcin3"), or None
-    for an espeak-ng voice. render and recordings both ask it, so they cannot disagree."""
-    if voice.startswith("gcin"):
-        return voice.rstrip("w")
-    return voice if voice == DEV_HUMAN_VOICE else None
+    """The voice of asr.corpora.syllables a job's voice reads with ("gcin3w" -> "gcin3", "yanyuw"
+    -> "yanyu"), or None for an espeak-ng voice. render and recordings both ask it, so they cannot
+    disagree."""
+    return voice.rstrip("w") if voice.startswith(("gcin", DEV_HUMAN_VOICE)) else None
 
 
 def render(job: Job) -> None:
@@ -429,7 +481,7 @@ def render(job: Job) -> None:
     rng = np.random.default_rng(job.seed)
     human = _human_voice(job.voice)
     if human:  # gcin3w: speaker 3 re-synthesized as another speaker
-        wave = _human(job.text, human, rng, world=job.voice.endswith("w"), yanyu_dir=job.yanyu_dir)
+        wave = _human(job.text, human, rng, job.voice.endswith("w"), job.yanyu_dir, job.world_jitter)
     elif job.voice.startswith(TTS_PREFIX):
         import torch
 
@@ -474,10 +526,12 @@ class _TrainReaders:
     else a ttskit speaker, else MBROLA, else the espeak-ng voice drawn; WORLD, ttskit and MBROLA
     draw from streams of their own, so switching one on leaves the other utterances as they were."""
 
-    def __init__(self, human, gcin_speakers, human_share, world_share, tts_share, mbrola_share, seed: int):
+    def __init__(self, human, gcin_speakers, shares: dict[str, float], seed: int):
         self.human, self.gcin_speakers = human, gcin_speakers
-        self.shares = (human_share, world_share, tts_share, mbrola_share)
+        self.shares = tuple(shares.get(k, 0.0) for k in ("human_share", "world_share", "tts_share", "mbrola_share"))
+        self.yanyu_share = shares.get("yanyu_share", 0.0)
         self.world, self.tts, self.mbrola = random.Random(seed + 3), random.Random(seed + 5), random.Random(seed + 6)
+        self.yanyu = random.Random(seed + 7)
 
     def pick(self, espeak_voice: str, rng: random.Random) -> str:
         human_share, world_share, tts_share, mbrola_share = self.shares
@@ -485,6 +539,8 @@ class _TrainReaders:
         mbrola_read = self.mbrola.random() < mbrola_share
         if self.human and rng.random() < human_share:
             voice = "gcin" + rng.choice(self.gcin_speakers)
+            if self.yanyu.random() < self.yanyu_share:
+                voice = DEV_HUMAN_VOICE
             return voice + "w" if self.world.random() < world_share else voice
         if tts_read:
             return TTS_PREFIX + tts_speaker
@@ -504,6 +560,8 @@ def plan(
     dev_human_share: float = DEV_HUMAN_SHARE,
     tts_share: float = TTS_SHARE,
     mbrola_share: float = MBROLA_SHARE,
+    world_jitter: float = 0.0,
+    yanyu_share: float = 0.0,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
@@ -511,17 +569,22 @@ def plan(
     re-synthesized as random other speakers), and a test_unheard split holds the test sentences
     read by the held-out speaker. With `yanyu_dir`, `dev_human_share` of dev is read by yanyu's
     speaker instead of an espeak-ng voice. `tts_share` of the other training sentences are read
-    by ttskit's speakers, `mbrola_share` of those left by MBROLA's cn1. Each of these draws from a random stream of its own,
-    so the other utterances do not depend on them. `random_voices` random espeak-ng variants
-    join the training voices (their files are written by `generate`)."""
+    by ttskit's speakers, `mbrola_share` of those left by MBROLA's cn1; WORLD re-synthesizes with
+    articulation jitter `world_jitter` (world_resynthesize); `yanyu_share` of the human training
+    utterances are read by yanyu's speaker instead (who then reads no dev). Each draws from a
+    random stream of its own, so the other utterances do not depend on them. `random_voices`
+    random espeak-ng variants join the training voices (their files are written by `generate`)."""
     if HELDOUT_GCIN_SPEAKER in gcin_speakers:
         raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
+    if yanyu_share > 0 and dev_human_share > 0:
+        raise UserError("yanyu's speaker reads dev (dev_human_share): it cannot also be a training voice")
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
-    readers = _TrainReaders(human, gcin_speakers, human_share, world_share, tts_share, mbrola_share, seed)
+    shares = dict(human_share=human_share, world_share=world_share, tts_share=tts_share, mbrola_share=mbrola_share)
+    readers = _TrainReaders(human, gcin_speakers, {**shares, "yanyu_share": yanyu_share if yanyu_dir else 0.0}, seed)
     dev_human = random.Random(seed + 4)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
@@ -539,8 +602,8 @@ def plan(
                 voice = DEV_HUMAN_VOICE
             uid = f"{split}-{voice}-{i:05d}"
             path = out_dir / "wav" / split / f"{uid}.wav"
-            yanyu = yanyu_dir if voice == DEV_HUMAN_VOICE else None
-            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu))
+            yanyu = yanyu_dir if _human_voice(voice) == DEV_HUMAN_VOICE else None
+            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu, world_jitter))
     if human:
         jobs["test_unheard"] = _unheard(out_dir, jobs["test"], random.Random(seed + 1))
     return jobs
@@ -561,14 +624,14 @@ def _unheard(out_dir: Path, test: list[Job], rng: random.Random) -> list[Job]:
     ]
 
 
-def _dev_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, notice) -> str | None:
-    """yanyu's recordings folder for the human dev voice (fetched when not given), or None when
-    it is not wanted or cannot be had (`notice` says why)."""
+def _yanyu_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, notice) -> str | None:
+    """yanyu's recordings folder (the human dev voice, or a training voice; fetched when not
+    given), or None when it is not wanted or cannot be had (`notice` says why)."""
     if share > 0 and yanyu_dir is None:
         try:
             yanyu_dir = fetch_yanyu(out_dir / "sources")
         except UserError as e:
-            notice(f"left out yanyu (the human dev voice; dev is espeak-ng voices only): {e}")
+            notice(f"left out yanyu (a human voice: dev is espeak-ng voices only, training gcin-voice): {e}")
     elif yanyu_dir is not None and not yanyu_ready(Path(yanyu_dir)):
         raise UserError(f"{yanyu_dir}: not yanyu's {YANYU_FOLDER} folder (its <pinyin><tone>.mp3 files are missing)")
     return str(Path(yanyu_dir).resolve()) if yanyu_dir and share > 0 else None
@@ -609,16 +672,19 @@ def generate(
     notice=None,
     tts_share: float = TTS_SHARE,
     mbrola_share: float = MBROLA_SHARE,
+    world_jitter: float = 0.0,
+    yanyu_share: float = 0.0,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
-    sentences read by the held-out human speaker, when gcin-voice is installed); returns
-    utterances per split. `gcin_speakers` are the human speakers training hears;
-    `random_voices` random espeak-ng voice variants join the training voices. With
+    sentences read by the held-out human speaker, when gcin-voice is installed); returns utterances
+    per split. `gcin_speakers` train; `random_voices` random espeak-ng variants join training. With
     `dev_human_share`, that share of dev is read by yanyu's speaker: its recordings from
     `yanyu_dir`, else fetched with npm into out_dir/sources. With `tts_share`, that share of the
     training sentences no human reads are read by ttskit's speakers; with `mbrola_share`, that share
-    of the ones left by MBROLA's cn1 (make mbrola). A source that cannot be had is left
-    out and `notice` (default: stderr) told in one line."""
+    of the ones left by MBROLA's cn1 (make mbrola); `world_jitter`: WORLD's articulation jitter
+    (world_resynthesize); `yanyu_share`: that share of the human training utterances read by
+    yanyu's speaker (dev_human_share 0). A source that cannot be had is left out, `notice`
+    (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
             "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
@@ -629,9 +695,10 @@ def generate(
         human = GCIN_DIR.is_dir()
         if not human:
             notice("left out gcin-voice (human training voice, held-out test_unheard): apt-get install gcin-voice")
-    yanyu = _dev_voice(out_dir, dev_human_share, yanyu_dir, notice)
+    yanyu = _yanyu_voice(out_dir, max(dev_human_share, yanyu_share), yanyu_dir, notice)
     shares = _training_sources(world_share if human else 0.0, tts_share, mbrola_share, notice)
     shares.update(human_share=human_share, dev_human_share=dev_human_share)
+    shares.update(yanyu_share=yanyu_share, world_jitter=world_jitter)
     sizes = {"train": train, "dev": dev, "test": test}
     jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, yanyu_dir=yanyu, **shares)
     if random_voices:

@@ -1,0 +1,125 @@
+"""What makes the held-out human voice hard: pitch and vocal tract, or the way it says its syllables?
+
+    python -m bench.heldout_probe --work exp/bench_voice_hd --rows rec_world30_e15,rec_world30_e15_seed1
+
+Scores models that bench/heldout_voice.py trained (its work folder) on copies of two human sets,
+re-synthesized by WORLD exactly as the demo corpus re-synthesizes its training voice, with the
+same sentences, rates, pauses, levels and noise draws as any corpus utterance:
+- test_unheard (gcin-voice speaker 5) as itself (its own median F0, formants x1), and moved to a
+  man's voice (F0 x0.4, formants x0.85): if pitch or vocal-tract length made it hard, the man's
+  copy would score far better. Diagnosis only: nothing is tuned on these figures.
+- dev's yanyu half (a man, never in training) as random women and children (SPEAKER_KINDS without
+  men): how much a higher voice alone costs.
+It also prints how gcin-voice's recordings of the demo's syllables end: their most common lengths
+and the share whose last 20 ms are still above a tenth of the peak (cut before the sound ends).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from asr.corpora import demo
+from asr.data import Utterance, read_data_dir, write_data_dir
+from bench.common import greedy_rates
+
+SHIFTS = {"unheard_world_self": (1.0, 1.0), "unheard_world_man": (0.4, 0.85)}
+
+
+def _shifted(f0_scale: float, tract: float):
+    """A stand-in for demo._world_voice: the voice's own median F0 times `f0_scale`, formants x `tract`."""
+
+    def voice(text, name, rng, jitter, yanyu_dir):
+        frames = [demo._world_analysis(name, ch, yanyu_dir) for ch in text]
+        voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
+        return demo.world_resynthesize(
+            text, name, float(np.median(voiced)) * f0_scale, tract, 1.0, None, 0.0, yanyu_dir
+        )
+
+    return voice
+
+
+def _women_and_children(text, name, rng, jitter, yanyu_dir):
+    kinds = [v for k, v in demo.SPEAKER_KINDS.items() if k != "male"]
+    shares = np.array([w for w, _, _ in kinds])
+    _, f0_range, tract_range = kinds[rng.choice(len(kinds), p=shares / shares.sum())]
+    return demo.world_resynthesize(
+        text, name, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25), None, 0.0, yanyu_dir
+    )
+
+
+def _render_all(jobs: list[demo.Job], world_voice) -> None:
+    """demo.render with its WORLD voice replaced (the pool's processes are forked, so they see it)."""
+    kept, demo._world_voice = demo._world_voice, world_voice
+    try:
+        with ProcessPoolExecutor(2) as pool:
+            list(pool.map(demo.render, jobs, chunksize=16))
+    finally:
+        demo._world_voice = kept
+
+
+def build(corpus: Path, yanyu_dir: str) -> None:
+    """The probe sets under `corpus` (skipped where they exist)."""
+    for name, (f0_scale, tract) in SHIFTS.items():
+        if not (corpus / name / "text").is_file():
+            utts = read_data_dir(corpus / "test_unheard")
+            jobs = [
+                demo.Job(u.id, u.text, "gcin5w", 5000 + i, corpus / name / "wav" / f"{i}.wav")
+                for i, u in enumerate(utts)
+            ]
+            _render_all(jobs, _shifted(f0_scale, tract))
+            write_data_dir(corpus / name, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
+    if not (corpus / "dev_human_high" / "text").is_file():
+        utts = read_data_dir(corpus / "dev_human")
+        out = corpus / "dev_human_high"
+        jobs = [
+            demo.Job(u.id, u.text, "yanyuw", 1000 + i, out / "wav" / f"{i}.wav", None, yanyu_dir)
+            for i, u in enumerate(utts)
+        ]
+        _render_all(jobs, _women_and_children)
+        write_data_dir(out, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
+
+
+def recording_ends() -> None:
+    """Per gcin-voice speaker: the commonest lengths of the demo syllables' files, and the share
+    of them still loud in their last 20 ms."""
+    for speaker in ("3", "5"):
+        lengths, loud, syllables = Counter(), 0, sorted(set(demo.INVENTORY))
+        for ch in syllables:
+            wave, sr = sf.read(str(demo.syllable_path("gcin" + speaker, ch)), dtype="float32", always_2d=True)
+            wave = wave.mean(axis=1)
+            lengths[len(wave)] += 1
+            loud += np.sqrt(np.mean(wave[-int(0.02 * sr) :] ** 2)) > 0.1 * np.abs(wave).max()
+        common = ", ".join(f"{n} x {frames} samples" for frames, n in lengths.most_common(3))
+        print(
+            f"gcin-voice speaker {speaker}: {len(syllables)} syllables; commonest lengths {common} (at {sr} Hz); "
+            f"{loud} end loud"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="exp/bench_voice_hd", help="bench/heldout_voice.py's work folder")
+    ap.add_argument("--rows", required=True, help="Comma-separated rows whose best.pt to score")
+    args = ap.parse_args()
+    work = Path(args.work)
+    corpus = work / "data"
+    recording_ends()
+    build(corpus, str(demo.fetch_yanyu(corpus / "sources").resolve()))
+    sets = ["test_unheard", *SHIFTS, "dev_human", "dev_human_high"]
+    print("| row | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for row in args.rows.split(","):
+        model = work / "exp" / row / "best.pt"
+        print(
+            f"| {row} | " + " | ".join(f"{greedy_rates(model, corpus / s)['cer']:.2%}" for s in sets) + " |", flush=True
+        )
+
+
+if __name__ == "__main__":
+    main()
