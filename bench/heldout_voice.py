@@ -79,6 +79,7 @@ CORPORA = {
     "data_mbrola30_world30": {"mbrola_share": 0.3, "world_share": 0.75, "human_share": 0.3},
     # WORLD re-synthesis with articulation jitter (envelope bands and syllable lengths apart)
     "data_world30_jit": {"world_share": 0.75, "human_share": 0.3, "world_jitter": demo.WORLD_JITTER},
+    "data_world50": {"world_share": 0.75, "human_share": 0.5},  # half of training human, 3/4 of it WORLD
     # yanyu's speaker reads half of the human share (so no dev): a second human training voice
     "data_yanyu_world30": {"world_share": 0.75, "human_share": 0.3, "yanyu_share": 0.5, "dev_human_share": 0.0},
 }
@@ -108,6 +109,8 @@ ROW_CORPUS = {
     "rec_world30_jit_e15": "data_world30_jit",
     "rec_world30_jit_e15_seed1": "data_world30_jit",
     "rec_yanyu_world30_e15": "data_yanyu_world30",
+    "rec_world50_e15": "data_world50",
+    "rec_world50_e15_seed1": "data_world50",
     "rec_yanyu_world30_e15_seed1": "data_yanyu_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
@@ -194,6 +197,14 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     ),
     "rec_world30_jit_e15_seed1": (
         "recipe, 15 epochs, human share 30%, 3/4 re-synthesized (WORLD) with articulation jitter, training seed 1",
+        RECIPE + EPOCHS_15 + ["train.seed=1"],
+    ),
+    "rec_world50_e15": (
+        "recipe, 15 epochs, human share 50%, 3/4 of it re-synthesized (WORLD)",
+        RECIPE + EPOCHS_15,
+    ),
+    "rec_world50_e15_seed1": (
+        "recipe, 15 epochs, human share 50%, 3/4 of it re-synthesized (WORLD), training seed 1",
         RECIPE + EPOCHS_15 + ["train.seed=1"],
     ),
     "rec_yanyu_world30_e15": (
