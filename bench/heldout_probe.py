@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asr.audio import to_mono
 from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
 from bench.common import greedy_rates
@@ -44,45 +45,38 @@ def _shifted(f0_scale: float, tract: float):
     return voice
 
 
-def _women_and_children(text, name, rng, jitter, yanyu_dir):
-    kinds = [v for k, v in demo.SPEAKER_KINDS.items() if k != "male"]
-    shares = np.array([w for w, _, _ in kinds])
-    _, f0_range, tract_range = kinds[rng.choice(len(kinds), p=shares / shares.sum())]
-    return demo.world_resynthesize(
-        text, name, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25), None, 0.0, yanyu_dir
-    )
+# dev's human half as random women and children: the corpus's own WORLD voice with the men left out
+WOMEN_AND_CHILDREN = {k: v for k, v in demo.SPEAKER_KINDS.items() if k != "male"}
 
 
-def _render_all(jobs: list[demo.Job], world_voice) -> None:
-    """demo.render with its WORLD voice replaced (the pool's processes are forked, so they see it)."""
-    kept, demo._world_voice = demo._world_voice, world_voice
+def _render_set(out: Path, source: Path, voice: str, first_seed: int, yanyu_dir: str | None = None, **patches) -> None:
+    """`source`'s sentences read by `voice` as data dir `out`, rendered by demo.render with the
+    module attributes `patches` replaced (the pool's processes are forked, so they see them)."""
+    jobs = [
+        demo.Job(u.id, u.text, voice, first_seed + i, out / "wav" / f"{i}.wav", None, yanyu_dir)
+        for i, u in enumerate(read_data_dir(source))
+    ]
+    kept = {name: getattr(demo, name) for name in patches}
+    for name, value in patches.items():
+        setattr(demo, name, value)
     try:
         with ProcessPoolExecutor(2) as pool:
             list(pool.map(demo.render, jobs, chunksize=16))
     finally:
-        demo._world_voice = kept
+        for name, value in kept.items():
+            setattr(demo, name, value)
+    write_data_dir(out, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
 
 
 def build(corpus: Path, yanyu_dir: str) -> None:
     """The probe sets under `corpus` (skipped where they exist)."""
     for name, (f0_scale, tract) in SHIFTS.items():
         if not (corpus / name / "text").is_file():
-            utts = read_data_dir(corpus / "test_unheard")
-            jobs = [
-                demo.Job(u.id, u.text, "gcin5w", 5000 + i, corpus / name / "wav" / f"{i}.wav")
-                for i, u in enumerate(utts)
-            ]
-            _render_all(jobs, _shifted(f0_scale, tract))
-            write_data_dir(corpus / name, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
+            _render_set(corpus / name, corpus / "test_unheard", "gcin5w", 5000, _world_voice=_shifted(f0_scale, tract))
     if not (corpus / "dev_human_high" / "text").is_file():
-        utts = read_data_dir(corpus / "dev_human")
-        out = corpus / "dev_human_high"
-        jobs = [
-            demo.Job(u.id, u.text, "yanyuw", 1000 + i, out / "wav" / f"{i}.wav", None, yanyu_dir)
-            for i, u in enumerate(utts)
-        ]
-        _render_all(jobs, _women_and_children)
-        write_data_dir(out, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
+        _render_set(
+            corpus / "dev_human_high", corpus / "dev_human", "yanyuw", 1000, yanyu_dir, SPEAKER_KINDS=WOMEN_AND_CHILDREN
+        )
 
 
 def recording_ends() -> None:
@@ -91,8 +85,8 @@ def recording_ends() -> None:
     for speaker in ("3", "5"):
         lengths, loud, syllables = Counter(), 0, sorted(set(demo.INVENTORY))
         for ch in syllables:
-            wave, sr = sf.read(str(demo.syllable_path("gcin" + speaker, ch)), dtype="float32", always_2d=True)
-            wave = wave.mean(axis=1)
+            wave, sr = sf.read(str(demo.syllable_path("gcin" + speaker, ch)), dtype="float32")
+            wave = to_mono(wave)
             lengths[len(wave)] += 1
             loud += np.sqrt(np.mean(wave[-int(0.02 * sr) :] ** 2)) > 0.1 * np.abs(wave).max()
         common = ", ".join(f"{n} x {frames} samples" for frames, n in lengths.most_common(3))

@@ -108,9 +108,9 @@ ROW_CORPUS = {
     "rec_mbrola30_world30_e15_seed1": "data_mbrola30_world30",
     "rec_world30_jit_e15": "data_world30_jit",
     "rec_world30_jit_e15_seed1": "data_world30_jit",
-    "rec_yanyu_world30_e15": "data_yanyu_world30",
     "rec_world50_e15": "data_world50",
     "rec_world50_e15_seed1": "data_world50",
+    "rec_yanyu_world30_e15": "data_yanyu_world30",
     "rec_yanyu_world30_e15_seed1": "data_yanyu_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
@@ -304,19 +304,14 @@ def main() -> None:
             demo.generate(work / folder, **{**BASE_CORPUS, **CORPORA[folder]})
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
-    human_dev = [
-        Utterance(u.id, Path(u.path).resolve(), u.text)
-        for u in read_data_dir(corpus / "dev")
-        if f"-{demo.DEV_HUMAN_VOICE}-" in u.id
-    ]
+    # dev's halves: yanyu's speaker (dev_human) and the espeak-ng voices (dev_espeak)
+    dev = [Utterance(u.id, Path(u.path).resolve(), u.text) for u in read_data_dir(corpus / "dev")]
+    human = f"-{demo.DEV_HUMAN_VOICE}-"
+    human_dev = [u for u in dev if human in u.id]
     if human_dev and not (corpus / "dev_human" / "text").is_file():
         write_data_dir(corpus / "dev_human", human_dev)
     if not (corpus / "dev_espeak" / "text").is_file():
-        ids = {u.id for u in human_dev}
-        espeak = [
-            Utterance(u.id, Path(u.path).resolve(), u.text) for u in read_data_dir(corpus / "dev") if u.id not in ids
-        ]
-        write_data_dir(corpus / "dev_espeak", espeak)
+        write_data_dir(corpus / "dev_espeak", [u for u in dev if human not in u.id])
     results_file = work / "results.jsonl"
     done = read_results(results_file)
     for name in rows:

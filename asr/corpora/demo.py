@@ -527,21 +527,20 @@ class _TrainReaders:
     draw from streams of their own, so switching one on leaves the other utterances as they were."""
 
     def __init__(self, human, gcin_speakers, shares: dict[str, float], seed: int):
-        self.human, self.gcin_speakers = human, gcin_speakers
-        self.shares = tuple(shares.get(k, 0.0) for k in ("human_share", "world_share", "tts_share", "mbrola_share"))
-        self.yanyu_share = shares.get("yanyu_share", 0.0)
+        """`shares`: plan's human_share, world_share, tts_share, mbrola_share and yanyu_share."""
+        self.human, self.gcin_speakers, self.shares = human, gcin_speakers, shares
         self.world, self.tts, self.mbrola = random.Random(seed + 3), random.Random(seed + 5), random.Random(seed + 6)
         self.yanyu = random.Random(seed + 7)
 
     def pick(self, espeak_voice: str, rng: random.Random) -> str:
-        human_share, world_share, tts_share, mbrola_share = self.shares
-        tts_read, tts_speaker = self.tts.random() < tts_share, self.tts.choice(ttskit_voice.SPEAKERS)
-        mbrola_read = self.mbrola.random() < mbrola_share
-        if self.human and rng.random() < human_share:
+        shares = self.shares
+        tts_read, tts_speaker = self.tts.random() < shares["tts_share"], self.tts.choice(ttskit_voice.SPEAKERS)
+        mbrola_read = self.mbrola.random() < shares["mbrola_share"]
+        if self.human and rng.random() < shares["human_share"]:
             voice = "gcin" + rng.choice(self.gcin_speakers)
-            if self.yanyu.random() < self.yanyu_share:
+            if self.yanyu.random() < shares["yanyu_share"]:
                 voice = DEV_HUMAN_VOICE
-            return voice + "w" if self.world.random() < world_share else voice
+            return voice + "w" if self.world.random() < shares["world_share"] else voice
         if tts_read:
             return TTS_PREFIX + tts_speaker
         return MBROLA_VOICE if mbrola_read else espeak_voice

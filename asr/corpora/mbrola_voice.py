@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asr.audio import to_mono
 from asr.corpora.syllables import PINYIN, trim
 from asr.errors import UserError
 
@@ -124,4 +125,4 @@ def synthesize(text: str, seed: int, programs: tuple[Path, Path] | None = None) 
         if done.returncode != 0 or not out.is_file():
             raise UserError(f"mbrola failed on {text!r}: {done.stderr.decode(errors='replace').strip()[:200]}")
         wave, sr = sf.read(str(out), dtype="float32")
-    return trim(wave if wave.ndim == 1 else wave.mean(axis=1)), sr
+    return trim(to_mono(wave)), sr
