@@ -82,6 +82,11 @@ class TrainConfig:
             raise UserError(f"train.init_cmvn: expected keep or estimate, got {self.init_cmvn!r}")
         if self.freeze_layers < 0 or self.freeze_epochs < 0:
             raise UserError("train.freeze_layers and train.freeze_epochs: expected 0 or more")
+        if bool(self.freeze_layers) != bool(self.freeze_epochs):  # one alone would freeze nothing
+            raise UserError(
+                "train.freeze_layers and train.freeze_epochs go together: the N lowest layers stay fixed "
+                "for the first E epochs (set both, or neither)"
+            )
         if self.grad_clip < 0:
             raise UserError(f"train.grad_clip: expected 0 (off) or a positive norm, got {self.grad_clip}")
         if self.batch_size <= 0 and self.max_frames <= 0:

@@ -10,6 +10,9 @@ same sentences, rates, pauses, levels and noise draws as any corpus utterance:
   copy would score far better. Diagnosis only: nothing is tuned on these figures.
 - dev's yanyu half (a man, never in training) as random women and children (SPEAKER_KINDS without
   men): how much a higher voice alone costs.
+- dev's yanyu half read as recorded, each syllable whole and cut to the length speaker 5's
+  recording of it has (both silence-trimmed): how much syllables cut as speaker 5's are cost a
+  human voice the model reads well.
 It also prints how gcin-voice's recordings of the demo's syllables end: their most common lengths
 and the share whose last 20 ms are still above a tenth of the peak (cut before the sound ends).
 """
@@ -25,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import to_mono
-from asr.corpora import demo
+from asr.corpora import demo, syllables
 from asr.data import Utterance, read_data_dir, write_data_dir
 from bench.common import greedy_rates
 
@@ -68,6 +71,13 @@ def _render_set(out: Path, source: Path, voice: str, first_seed: int, yanyu_dir:
     write_data_dir(out, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
 
 
+def _cut_like_heldout(voice, ch, yanyu_dir=None):
+    """A stand-in for demo.read_syllable: `voice`'s syllable no longer than speaker 5's of `ch`."""
+    wave, sr = syllables.read_syllable(voice, ch, yanyu_dir)
+    held, held_sr = syllables.read_syllable("gcin" + demo.HELDOUT_GCIN_SPEAKER, ch)
+    return wave[: round(len(held) / held_sr * sr)], sr
+
+
 def build(corpus: Path, yanyu_dir: str) -> None:
     """The probe sets under `corpus` (skipped where they exist)."""
     for name, (f0_scale, tract) in SHIFTS.items():
@@ -76,6 +86,12 @@ def build(corpus: Path, yanyu_dir: str) -> None:
     if not (corpus / "dev_human_high" / "text").is_file():
         _render_set(
             corpus / "dev_human_high", corpus / "dev_human", "yanyuw", 1000, yanyu_dir, SPEAKER_KINDS=WOMEN_AND_CHILDREN
+        )
+    if not (corpus / "dev_human_whole" / "text").is_file():
+        _render_set(corpus / "dev_human_whole", corpus / "dev_human", "yanyu", 2000, yanyu_dir)
+    if not (corpus / "dev_human_cut" / "text").is_file():  # the same draws, its syllables cut
+        _render_set(
+            corpus / "dev_human_cut", corpus / "dev_human", "yanyu", 2000, yanyu_dir, read_syllable=_cut_like_heldout
         )
 
 
@@ -105,7 +121,7 @@ def main() -> None:
     corpus = work / "data"
     recording_ends()
     build(corpus, str(demo.fetch_yanyu(corpus / "sources").resolve()))
-    sets = ["test_unheard", *SHIFTS, "dev_human", "dev_human_high"]
+    sets = ["test_unheard", *SHIFTS, "dev_human", "dev_human_high", "dev_human_whole", "dev_human_cut"]
     print("| row | " + " | ".join(sets) + " |")
     print("|---|" + "---|" * len(sets))
     for row in args.rows.split(","):

@@ -26,6 +26,7 @@ from asr.config import load_recipe
 from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.train import train
+from bench import phonetic
 from bench.common import append_result, greedy_rates, machine, pick_rows, read_results, write_section
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).
@@ -83,6 +84,17 @@ CORPORA = {
     # yanyu's speaker reads half of the human share (so no dev): a second human training voice
     "data_yanyu_world30": {"world_share": 0.75, "human_share": 0.3, "yanyu_share": 0.5, "dev_human_share": 0.0},
 }
+# All 1,200 of gcin-voice speaker 3's syllables (bench/phonetic.py: the demo's 37 written as
+# characters, the others as bopomofo; folder -> training utterances), alone or joined to a demo
+# corpus's train.
+PHONETIC = {"phon_gcin3": 1200, "phon_gcin3_big": 3600}
+JOINED = {"data_world30_phon": ("data_world30", "phon_gcin3")}
+# train.init of the rows that start from the recipe trained on a PHONETIC corpus alone:
+# marker -> (that corpus, the pretraining run under exp/)
+PRETRAINED = {
+    "@pretrained": ("phon_gcin3", "pretrain_phon"),
+    "@pretrained_big": ("phon_gcin3_big", "pretrain_phon_big"),
+}
 # Corpora whose training hears yanyu's speaker: their rows pick the best epoch on dev's espeak-ng
 # half (dev_espeak) and have no dev human figure.
 HEARS_YANYU = {folder for folder, voices in CORPORA.items() if voices.get("yanyu_share")}
@@ -112,6 +124,10 @@ ROW_CORPUS = {
     "rec_world50_e15_seed1": "data_world50",
     "rec_yanyu_world30_e15": "data_yanyu_world30",
     "rec_yanyu_world30_e15_seed1": "data_yanyu_world30",
+    "rec_world30_phon_e15": "data_world30_phon",
+    "rec_world30_phon_e15_seed1": "data_world30_phon",
+    "rec_world30_pre_e15": "data_world30",
+    "rec_world30_pre_e15_seed1": "data_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -215,6 +231,30 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 15 epochs, human share 30% (half yanyu, half gcin-voice 3), 3/4 re-synthesized (WORLD), training seed 1; dev: its espeak-ng half",
         RECIPE + EPOCHS_15 + ["train.seed=1"],
     ),
+    "rec_world30_phon_e15": (
+        "recipe, 15 epochs, the demo corpus + 1,200 utterances of all 1,200 gcin-voice 3 syllables (others spelt in bopomofo)",
+        RECIPE + EPOCHS_15,
+    ),
+    "rec_world30_phon_e15_seed1": (
+        "recipe, 15 epochs, the demo corpus + 1,200 utterances of all gcin-voice 3 syllables, training seed 1",
+        RECIPE + EPOCHS_15 + ["train.seed=1"],
+    ),
+    "rec_world30_pre_e15": (
+        "recipe, 15 epochs, the demo corpus, starting from the recipe trained on all gcin-voice 3 syllables",
+        RECIPE + EPOCHS_15 + ["train.init=@pretrained"],
+    ),
+    "rec_world30_pre_e15_seed1": (
+        "recipe, 15 epochs, the demo corpus, starting from the recipe trained on all gcin-voice 3 syllables, training seed 1",
+        RECIPE + EPOCHS_15 + ["train.init=@pretrained", "train.seed=1"],
+    ),
+    "rec_world30_prebig_e15": (
+        "recipe, 15 epochs, the demo corpus, starting from the recipe trained on 3,600 utterances of all gcin-voice 3 syllables",
+        RECIPE + EPOCHS_15 + ["train.init=@pretrained_big"],
+    ),
+    "rec_world30_prebig_frz1_e15": (
+        "recipe, 15 epochs, the demo corpus, starting from the recipe trained on 3,600 utterances of all gcin-voice 3 syllables, its lowest layer fixed",
+        RECIPE + EPOCHS_15 + ["train.init=@pretrained_big", "train.freeze_layers=1", "train.freeze_epochs=15"],
+    ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
         RECIPE + ["features.utterance_norm=mean_var"],
@@ -238,9 +278,27 @@ def narrowband_copy(src: Path, dst: Path) -> None:
     write_data_dir(dst, utts)
 
 
+def pretrain_marker(override: str) -> str | None:
+    """The PRETRAINED marker an override's train.init names, if it names one."""
+    value = override.removeprefix("train.init=")
+    return value if value != override and value in PRETRAINED else None
+
+
+def pretrained(work: Path, recipe: str, marker: str) -> Path:
+    """The recipe (RECIPE, 15 epochs) trained on marker's PHONETIC corpus alone, once per work folder."""
+    folder, name = PRETRAINED[marker]
+    exp = work / "exp" / name
+    if not (exp / "best.pt").is_file():
+        shutil.rmtree(exp, ignore_errors=True)
+        sets = [f"exp_dir={exp}", f"data.train={work / folder / 'train'}", f"data.dev={work / folder / 'dev'}"]
+        train(load_recipe(recipe, [*sets, *BASE, *RECIPE, *EPOCHS_15]))
+    return exp / "best.pt"
+
+
 def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: str) -> dict:
     exp = work / "exp" / name
     shutil.rmtree(exp, ignore_errors=True)
+    overrides = [f"train.init={pretrained(work, recipe, m)}" if (m := pretrain_marker(o)) else o for o in overrides]
     train_dir = (work / ROW_CORPUS[name] if name in ROW_CORPUS else corpus) / "train"
     hears_yanyu = ROW_CORPUS.get(name) in HEARS_YANYU
     dev = corpus / ("dev_espeak" if hears_yanyu else "dev")
@@ -299,9 +357,20 @@ def main() -> None:
     corpus = work / "data"
     if not (corpus / "test_unheard" / "text").is_file():
         demo.generate(corpus, **BASE_CORPUS)  # train hears gcin speaker 3 only; test_unheard is speaker 5
-    for folder in sorted({ROW_CORPUS[r] for r in rows if r in ROW_CORPUS}):
-        if not (work / folder / "train" / "text").is_file():
+    folders = {ROW_CORPUS[r] for r in rows if r in ROW_CORPUS}
+    needs = (folders | {p for f in folders & JOINED.keys() for p in JOINED[f]}) - JOINED.keys()
+    needs |= {PRETRAINED[m][0] for r in rows for o in ROWS[r][1] if (m := pretrain_marker(o))}
+    for folder in sorted(needs):
+        if (work / folder / "train" / "text").is_file():
+            continue
+        if folder in PHONETIC:
+            phonetic.generate(work / folder, PHONETIC[folder])
+        else:
             demo.generate(work / folder, **{**BASE_CORPUS, **CORPORA[folder]})
+    for folder in sorted(folders & JOINED.keys()):
+        if not (work / folder / "train" / "text").is_file():
+            parts = [u for part in JOINED[folder] for u in read_data_dir(work / part / "train")]
+            write_data_dir(work / folder / "train", [Utterance(u.id, Path(u.path).resolve(), u.text) for u in parts])
     if not (corpus / "test_8k" / "text").is_file():
         narrowband_copy(corpus / "test", corpus / "test_8k")
     # dev's halves: yanyu's speaker (dev_human) and the espeak-ng voices (dev_espeak)

@@ -72,6 +72,12 @@ def test_fine_tuning_another_architecture_is_a_clear_error(tiny_model, tmp_path)
         train(load_recipe(DEMO, sets))
 
 
+@pytest.mark.parametrize("half", ["train.freeze_layers=1", "train.freeze_epochs=2"])
+def test_freezing_layers_without_epochs_or_epochs_without_layers_is_a_clear_error(half):
+    with pytest.raises(UserError, match="set both, or neither"):
+        load_recipe(DEMO, [half])
+
+
 def test_frozen_layers_keep_their_weights(tiny_model, tmp_path):
     data_b, _ = corpus_b(tmp_path)
     exp = tmp_path / "exp"
