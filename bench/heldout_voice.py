@@ -128,6 +128,8 @@ ROW_CORPUS = {
     "rec_world30_phon_e15_seed1": "data_world30_phon",
     "rec_world30_pre_e15": "data_world30",
     "rec_world30_pre_e15_seed1": "data_world30",
+    "rec_world30_prebig_e15": "data_world30",
+    "rec_world30_prebig_frz1_e15": "data_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
