@@ -7,7 +7,7 @@ inventory is written as its character, any other as its bopomofo and tone ("ã„™ã
 trained on both corpora spells the syllables it has no character for. Speaker 5 (the held-out
 voice) is never read.
 
-    python -m bench.phonetic --out exp/bench_voice_hd/phon_gcin3   # ~3 min on 2 cores
+    python -m bench.phonetic --out exp/bench_voice_hd/phon_gcin3   # 1,200 utterances, ~1 min on 2 cores
 """
 
 from __future__ import annotations
