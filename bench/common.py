@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -31,6 +32,20 @@ def commit_of(checkout: Path | None = None) -> str:
     """The short commit a checkout (default: the current folder's) is at, or its path where git cannot say."""
     res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
     return res.stdout.strip() or str(checkout or Path.cwd())
+
+
+@contextmanager
+def patched(module, **values):
+    """`module`'s attributes `values` replaced inside the block and restored after it (a process
+    pool started inside the block forks with them)."""
+    kept = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in kept.items():
+            setattr(module, name, value)
 
 
 def write_section(name: str, body: str) -> None:

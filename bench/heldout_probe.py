@@ -20,6 +20,7 @@ and the share whose last 20 ms are still above a tenth of the peak (cut before t
 from __future__ import annotations
 
 import argparse
+import functools
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -30,7 +31,7 @@ import soundfile as sf
 from asr.audio import to_mono
 from asr.corpora import demo, syllables
 from asr.data import Utterance, read_data_dir, write_data_dir
-from bench.common import greedy_rates
+from bench.common import greedy_rates, patched
 
 SHIFTS = {"unheard_world_self": (1.0, 1.0), "unheard_world_man": (0.4, 0.85)}
 
@@ -59,23 +60,22 @@ def _render_set(out: Path, source: Path, voice: str, first_seed: int, yanyu_dir:
         demo.Job(u.id, u.text, voice, first_seed + i, out / "wav" / f"{i}.wav", None, yanyu_dir)
         for i, u in enumerate(read_data_dir(source))
     ]
-    kept = {name: getattr(demo, name) for name in patches}
-    for name, value in patches.items():
-        setattr(demo, name, value)
-    try:
-        with ProcessPoolExecutor(2) as pool:
-            list(pool.map(demo.render, jobs, chunksize=16))
-    finally:
-        for name, value in kept.items():
-            setattr(demo, name, value)
+    with patched(demo, **patches), ProcessPoolExecutor(2) as pool:
+        list(pool.map(demo.render, jobs, chunksize=16))
     write_data_dir(out, [Utterance(j.uid, j.path.resolve(), j.text) for j in jobs])
+
+
+@functools.cache
+def _heldout_seconds(ch: str) -> float:
+    """How long speaker 5's recording of `ch` is, silence trimmed."""
+    held, sr = syllables.read_syllable("gcin" + demo.HELDOUT_GCIN_SPEAKER, ch)
+    return len(held) / sr
 
 
 def _cut_like_heldout(voice, ch, yanyu_dir=None):
     """A stand-in for demo.read_syllable: `voice`'s syllable no longer than speaker 5's of `ch`."""
     wave, sr = syllables.read_syllable(voice, ch, yanyu_dir)
-    held, held_sr = syllables.read_syllable("gcin" + demo.HELDOUT_GCIN_SPEAKER, ch)
-    return wave[: round(len(held) / held_sr * sr)], sr
+    return wave[: round(_heldout_seconds(ch) * sr)], sr
 
 
 def build(corpus: Path, yanyu_dir: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from asr.corpora import demo, syllables
 from asr.data import Utterance, write_data_dir
+from bench.common import patched
 
 SPEAKER = demo.TRAIN_GCIN_SPEAKERS[0]
 PRIVATE_USE = 0xE000  # syllables without a demo character render through a private-use stand-in
@@ -32,27 +33,27 @@ def label(folder: str) -> str:
     return folder[:-1] + "5" if folder.endswith("1") else folder
 
 
-def inventory() -> dict[str, str]:
-    """stand-in character -> transcript, one per syllable speaker 3 recorded. A demo syllable
-    stands for itself and is written as its character; the others get a private-use code point
-    (registered in asr.corpora.syllables.BOPOMOFO, so the demo renderer reads them)."""
+def inventory() -> tuple[dict[str, str], dict[str, str]]:
+    """(stand-in character -> transcript, stand-in -> gcin-voice folder), one per syllable speaker 3
+    recorded. A demo syllable stands for itself and is written as its character; the others get a
+    private-use code point, which generate adds to asr.corpora.syllables.BOPOMOFO while it renders."""
     own = {syllables.BOPOMOFO[ch]: ch for ch in demo.INVENTORY}
     folders = sorted(p.parent.name for p in syllables.GCIN_DIR.glob(f"*/{SPEAKER}.ogg"))
-    out = {}
+    units, stand_ins = {}, {}
     for k, folder in enumerate(folders):
         if folder in own:
-            out[own[folder]] = own[folder]
+            units[own[folder]] = own[folder]
         else:
             stand_in = chr(PRIVATE_USE + k)
-            syllables.BOPOMOFO[stand_in] = folder
-            out[stand_in] = label(folder)
-    return out
+            stand_ins[stand_in] = folder
+            units[stand_in] = label(folder)
+    return units, stand_ins
 
 
 def generate(out: Path, n: int = 1200, seed: int = 7, workers: int = 2) -> None:
     """`n` utterances of random syllables in out/train (3/4 WORLD re-synthesized, as demo's
     WORLD_SHARE), and 150 more in out/dev."""
-    units = inventory()  # before the pool forks: its workers inherit the stand-ins
+    units, stand_ins = inventory()
     rng = random.Random(seed)
     keys = sorted(units)
     jobs: dict[str, list[demo.Job]] = {}
@@ -63,8 +64,9 @@ def generate(out: Path, n: int = 1200, seed: int = 7, workers: int = 2) -> None:
             voice = f"gcin{SPEAKER}" + ("w" if rng.random() < demo.WORLD_SHARE else "")
             uid = f"phon-{split}-{voice}-{i:05d}"
             jobs[split].append(demo.Job(uid, text, voice, rng.randrange(2**32), out / "wav" / f"{uid}.wav"))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(demo.render, [j for split in jobs.values() for j in split], chunksize=16))
+    todo = [j for split in jobs.values() for j in split]
+    with patched(syllables, BOPOMOFO={**syllables.BOPOMOFO, **stand_ins}), ProcessPoolExecutor(workers) as pool:
+        list(pool.map(demo.render, todo, chunksize=16))
     for split, split_jobs in jobs.items():
         utts = [Utterance(j.uid, j.path.resolve(), "".join(units[c] for c in j.text)) for j in split_jobs]
         write_data_dir(out / split, utts)
