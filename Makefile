@@ -25,13 +25,19 @@ $(VENV)/.installed: pyproject.toml Makefile
 # espeak-ng synthesizes the demo corpus and the test corpora; gcin-voice adds human syllable
 # recordings to the demo training set; npm fetches the yanyu package, the human voice of the demo's
 # dev set; the web page's tests drive Debian's Chromium; a CJK font (WenQuanYi Micro Hei) draws
-# Chinese in `asr align` plots and the page's screenshots. Installed with apt-get when run as root.
-SYSPKGS := espeak-ng gcin-voice npm chromium fonts-wqy-microhei
+# Chinese in `asr align` plots and the page's screenshots. Installed with apt-get when run as root,
+# only those missing: a machine whose npm came with another nodejs (NodeSource's bundles it, and
+# conflicts with Debian's npm package) keeps it.
 sysdeps:
-	@if ! command -v espeak-ng >/dev/null || [ ! -d /usr/share/gcin-voice ] || ! command -v chromium >/dev/null \
-	    || ! command -v npm >/dev/null || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	[ -d /usr/share/gcin-voice ] || missing="$$missing gcin-voice"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/wqy ] || missing="$$missing fonts-wqy-microhei"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  elif ! command -v espeak-ng >/dev/null; then \
 	    echo "error: install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng gcin-voice; macOS: brew install espeak-ng)"; exit 1; \
 	  fi; \
