@@ -48,6 +48,16 @@ def patched(module, **values):
             setattr(module, name, value)
 
 
+def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
+    """The model a training run in `exp` hands on, and its dev CER: avg.pt (the average of the last
+    epochs, `train.average_last`) where its dev CER beats best.pt's, else best.pt."""
+    from asr.checkpoint import load_checkpoint
+
+    avg = exp / "avg.pt"
+    avg_cer = load_checkpoint(avg)["train_state"]["dev_cer"] if avg.is_file() else float("inf")
+    return (avg, avg_cer) if avg_cer < best_cer else (exp / "best.pt", best_cer)
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section between <!-- name:begin --> and <!-- name:end -->."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"

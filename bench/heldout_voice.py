@@ -27,7 +27,7 @@ from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.train import train
 from bench import phonetic
-from bench.common import append_result, greedy_rates, machine, pick_rows, read_results, write_section
+from bench.common import append_result, chosen_model, greedy_rates, machine, pick_rows, read_results, write_section
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).
 STEPS = {
@@ -130,6 +130,10 @@ ROW_CORPUS = {
     "rec_world30_pre_e15_seed1": "data_world30",
     "rec_world30_prebig_e15": "data_world30",
     "rec_world30_prebig_frz1_e15": "data_world30",
+    "rec_world30_avg5_e15": "data_world30",
+    "rec_world30_avg5_e15_seed1": "data_world30",
+    "rec_world30_drop3_e15": "data_world30",
+    "rec_world30_drop3_e15_seed1": "data_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -139,6 +143,8 @@ LATE = ["augment.start_epoch=3"]  # three clean epochs first (CTC's all-blank st
 RECIPE = STEPS["vtlp_wide"] + LATE
 # 15 epochs instead of 12, ending at the same last-epoch rate (0.85^11 of lr): today's recipe
 EPOCHS_15 = ["train.epochs=15", "train.lr_decay=1.0", f"train.lr_final={0.85**11:.4f}"]
+AVERAGE_5 = ["train.average_last=5"]  # avg.pt: the last 5 epochs' weights averaged
+REC_STEPS = ("speed", "pitch_wide", "reverb", "eq", "babble", "noise", "gain")
 ROWS: dict[str, tuple[str, list[str]]] = {
     "base": ("demo recipe: 8 kHz 30%, SpecAugment on log-mel, SortaGrad", []),
     "base_nosorta": ("... without SortaGrad", ["train.sortagrad=false"]),
@@ -153,10 +159,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "all_voices_late": (f"+ all from epoch 4, + {RANDOM_VOICES} random espeak-ng voice variants", ALL + LATE),
     "all_late_cmn": ("+ all from epoch 4, + per-utterance mean norm", ALL + LATE + STEPS["cmn"]),
     # on top of the recipe (VTLP 0.8-1.25 from epoch 4): one more step, more capacity, more epochs
-    **{
-        f"rec_{name}": (f"recipe + {LABELS[name]}", RECIPE + STEPS[name])
-        for name in ("speed", "pitch_wide", "reverb", "eq", "babble", "noise", "gain")
-    },
+    **{f"rec_{name}": (f"recipe + {LABELS[name]}", RECIPE + STEPS[name]) for name in REC_STEPS},
     "rec_big": ("recipe, hidden 256 (3.9 M parameters)", RECIPE + ["model.hidden=256"]),
     "rec_long": ("recipe, 20 epochs (lr decay 0.9)", RECIPE + ["train.epochs=20", "train.lr_decay=0.9"]),
     "rec_dropout": ("recipe, dropout 0.3", RECIPE + ["model.dropout=0.3"]),
@@ -257,10 +260,39 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 15 epochs, the demo corpus, starting from the recipe trained on 3,600 utterances of all gcin-voice 3 syllables, its lowest layer fixed",
         RECIPE + EPOCHS_15 + ["train.init=@pretrained_big", "train.freeze_layers=1", "train.freeze_epochs=15"],
     ),
+    "rec_world30_avg5_e15": (
+        "recipe, 15 epochs, the demo corpus, the last 5 epochs' weights averaged (avg.pt where its dev CER is lower)",
+        RECIPE + EPOCHS_15 + AVERAGE_5,
+    ),
+    "rec_world30_avg5_e15_seed1": (
+        "recipe, 15 epochs, the demo corpus, the last 5 epochs' weights averaged (where dev says), training seed 1",
+        RECIPE + EPOCHS_15 + AVERAGE_5 + ["train.seed=1"],
+    ),
+    "rec_world30_drop3_e15": (
+        "recipe, 15 epochs, the demo corpus, dropout 0.1 -> 0.3",
+        RECIPE + EPOCHS_15 + ["model.dropout=0.3"],
+    ),
+    "rec_world30_drop3_e15_seed1": (
+        "recipe, 15 epochs, the demo corpus, dropout 0.1 -> 0.3, training seed 1",
+        RECIPE + EPOCHS_15 + ["model.dropout=0.3", "train.seed=1"],
+    ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
         RECIPE + ["features.utterance_norm=mean_var"],
     ),
+}
+# The rows that train on the corpus the ablation started from (work/data); every other row names
+# its corpus in ROW_CORPUS, and a row in neither is refused rather than trained on work/data.
+ON_BASE_CORPUS = {
+    "base",
+    "base_nosorta",
+    *STEPS,
+    *(f"{name}_late" for name in STEPS),
+    "all",
+    "all_late",
+    "all_late_cmn",
+    *(f"rec_{name}" for name in REC_STEPS),
+    *("rec_big", "rec_long", "rec_dropout", "rec_seed1", "rec_cmn", "rec_cmvn"),
 }
 
 
@@ -301,17 +333,18 @@ def run_row(name: str, overrides: list[str], corpus: Path, work: Path, recipe: s
     exp = work / "exp" / name
     shutil.rmtree(exp, ignore_errors=True)
     overrides = [f"train.init={pretrained(work, recipe, m)}" if (m := pretrain_marker(o)) else o for o in overrides]
-    train_dir = (work / ROW_CORPUS[name] if name in ROW_CORPUS else corpus) / "train"
+    train_dir = work / ROW_CORPUS.get(name, corpus.name) / "train"
     hears_yanyu = ROW_CORPUS.get(name) in HEARS_YANYU
     dev = corpus / ("dev_espeak" if hears_yanyu else "dev")
     sets = [f"exp_dir={exp}", f"data.train={train_dir}", f"data.dev={dev}", *BASE, *overrides]
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
     minutes = (time.time() - t0) / 60
-    best = exp / "best.pt"
+    best, dev_cer = chosen_model(exp, summary["best_cer"])
     return {
         "row": name,
-        "dev": summary["best_cer"],
+        "model": best.name,
+        "dev": dev_cer,
         "dev_human": score(best, corpus / "dev_human")
         if (corpus / "dev_human" / "text").is_file() and not hears_yanyu
         else None,
@@ -353,6 +386,9 @@ def main() -> None:
     if not demo.GCIN_DIR.is_dir():
         raise SystemExit("error: gcin-voice is not installed (apt-get install gcin-voice)")
     rows = pick_rows(args.rows, ROWS)
+    unplaced = [r for r in rows if r not in ROW_CORPUS and r not in ON_BASE_CORPUS]
+    if unplaced:
+        raise SystemExit(f"error: row(s) {', '.join(unplaced)} name no corpus: add them to ROW_CORPUS")
     work = Path(args.work)
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)

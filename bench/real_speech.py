@@ -20,11 +20,19 @@ import statistics
 import time
 from pathlib import Path
 
-from asr.checkpoint import load_checkpoint
 from asr.config import load_recipe
 from asr.corpora.fillets import prepare_fillets
 from asr.train import train
-from bench.common import append_result, commit_of, greedy_rates, machine, pick_rows, read_results, write_section
+from bench.common import (
+    append_result,
+    chosen_model,
+    commit_of,
+    greedy_rates,
+    machine,
+    pick_rows,
+    read_results,
+    write_section,
+)
 
 FEW = "recipes/few_hours.yaml"
 DEMO = "recipes/demo.yaml"
@@ -96,15 +104,14 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
     spent = (time.time() - t0) / 60
-    avg_dev = _avg_dev(exp)  # avg.pt is used when its dev CER beats best.pt's: the choice is made on dev
-    model = exp / ("avg.pt" if avg_dev < summary["best_cer"] else "best.pt")
+    model, dev = chosen_model(exp, summary["best_cer"])  # avg.pt where its dev CER is lower: chosen on dev
     test, unheard = greedy_rates(model, data / "test"), greedy_rates(model, data / "test_unheard")
     return {
         "row": f"{name}_s{seed}",
         "name": name,
         "seed": seed,
         "model": model.name,
-        "dev": min(summary["best_cer"], avg_dev),
+        "dev": dev,
         "test_cer": test["cer"],
         "test_wer": test["wer"],
         "unheard_cer": unheard["cer"],
@@ -113,12 +120,6 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
         "epochs": len(summary["history"]),
         "commit": commit_of(),
     }
-
-
-def _avg_dev(exp: Path) -> float:
-    """avg.pt's dev CER (infinite when there is none)."""
-    path = exp / "avg.pt"
-    return load_checkpoint(path)["train_state"]["dev_cer"] if path.is_file() else float("inf")
 
 
 def table(results: list[dict]) -> str:
