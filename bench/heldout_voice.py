@@ -98,42 +98,32 @@ PRETRAINED = {
 # Corpora whose training hears yanyu's speaker: their rows pick the best epoch on dev's espeak-ng
 # half (dev_espeak) and have no dev human figure.
 HEARS_YANYU = {folder for folder, voices in CORPORA.items() if voices.get("yanyu_share")}
+# The corpus of each row not trained on the starting corpus (a row's training-seed-1 twin, added
+# below, trains on the corpus of its row).
 ROW_CORPUS = {
     "voices": "data_voices",
     "all_voices_late": "data_voices",
     "rec_world": "data_world",
-    "rec_world_seed1": "data_world",
     "all_late_world": "data_world",
     "rec_world30": "data_world30",
-    "rec_world30_seed1": "data_world30",
     "rec_nohuman": "data_nohuman",
     "rec_human30": "data_human30",
-    "rec_human30_seed1": "data_human30",
     "rec_cmvn_world": "data_world",
     "rec_world30_e15": "data_world30",
-    "rec_world30_e15_seed1": "data_world30",
     "rec_tts30": "data_tts30",
-    "rec_tts30_seed1": "data_tts30",
     "rec_tts30_world30": "data_tts30_world30",
-    "rec_tts30_world30_seed1": "data_tts30_world30",
     "rec_mbrola30_world30_e15": "data_mbrola30_world30",
-    "rec_mbrola30_world30_e15_seed1": "data_mbrola30_world30",
     "rec_world30_jit_e15": "data_world30_jit",
-    "rec_world30_jit_e15_seed1": "data_world30_jit",
     "rec_world50_e15": "data_world50",
-    "rec_world50_e15_seed1": "data_world50",
     "rec_yanyu_world30_e15": "data_yanyu_world30",
-    "rec_yanyu_world30_e15_seed1": "data_yanyu_world30",
     "rec_world30_phon_e15": "data_world30_phon",
-    "rec_world30_phon_e15_seed1": "data_world30_phon",
     "rec_world30_pre_e15": "data_world30",
-    "rec_world30_pre_e15_seed1": "data_world30",
     "rec_world30_prebig_e15": "data_world30",
     "rec_world30_prebig_frz1_e15": "data_world30",
     "rec_world30_avg5_e15": "data_world30",
-    "rec_world30_avg5_e15_seed1": "data_world30",
     "rec_world30_drop3_e15": "data_world30",
-    "rec_world30_drop3_e15_seed1": "data_world30",
+    "rec_world30_spec8_e15": "data_world30",
+    "rec_world30_tm4_e15": "data_world30",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -143,7 +133,19 @@ LATE = ["augment.start_epoch=3"]  # three clean epochs first (CTC's all-blank st
 RECIPE = STEPS["vtlp_wide"] + LATE
 # 15 epochs instead of 12, ending at the same last-epoch rate (0.85^11 of lr): today's recipe
 EPOCHS_15 = ["train.epochs=15", "train.lr_decay=1.0", f"train.lr_final={0.85**11:.4f}"]
+SEED_1 = ["train.seed=1"]
 AVERAGE_5 = ["train.average_last=5"]  # avg.pt: the last 5 epochs' weights averaged
+TIME_MASKS_4 = ["augment.time_masks=4", "augment.time_ratio=0.2"]  # SpecAugment over frames, twice the recipe's
+
+
+def seeds_0_1(
+    name: str, label: str, overrides: list[str], seed1_label: str | None = None
+) -> dict[str, tuple[str, list[str]]]:
+    """Row `name` and its twin `name`_seed1, the same run with training seed 1, labelled
+    `seed1_label` (default: `label`) + ", training seed 1"."""
+    return {name: (label, overrides), f"{name}_seed1": (f"{seed1_label or label}, training seed 1", overrides + SEED_1)}
+
+
 REC_STEPS = ("speed", "pitch_wide", "reverb", "eq", "babble", "noise", "gain")
 ROWS: dict[str, tuple[str, list[str]]] = {
     "base": ("demo recipe: 8 kHz 30%, SpecAugment on log-mel, SortaGrad", []),
@@ -163,70 +165,48 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "rec_big": ("recipe, hidden 256 (3.9 M parameters)", RECIPE + ["model.hidden=256"]),
     "rec_long": ("recipe, 20 epochs (lr decay 0.9)", RECIPE + ["train.epochs=20", "train.lr_decay=0.9"]),
     "rec_dropout": ("recipe, dropout 0.3", RECIPE + ["model.dropout=0.3"]),
-    "rec_seed1": ("recipe, training seed 1", RECIPE + ["train.seed=1"]),
+    "rec_seed1": ("recipe, training seed 1", RECIPE + SEED_1),
     "rec_cmn": ("recipe + per-utterance mean normalization", RECIPE + STEPS["cmn"]),
     "rec_cmvn": (
         "recipe + per-utterance mean and variance normalization",
         RECIPE + ["features.utterance_norm=mean_var"],
     ),
-    "rec_world": ("recipe, 3/4 of the human utterances re-synthesized as random speakers (WORLD)", RECIPE),
-    "rec_world_seed1": (
-        "recipe, 3/4 of the human utterances re-synthesized (WORLD), training seed 1",
-        RECIPE + ["train.seed=1"],
+    **seeds_0_1(
+        "rec_world",
+        "recipe, 3/4 of the human utterances re-synthesized as random speakers (WORLD)",
+        RECIPE,
+        "recipe, 3/4 of the human utterances re-synthesized (WORLD)",
     ),
-    "rec_world30": ("recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD): the demo corpus now", RECIPE),
-    "rec_world30_seed1": (
-        "recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
-        RECIPE + ["train.seed=1"],
+    **seeds_0_1(
+        "rec_world30",
+        "recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD): the demo corpus now",
+        RECIPE,
+        "recipe, human share 15% -> 30%, 3/4 of it re-synthesized (WORLD)",
     ),
     "all_late_world": ("+ all from epoch 4, + 3/4 of the human utterances re-synthesized (WORLD)", ALL + LATE),
     "rec_nohuman": ("recipe, no human voice in training (espeak-ng only)", RECIPE),
-    "rec_human30": ("recipe, human share 15% -> 30%", RECIPE),
-    "rec_human30_seed1": ("recipe, human share 15% -> 30%, training seed 1", RECIPE + ["train.seed=1"]),
-    "rec_world30_e15": (
+    **seeds_0_1("rec_human30", "recipe, human share 15% -> 30%", RECIPE),
+    **seeds_0_1(
+        "rec_world30_e15",
         "recipe, human share 30%, 3/4 of it re-synthesized (WORLD), 15 epochs (the same final lr)",
         RECIPE + EPOCHS_15,
     ),
-    "rec_world30_e15_seed1": (
-        "recipe, human share 30%, 3/4 of it re-synthesized (WORLD), 15 epochs (the same final lr), training seed 1",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
-    ),
-    "rec_tts30": ("recipe, ttskit's speakers read 30% of the espeak-ng share", RECIPE),
-    "rec_tts30_seed1": (
-        "recipe, ttskit's speakers read 30% of the espeak-ng share, training seed 1",
-        RECIPE + ["train.seed=1"],
-    ),
-    "rec_tts30_world30": (
-        "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD)",
-        RECIPE,
-    ),
-    "rec_tts30_world30_seed1": (
-        "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
-        RECIPE + ["train.seed=1"],
-    ),
-    "rec_mbrola30_world30_e15": (
+    **seeds_0_1("rec_tts30", "recipe, ttskit's speakers read 30% of the espeak-ng share", RECIPE),
+    **seeds_0_1("rec_tts30_world30", "recipe, ttskit 30% + human share 30%, 3/4 of it re-synthesized (WORLD)", RECIPE),
+    **seeds_0_1(
+        "rec_mbrola30_world30_e15",
         "recipe, 15 epochs, MBROLA cn1 30% of the espeak-ng share + human share 30%, 3/4 of it re-synthesized (WORLD)",
         RECIPE + EPOCHS_15,
+        "recipe, 15 epochs, MBROLA cn1 30% + human share 30%, 3/4 of it re-synthesized (WORLD)",
     ),
-    "rec_mbrola30_world30_e15_seed1": (
-        "recipe, 15 epochs, MBROLA cn1 30% + human share 30%, 3/4 of it re-synthesized (WORLD), training seed 1",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
-    ),
-    "rec_world30_jit_e15": (
+    **seeds_0_1(
+        "rec_world30_jit_e15",
         "recipe, 15 epochs, human share 30%, 3/4 of it re-synthesized (WORLD) with articulation jitter",
         RECIPE + EPOCHS_15,
+        "recipe, 15 epochs, human share 30%, 3/4 re-synthesized (WORLD) with articulation jitter",
     ),
-    "rec_world30_jit_e15_seed1": (
-        "recipe, 15 epochs, human share 30%, 3/4 re-synthesized (WORLD) with articulation jitter, training seed 1",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
-    ),
-    "rec_world50_e15": (
-        "recipe, 15 epochs, human share 50%, 3/4 of it re-synthesized (WORLD)",
-        RECIPE + EPOCHS_15,
-    ),
-    "rec_world50_e15_seed1": (
-        "recipe, 15 epochs, human share 50%, 3/4 of it re-synthesized (WORLD), training seed 1",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
+    **seeds_0_1(
+        "rec_world50_e15", "recipe, 15 epochs, human share 50%, 3/4 of it re-synthesized (WORLD)", RECIPE + EPOCHS_15
     ),
     "rec_yanyu_world30_e15": (
         "recipe, 15 epochs, human share 30% (half of it yanyu's speaker, half gcin-voice 3), 3/4 re-synthesized (WORLD); dev: its espeak-ng half",
@@ -234,23 +214,18 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     ),
     "rec_yanyu_world30_e15_seed1": (
         "recipe, 15 epochs, human share 30% (half yanyu, half gcin-voice 3), 3/4 re-synthesized (WORLD), training seed 1; dev: its espeak-ng half",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
+        RECIPE + EPOCHS_15 + SEED_1,
     ),
-    "rec_world30_phon_e15": (
+    **seeds_0_1(
+        "rec_world30_phon_e15",
         "recipe, 15 epochs, the demo corpus + 1,200 utterances of all 1,200 gcin-voice 3 syllables (others spelt in bopomofo)",
         RECIPE + EPOCHS_15,
+        "recipe, 15 epochs, the demo corpus + 1,200 utterances of all gcin-voice 3 syllables",
     ),
-    "rec_world30_phon_e15_seed1": (
-        "recipe, 15 epochs, the demo corpus + 1,200 utterances of all gcin-voice 3 syllables, training seed 1",
-        RECIPE + EPOCHS_15 + ["train.seed=1"],
-    ),
-    "rec_world30_pre_e15": (
+    **seeds_0_1(
+        "rec_world30_pre_e15",
         "recipe, 15 epochs, the demo corpus, starting from the recipe trained on all gcin-voice 3 syllables",
         RECIPE + EPOCHS_15 + ["train.init=@pretrained"],
-    ),
-    "rec_world30_pre_e15_seed1": (
-        "recipe, 15 epochs, the demo corpus, starting from the recipe trained on all gcin-voice 3 syllables, training seed 1",
-        RECIPE + EPOCHS_15 + ["train.init=@pretrained", "train.seed=1"],
     ),
     "rec_world30_prebig_e15": (
         "recipe, 15 epochs, the demo corpus, starting from the recipe trained on 3,600 utterances of all gcin-voice 3 syllables",
@@ -260,27 +235,35 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 15 epochs, the demo corpus, starting from the recipe trained on 3,600 utterances of all gcin-voice 3 syllables, its lowest layer fixed",
         RECIPE + EPOCHS_15 + ["train.init=@pretrained_big", "train.freeze_layers=1", "train.freeze_epochs=15"],
     ),
-    "rec_world30_avg5_e15": (
+    **seeds_0_1(
+        "rec_world30_avg5_e15",
         "recipe, 15 epochs, the demo corpus, the last 5 epochs' weights averaged (avg.pt where its dev CER is lower)",
         RECIPE + EPOCHS_15 + AVERAGE_5,
+        "recipe, 15 epochs, the demo corpus, the last 5 epochs' weights averaged (where dev says)",
     ),
-    "rec_world30_avg5_e15_seed1": (
-        "recipe, 15 epochs, the demo corpus, the last 5 epochs' weights averaged (where dev says), training seed 1",
-        RECIPE + EPOCHS_15 + AVERAGE_5 + ["train.seed=1"],
-    ),
-    "rec_world30_drop3_e15": (
+    **seeds_0_1(
+        "rec_world30_drop3_e15",
         "recipe, 15 epochs, the demo corpus, dropout 0.1 -> 0.3",
         RECIPE + EPOCHS_15 + ["model.dropout=0.3"],
     ),
-    "rec_world30_drop3_e15_seed1": (
-        "recipe, 15 epochs, the demo corpus, dropout 0.1 -> 0.3, training seed 1",
-        RECIPE + EPOCHS_15 + ["model.dropout=0.3", "train.seed=1"],
+    **seeds_0_1(
+        "rec_world30_spec8_e15",
+        "recipe, 15 epochs, the demo corpus, SpecAugment's two band masks up to 8 of 23 bands wide (not 4)",
+        RECIPE + EPOCHS_15 + ["augment.freq_width=8"],
+        "recipe, 15 epochs, the demo corpus, band masks up to 8 bands wide",
+    ),
+    **seeds_0_1(
+        "rec_world30_tm4_e15",
+        "recipe, 15 epochs, the demo corpus, SpecAugment's time masks 2 -> 4, up to 20% of the frames (not 10%)",
+        RECIPE + EPOCHS_15 + TIME_MASKS_4,
+        "recipe, 15 epochs, the demo corpus, time masks 2 -> 4, up to 20% of the frames",
     ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",
         RECIPE + ["features.utterance_norm=mean_var"],
     ),
 }
+ROW_CORPUS |= {f"{name}_seed1": corpus for name, corpus in ROW_CORPUS.items() if f"{name}_seed1" in ROWS}
 # The rows that train on the corpus the ablation started from (work/data); every other row names
 # its corpus in ROW_CORPUS, and a row in neither is refused rather than trained on work/data.
 ON_BASE_CORPUS = {
