@@ -82,6 +82,8 @@ CORPORA = {
     "data_world30_jit": {"world_share": 0.75, "human_share": 0.3, "world_jitter": demo.WORLD_JITTER},
     "data_world50": {"world_share": 0.75, "human_share": 0.5},  # half of training human, 3/4 of it WORLD
     # yanyu's speaker reads half of the human share (so no dev): a second human training voice
+    # half of the characters gcin-voice 3 reads come from its recordings of their other tones
+    "data_world30_tones": {"world_share": 0.75, "human_share": 0.3, "tone_share": 0.5},
     "data_yanyu_world30": {"world_share": 0.75, "human_share": 0.3, "yanyu_share": 0.5, "dev_human_share": 0.0},
 }
 # All 1,200 of gcin-voice speaker 3's syllables (bench/phonetic.py: the demo's 37 written as
@@ -124,6 +126,7 @@ ROW_CORPUS = {
     "rec_world30_drop3_e15": "data_world30",
     "rec_world30_spec8_e15": "data_world30",
     "rec_world30_tm4_e15": "data_world30",
+    "rec_world30_tones_e15": "data_world30_tones",
 }
 # Every row starts from recipes/demo.yaml with its augmentation taken back to what it was before
 # this ablation (8 kHz and SpecAugment only) and its schedule as it was (12 epochs, lr x0.85 each);
@@ -257,6 +260,12 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "recipe, 15 epochs, the demo corpus, SpecAugment's time masks 2 -> 4, up to 20% of the frames (not 10%)",
         RECIPE + EPOCHS_15 + TIME_MASKS_4,
         "recipe, 15 epochs, the demo corpus, time masks 2 -> 4, up to 20% of the frames",
+    ),
+    **seeds_0_1(
+        "rec_world30_tones_e15",
+        "recipe, 15 epochs, the demo corpus with half of gcin-voice 3's characters read from their syllable's other tones",
+        RECIPE + EPOCHS_15,
+        "recipe, 15 epochs, the demo corpus, half of gcin-voice 3's characters from other tones",
     ),
     "rec_cmvn_world": (
         "recipe + per-utterance mean and variance normalization, 3/4 of the human utterances re-synthesized (WORLD)",

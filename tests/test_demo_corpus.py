@@ -23,10 +23,11 @@ from asr.corpora.demo import (
     generate,
     import_pyworld,
     plan,
+    recordings,
     travel_slots,
     world_resynthesize,
 )
-from asr.corpora.syllables import read_syllable
+from asr.corpora.syllables import BOPOMOFO, gcin_path, read_recording, read_syllable
 from asr.data import read_data_dir, read_slot_data
 from asr.errors import UserError
 
@@ -138,6 +139,36 @@ def test_re_synthesized_human_utterances_join_training_only():
     assert all(strip(jobs[s]) == strip(plain[s]) for s in jobs)
     more = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3)
     assert sum(j.voice.startswith("gcin") for j in more["train"]) > 1.5 * len(human)
+
+
+@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
+def test_other_tones_are_read_in_training_only():
+    sizes = {"train": 400, "dev": 30, "test": 20}
+    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3)
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3, tone_share=0.5)
+    # the same sentences, voices and seeds as without it
+    assert all(
+        [(j.text, j.voice, j.seed) for j in jobs[s]] == [(j.text, j.voice, j.seed) for j in plain[s]] for s in jobs
+    )
+    assert not any(j.folders for s in ("dev", "test", "test_unheard") for j in jobs[s])
+    assert not any(j.folders for j in jobs["train"] if not j.voice.startswith("gcin"))
+    human = [j for j in jobs["train"] if j.voice.startswith("gcin")]
+    read = [(ch, f, p) for j in human for ch, f, p in zip(j.text, j.folders or ("",) * len(j.text), recordings(j))]
+    assert 0.35 < sum(bool(f) for _, f, _ in read) / len(read) < 0.5  # 好 and 号 keep their own
+    assert all(p == gcin_path("gcin3", f or BOPOMOFO[ch]) for ch, f, p in read)
+
+
+@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
+def test_a_character_from_another_tone_is_that_recording():
+    own, other = read_syllable("gcin3", "三"), read_recording(gcin_path("gcin3", "ㄙㄢ4"))
+    # as recorded: the pause and rate draws alike, so the lengths differ by the recordings' difference
+    a = _human("三", "gcin3", np.random.default_rng(0), folders=("ㄙㄢ4",))
+    b = _human("三", "gcin3", np.random.default_rng(0))
+    diff = (len(other[0]) - len(own[0])) * 16000 / 44100
+    assert min(diff / 1.15, diff / 0.9) - 2 <= len(a) - len(b) <= max(diff / 1.15, diff / 0.9) + 2
+    # re-synthesized by WORLD: as long as the recording it comes from (5 ms frames)
+    ((world, _),) = world_resynthesize("三", "gcin3", 200.0, 1.0, folders=("ㄙㄢ4",))
+    assert abs(len(world) - len(other[0]) * 16000 / 44100) <= 80
 
 
 @pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")

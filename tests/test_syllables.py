@@ -12,7 +12,17 @@ import pytest
 import soundfile as sf
 
 from asr.corpora import demo, syllables
-from asr.corpora.syllables import BOPOMOFO, GCIN_DIR, PINYIN, read_syllable, syllable_path, trim, yanyu_ready
+from asr.corpora.syllables import (
+    BOPOMOFO,
+    GCIN_DIR,
+    PINYIN,
+    gcin_path,
+    read_syllable,
+    syllable_path,
+    tone_variants,
+    trim,
+    yanyu_ready,
+)
 from asr.data import read_data_dir
 from asr.errors import UserError
 
@@ -187,6 +197,22 @@ def test_no_held_out_recording_is_in_train_or_dev(real_yanyu):
     held_out = _content_hashes(GCIN_DIR.glob(f"*/{demo.HELDOUT_GCIN_SPEAKER}.ogg"))
     assert len(held_out) > 1000 and not heard & held_out
     assert _content_hashes(p for j in jobs["test_unheard"] for p in demo.recordings(j)) <= held_out
+    # reading characters from their syllables' other tones brings in more of speaker 3, none of 5
+    jobs = demo.plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True, tone_share=0.5)
+    heard_tones = _content_hashes({p for split in ("train", "dev") for j in jobs[split] for p in demo.recordings(j)})
+    assert len(heard_tones) > 2 * len(PINYIN) and not heard_tones & held_out
+
+
+@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
+def test_tone_variants_are_the_syllable_in_other_tones():
+    assert tone_variants("gcin3", "三") == ["ㄙㄢ3", "ㄙㄢ4"]  # san1 read as san3 and san4 (no san2 recorded)
+    assert tone_variants("gcin3", "好") == [] and tone_variants("gcin3", "号") == []  # hao3 / hao4: tone tells
+    variants = {ch: tone_variants("gcin3", ch) for ch in BOPOMOFO}
+    assert sum(map(len, variants.values())) > len(BOPOMOFO)
+    for ch, folders in variants.items():
+        for f in folders:  # the same consonant and vowel, never another demo character's recording
+            assert f.rstrip("234") == BOPOMOFO[ch].rstrip("234") and f not in BOPOMOFO.values()
+            assert gcin_path("gcin3", f).is_file()
 
 
 def test_fetched_yanyu_is_reused(tmp_path, fake_yanyu, monkeypatch):

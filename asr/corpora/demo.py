@@ -28,7 +28,17 @@ import soundfile as sf
 
 from asr.audio import SAMPLE_RATE, resample, to_mono
 from asr.corpora import mbrola_voice, ttskit_voice
-from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, read_syllable, syllable_path, yanyu_ready
+from asr.corpora.syllables import (
+    GCIN_DIR,
+    YANYU_FOLDER,
+    fetch_yanyu,
+    gcin_path,
+    read_recording,
+    read_syllable,
+    syllable_path,
+    tone_variants,
+    yanyu_ready,
+)
 from asr.data import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
 
@@ -229,6 +239,8 @@ class Job:
     espeak_path: str | None = None  # a private espeak-ng data folder holding the random variants
     yanyu_dir: str | None = None  # yanyu's syllable recordings, for the human dev voice
     world_jitter: float = 0.0  # articulation jitter of a WORLD re-synthesized voice (world_resynthesize)
+    # per character, the gcin-voice folder it is read from when not its own ("": its own; tone_share)
+    folders: tuple[str, ...] = ()
 
 
 # Random speakers, for espeak-ng variants and for WORLD re-synthesis of the human recordings:
@@ -337,15 +349,22 @@ WORLD_FRAME_MS = 5.0
 # Speed perturbation of the recorded and ttskit voices: resampling by a random rate changes tempo
 # and pitch together.
 HUMAN_RATES = (0.9, 1.15)
-_world_cache: dict[tuple[str, str, str | None], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_world_cache: dict[tuple[str, str, str | None, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _world_analysis(voice: str, ch: str, yanyu_dir: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _syllable(voice: str, ch: str, yanyu_dir: str | None = None, folder: str = "") -> tuple[np.ndarray, int]:
+    """`ch` read by `voice` (read_syllable), or with `folder`, gcin-voice's recording of that syllable."""
+    return read_recording(gcin_path(voice, folder)) if folder else read_syllable(voice, ch, yanyu_dir)
+
+
+def _world_analysis(
+    voice: str, ch: str, yanyu_dir: str | None = None, folder: str = ""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WORLD's F0 contour, spectral envelope and aperiodicity of one syllable (cached per process)."""
-    key = (voice, ch, yanyu_dir)
+    key = (voice, ch, yanyu_dir, folder)
     if key not in _world_cache:
         pw = import_pyworld()
-        x = resample(*read_syllable(voice, ch, yanyu_dir)).astype(np.float64)
+        x = resample(*_syllable(voice, ch, yanyu_dir, folder)).astype(np.float64)
         f0, t = pw.dio(x, SAMPLE_RATE, f0_floor=50.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
         f0 = pw.stonemask(x, f0, t, SAMPLE_RATE)
         _world_cache[key] = (f0, pw.cheaptrick(x, f0, t, SAMPLE_RATE), pw.d4c(x, f0, t, SAMPLE_RATE))
@@ -406,15 +425,17 @@ def world_resynthesize(
     rng: np.random.Generator | None = None,
     jitter: float = 0.0,
     yanyu_dir: str | None = None,
+    folders: tuple[str, ...] = (),
 ) -> list[tuple[np.ndarray, int]]:
     """The syllables of `text` read by `voice`, re-synthesized by WORLD as another speaker:
     the F0 contour moved to median `f0_median` Hz (tone shapes kept, their range in log F0 scaled
     by `f0_spread`) and the spectral envelope stretched by the vocal-tract scale `tract`
     (formants x `tract`). With `rng` and `jitter`, each syllable also gets articulation jitter:
     its envelope bands stretched by factors within exp(+-jitter) and its length scaled within
-    WORLD_TEMPO. Returns (wave, sample rate) per syllable (each as long as its source without jitter)."""
+    WORLD_TEMPO. `folders`: per character, the gcin-voice recording read instead of its own ("": its
+    own). Returns (wave, sample rate) per syllable (each as long as its source without jitter)."""
     pw = import_pyworld()
-    frames = [_world_analysis(voice, ch, yanyu_dir) for ch in text]
+    frames = [_world_analysis(voice, ch, yanyu_dir, folder) for ch, folder in zip(text, folders or [""] * len(text))]
     voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
     median = float(np.median(voiced)) if voiced.size else f0_median
     out = []
@@ -432,14 +453,22 @@ def world_resynthesize(
 
 
 def _world_voice(
-    text: str, voice: str, rng: np.random.Generator, jitter: float, yanyu_dir: str | None
+    text: str, voice: str, rng: np.random.Generator, jitter: float, yanyu_dir: str | None, folders: tuple[str, ...]
 ) -> list[tuple[np.ndarray, int]]:
     """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25),
     with articulation `jitter`."""
     shares = np.array([w for w, _, _ in SPEAKER_KINDS.values()])
     _, f0_range, tract_range = list(SPEAKER_KINDS.values())[rng.choice(len(shares), p=shares / shares.sum())]
     return world_resynthesize(
-        text, voice, rng.uniform(*f0_range), rng.uniform(*tract_range), rng.uniform(0.8, 1.25), rng, jitter, yanyu_dir
+        text,
+        voice,
+        rng.uniform(*f0_range),
+        rng.uniform(*tract_range),
+        rng.uniform(0.8, 1.25),
+        rng,
+        jitter,
+        yanyu_dir,
+        folders,
     )
 
 
@@ -450,15 +479,17 @@ def _human(
     world: bool = False,
     yanyu_dir: str | None = None,
     jitter: float = 0.0,
+    folders: tuple[str, ...] = (),
 ) -> np.ndarray:
     """`text` read syllable by syllable by a human `voice` of asr.corpora.syllables, at a random
     rate with random short pauses (with `world`: re-synthesized as a random other speaker, with
-    articulation `jitter`)."""
+    articulation `jitter`; `folders`: Job.folders)."""
     rate = rng.uniform(*HUMAN_RATES)
+    folders = folders or ("",) * len(text)
     syllables = (
-        _world_voice(text, voice, rng, jitter, yanyu_dir)
+        _world_voice(text, voice, rng, jitter, yanyu_dir, folders)
         if world
-        else [read_syllable(voice, ch, yanyu_dir) for ch in text]
+        else [_syllable(voice, ch, yanyu_dir, folder) for ch, folder in zip(text, folders)]
     )
     parts = []
     for wave, sr in syllables:
@@ -481,7 +512,7 @@ def render(job: Job) -> None:
     rng = np.random.default_rng(job.seed)
     human = _human_voice(job.voice)
     if human:  # gcin3w: speaker 3 re-synthesized as another speaker
-        wave = _human(job.text, human, rng, job.voice.endswith("w"), job.yanyu_dir, job.world_jitter)
+        wave = _human(job.text, human, rng, job.voice.endswith("w"), job.yanyu_dir, job.world_jitter, job.folders)
     elif job.voice.startswith(TTS_PREFIX):
         import torch
 
@@ -511,7 +542,17 @@ def render(job: Job) -> None:
 def recordings(job: Job) -> list[Path]:
     """The human recordings `job` is made from, one per character (none for espeak-ng voices)."""
     human = _human_voice(job.voice)
-    return [syllable_path(human, ch, job.yanyu_dir) for ch in job.text] if human else []
+    if not human:
+        return []
+    folders = job.folders or ("",) * len(job.text)
+    return [gcin_path(human, f) if f else syllable_path(human, ch, job.yanyu_dir) for ch, f in zip(job.text, folders)]
+
+
+def _check_training_voices(gcin_speakers: tuple[str, ...], yanyu_share: float, dev_human_share: float) -> None:
+    if HELDOUT_GCIN_SPEAKER in gcin_speakers:
+        raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
+    if yanyu_share > 0 and dev_human_share > 0:
+        raise UserError("yanyu's speaker reads dev (dev_human_share): it cannot also be a training voice")
 
 
 def unique_sentences(n: int, rng: random.Random) -> list[str]:
@@ -527,12 +568,17 @@ class _TrainReaders:
     draw from streams of their own, so switching one on leaves the other utterances as they were."""
 
     def __init__(self, human, gcin_speakers, shares: dict[str, float], seed: int):
-        """`shares`: plan's human_share, world_share, tts_share, mbrola_share and yanyu_share."""
+        """`shares`: plan's human_share, world_share, tts_share, mbrola_share, yanyu_share, tone_share."""
         self.human, self.gcin_speakers, self.shares = human, gcin_speakers, shares
         self.world, self.tts, self.mbrola = random.Random(seed + 3), random.Random(seed + 5), random.Random(seed + 6)
-        self.yanyu = random.Random(seed + 7)
+        self.yanyu, self.tones = random.Random(seed + 7), random.Random(seed + 8)
 
-    def pick(self, espeak_voice: str, rng: random.Random) -> str:
+    def pick(self, espeak_voice: str, rng: random.Random, text: str) -> tuple[str, tuple[str, ...]]:
+        """The voice that reads training sentence `text`, and its Job.folders (other_tones)."""
+        voice = self._voice(espeak_voice, rng)
+        return voice, self.other_tones(text, voice)
+
+    def _voice(self, espeak_voice: str, rng: random.Random) -> str:
         shares = self.shares
         tts_read, tts_speaker = self.tts.random() < shares["tts_share"], self.tts.choice(ttskit_voice.SPEAKERS)
         mbrola_read = self.mbrola.random() < shares["mbrola_share"]
@@ -544,6 +590,18 @@ class _TrainReaders:
         if tts_read:
             return TTS_PREFIX + tts_speaker
         return MBROLA_VOICE if mbrola_read else espeak_voice
+
+    def other_tones(self, text: str, voice: str) -> tuple[str, ...]:
+        """Job.folders of a training utterance: for a gcin-voice reader, each character read from
+        one of its syllable's other tones with probability tone_share (where gcin-voice has one)."""
+        human, share = _human_voice(voice), self.shares["tone_share"]
+        if share <= 0 or not human or not human.startswith("gcin"):
+            return ()
+        folders = []
+        for ch in text:
+            variants = tone_variants(human, ch)
+            folders.append(self.tones.choice(variants) if variants and self.tones.random() < share else "")
+        return tuple(folders) if any(folders) else ()
 
 
 def plan(
@@ -561,6 +619,7 @@ def plan(
     mbrola_share: float = MBROLA_SHARE,
     world_jitter: float = 0.0,
     yanyu_share: float = 0.0,
+    tone_share: float = 0.0,
 ) -> dict[str, list[Job]]:
     """Decide every utterance (text, voice, seed, path) without synthesizing anything.
 
@@ -569,21 +628,19 @@ def plan(
     read by the held-out speaker. With `yanyu_dir`, `dev_human_share` of dev is read by yanyu's
     speaker instead of an espeak-ng voice. `tts_share` of the other training sentences are read
     by ttskit's speakers, `mbrola_share` of those left by MBROLA's cn1; WORLD re-synthesizes with
-    articulation jitter `world_jitter` (world_resynthesize); `yanyu_share` of the human training
-    utterances are read by yanyu's speaker instead (who then reads no dev). Each draws from a
-    random stream of its own, so the other utterances do not depend on them. `random_voices`
-    random espeak-ng variants join the training voices (their files are written by `generate`)."""
-    if HELDOUT_GCIN_SPEAKER in gcin_speakers:
-        raise UserError(f"gcin-voice speaker {HELDOUT_GCIN_SPEAKER} is the held-out human test: not a training voice")
-    if yanyu_share > 0 and dev_human_share > 0:
-        raise UserError("yanyu's speaker reads dev (dev_human_share): it cannot also be a training voice")
+    articulation jitter `world_jitter`; `yanyu_share` of the human training utterances are read by
+    yanyu's speaker (who then reads no dev); `tone_share`: _TrainReaders.other_tones. Each draws
+    from a stream of its own, so the other utterances do not depend on them. `random_voices` random
+    espeak-ng variants join the training voices (their files are written by `generate`)."""
+    _check_training_voices(gcin_speakers, yanyu_share, dev_human_share)
     rng = random.Random(seed)
     pool = unique_sentences(sum(sizes.values()), rng)
     # Frequent short sentences (七点, 好棒) come up first in the pool: slicing it unshuffled would
     # hand all of them to the first split and none to the others.
     rng.shuffle(pool)
     shares = dict(human_share=human_share, world_share=world_share, tts_share=tts_share, mbrola_share=mbrola_share)
-    readers = _TrainReaders(human, gcin_speakers, {**shares, "yanyu_share": yanyu_share if yanyu_dir else 0.0}, seed)
+    shares.update(yanyu_share=yanyu_share if yanyu_dir else 0.0, tone_share=tone_share)
+    readers = _TrainReaders(human, gcin_speakers, shares, seed)
     dev_human = random.Random(seed + 4)
     voices = {"train": TRAIN_VOICES + random_voice_names(random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if random_voices else None
@@ -595,14 +652,15 @@ def plan(
         jobs[split] = []
         for i, text in enumerate(texts):
             voice = rng.choice(voices[split])
-            if split == "train":
-                voice = readers.pick(voice, rng)
+            voice, folders = readers.pick(voice, rng, text) if split == "train" else (voice, ())
             if split == "dev" and yanyu_dir and dev_human.random() < dev_human_share:
                 voice = DEV_HUMAN_VOICE
             uid = f"{split}-{voice}-{i:05d}"
             path = out_dir / "wav" / split / f"{uid}.wav"
             yanyu = yanyu_dir if _human_voice(voice) == DEV_HUMAN_VOICE else None
-            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu, world_jitter))
+            jobs[split].append(
+                Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu, world_jitter, folders)
+            )
     if human:
         jobs["test_unheard"] = _unheard(out_dir, jobs["test"], random.Random(seed + 1))
     return jobs
@@ -673,6 +731,7 @@ def generate(
     mbrola_share: float = MBROLA_SHARE,
     world_jitter: float = 0.0,
     yanyu_share: float = 0.0,
+    tone_share: float = 0.0,
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns utterances
@@ -681,9 +740,8 @@ def generate(
     `yanyu_dir`, else fetched with npm into out_dir/sources. With `tts_share`, that share of the
     training sentences no human reads are read by ttskit's speakers; with `mbrola_share`, that share
     of the ones left by MBROLA's cn1 (make mbrola); `world_jitter`: WORLD's articulation jitter
-    (world_resynthesize); `yanyu_share`: that share of the human training utterances read by
-    yanyu's speaker (dev_human_share 0). A source that cannot be had is left out, `notice`
-    (default: stderr) told in one line."""
+    (world_resynthesize); `yanyu_share`, `tone_share`: as in `plan`. A source that cannot be had
+    is left out, `notice` (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
         raise UserError(
             "espeak-ng not found: install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
@@ -697,7 +755,7 @@ def generate(
     yanyu = _yanyu_voice(out_dir, max(dev_human_share, yanyu_share), yanyu_dir, notice)
     shares = _training_sources(world_share if human else 0.0, tts_share, mbrola_share, notice)
     shares.update(human_share=human_share, dev_human_share=dev_human_share)
-    shares.update(yanyu_share=yanyu_share, world_jitter=world_jitter)
+    shares.update(yanyu_share=yanyu_share, world_jitter=world_jitter, tone_share=tone_share)
     sizes = {"train": train, "dev": dev, "test": test}
     jobs = plan(out_dir, sizes, seed, human, gcin_speakers, random_voices, yanyu_dir=yanyu, **shares)
     if random_voices:
