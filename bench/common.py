@@ -68,6 +68,14 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
+def section_note(name: str) -> str:
+    """The prose of section `name` in RESULTS.md: the lines between its heading and the line
+    that starts "Machine:" ("" when there is no such section), so a rerun that adds rows keeps it."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    m = re.search(re.escape(f"<!-- {name}:begin -->") + r"\n##[^\n]*\n(.*?)^Machine:", text, re.S | re.M)
+    return m.group(1).strip() if m else ""
+
+
 def pick_rows(text: str, allowed) -> list[str]:
     """The comma-separated rows of --rows, each checked against `allowed`."""
     rows = [r.strip() for r in text.split(",") if r.strip()]

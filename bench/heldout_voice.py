@@ -27,7 +27,16 @@ from asr.corpora import demo
 from asr.data import Utterance, read_data_dir, write_data_dir
 from asr.train import train
 from bench import phonetic
-from bench.common import append_result, chosen_model, greedy_rates, machine, pick_rows, read_results, write_section
+from bench.common import (
+    append_result,
+    chosen_model,
+    greedy_rates,
+    machine,
+    pick_rows,
+    read_results,
+    section_note,
+    write_section,
+)
 
 # The steps as the ablation switches them on (ranges are the recipe defaults in asr/augment.py).
 STEPS = {
@@ -370,7 +379,9 @@ def main() -> None:
     ap.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated, from: {', '.join(ROWS)}")
     ap.add_argument("--fresh", action="store_true", help="Start over: new corpus, no earlier rows")
     ap.add_argument("--section", default="voice", help="bench/RESULTS.md section the table goes to")
-    ap.add_argument("--note", default="", help="A sentence on this table (e.g. which code trained it)")
+    ap.add_argument(
+        "--note", default="", help="The text above the table (e.g. which code trained it); default: the section's own"
+    )
     ap.add_argument(
         "--title", default="Augmentation ablation: a human voice training never hears", help="The section's heading"
     )
@@ -427,12 +438,12 @@ def main() -> None:
             flush=True,
         )
     results = [done[name] for name in ROWS if name in done]
+    note = args.note or section_note(args.section)
+    heading = f"## {args.title} (bench/heldout_voice.py)\n" + (f"{note}\n\n" if note else "\n")
     write_section(
         args.section,
         f"""
-## {args.title} (bench/heldout_voice.py)
-{args.note}
-Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation and schedule
+{heading}Machine: {machine()}. Recipe {args.recipe} with `{" ".join(BASE)}` (its augmentation and schedule
 before this ablation), one training run per row, greedy decoding; "8 kHz test" is the test set resampled to 8 kHz.
 The corpus the rows start from (BASE_CORPUS) has one human voice in training, gcin-voice speaker
 {demo.TRAIN_GCIN_SPEAKERS[0]} ({BASE_CORPUS["human_share"]:.0%} of the utterances, as recorded); "held-out human" is the 200 test sentences read by speaker {demo.HELDOUT_GCIN_SPEAKER}, never in

@@ -4,6 +4,7 @@ typo fails here and not ten minutes into a training run."""
 import pytest
 
 from asr.config import load_recipe
+from bench import common
 from bench import heldout_voice as hv
 
 
@@ -28,3 +29,12 @@ def test_seed1_twin_is_its_row_with_seed_1():
         assert hv.ROWS[twin][1] == hv.ROWS[row][1] + ["train.seed=1"]
         assert hv.ROW_CORPUS.get(twin) == hv.ROW_CORPUS.get(row)
         assert hv.ROWS[twin][0].count("training seed 1") == 1
+
+
+def test_a_rerun_keeps_the_text_above_the_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "RESULTS.md")
+    assert common.section_note("voice") == ""
+    common.write_section("voice", "## Title\nWhich code trained it.\nSecond line.\n\nMachine: x\n\n| table |")
+    assert common.section_note("voice") == "Which code trained it.\nSecond line."
+    common.write_section("voice", "## Title\n\nMachine: x\n\n| table |")
+    assert common.section_note("voice") == ""
