@@ -171,6 +171,12 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(tmp_path):
         assert torch.equal(a[name], b[name]), name
 
 
+def ddp_env(tmp_path) -> dict[str, str]:
+    """The environment of a torchrun test: one thread per process, and TMPDIR in the test's folder
+    (torchrun leaves a torchelastic_* folder there on every run)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
+
+
 def test_ddp_two_processes_match_one(tmp_path):
     # one global batch of 4 utterances: a single process takes it whole, two ranks take 2 each;
     # with gradients averaged across ranks, one Adam step must give the same weights
@@ -188,7 +194,7 @@ def test_ddp_two_processes_match_one(tmp_path):
     double = [a for s in [f"exp_dir={tmp_path / 'two'}", *common, "train.batch_size=2"] for a in ("--set", s)]
     res = run_asr("train", DEMO, *single)
     assert res.returncode == 0, res.stderr
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = ddp_env(tmp_path)
     res = run_asr("train", DEMO, "--nproc", "2", *double, env=env, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "processes: 2" in (tmp_path / "two" / "train.log").read_text()
@@ -231,7 +237,7 @@ def test_a_batch_of_unreadable_files_is_skipped_and_counted(tmp_path, nproc):
         "train.num_workers=1",
         "train.threads=1",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = ddp_env(tmp_path)
     res = run_asr("train", DEMO, "--nproc", str(nproc), *[a for s in sets for a in ("--set", s)], env=env, timeout=240)
     assert res.returncode == 0, res.stdout + res.stderr
     log = (tmp_path / "exp" / "train.log").read_text(encoding="utf-8")
@@ -244,7 +250,7 @@ def test_ddp_ranks_keep_their_own_random_streams_across_resume(tmp_path):
     # dropout and SpecAugment masks draw from each rank's own stream; last.pt holds one state
     # per rank and each rank restores its own, so a resumed 2-process run equals an uninterrupted one
     extra = ["model.dropout=0.3", "augment.freq_masks=1", "augment.time_masks=1", "train.threads=1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = ddp_env(tmp_path)
 
     def run(exp, epochs, *flags):
         sets = tiny_overrides(exp, epochs=epochs) + extra
