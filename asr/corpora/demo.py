@@ -352,6 +352,11 @@ HUMAN_RATES = (0.9, 1.15)
 _world_cache: dict[tuple[str, str, str | None, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
+def _per_character(folders: tuple[str, ...], text: str) -> tuple[str, ...]:
+    """Job.folders with an entry for each character of `text` ("": the character's own recording)."""
+    return folders or ("",) * len(text)
+
+
 def _syllable(voice: str, ch: str, yanyu_dir: str | None = None, folder: str = "") -> tuple[np.ndarray, int]:
     """`ch` read by `voice` (read_syllable), or with `folder`, gcin-voice's recording of that syllable."""
     return read_recording(gcin_path(voice, folder)) if folder else read_syllable(voice, ch, yanyu_dir)
@@ -435,7 +440,7 @@ def world_resynthesize(
     WORLD_TEMPO. `folders`: per character, the gcin-voice recording read instead of its own ("": its
     own). Returns (wave, sample rate) per syllable (each as long as its source without jitter)."""
     pw = import_pyworld()
-    frames = [_world_analysis(voice, ch, yanyu_dir, folder) for ch, folder in zip(text, folders or [""] * len(text))]
+    frames = [_world_analysis(voice, ch, yanyu_dir, folder) for ch, folder in zip(text, _per_character(folders, text))]
     voiced = np.concatenate([f0[f0 > 0] for f0, _, _ in frames])
     median = float(np.median(voiced)) if voiced.size else f0_median
     out = []
@@ -485,7 +490,7 @@ def _human(
     rate with random short pauses (with `world`: re-synthesized as a random other speaker, with
     articulation `jitter`; `folders`: Job.folders)."""
     rate = rng.uniform(*HUMAN_RATES)
-    folders = folders or ("",) * len(text)
+    folders = _per_character(folders, text)
     syllables = (
         _world_voice(text, voice, rng, jitter, yanyu_dir, folders)
         if world
@@ -544,7 +549,7 @@ def recordings(job: Job) -> list[Path]:
     human = _human_voice(job.voice)
     if not human:
         return []
-    folders = job.folders or ("",) * len(job.text)
+    folders = _per_character(job.folders, job.text)
     return [gcin_path(human, f) if f else syllable_path(human, ch, job.yanyu_dir) for ch, f in zip(job.text, folders)]
 
 
