@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps mbrola demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-voice bench-real bench-slots bench-augment bench-cells bench-prepare bench-finetune bench-serve bench-transcribe bench-frontend bench-lm-tune clean
+.PHONY: setup sysdeps mbrola demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-augment bench-prepare bench-serve bench-transcribe bench-frontend bench-lm-tune exp-real exp-finetune exp-slots clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -101,15 +101,6 @@ bench-train: demo-data
 bench-infer: setup
 	$(BIN)/python -m bench.infer
 
-# The demo recipe trained with one human voice, scored on the other (about 8 min on 2 cores).
-bench-voice: setup
-	$(BIN)/python -m bench.heldout_voice
-
-# recipes/few_hours.yaml on real Czech speech (asr prepare fillets-cs: apt-get download, no install),
-# 13 minutes of training, then test CER/WER and the unheard voices' CER (about 15 min on 2 cores)
-bench-real: setup
-	$(BIN)/python -m bench.real_speech
-
 bench-augment: demo-data
 	$(BIN)/python -m bench.augment
 
@@ -117,25 +108,10 @@ bench-augment: demo-data
 bench-prepare: setup
 	$(BIN)/python -m bench.prepare
 
-# Fine-tuning the demo model on a new voice's few minutes (about 5 min on 2 cores)
-bench-finetune: demo-data
-	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
-	$(BIN)/python -m bench.finetune
-
 # asr serve under load on loopback, and the page's screenshot (docs/serve.png; a CJK font for it)
 bench-serve: demo-data
 	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
 	$(BIN)/python -m bench.serve
-
-# Every recurrent cell on the demo recipe, parameter counts matched (about 1.5 h on 2 cores)
-bench-cells: demo-data
-	$(BIN)/python -m bench.cells
-
-# Slot taggers with each classic cell, one or both directions, from text and from the demo
-# model's transcripts (about 10 min on 2 cores, after make demo)
-bench-slots: demo-data
-	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
-	$(BIN)/python -m bench.slots
 
 # asr transcribe on the 200 demo test files end to end, greedy and beam + LM (after demo, demo-lm)
 bench-transcribe: setup
@@ -149,6 +125,23 @@ bench-frontend: bench-deps demo-data
 bench-lm-tune: setup
 	$(BIN)/python -m bench.lm_tune
 
+# Experiments (experiments/README.md): each reruns the question's current table.
+# recipes/few_hours.yaml on real Czech speech (asr prepare fillets-cs: apt-get download, no install),
+# 13 minutes of training, then test CER/WER and the unheard voices' CER (about 15 min on 2 cores)
+exp-real: setup
+	$(BIN)/python -m experiments.real_speech
+
+# Fine-tuning the demo model on a new voice's few minutes (about 5 min on 2 cores)
+exp-finetune: demo-data
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	$(BIN)/python -m experiments.finetune
+
+# Slot taggers with each classic cell, one or both directions, from text and from the demo
+# model's transcripts (about 10 min on 2 cores, after make demo)
+exp-slots: demo-data
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	$(BIN)/python -m experiments.slots
+
 test: setup lint
 	$(BIN)/python -m pytest -q
 
@@ -160,8 +153,8 @@ test-matrix: setup
 
 # ruff: lint rules and formatting (configured in pyproject.toml)
 lint: setup
-	$(BIN)/ruff check asr tests bench
-	$(BIN)/ruff format --check asr tests bench
+	$(BIN)/ruff check asr tests bench experiments
+	$(BIN)/ruff format --check asr tests bench experiments
 
 clean:
 	rm -rf $(VENV) exp .pytest_cache

@@ -2,7 +2,7 @@
 CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics.
 
 `train` sets the process up and tears it down; `_train` reads as the loop it runs: make the data
-and the state (new or resumed), then per epoch `_run_epoch` (a `_train_step` per batch) and
+and the state (new or resumed), then per epoch `_run_epoch` (a `train_step` per batch) and
 `_end_epoch` (dev CER, checkpoints, metrics), then `_finish` (averaging). `Run` holds what stays
 fixed for the whole run; `TrainState` holds everything that changes and that `last.pt` carries.
 """
@@ -147,7 +147,6 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
     cfg = run.recipe.train
     loaders.sampler.set_epoch(ts.epoch, ts.batch)
     net.train()
-    ctc = torch.nn.CTCLoss(blank=run.vocab.blank, reduction="sum", zero_infinity=True)
     t0 = time.time() - ts.running["seconds"]
     with progress_bar(run.d.main) as progress:
         total = len(loaders.sampler.batches())
@@ -166,7 +165,7 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
             if not all_ranks(len(batch.ids) > 0, run.d, run.device):
                 progress.update(task, advance=1)
                 continue
-            lr, grad_norm = _train_step(run, ts, net, batch, ctc)
+            lr, grad_norm = train_step(run, ts, net, batch)
             ts.running["seconds"] = time.time() - t0
             mean_loss = ts.running["loss"] / max(ts.running["utts"], 1)
             progress.update(
@@ -183,11 +182,12 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
     return True
 
 
-def _train_step(
-    run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch, ctc: torch.nn.CTCLoss
-) -> tuple[float, float]:
-    """One optimizer step on `batch` (skipped, and counted, when the loss or gradients are not
-    finite on any rank); returns its learning rate and its gradient norm before clipping."""
+def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> tuple[float, float]:
+    """One optimizer step on `batch`: the scheduled rate, forward (autocast to run.dtype), CTC
+    loss summed over the batch / its utterances, backward, clipping to train.grad_clip, Adam (the
+    step skipped, and counted, when the loss or gradients are not finite on any rank). Returns its
+    learning rate and its gradient norm before clipping. `net` is ts.model or its DDP wrapper;
+    bench/train.py times this step alone on a `Run` and `new_state(run)`."""
     cfg, d = run.recipe.train, run.d
     ts.spent = time.time() - run.started
     if cfg.lr_over == "budget":  # every rank steps with the same rate: the slowest clock's
@@ -198,7 +198,15 @@ def _train_step(
     batch = batch.to(run.device)
     with torch.autocast(run.device.type, dtype=run.dtype) if run.dtype else nullcontext():
         log_probs, out_lens = net(batch.feats, batch.feat_lens)
-    loss = ctc(log_probs.float().transpose(0, 1), batch.targets, out_lens, batch.target_lens) / max(len(batch.ids), 1)
+    loss = torch.nn.functional.ctc_loss(
+        log_probs.float().transpose(0, 1),
+        batch.targets,
+        out_lens,
+        batch.target_lens,
+        blank=run.vocab.blank,
+        reduction="sum",
+        zero_infinity=True,
+    ) / max(len(batch.ids), 1)
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()
     ts.scaler.unscale_(ts.optimizer)

@@ -197,12 +197,12 @@ def _lower_priority(worker_id: int) -> None:
         pass
 
 
-def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: dict | None = None) -> TrainState:
-    """A new state (CMVN from the training set, config and vocab written), or the saved one;
-    `init`: the model file a new run fine-tunes (train.init), already loaded."""
-    recipe, cfg, d = run.recipe, run.recipe.train, run.d
+def new_state(run: Run) -> TrainState:
+    """A model with the recipe's shape and fresh weights (identity CMVN, on the CPU), and the
+    recipe's optimizer, rate schedule and loss scaler for it."""
+    recipe, cfg = run.recipe, run.recipe.train
     model = CTCModel(recipe.features.dim, len(run.vocab), recipe.model)
-    ts = TrainState(
+    return TrainState(
         model,
         torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
         LRSchedule(
@@ -215,6 +215,14 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: di
         ),
         torch.amp.GradScaler("cuda", enabled=loss_scaling(run.dtype, run.device)),
     )
+
+
+def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: dict | None = None) -> TrainState:
+    """A new state (CMVN from the training set, config and vocab written), or the saved one;
+    `init`: the model file a new run fine-tunes (train.init), already loaded."""
+    recipe, cfg, d = run.recipe, run.recipe.train, run.d
+    ts = new_state(run)
+    model = ts.model
     if saved:
         model.load_state_dict(saved["model"])
         model.to(run.device)

@@ -1,29 +1,30 @@
-"""Helpers shared by the benchmarks: machine description and RESULTS.md sections."""
+"""Helpers shared by the benchmarks: the machine, the code measured (this checkout or another),
+timing, peak memory, and RESULTS.md sections."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
+import statistics
 import subprocess
-from contextlib import contextmanager
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    info = Path("/proc/cpuinfo")
+    m = re.search(r"^model name\s*:(.*)$", info.read_text(), re.M) if info.is_file() else None
+    cpu = m.group(1).strip() if m else platform.processor() or platform.machine()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
 
@@ -34,82 +35,91 @@ def commit_of(checkout: Path | None = None) -> str:
     return res.stdout.strip() or str(checkout or Path.cwd())
 
 
-@contextmanager
-def patched(module, **values):
-    """`module`'s attributes `values` replaced inside the block and restored after it (a process
-    pool started inside the block forks with them)."""
-    kept = {name: getattr(module, name) for name in values}
-    for name, value in values.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in kept.items():
-            setattr(module, name, value)
+def checkout(code: Path | None = None, import_here: bool = False) -> Path:
+    """The root of the asr checkout `code` measures (default: this one; another is typically a
+    `git worktree add DIR COMMIT`). Its package is the one imported: with `import_here`, by this
+    process (call it before anything imports asr), and always by `asr_command`'s children."""
+    root = (code or ROOT).resolve()
+    if not (root / "asr" / "__init__.py").is_file():
+        raise SystemExit(f"error: {root} is not an asr checkout (no asr/__init__.py); give --code the root of one")
+    if import_here and root != ROOT:
+        if (loaded := sys.modules.get("asr")) and Path(loaded.__file__).resolve().parents[1] != root:
+            raise RuntimeError(f"asr already imported from {loaded.__file__}, not from {root}")
+        sys.path.insert(0, str(root))  # ahead of the editable install, which Python consults last
+    return root
 
 
-def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
-    """The model a training run in `exp` hands on, and its dev CER: avg.pt (the average of the last
-    epochs, `train.average_last`) where its dev CER beats best.pt's, else best.pt."""
-    from asr.checkpoint import load_checkpoint
-
-    avg = exp / "avg.pt"
-    avg_cer = load_checkpoint(avg)["train_state"]["dev_cer"] if avg.is_file() else float("inf")
-    return (avg, avg_cer) if avg_cer < best_cer else (exp / "best.pt", best_cer)
+def asr_command(root: Path, *args: str, **popen) -> subprocess.Popen:
+    """`python -m asr ARGS` on checkout `root`'s package (run in `root`, which -m puts first on sys.path)."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen([sys.executable, "-m", "asr", *args], cwd=root, **{**pipes, **popen})
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section between <!-- name:begin --> and <!-- name:end -->."""
+def run_asr(root: Path, *args: str) -> str:
+    """`asr_command` run to its end: its stdout, or a one-line error with the end of its stderr."""
+    proc = asr_command(root, *args)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"asr {' '.join(args[:4])}...: exit {proc.returncode}: {err.strip()[-300:]}")
+    return out
+
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: list[float]  # wall-clock duration of each timed call
+    best: float
+    mean: float
+    median: float
+    result: Any  # the last call's return value
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1, warmup: int = 0) -> Timing:
+    """Calls `fn` `warmup` times untimed, then `repeat` times, each timed on its own."""
+    for _ in range(warmup):
+        fn()
+    seconds, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return Timing(seconds, min(seconds), statistics.fmean(seconds), statistics.median(seconds), result)
+
+
+def peak_rss_mib(child: subprocess.Popen | None = None, wait: bool = False) -> float:
+    """Peak resident memory in MiB since the start of this process or of a running `child`; with
+    `wait`, sampled until the child exits (send its output to files: a full pipe would stall it)."""
+    # VmHWM, the kernel's high-water mark of the process's own pages: every allocation counts
+    # (torch's native ones too, unseen by tracemalloc) and no peak slips between two samples, as
+    # with psutil's RSS; a waited-for child can only rise unseen in its last 20 ms. Not ru_maxrss
+    # (getrusage, wait4): a child's starts at its parent's high-water mark, which vfork and exec
+    # carry over, so a child of a bench that imported torch reads at least the bench's size.
+    peak = 0.0
+    while True:
+        status = Path(f"/proc/{child.pid if child else 'self'}/status").read_text()
+        if m := re.search(r"^VmHWM:\s*(\d+) kB", status, re.M):  # none once it has exited
+            peak = max(peak, int(m.group(1)) / 1024)
+        if not wait or child.poll() is not None:
+            return peak
+        time.sleep(0.02)
+
+
+def write_section(name: str, body: str, results: Path = RESULTS) -> None:
+    """Replace (or append) the section of `results` between <!-- name:begin --> and <!-- name:end -->."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    text = results.read_text(encoding="utf-8") if results.exists() else f"# {results.stem}\n"
     block = f"{begin}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    results.write_text(text, encoding="utf-8")
 
 
-def section_note(name: str) -> str:
-    """The prose of section `name` in RESULTS.md: the lines between its heading and the line
-    that starts "Machine:" ("" when there is no such section), so a rerun that adds rows keeps it."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    m = re.search(re.escape(f"<!-- {name}:begin -->") + r"\n##[^\n]*\n(.*?)^Machine:", text, re.S | re.M)
-    return m.group(1).strip() if m else ""
+def table(head: str, rows: Iterable[Iterable[object]]) -> list[str]:
+    """A markdown table's lines: `head` the header's cells joined by " | ", each row's cells formatted."""
+    return [f"| {head} |", "|" + "---|" * (head.count(" | ") + 1), *(f"| {' | '.join(map(str, r))} |" for r in rows)]
 
 
-def pick_rows(text: str, allowed) -> list[str]:
-    """The comma-separated rows of --rows, each checked against `allowed`."""
-    rows = [r.strip() for r in text.split(",") if r.strip()]
-    unknown = [r for r in rows if r not in allowed]
-    if unknown:
-        raise SystemExit(f"error: unknown row(s) {', '.join(unknown)}; choose from {', '.join(allowed)}")
-    return rows
-
-
-def read_results(path: Path) -> dict[str, dict]:
-    """Rows already measured, by name, from a results.jsonl (empty when there is none)."""
-    if not path.is_file():
-        return {}
-    return {r["row"]: r for r in map(json.loads, path.read_text().splitlines())}
-
-
-def append_result(path: Path, row: dict) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def transcribed(rec, data: Path) -> list[tuple[str, str]]:
-    """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
-    from asr.data import read_data_dir
-
-    utts = read_data_dir(data)
-    hyps = rec.transcribe_many([str(u.path) for u in utts])
-    return [(u.text, h.text or "") for u, h in zip(utts, hyps)]
-
-
-def greedy_rates(model: Path, data: Path) -> dict:
-    """error_rates (cer, wer, ...) of `model` decoding a data dir greedily."""
-    from asr.evaluate import error_rates
-    from asr.recognizer import Recognizer
-
-    pairs = transcribed(Recognizer(model, decoder="greedy"), data)
-    return error_rates([ref for ref, _ in pairs], [hyp for _, hyp in pairs])
+def report(section: str, lines: list[str], write: bool = True) -> None:
+    """Print a section and (`write`) put it in RESULTS.md."""
+    print("\n".join(lines))
+    if write:
+        write_section(section, "\n".join(lines))

@@ -20,14 +20,12 @@ beam_prune_logp); asr keeps the beam best. Agreement is measured, not assumed.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.common import commit_of, machine, write_section
+from bench.common import checkout, commit_of, machine, report, table, timed
 
 VOCAB = 4200
 FRAMES = 333  # 10 s at 100 Hz / stack 3
@@ -90,18 +88,10 @@ def run_flashlight(lps, beam):
     tokens = ["<b>"] + lab[1:]
     # beam_size_token=40 matches asr's default per-frame top-k; flashlight's default (all 4,200
     # units per frame) runs at under one utterance per second here
-    decoder = ctc_decoder(
-        lexicon=None,
-        tokens=tokens,
-        lm=None,
-        nbest=1,
-        beam_size=beam,
-        beam_size_token=40,
-        beam_threshold=50.0,
-        blank_token="<b>",
-        sil_token="|",
-        unk_word="<unk>",
+    settings = dict(
+        lexicon=None, lm=None, nbest=1, beam_threshold=50.0, blank_token="<b>", sil_token="|", unk_word="<unk>"
     )
+    decoder = ctc_decoder(tokens=tokens, beam_size=beam, beam_size_token=40, **settings)
     out = []
     for lp in lps:
         hyp = decoder(torch.from_numpy(lp)[None])[0][0]
@@ -109,15 +99,15 @@ def run_flashlight(lps, beam):
     return out
 
 
-def timed(fn, lps, beam, repeats=1):
+def speed(fn, lps, beam, repeats=1):
     """(texts, utterances per second): the best of `repeats` passes after a short warm-up."""
     fn(lps[:5], beam)
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        texts = fn(lps, beam)
-        best = max(best, len(lps) / (time.perf_counter() - start))
-    return texts, best
+    t = timed(lambda: fn(lps, beam), repeats)
+    return t.result, len(lps) / t.best
+
+
+def agreement(ours: list[str], theirs: list[str]) -> str:
+    return f"{np.mean([a == b for a, b in zip(ours, theirs)]):.1%}"
 
 
 HOTWORDS = ["上海", "北京", "深圳", "广州"]  # place names of the demo's sentences
@@ -137,8 +127,8 @@ def demo_log_probs(model: Path, data: Path) -> tuple[list[np.ndarray], list[str]
     return out, rec.vocab
 
 
-def demo_rows(model: Path, data: Path, decode_lm: Path, beam: int, repeats: int) -> tuple[list[dict], str]:
-    """asr vs pyctcdecode on the demo model's log-probs: no LM, char LM, hotwords, both."""
+def demo_rows(model: Path, data: Path, decode_lm: Path, beam: int, repeats: int) -> tuple[list[list], str]:
+    """asr vs pyctcdecode on the demo model's log-probs: no LM, char LM, hotwords, both (table rows)."""
     import yaml
     from pyctcdecode import build_ctcdecoder
 
@@ -175,16 +165,9 @@ def demo_rows(model: Path, data: Path, decode_lm: Path, beam: int, repeats: int)
     rows = []
     for name, a, b in cases:
         a(), b()  # warm: LM caches, pyctcdecode's first-call set-up
-        speeds = {}
-        for who, fn in (("asr", a), ("pyctcdecode", b)):
-            best = 0.0
-            for _ in range(repeats):
-                start = time.perf_counter()
-                texts = fn()
-                best = max(best, len(lps) / (time.perf_counter() - start))
-            speeds[who], speeds[f"{who}_texts"] = best, texts
-        agree = float(np.mean([x == y for x, y in zip(speeds["asr_texts"], speeds["pyctcdecode_texts"])]))
-        rows.append({"case": name, "asr": speeds["asr"], "pyctcdecode": speeds["pyctcdecode"], "agree": agree})
+        ta, tb = timed(a, repeats), timed(b, repeats)
+        fast, slow = len(lps) / ta.best, len(lps) / tb.best
+        rows.append([name, f"{fast:.0f}", f"{slow:.0f}", f"{fast / slow:.2f}x", agreement(ta.result, tb.result)])
         print(rows[-1], flush=True)
     frames = np.mean([len(lp) for lp in lps])
     note = (
@@ -207,23 +190,18 @@ def main() -> None:
     ap.add_argument("--section", default="decode", help="RESULTS.md section to write")
     ap.add_argument("--no-write", action="store_true", help="print only, leave bench/RESULTS.md alone")
     args = ap.parse_args()
-    if args.code:
-        sys.path.insert(0, str(args.code.resolve()))
-    import asr
-
+    code = checkout(args.code, import_here=True)
     torch.set_num_threads(1)
     lps = synthetic_log_probs(args.utterances)
     rows = []
     for beam in [int(b) for b in args.beams.split(",")]:
-        ours, ours_speed = timed(run_ours, lps, beam, args.repeats)
-        row = {"beam": beam, "asr": ours_speed}
-        for name, fn in (("pyctcdecode", run_pyctcdecode), ("flashlight", run_flashlight)):
-            theirs, speed = timed(fn, lps, beam, args.repeats if name == "pyctcdecode" else 1)
-            row[name] = speed
-            row[f"{name}_agree"] = float(np.mean([a == b for a, b in zip(ours, theirs)]))
-        rows.append(row)
-        print(row, flush=True)
-    code = Path(asr.__file__).resolve().parents[1]
+        ours, ours_speed = speed(run_ours, lps, beam, args.repeats)
+        pyctc, pyctc_speed = speed(run_pyctcdecode, lps, beam, args.repeats)
+        flashlight, flashlight_speed = speed(run_flashlight, lps, beam)
+        speeds = f"{ours_speed:.1f} | {pyctc_speed:.1f} | {flashlight_speed:.1f} | {ours_speed / pyctc_speed:.2f}x"
+        rows.append([beam, speeds, agreement(ours, pyctc), agreement(ours, flashlight)])
+        print(rows[-1], flush=True)
+    agree = "agree pyctcdecode | agree flashlight"
     body = [
         f"## Beam search (bench/decode.py), code at {commit_of(code)}",
         "",
@@ -232,33 +210,15 @@ def main() -> None:
         "passes after a warm-up, flashlight one pass. Agreement: share of utterances whose best "
         "hypothesis is the same text as asr's.",
         "",
-        "| beam | asr utt/s | pyctcdecode utt/s | flashlight utt/s | asr / pyctcdecode | agree pyctcdecode | agree flashlight |",
-        "|---|---|---|---|---|---|---|",
+        *table(f"beam | asr utt/s | pyctcdecode utt/s | flashlight utt/s | asr / pyctcdecode | {agree}", rows),
     ]
-    for r in rows:
-        body.append(
-            f"| {r['beam']} | {r['asr']:.1f} | {r['pyctcdecode']:.1f} | {r['flashlight']:.1f} | "
-            f"{r['asr'] / r['pyctcdecode']:.2f}x | {r['pyctcdecode_agree']:.1%} | {r['flashlight_agree']:.1%} |"
-        )
     if args.model.exists() and args.decode_lm.exists():
         demo, note = demo_rows(args.model, args.data, args.decode_lm, 10, args.repeats)
-        body += [
-            "",
-            f"The demo model's outputs: {note}",
-            "",
-            "| search | asr utt/s | pyctcdecode utt/s | asr / pyctcdecode | agree |",
-            "|---|---|---|---|---|",
-        ]
-        body += [
-            f"| {r['case']} | {r['asr']:.0f} | {r['pyctcdecode']:.0f} | {r['asr'] / r['pyctcdecode']:.2f}x | "
-            f"{r['agree']:.1%} |"
-            for r in demo
-        ]
+        body += ["", f"The demo model's outputs: {note}", ""]
+        body += table("search | asr utt/s | pyctcdecode utt/s | asr / pyctcdecode | agree", demo)
     else:
         body += ["", f"(No demo-model table: {args.model} or {args.decode_lm} missing; run make demo demo-lm.)"]
-    print("\n".join(body))
-    if not args.no_write:
-        write_section(args.section, "\n".join(body))
+    report(args.section, body, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ parity with the Kaldi reference (largest absolute difference of the 13 cepstra, 
 from __future__ import annotations
 
 import argparse
-import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import torchaudio.compliance.kaldi as kaldi
 
 from asr.audio import load_audio
 from asr.features import FeatureConfig, compute_features, mfcc
-from bench.common import commit_of, machine, write_section
+from bench.common import commit_of, machine, report, table, timed
 
 
 def best_times(fns: dict, waves, repeats: int) -> dict:
@@ -28,12 +28,7 @@ def best_times(fns: dict, waves, repeats: int) -> dict:
     for name, fn in fns.items():
         for w in waves[:3]:
             fn(w)  # first calls: lazy tables, numba compilation (librosa)
-        best[name] = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for w in waves:
-                fn(w)
-            best[name] = min(best[name], time.perf_counter() - start)
+        best[name] = timed(lambda fn=fn: deque(map(fn, waves), maxlen=0), repeats).best  # results dropped as made
     return best
 
 
@@ -89,15 +84,14 @@ def main() -> None:
         f"Machine: {machine()}. `make bench-frontend` (bench/frontend.py): {len(waves)} demo test files "
         f"({audio_s:.0f} s), {args.threads} threads, best of {args.repeats} passes.",
         "",
-        "| frontend | seconds | x real time |",
-        "|---|---|---|",
-        *[f"| {name} | {sec:.3f} | {audio_s / sec:.0f}x |" for name, sec in rows],
+        *table(
+            "frontend | seconds | x real time", [(name, f"{sec:.3f}", f"{audio_s / sec:.0f}x") for name, sec in rows]
+        ),
         "",
         f"asr's MFCC against torchaudio's Kaldi MFCC on these files: largest absolute difference {parity:.2e} "
         "(cepstra of magnitude ~10-100; the tests require 1e-3).",
     ]
-    write_section(args.section, f"## MFCC frontend, code at {commit_of()}\n\n" + "\n".join(lines))
-    print("\n".join(lines))
+    report(args.section, [f"## MFCC frontend, code at {commit_of()}", "", *lines])
 
 
 if __name__ == "__main__":

@@ -13,15 +13,13 @@ linear layer, which also runs the LSTM: on an AMD EPYC MKL's single-precision pr
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.common import commit_of, machine, write_section
+from bench.common import checkout, commit_of, machine, report, table, timed
 
 
 def model_flops_per_second(recipe, vocab_size: int) -> float:
@@ -44,24 +42,20 @@ def peak_flops(threads: int) -> float:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     linear = mkldnn.to_mkldnn(torch.nn.Linear(1024, 1024, bias=False).eval())
     a_dnn = a.to_mkldnn()
-    best = 0.0
     with torch.no_grad():
-        for product in (lambda: a @ b, lambda: linear(a_dnn)):
-            for _ in range(3):
-                product()
-            n, start = 20, time.perf_counter()
-            for _ in range(n):
-                product()
-            best = max(best, n * 2 * 1024**3 / (time.perf_counter() - start))
-    return best
+        return max(
+            2 * 1024**3 / timed(product, 20, warmup=3).mean for product in (lambda: a @ b, lambda: linear(a_dnn))
+        )
 
 
-def timed(fn, repeat: int) -> float:
-    fn()
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - start) / repeat
+def rtfs(model, int8, session, feats: torch.Tensor, batch: int, seconds: float) -> tuple[float, float, float]:
+    """Real-time factors of PyTorch fp32, int8 and ONNX Runtime on `batch` copies of `feats`."""
+    x, lens = feats[None].repeat(batch, 1, 1), torch.full((batch,), feats.shape[0])
+    inputs = {"feats": x.numpy(), "feat_lens": lens.numpy()}
+    with torch.inference_mode():
+        fp32, q8 = (timed(lambda m=m: m(x, lens), 5, warmup=1).mean for m in (model, int8))
+    onnx_t = timed(lambda: session.run(None, inputs), 5, warmup=1).mean
+    return fp32 / (batch * seconds), q8 / (batch * seconds), onnx_t / (batch * seconds)
 
 
 def main() -> None:
@@ -74,11 +68,9 @@ def main() -> None:
     ap.add_argument("--code", type=Path, help="checkout whose asr is measured (default: this one)")
     ap.add_argument("--section", default="infer", help="RESULTS.md section to write")
     args = ap.parse_args()
-    if args.code:
-        sys.path.insert(0, str(args.code.resolve()))
+    code = checkout(args.code, import_here=True)
     import onnxruntime as ort
 
-    import asr
     from asr.audio import load_audio
     from asr.checkpoint import load_checkpoint, model_from_checkpoint
     from asr.data import read_data_dir
@@ -91,7 +83,7 @@ def main() -> None:
     utts = read_data_dir(args.data)
     wave = torch.cat([load_audio(u.path) for u in utts[:8]])[: int(args.seconds * 16000)]
     feats = compute_features(wave, recipe.features)
-    frontend = timed(lambda: compute_features(wave, recipe.features), 5)
+    frontend = timed(lambda: compute_features(wave, recipe.features), 5, warmup=1).mean
     int8 = quantize_int8(model)
     onnx_path = Path(tempfile.mkdtemp()) / "model.onnx"
     export_onnx(args.model, onnx_path)
@@ -103,36 +95,22 @@ def main() -> None:
         opts.inter_op_num_threads = 1
         session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         for batch in (1, args.batch):
-            x = feats[None].repeat(batch, 1, 1)
-            lens = torch.full((batch,), feats.shape[0])
-            audio = batch * args.seconds
-            with torch.inference_mode():
-                fp32 = timed(lambda: model(x, lens), 5)
-                q8 = timed(lambda: int8(x, lens), 5)
-            inputs = {"feats": x.numpy(), "feat_lens": lens.numpy()}
-            onnx_t = timed(lambda: session.run(None, inputs), 5)
-            rows.append((threads, batch, fp32 / audio, q8 / audio, onnx_t / audio))
+            rows.append((threads, batch, *rtfs(model, int8, session, feats, batch, args.seconds)))
             print(rows[-1], flush=True)
     with torch.inference_mode():
         ref, _ = model(feats[None], torch.tensor([feats.shape[0]]))
         got = session.run(None, {"feats": feats[None].numpy(), "feat_lens": np.array([feats.shape[0]])})[0]
     parity = float(np.abs(ref.numpy() - got).max())
-    # CER of int8 against fp32 on the test set (greedy)
     torch.set_num_threads(2)
-    refs, hyp32, hyp8 = [], [], []
-    with torch.inference_mode():
-        for u in utts:
-            f = compute_features(load_audio(u.path), recipe.features)[None]
-            n = torch.tensor([f.shape[1]])
-            for m, hyps in ((model, hyp32), (int8, hyp8)):
-                lp, ol = m(f, n)
-                hyps.append(vocab.decode(greedy_decode(lp, ol)[0].ids))
-            refs.append(u.text)
-    cer32, cer8 = error_rates(refs, hyp32)["cer"], error_rates(refs, hyp8)["cer"]
+    test = [compute_features(load_audio(u.path), recipe.features)[None] for u in utts]
+    with torch.inference_mode():  # the CER int8 costs on the test set (greedy)
+        hyps = [
+            [vocab.decode(greedy_decode(*m(f, torch.tensor([f.shape[1]])))[0].ids) for f in test] for m in (model, int8)
+        ]
+    cer32, cer8 = (error_rates([u.text for u in utts], h)["cer"] for h in hyps)
     flops = model_flops_per_second(recipe, len(vocab))
     peaks = {t: peak_flops(t) for t in (1, 2)}
     m = recipe.model
-    code = Path(asr.__file__).resolve().parents[1]
     body = [
         f"## CPU inference (bench/infer.py), code at {commit_of(code)}",
         "",
@@ -141,11 +119,10 @@ def main() -> None:
         "seconds per second of audio for the acoustic model (features and decoding excluded; the "
         f"MFCC frontend adds {frontend / args.seconds:.5f}).",
         "",
-        "| threads | batch | PyTorch fp32 RTF | PyTorch int8 RTF | ONNX Runtime RTF |",
-        "|---|---|---|---|---|",
-    ]
-    body += [f"| {t} | {b} | {a:.5f} | {q:.5f} | {o:.5f} |" for t, b, a, q, o in rows]
-    body += [
+        *table(
+            "threads | batch | PyTorch fp32 RTF | PyTorch int8 RTF | ONNX Runtime RTF",
+            [(t, b, f"{a:.5f}", f"{q:.5f}", f"{o:.5f}") for t, b, a, q, o in rows],
+        ),
         "",
         f"FLOPs: {flops / 1e6:.1f} MFLOP per second of audio. Measured fp32 matrix-multiply peak: "
         f"{peaks[1] / 1e9:.1f} GFLOP/s on 1 thread, {peaks[2] / 1e9:.1f} on 2. Compute bound on the RTF: "
@@ -162,9 +139,7 @@ def main() -> None:
         f"ONNX parity: max |log-prob difference| {parity:.2e}. int8 cost on {args.data} ({len(utts)} utterances, "
         f"greedy): CER {cer32:.2%} fp32 -> {cer8:.2%} int8.",
     ]
-    print("\n".join(body))
-    if not args.no_write:
-        write_section(args.section, "\n".join(body))
+    report(args.section, body, not args.no_write)
 
 
 if __name__ == "__main__":

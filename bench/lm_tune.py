@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from bench.common import machine
+from bench.common import ROOT, asr_command, checkout, machine, peak_rss_mib, run_asr, timed
 
-ROOT = Path(__file__).resolve().parents[1]
 UNITS = [chr(0x4E00 + i) for i in range(4300)]
 
 
@@ -67,28 +63,25 @@ def make_model(root: Path) -> Path:
     return path
 
 
-def make_lm(root: Path, dev: Path) -> Path:
-    arpa = root / "chars.arpa"
-    subprocess.run(
-        [sys.executable, "-m", "asr", "lm", "train", str(dev), "-o", str(arpa), "--order", "3"],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    return arpa
+def tune(code: Path, model: Path, dev: Path, lm: Path, threads: int) -> tuple[float, float, str, int]:
+    """(seconds, peak resident MiB, last output line, exit code) of `asr lm tune` on checkout `code`."""
+    files = ["-m", str(model), "-d", str(dev), "--lm", str(lm)]
+    args = ["lm", "tune", *files, *"--alphas 0.5 --betas 0 --beam 10".split()]
+    if code == ROOT:
+        args += ["--device", "cpu"]  # older checkouts have no --device
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
 
+    def run() -> tuple[float, str, int]:
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as errs:
+            proc = asr_command(code, *args, stdout=out, stderr=errs, env=env)
+            rss = peak_rss_mib(proc, wait=True)
+            shown = out if proc.returncode == 0 else errs
+            shown.seek(0)
+            last = (shown.read().strip().splitlines() or [""])[-1]
+        return rss, last, proc.returncode
 
-def peak_rss_of(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str, int]:
-    """(seconds, peak resident MiB, last output line, exit code) of a command."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
-    errs = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    last = (out.strip().splitlines() or [""])[-1] if code == 0 else (errs.strip().splitlines() or [""])[-1]
-    return seconds, usage.ru_maxrss / 1024, last, code
+    t = timed(run)
+    return t.best, *t.result
 
 
 def main() -> None:
@@ -97,42 +90,17 @@ def main() -> None:
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose asr package to run")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    code = checkout(args.code)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dev = make_dev_set(root, args.utts)
-        model, lm = make_model(root), make_lm(root, dev)
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(args.code.resolve())}
-        cmd = [
-            sys.executable,
-            "-m",
-            "asr",
-            "lm",
-            "tune",
-            "-m",
-            str(model),
-            "-d",
-            str(dev),
-            "--lm",
-            str(lm),
-            "--alphas",
-            "0.5",
-            "--betas",
-            "0",
-            "--beam",
-            "10",
-            "--device",
-            "cpu",
-        ]
-        if args.code.resolve() != ROOT:
-            cmd = cmd[:-2]  # older checkouts have no --device
-        seconds, rss, last, code = peak_rss_of(cmd, args.code.resolve(), env)
-    status = "ok" if code == 0 else f"exit {code}"
-    line = (
-        f"| {args.code.name if args.code.resolve() != ROOT else 'this checkout'} | {args.utts} | "
-        f"{seconds:.0f} s | {rss:.0f} MiB | {status}: {last[:60]} |"
-    )
+        model, lm = make_model(root), root / "chars.arpa"
+        run_asr(ROOT, "lm", "train", str(dev), "-o", str(lm), "--order", "3")
+        seconds, rss, last, status = tune(code, model, dev, lm, args.threads)
+    result = "ok" if status == 0 else f"exit {status}"
+    name = code.name if code != ROOT else "this checkout"
     print("| code | dev utterances | wall time | peak RSS | result |")
-    print(line)
+    print(f"| {name} | {args.utts} | {seconds:.0f} s | {rss:.0f} MiB | {result}: {last[:60]} |")
     print(machine())
 
 

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import resource
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from asr.corpora.manifest import prepare_manifest
-from bench.common import machine, write_section
+from bench.common import machine, peak_rss_mib, report, timed
 
 WORDS = "零一二三四五六七八九十点半年月日号从到去我想"
 
@@ -51,11 +49,9 @@ def main() -> None:
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     manifest = make_manifest(work, args.entries, args.files)
-    t0 = time.perf_counter()
-    report = prepare_manifest(manifest, work / "out")
-    seconds = time.perf_counter() - t0
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert report.utterances == args.entries, report.line()
+    run = timed(lambda: prepare_manifest(manifest, work / "out"))
+    seconds, rss_mib = run.best, peak_rss_mib()
+    assert run.result.utterances == args.entries, run.result.line()
     body = f"""
 ## `asr prepare manifest` throughput (bench/prepare.py)
 
@@ -66,8 +62,7 @@ Machine: {machine()}. A CSV manifest of {args.entries:,} entries (id, path, text
 |---|---|---|---|
 | {args.entries:,} | {seconds:.1f} | {args.entries / seconds:,.0f} | {rss_mib:.0f} MiB |
 """
-    print(body)
-    write_section("prepare", body)
+    report("prepare", body.splitlines())
 
 
 if __name__ == "__main__":

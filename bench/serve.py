@@ -29,7 +29,7 @@ import websockets
 
 from asr.audio import load_audio
 from asr.data import read_data_dir
-from bench.common import machine, write_section
+from bench.common import machine, peak_rss_mib, report, table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHUNK = 0.1  # seconds per websocket chunk
@@ -45,24 +45,13 @@ def five_second_files(test_dir: Path, out: Path, n: int) -> list[Path]:
         while sum(map(len, parts)) < 5 * 16000:
             parts.append(waves[k % len(waves)])
             k += 1
-        path = out / f"five_{i:02d}.wav"
-        sf.write(path, np.concatenate(parts)[: 5 * 16000], 16000, subtype="PCM_16")
-        files.append(path)
+        files.append(out / f"five_{i:02d}.wav")
+        sf.write(files[-1], np.concatenate(parts)[: 5 * 16000], 16000, subtype="PCM_16")
     return files
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
-async def http_level(url: str, files: list[Path], clients: int, requests: int) -> dict:
+async def http_level(url: str, files: list[Path], clients: int, requests: int) -> list:
+    """The table row of `clients` clients posting `requests` files between them."""
     latencies, codes = [], []
     todo = iter(range(requests))
     blobs = [f.read_bytes() for f in files]
@@ -78,16 +67,8 @@ async def http_level(url: str, files: list[Path], clients: int, requests: int) -
         t0 = time.perf_counter()
         await asyncio.gather(*[client(c) for _ in range(clients)])
         wall = time.perf_counter() - t0
-    ok = sum(code == 200 for code in codes)
-    return {
-        "clients": clients,
-        "requests": len(codes),
-        "ok": ok,
-        "p50": pct(latencies, 50),
-        "p95": pct(latencies, 95),
-        "p99": pct(latencies, 99),
-        "rps": len(codes) / wall,
-    }
+    ms = [f"{v * 1000:.0f} ms" for v in (np.percentile(latencies, [50, 95, 99]) if latencies else [float("nan")] * 3)]
+    return [clients, len(codes), sum(code == 200 for code in codes), *ms, f"{len(codes) / wall:.1f}"]
 
 
 async def stream_once(url: str, path: Path, realtime: bool, partial: bool = True) -> dict:
@@ -150,11 +131,8 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no model; run make demo first")
     files = five_second_files(args.test, args.work / "audio", 16)
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asr", "serve", "--model", str(args.model), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    cmd = [sys.executable, "-m", "asr", "serve", "--model", str(args.model), "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().split()[2].rstrip("/")
         with httpx.Client(base_url=url) as c:  # one request first: imports and allocations on the way
@@ -164,7 +142,7 @@ def main() -> None:
         live = [asyncio.run(stream_once(ws, files[i % len(files)], realtime=True)) for i in range(args.streams)]
         fast_on = [asyncio.run(stream_once(ws, f, realtime=False, partial=True)) for f in files]
         fast_off = [asyncio.run(stream_once(ws, f, realtime=False, partial=False)) for f in files]
-        rss = peak_rss_mib(proc.pid)
+        rss = peak_rss_mib(proc)
         screenshot(url + "/", sorted(Path("data/demo/samples").glob("*.wav"))[0], DOCS / "serve.png")
     finally:
         proc.terminate()
@@ -172,33 +150,22 @@ def main() -> None:
 
     finals = [r["final_ms"] for r in live]
     gaps = [g for r in live for g in r["gaps"]]
-    per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / max(
-        1, sum(r["partials"] for r in fast_on)
-    )
+    partials = max(1, sum(r["partials"] for r in fast_on))
+    per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
         f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
         "(default 2 decoding threads), clients on the same machine over loopback, 5 s files.",
         "",
-        "| HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for lv in levels:
-        lines.append(
-            f"| {lv['clients']} | {lv['requests']} | {lv['ok']} | {lv['p50'] * 1000:.0f} ms | "
-            f"{lv['p95'] * 1000:.0f} ms | {lv['p99'] * 1000:.0f} ms | {lv['rps']:.1f} |"
-        )
-    lines += [
+        *table("HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
         "",
         f"Websocket, {len(live)} sessions streaming 5 s in {CHUNK * 1000:.0f} ms chunks at real time: final result "
         f"{statistics.median(finals):.0f} ms (median), {max(finals):.0f} ms (worst) after the end of the audio; "
         f"partial results every {statistics.median(gaps) * 1000:.0f} ms (median wall time between them; "
         f"one per 0.5 s of audio). Each partial re-decodes the open segment from its start: "
         f"{per_partial * 1000:.1f} ms of server time per partial (16 files sent at full speed with "
-        "partials on vs off). Server peak RSS "
-        f"{rss:.0f} MiB. Screenshot: docs/serve.png.",
+        f"partials on vs off). Server peak RSS {rss:.0f} MiB. Screenshot: docs/serve.png.",
     ]
-    write_section("serve", "## Serving\n\n" + "\n".join(lines))
-    print("\n".join(lines))
+    report("serve", ["## Serving", "", *lines])
 
 
 if __name__ == "__main__":

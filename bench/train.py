@@ -9,6 +9,7 @@ backward and the optimizer step, so padding shows up as lost throughput.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import time
 
@@ -16,9 +17,11 @@ import torch
 
 from asr.config import load_recipe
 from asr.data import BucketSampler, FeatureDataset, collate, read_data_dir
-from asr.model import CTCModel
+from asr.runtime import Dist
+from asr.train import train_step
+from asr.trainstate import Run, new_state
 from asr.vocab import Vocab
-from bench.common import machine, write_section
+from bench.common import machine, report, table, timed
 
 
 def load_features(data_dir: str, limit: int, recipe) -> tuple[list[dict], Vocab]:
@@ -31,39 +34,30 @@ def load_features(data_dir: str, limit: int, recipe) -> tuple[list[dict], Vocab]
 def synthetic_features(n: int, dim: int, vocab_size: int, seed: int = 0) -> list[dict]:
     """Random features with the demo corpus's length spread (1.2 to 7 s), for machines without it."""
     rng = random.Random(seed)
-    items = []
-    for i in range(n):
-        t = rng.randint(120, 700)
-        items.append(
-            {"id": str(i), "feats": torch.randn(t, dim), "target": torch.randint(2, vocab_size, (t // 25,)), "text": ""}
-        )
-    return items
+    lengths = [rng.randint(120, 700) for _ in range(n)]
+    return [
+        {"id": str(i), "feats": torch.randn(t, dim), "target": torch.randint(2, vocab_size, (t // 25,)), "text": ""}
+        for i, t in enumerate(lengths)
+    ]
 
 
-def run(items, batches, model, device, steps: int, amp: bool) -> float:
-    ctc = torch.nn.CTCLoss(zero_infinity=True, reduction="sum")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    frames, start, done = 0, None, 0
-    for b in batches:
-        batch = collate([items[i] for i in b]).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            lp, lens = model(batch.feats, batch.feat_lens)
-        loss = ctc(lp.float().transpose(0, 1), batch.targets, lens, batch.target_lens) / len(b)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        if device.type == "cuda":
+def throughput(items: list[dict], batches: list[list[int]], run: Run, steps: int) -> float:
+    """Valid frames/s of asr.train's own step (the recipe's optimizer, schedule and clipping) on a
+    fresh model, over `steps` batches after 3 untimed warm-up steps."""
+    torch.manual_seed(0)
+    ts = new_state(run)
+    ts.model.to(run.device).train()
+    run.started = time.time()
+    order = itertools.cycle(batches)
+
+    def step() -> None:
+        train_step(run, ts, ts.model, collate([items[i] for i in next(order)]))
+        if run.device.type == "cuda":
             torch.cuda.synchronize()
-        done += 1
-        if done == 3:  # warm-up steps are not timed
-            start, frames = time.perf_counter(), 0
-        elif done > 3:
-            frames += int(batch.feat_lens.sum())
-        if done >= steps + 3:
-            break
-    return frames / (time.perf_counter() - start)
+
+    seconds = sum(timed(step, repeat=steps, warmup=3).seconds)
+    timed_batches = itertools.islice(itertools.cycle(batches), 3, 3 + steps)
+    return sum(items[i]["feats"].shape[0] for b in timed_batches for i in b) / seconds
 
 
 def main() -> None:
@@ -85,10 +79,11 @@ def main() -> None:
     device = torch.device(args.device)
     if args.synthetic:
         items = synthetic_features(args.utterances, recipe.features.dim, args.vocab)
-        vsize, source = args.vocab, f"{args.utterances} synthetic utterances (1.2-7 s), {args.vocab} output units"
+        vocab = Vocab(["<blank>", "<unk>", *(chr(0x4E00 + i) for i in range(args.vocab - 2))])
+        source = f"{args.utterances} synthetic utterances (1.2-7 s), {args.vocab} output units"
     else:
         items, vocab = load_features(args.data, args.utterances, recipe)
-        vsize, source = len(vocab), f"{len(items)} utterances of {args.data}"
+        source = f"{len(items)} utterances of {args.data}"
     lengths = [it["feats"].shape[0] for it in items]
     mean_len = sum(lengths) / len(lengths)
     rng = random.Random(0)
@@ -100,14 +95,16 @@ def main() -> None:
     bucketed = [[i for _, i in b] for b in sampler]
     rows = []
     for amp in [False, True] if device.type == "cuda" else [False]:
-        result = {}
-        for name, batches in (("fixed", fixed), ("bucketed", bucketed)):
-            torch.manual_seed(0)
-            model = CTCModel(recipe.features.dim, vsize, recipe.model).to(device)
+        run = Run(recipe, Dist(), device, vocab, rank_seed=0, dtype=torch.bfloat16 if amp else None)
+        fixed_fps = None
+        for name, batches in ((f"fixed {args.batch_size}", fixed), ("bucketed", bucketed)):
             padded = sum(len(b) * max(lengths[i] for i in b) for b in batches) / sum(lengths)
-            result[name] = (run(items, batches * 10, model, device, args.steps, amp), padded)
-        rows.append((amp, result))
-        print(amp, result, flush=True)
+            fps = throughput(items, batches, run, args.steps)
+            fixed_fps = fixed_fps or fps
+            rows.append(
+                ["bf16 autocast" if amp else "fp32", name, f"{fps:.0f}", f"{padded:.2f}", f"{fps / fixed_fps:.2f}x"]
+            )
+            print(rows[-1], flush=True)
     m = recipe.model
     body = [
         "## Training throughput (bench/train.py)",
@@ -116,20 +113,12 @@ def main() -> None:
         f"stack {m.stack} ({recipe.features.dim}-dim features). Data: {source}. Fixed: shuffled batches of "
         f"{args.batch_size} utterances; bucketed: BucketSampler with max_frames {budget} ({args.batch_size} x mean length"
         f"{f', sizes multiples of {args.multiple}' if args.multiple > 1 else ''}). "
-        f"{args.steps} timed steps after 3 warm-up steps.",
+        f"asr.train.train_step (lr {recipe.train.lr:g}, clipping at {recipe.train.grad_clip:g}): {args.steps} timed "
+        "steps after 3 warm-up steps.",
         "",
-        "| precision | batching | valid frames/s | padded / valid frames | speed-up |",
-        "|---|---|---|---|---|",
+        *table("precision | batching | valid frames/s | padded / valid frames | speed-up", rows),
     ]
-    for amp, r in rows:
-        prec = "bf16 autocast" if amp else "fp32"
-        body.append(f"| {prec} | fixed {args.batch_size} | {r['fixed'][0]:.0f} | {r['fixed'][1]:.2f} | 1.00x |")
-        body.append(
-            f"| {prec} | bucketed | {r['bucketed'][0]:.0f} | {r['bucketed'][1]:.2f} | {r['bucketed'][0] / r['fixed'][0]:.2f}x |"
-        )
-    print("\n".join(body))
-    if not args.no_write:
-        write_section(f"train-{device.type}", "\n".join(body))
+    report(f"train-{device.type}", body, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -23,25 +23,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from bench.common import commit_of, machine, write_section
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if res.returncode:
-        raise SystemExit(f"{' '.join(cmd[:6])}...: exit {res.returncode}: {res.stderr.strip()[-300:]}")
-    return seconds, res.stdout
+from bench.common import ROOT, checkout, commit_of, machine, report, run_asr, table, timed
 
 
 @contextmanager
@@ -61,7 +49,8 @@ def paired(asr: list[str], folder: Path, out: Path, codes: list[Path], pairs: in
     times: dict[Path, list[float]] = {code: [] for code in codes}
     for _ in range(pairs):
         for code in codes:
-            times[code].append(timed([*asr, "--decoder", "greedy", "-o", str(out), str(folder)], code)[0])
+            run = timed(lambda code=code: run_asr(code, *asr, "--decoder", "greedy", "-o", str(out), str(folder)))
+            times[code].append(run.best)
     for code in codes:
         wall = statistics.median(times[code])
         runs = " ".join(f"{t:.2f}" for t in sorted(times[code]))
@@ -85,7 +74,8 @@ def main() -> None:
             raise SystemExit(f"{need} not found: run make demo and make demo-lm first")
     wavs = sorted(args.folder.rglob("*.wav"))
     audio_s = args.copies * sum(sf.info(w).duration for w in wavs)
-    asr = [sys.executable, "-m", "asr", "transcribe", "--model", str(args.model.resolve()), "--device", "cpu"]
+    code = checkout(args.code)
+    asr = ["transcribe", "--model", str(args.model.resolve()), "--device", "cpu"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "audio"
         folder.mkdir()
@@ -93,63 +83,46 @@ def main() -> None:
             for w in wavs:
                 (folder / f"c{k}_{w.name}").symlink_to(w.resolve())
         if args.against:
-            paired(asr, folder, Path(tmp) / "out", [args.code, args.against], args.pairs, audio_s)
+            paired(asr, folder, Path(tmp) / "out", [code, checkout(args.against)], args.pairs, audio_s)
             return
         long = Path(tmp) / "long.wav"  # the folder's files end to end, three times: cut at pauses
         sf.write(long, np.concatenate([sf.read(w, dtype="int16")[0] for w in wavs] * 3), 16000)
         long_s = sf.info(long).duration
         short = Path(tmp) / "short.wav"
         sf.write(short, np.zeros(8000, np.float32), 16000)
-        startup = statistics.median(timed([*asr, str(short)], args.code)[0] for _ in range(args.repeats))
-        rows = []
+        startup = timed(lambda: run_asr(code, *asr, str(short)), args.repeats).median
+        rows, cores = [], os.cpu_count()
         runs = [
             ("greedy", ["--decoder", "greedy"], False),
             (f"greedy, one {long_s / 60:.0f}-minute file", ["--decoder", "greedy", "--long"], False),
             ("beam 10 + char LM", ["--decode", str(args.decode_lm.resolve())], False),
             ("greedy, machine busy", ["--decoder", "greedy"], True),
-            (
-                f"greedy, machine busy, --threads {os.cpu_count()}",
-                ["--decoder", "greedy", "--threads", str(os.cpu_count())],
-                True,
-            ),
+            (f"greedy, machine busy, --threads {cores}", ["--decoder", "greedy", "--threads", str(cores)], True),
         ]
         for name, extra, busy in runs:
             out = Path(tmp) / name.replace(" ", "_").replace(",", "")
-            times = []
-            for _ in range(args.repeats if not busy else 1):
-                try:
-                    target = [str(long)] if "--long" in extra else [str(folder)]
-                    opts = [x for x in extra if x != "--long"]
-                    with busy_machine() if busy else nullcontext():
-                        times.append(timed([*asr, *opts, "-o", str(out), *target], args.code)[0])
-                except SystemExit as exc:  # older code may lack an option
-                    print(f"{name}: {exc}")
-                    break
-            if not times:
+            target = str(long) if "--long" in extra else str(folder)
+            cmd = [*asr, *(x for x in extra if x != "--long"), "-o", str(out), target]
+            try:
+                with busy_machine() if busy else nullcontext():
+                    run = timed(lambda cmd=cmd: run_asr(code, *cmd), 1 if busy else args.repeats)
+            except SystemExit as exc:  # older code may lack an option
+                print(f"{name}: {exc}")
                 continue
-            files = len(list(out.glob("*.txt")))
-            wall = statistics.median(times)
-            seconds = long_s if "--long" in extra else audio_s
-            rows.append(
-                f"| {name} | {files} | {seconds:.0f} s | {wall:.2f} s | {seconds / wall:.0f}x | "
-                f"{seconds / max(wall - startup, 1e-9):.0f}x |"
-            )
-    body = "\n".join(
-        [
-            f"## End-to-end transcription (`make bench-transcribe`), code at {commit_of(args.code)}",
-            "",
-            f"Machine: {machine()}. `asr transcribe -o DIR FOLDER` with the demo model on the demo test set "
-            f"{args.copies} times over ({args.copies * len(wavs)} files), default threads unless the row says, "
-            f"median of {args.repeats} runs (busy rows: one run, with {os.cpu_count()} spinning processes beside it). "
-            f"Start-up (imports, model load, one 0.5 s file): {startup:.2f} s.",
-            "",
-            "| decoder | files | audio | wall (start-up included) | x real time | x real time without start-up |",
-            "|---|---|---|---|---|---|",
-            *rows,
-        ]
-    )
-    print(body)
-    write_section(args.section, body)
+            files, wall, seconds = len(list(out.glob("*.txt"))), run.median, long_s if "--long" in extra else audio_s
+            speeds = f"{seconds / wall:.0f}x | {seconds / max(wall - startup, 1e-9):.0f}x"
+            rows.append([name, files, f"{seconds:.0f} s", f"{wall:.2f} s", speeds])
+    body = [
+        f"## End-to-end transcription (`make bench-transcribe`), code at {commit_of(code)}",
+        "",
+        f"Machine: {machine()}. `asr transcribe -o DIR FOLDER` with the demo model on the demo test set "
+        f"{args.copies} times over ({args.copies * len(wavs)} files), default threads unless the row says, "
+        f"median of {args.repeats} runs (busy rows: one run, with {os.cpu_count()} spinning processes beside it). "
+        f"Start-up (imports, model load, one 0.5 s file): {startup:.2f} s.",
+        "",
+        *table("decoder | files | audio | wall (start-up included) | x real time | x real time without start-up", rows),
+    ]
+    report(args.section, body)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ def tiny_reads(tiny_model) -> dict[str, str]:
 def demo_sentences() -> dict[str, list[tuple[str, list[str]]]]:
     """Sentences of the demo corpus (a smaller draw of its templates, nothing synthesized) with
     their slot tags."""
-    from asr.corpora.demo import plan, travel_slots
+    from asr.corpora.demo.grammar import travel_slots
+    from asr.corpora.demo.plan import plan
 
     jobs = plan(Path("/nowhere"), {"train": 800, "dev": 100, "test": 200}, seed=2026, human=False)
     return {split: [(j.text, travel_slots(j.text)) for j in v] for split, v in jobs.items()}
@@ -110,7 +111,8 @@ def make_aishell_layout(root: Path, per_speaker: int = 3) -> dict[str, int]:
     """
     import random
 
-    from asr.corpora.demo import Job, render, sentence
+    from asr.corpora.demo.grammar import sentence
+    from asr.corpora.demo.render import Job, render
 
     rng = random.Random(7)
     base = root / "data_aishell"

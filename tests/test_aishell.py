@@ -18,9 +18,12 @@ def corpus(tmp_path_factory):
 
 def test_prepare_reads_the_official_layout(corpus, tmp_path):
     root, expected = corpus
-    counts = prepare_aishell(root, tmp_path / "dirs")
-    assert {k: v["utterances"] for k, v in counts.items()} == expected
-    assert counts["train"]["no_transcript"] == 1
+    reports = prepare_aishell(root, tmp_path / "dirs")
+    assert {r.out_dir.name: r.utterances for r in reports} == expected
+    assert [r.reasons() for r in reports] == [{"no transcript": 1}, {}, {}]  # one extra train wav
+    skipped = (tmp_path / "dirs" / "train" / "skipped.tsv").read_text().splitlines()
+    assert len(skipped) == 2 and skipped[1].endswith("\tno transcript")
+    assert (tmp_path / "dirs" / "train" / "utt2dur").is_file() and (tmp_path / "dirs" / "train" / "spk2utt").is_file()
     train = read_data_dir(tmp_path / "dirs" / "train")
     assert all(u.path.is_absolute() and u.path.is_file() for u in train)
     assert all(" " not in u.text for u in train)  # word segmentation removed

@@ -192,18 +192,10 @@ def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
 
 
 def test_help_says_what_the_options_take():
-    from asr.corpora.demo import DEV_HUMAN_SHARE, HUMAN_SHARE, MBROLA_SHARE, TTS_SHARE, WORLD_SHARE
-
     res = run_asr("transcribe", "--help")
     assert res.returncode == 0
     flags = [l for l in res.stdout.splitlines() if l.strip().startswith(("--int8", "--vtln"))]
     assert len(flags) == 2 and not any("bool" in l for l in flags), flags  # flags take no value
     assert "asr[lhotse]" in run_asr("prepare", "lhotse", "--help").stdout  # not eaten as markup
-    demo = " ".join(run_asr("prepare", "demo", "--help").stdout.split())
-    assert f"[default: {HUMAN_SHARE};" in demo.split("--human-share")[1].split("--world-share")[0]
-    assert f"[default: {WORLD_SHARE};" in demo.split("--world-share")[1].split("--dev-human-share")[0]
-    assert f"[default: {DEV_HUMAN_SHARE};" in demo.split("--dev-human-share")[1].split("--yanyu-dir")[0]
-    assert f"[default: {TTS_SHARE};" in demo.split("--tts-share")[1].split("--mbrola-share")[0]
-    assert f"[default: {MBROLA_SHARE};" in demo.split("--mbrola-share")[1]
     res = run_asr("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"

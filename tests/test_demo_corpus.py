@@ -9,27 +9,19 @@ import pytest
 import soundfile as sf
 
 from asr.audio import resample
-from asr.corpora.demo import (
-    DEV_VOICES,
-    GCIN_DIR,
-    JITTER_BANDS_HZ,
-    TEST_VOICES,
-    WORLD_JITTER,
-    WORLD_TEMPO,
-    _band_warp,
-    _espeak,
-    _human,
-    cn_number,
-    generate,
-    import_pyworld,
-    plan,
-    recordings,
-    travel_slots,
-    world_resynthesize,
-)
-from asr.corpora.syllables import BOPOMOFO, gcin_path, read_recording, read_syllable
+from asr.corpora.demo import espeak
+from asr.corpora.demo.espeak import DEV_VOICES, TEST_VOICES
+from asr.corpora.demo.generate import generate
+from asr.corpora.demo.grammar import cn_number, travel_slots
+from asr.corpora.demo.mix import DemoMix
+from asr.corpora.demo.plan import plan
+from asr.corpora.demo.render import Job, render
+from asr.corpora.demo.voices import HumanRecordings
+from asr.corpora.demo.world import import_pyworld, warp_envelope, world_resynthesize
+from asr.corpora.syllables import GCIN_DIR, read_syllable
 from asr.data import read_data_dir, read_slot_data
 from asr.errors import UserError
+from conftest import run_asr
 
 
 def test_cn_number():
@@ -68,8 +60,6 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
     # the held-out split has a random stream of its own: the other splits are as without it
     alone = plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True)
     assert alone["train"] == jobs["train"]
-    with pytest.raises(UserError, match="held-out"):
-        plan(Path("/nowhere"), {"train": 10, "dev": 2, "test": 2}, seed=1, human=True, gcin_speakers=("3", "5"))
 
 
 @pytest.mark.skipif(
@@ -77,9 +67,7 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
     reason="needs espeak-ng and gcin-voice (make setup installs them)",
 )
 def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
-    counts = generate(
-        tmp_path, train=60, dev=6, test=6, seed=5, human_share=0.3, world_share=0.5, dev_human_share=0, tts_share=0
-    )
+    counts = generate(tmp_path, 60, 6, 6, seed=5, mix=DemoMix(human_share=0.3, world_share=0.5, dev_human_share=0))
     assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
     resynth = [u for u in read_data_dir(tmp_path / "train") if "-gcin3w-" in u.id]
     assert resynth and all(sf.info(str(u.path)).duration > 0.3 for u in resynth)
@@ -99,7 +87,7 @@ def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
 def test_random_voice_variants_join_training_only():
     sizes = {"train": 400, "dev": 30, "test": 20}
     plain = plan(Path("/nowhere"), sizes, seed=2026, human=True)
-    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, random_voices=40)
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, mix=DemoMix(random_voices=40))
     voices = {split: {j.voice for j in v} for split, v in jobs.items()}
     assert sum(v.startswith("rand") for v in voices["train"]) > 20
     assert not any(v.startswith("rand") for split in ("dev", "test", "test_unheard") for v in voices[split])
@@ -109,9 +97,7 @@ def test_random_voice_variants_join_training_only():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
-    counts = generate(
-        tmp_path, train=12, dev=2, test=2, seed=3, human=False, random_voices=6, dev_human_share=0, tts_share=0
-    )
+    counts = generate(tmp_path, 12, 2, 2, seed=3, mix=DemoMix(random_voices=6, dev_human_share=0), human=False)
     assert counts == {"test": 2, "dev": 2, "train": 12}
     variants = tmp_path / "espeak" / "espeak-ng-data" / "voices" / "!v"
     assert sorted(p.name for p in variants.glob("rand*")) == [f"rand{k:03d}" for k in range(6)]
@@ -121,14 +107,14 @@ def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
         wave, sr = sf.read(str(u.path))
         assert sr == 16000 and wave.std() > 1e-3
     # a variant espeak-ng could not find would fall back to the plain voice: check it is not that
-    same = lambda v, path: _espeak("我想去北京", v, np.random.default_rng(0), path)
+    same = lambda v, path: espeak.synthesize("我想去北京", v, np.random.default_rng(0), path)
     assert not np.array_equal(same("rand000", str(tmp_path / "espeak")), same("rand000", None))
 
 
 def test_re_synthesized_human_utterances_join_training_only():
     sizes = {"train": 400, "dev": 30, "test": 20}
-    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.15, world_share=0)
-    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.15, world_share=0.75)
+    plain = plan(Path("/nowhere"), sizes, 2026, True, DemoMix(human_share=0.15, world_share=0))
+    jobs = plan(Path("/nowhere"), sizes, 2026, True, DemoMix(human_share=0.15, world_share=0.75))
     resynth = [j for j in jobs["train"] if j.voice == "gcin3w"]
     human = [j for j in jobs["train"] if j.voice.startswith("gcin")]
     assert 0.5 * len(human) < len(resynth) < len(human)
@@ -137,38 +123,8 @@ def test_re_synthesized_human_utterances_join_training_only():
     # the same sentences, seeds and other voices as without it: only the suffix differs
     strip = lambda js: [(j.text, j.voice.rstrip("w"), j.seed) for j in js]
     assert all(strip(jobs[s]) == strip(plain[s]) for s in jobs)
-    more = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3)
+    more = plan(Path("/nowhere"), sizes, 2026, True, DemoMix(human_share=0.3))
     assert sum(j.voice.startswith("gcin") for j in more["train"]) > 1.5 * len(human)
-
-
-@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
-def test_other_tones_are_read_in_training_only():
-    sizes = {"train": 400, "dev": 30, "test": 20}
-    plain = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3)
-    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True, human_share=0.3, tone_share=0.5)
-    # the same sentences, voices and seeds as without it
-    assert all(
-        [(j.text, j.voice, j.seed) for j in jobs[s]] == [(j.text, j.voice, j.seed) for j in plain[s]] for s in jobs
-    )
-    assert not any(j.folders for s in ("dev", "test", "test_unheard") for j in jobs[s])
-    assert not any(j.folders for j in jobs["train"] if not j.voice.startswith("gcin"))
-    human = [j for j in jobs["train"] if j.voice.startswith("gcin")]
-    read = [(ch, f, p) for j in human for ch, f, p in zip(j.text, j.folders or ("",) * len(j.text), recordings(j))]
-    assert 0.35 < sum(bool(f) for _, f, _ in read) / len(read) < 0.5  # 好 and 号 keep their own
-    assert all(p == gcin_path("gcin3", f or BOPOMOFO[ch]) for ch, f, p in read)
-
-
-@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
-def test_a_character_from_another_tone_is_that_recording():
-    own, other = read_syllable("gcin3", "三"), read_recording(gcin_path("gcin3", "ㄙㄢ4"))
-    # as recorded: the pause and rate draws alike, so the lengths differ by the recordings' difference
-    a = _human("三", "gcin3", np.random.default_rng(0), folders=("ㄙㄢ4",))
-    b = _human("三", "gcin3", np.random.default_rng(0))
-    diff = (len(other[0]) - len(own[0])) * 16000 / 44100
-    assert min(diff / 1.15, diff / 0.9) - 2 <= len(a) - len(b) <= max(diff / 1.15, diff / 0.9) + 2
-    # re-synthesized by WORLD: as long as the recording it comes from (5 ms frames)
-    ((world, _),) = world_resynthesize("三", "gcin3", 200.0, 1.0, folders=("ㄙㄢ4",))
-    assert abs(len(world) - len(other[0]) * 16000 / 44100) <= 80
 
 
 @pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
@@ -200,36 +156,17 @@ def test_world_resynthesis_moves_pitch_and_formants():
         assert f0 == pytest.approx(target, rel=0.1)
         assert formant_scale(env, env_src) == pytest.approx(tract, abs=0.04)
     # reproducible: the same random speaker from the same seed
-    a = _human(text, "gcin3", np.random.default_rng(7), world=True)
-    b = _human(text, "gcin3", np.random.default_rng(7), world=True)
-    c = _human(text, "gcin3", np.random.default_rng(8), world=True)
+    job = Job("u", text, "gcin3w", 0, Path("/nowhere"))
+    a, b, c = (HumanRecordings(world=True).speak(job, np.random.default_rng(seed)) for seed in (7, 7, 8))
     assert np.array_equal(a, b) and not np.array_equal(a[: len(c)], c[: len(a)])
 
 
-def test_articulation_jitter_moves_each_band_on_its_own_and_keeps_the_map_monotonic():
-    bins = 513
-    plain = _band_warp(bins, 1.2, None)
-    assert plain == pytest.approx(np.minimum(np.arange(bins) / 1.2, bins - 1))
-    edges = np.array(JITTER_BANDS_HZ) / JITTER_BANDS_HZ[-1] * (bins - 1)
-    rng = np.random.default_rng(3)
-    for _ in range(20):
-        logs = rng.uniform(-WORLD_JITTER, WORLD_JITTER, len(JITTER_BANDS_HZ) - 1)
-        src = _band_warp(bins, 1.1, logs)
-        assert np.all(np.diff(src) >= 0) and src[0] == 0 and src[-1] <= bins - 1
-        # the target position of each source band edge: stretched by 1.1 x exp(its band's log)
-        targets = np.interp(edges[1:-1], src, np.arange(bins))
-        expected = np.cumsum(np.diff(edges) * 1.1 * np.exp(logs))[:-1]
-        assert targets == pytest.approx(expected, abs=1.0)
-
-
-def test_jittered_world_syllables_keep_their_lengths_within_the_tempo_range():
-    text = "零二三点"
-    source = [len(w) * 16000 / sr for w, sr in (read_syllable("gcin3", ch) for ch in text)]
-    lengths = [len(w) for w, _ in world_resynthesize(text, "gcin3", 300.0, 1.2, 1.0, np.random.default_rng(1), 0.12)]
-    ratios = np.array(lengths) / np.array(source)
-    lo, hi = WORLD_TEMPO
-    assert np.all(ratios > lo - 0.05) and np.all(ratios < hi + 0.05)
-    assert ratios.max() - ratios.min() > 0.02  # each syllable scaled on its own
+def test_the_envelope_warp_moves_features_up_by_the_scale():
+    env = np.zeros((1, 513))
+    env[0, 100] = 1.0  # one spectral peak at bin 100
+    assert np.argmax(warp_envelope(env, 1.2)[0]) == 120
+    assert np.argmax(warp_envelope(env, 0.8)[0]) == 80
+    assert np.allclose(warp_envelope(env, 1.0), env)
 
 
 def test_missing_pyworld_is_a_one_line_error(monkeypatch):
@@ -245,10 +182,56 @@ def test_missing_pyworld_is_a_one_line_error(monkeypatch):
 def test_without_pyworld_the_human_voice_is_read_as_it_is(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyworld", None)
     said = []
-    counts = generate(
-        tmp_path, train=20, dev=2, test=2, seed=5, human_share=0.5, dev_human_share=0, tts_share=0, notice=said.append
-    )
+    counts = generate(tmp_path, 20, 2, 2, seed=5, mix=DemoMix(human_share=0.5, dev_human_share=0), notice=said.append)
     assert counts["train"] == 20
     assert len(said) == 1 and said[0].startswith("left out WORLD re-synthesis") and "pip install" in said[0]
     voices = set((tmp_path / "train" / "utt2spk").read_text().split()[1::2])
     assert "gcin3" in voices and "gcin3w" not in voices
+
+
+def test_the_mix_is_frozen_and_checked_at_the_door():
+    mix = DemoMix()
+    with pytest.raises(AttributeError):
+        mix.human_share = 0.5  # type: ignore[misc]
+    for bad in (dict(world_share=1.5), dict(tts_share=-0.1), dict(random_voices=-1), dict(random_voices=10_000)):
+        with pytest.raises(UserError, match=next(iter(bad))):
+            DemoMix(**bad)
+
+
+class Tone:
+    """A voice source of the test's own: a 440 Hz tone, 0.1 s per character."""
+
+    def speak(self, job, rng):
+        t = np.arange(int(0.1 * 16000 * len(job.text))) / 16000
+        return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def test_a_voice_source_plugs_into_render(tmp_path):
+    job = Job("u", "我想去北京", "anything", 3, tmp_path / "u.wav")
+    render(job, Tone())
+    wave, sr = sf.read(str(job.path))
+    assert sr == 16000 and 0.5 + 0.1 <= len(wave) / sr <= 0.5 + 0.8  # speech plus two pads of 0.05-0.4 s
+    spectrum = np.abs(np.fft.rfft(wave))
+    assert abs(np.argmax(spectrum) * sr / len(wave) - 440) < 5
+
+
+def test_every_corpus_option_is_an_option_of_asr_prepare_demo():
+    """What generate and DemoMix take, a user can set from the command line, with the same
+    defaults (the CLI reads DemoMix's; nothing is an option for experiments or tests only)."""
+    import dataclasses
+    import inspect
+
+    from typer.main import get_command
+
+    from asr.cli import app
+
+    command = get_command(app).commands["prepare"].commands["demo"]
+    cli = {p.name: p.default for p in command.params}
+    callbacks = {"progress", "notice", "mix"}  # how the CLI listens, and the DemoMix it builds
+    taken = {n: p.default for n, p in inspect.signature(generate).parameters.items() if n not in callbacks}
+    mix = {f.name: f.default for f in dataclasses.fields(DemoMix)}
+    assert set(taken) | set(mix) <= set(cli), set(taken) | set(mix) - set(cli)
+    assert {n: cli[n] for n in mix} == mix
+    assert {n: cli[n] for n in taken if n != "out_dir"} == {n: d for n, d in taken.items() if n != "out_dir"}
+    help_text = " ".join(run_asr("prepare", "demo", "--help").stdout.split())
+    assert f"{DemoMix.describe(DemoMix(), 'world_share')} [default: {DemoMix().world_share};" in help_text

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.corpora import demo, mbrola_voice
+from asr.corpora import mbrola_voice
+from asr.corpora.demo.espeak import TRAIN_VOICES
+from asr.corpora.demo.generate import generate
+from asr.corpora.demo.mix import DemoMix
+from asr.corpora.demo.plan import plan
+from asr.corpora.demo.speakers import MBROLA_VOICE
 from asr.corpora.syllables import PINYIN
 from asr.data import read_data_dir
 from asr.errors import UserError
@@ -59,28 +64,28 @@ def test_tones_become_pitch_contours_and_readings_vary():
 
 
 def test_mbrola_reads_a_share_of_train_only():
-    plain = demo.plan(Path("/nowhere"), SIZES, seed=3, human=True, tts_share=0.2)
-    jobs = demo.plan(Path("/nowhere"), SIZES, seed=3, human=True, tts_share=0.2, mbrola_share=0.5)
-    read = [j for j in jobs["train"] if j.voice == demo.MBROLA_VOICE]
+    plain = plan(Path("/nowhere"), SIZES, 3, True, DemoMix(tts_share=0.2))
+    jobs = plan(Path("/nowhere"), SIZES, 3, True, DemoMix(tts_share=0.2, mbrola_share=0.5))
+    read = [j for j in jobs["train"] if j.voice == MBROLA_VOICE]
     assert 0.15 < len(read) / len(jobs["train"]) < 0.4  # half of the ~55% no human or ttskit reads
     for split in ("dev", "test", "test_unheard"):
         assert jobs[split] == plain[split]
     for a, b in zip(plain["train"], jobs["train"]):  # only espeak-ng readings move
         assert (a.text, a.seed) == (b.text, b.seed)
-        assert a.voice == b.voice or (b.voice == demo.MBROLA_VOICE and a.voice in demo.TRAIN_VOICES)
+        assert a.voice == b.voice or (b.voice == MBROLA_VOICE and a.voice in TRAIN_VOICES)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_a_missing_mbrola_is_left_out_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(mbrola_voice, "find", lambda: None)
     said = []
-    counts = demo.generate(
-        tmp_path, train=6, dev=2, test=2, seed=1, human=False, dev_human_share=0, mbrola_share=1.0, notice=said.append
+    counts = generate(
+        tmp_path, 6, 2, 2, 1, DemoMix(dev_human_share=0, mbrola_share=1.0), human=False, notice=said.append
     )
     assert counts == {"test": 2, "dev": 2, "train": 6}
     assert said == [f"left out MBROLA cn1 (a training voice): {mbrola_voice.missing()}"]
     assert "make mbrola" in said[0]
-    assert not any(demo.MBROLA_VOICE in u.id for u in read_data_dir(tmp_path / "train"))
+    assert not any(MBROLA_VOICE in u.id for u in read_data_dir(tmp_path / "train"))
 
 
 @needs_mbrola
@@ -98,9 +103,9 @@ def test_mbrola_speech_converts_alike_and_is_reproducible():
 @needs_mbrola
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_mbrola_utterances_in_the_corpus(tmp_path):
-    demo.generate(tmp_path, train=6, dev=2, test=2, seed=1, human=False, dev_human_share=0, mbrola_share=1.0, workers=1)
+    generate(tmp_path, 6, 2, 2, 1, DemoMix(dev_human_share=0, mbrola_share=1.0), human=False, workers=1)
     train = read_data_dir(tmp_path / "train")
-    assert all(f"-{demo.MBROLA_VOICE}-" in u.id for u in train)
+    assert all(f"-{MBROLA_VOICE}-" in u.id for u in train)
     for u in train:  # 16 kHz mono, as long as a reading of the sentence
         wave, sr = sf.read(str(u.path))
         assert sr == 16000 and wave.ndim == 1 and len(wave) / sr > 0.15 * len(u.text)

@@ -2,7 +2,6 @@
 alike (mono, silence trimmed, any rate), held-out recordings never in train or dev, and a source
 that cannot be had left out with one line."""
 
-import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -11,15 +10,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.corpora import demo, syllables
+from asr.corpora import syllables
+from asr.corpora.demo.generate import generate
+from asr.corpora.demo.grammar import INVENTORY
+from asr.corpora.demo.mix import DemoMix
+from asr.corpora.demo.plan import plan
+from asr.corpora.demo.render import recordings
+from asr.corpora.demo.speakers import HELDOUT_GCIN_SPEAKER
 from asr.corpora.syllables import (
     BOPOMOFO,
     GCIN_DIR,
     PINYIN,
-    gcin_path,
     read_syllable,
     syllable_path,
-    tone_variants,
     trim,
     yanyu_ready,
 )
@@ -60,7 +63,7 @@ def fake_yanyu(tmp_path_factory) -> Path:
 
 
 def test_the_tables_cover_the_inventory_with_the_same_tones():
-    assert set(PINYIN) == set(BOPOMOFO) == set(demo.INVENTORY)
+    assert set(PINYIN) == set(BOPOMOFO) == set(INVENTORY)
     for ch, bopomofo in BOPOMOFO.items():
         tone = bopomofo[-1] if bopomofo[-1].isdigit() else "1"  # gcin-voice: no digit is the first tone
         assert PINYIN[ch][-1] == tone, ch
@@ -88,16 +91,8 @@ def test_trim_keeps_the_sound_and_a_margin():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_the_human_dev_voice_reads_part_of_dev_only(tmp_path, fake_yanyu):
-    counts = demo.generate(
-        tmp_path / "c",
-        train=8,
-        dev=12,
-        test=2,
-        seed=4,
-        human=False,
-        yanyu_dir=fake_yanyu,
-        dev_human_share=0.5,
-        tts_share=0,
+    counts = generate(
+        tmp_path / "c", 8, 12, 2, seed=4, mix=DemoMix(dev_human_share=0.5), human=False, yanyu_dir=fake_yanyu
     )
     assert counts == {"test": 2, "dev": 12, "train": 8}
     dev = read_data_dir(tmp_path / "c" / "dev")
@@ -109,38 +104,10 @@ def test_the_human_dev_voice_reads_part_of_dev_only(tmp_path, fake_yanyu):
     for split in ("train", "test"):
         assert not any("yanyu" in u.id for u in read_data_dir(tmp_path / "c" / split))
     # the other utterances are the same as without the human dev voice
-    plain = demo.plan(Path("/nowhere"), {"train": 8, "dev": 12, "test": 2}, seed=4, human=False)
-    with_it = demo.plan(
-        Path("/nowhere"), {"train": 8, "dev": 12, "test": 2}, seed=4, human=False, yanyu_dir=str(fake_yanyu)
-    )
+    plain = plan(Path("/nowhere"), {"train": 8, "dev": 12, "test": 2}, seed=4, human=False)
+    with_it = plan(Path("/nowhere"), {"train": 8, "dev": 12, "test": 2}, seed=4, human=False, yanyu_dir=str(fake_yanyu))
     assert [(j.text, j.seed) for j in with_it["dev"]] == [(j.text, j.seed) for j in plain["dev"]]
     assert with_it["train"] == plain["train"]
-
-
-@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
-def test_yanyu_as_a_training_voice_reads_part_of_the_human_share_and_no_dev(tmp_path, fake_yanyu):
-    sizes = {"train": 400, "dev": 20, "test": 4}
-    plain = demo.plan(Path("/nowhere"), sizes, seed=4, human=True, dev_human_share=0)
-    jobs = demo.plan(
-        Path("/nowhere"), sizes, seed=4, human=True, dev_human_share=0, yanyu_dir=str(fake_yanyu), yanyu_share=0.5
-    )
-    voices = [j.voice for j in jobs["train"]]
-    assert {"yanyu", "yanyuw"} <= set(voices) and {"gcin3", "gcin3w"} <= set(voices)
-    assert not any("yanyu" in j.voice for split in ("dev", "test", "test_unheard") for j in jobs[split])
-    for a, b in zip(plain["train"], jobs["train"]):  # only who reads a human sentence changes
-        assert (a.text, a.seed) == (b.text, b.seed)
-        assert a.voice == b.voice or (a.voice.startswith("gcin3") and b.voice.startswith("yanyu"))
-        assert a.voice.endswith("w") == b.voice.endswith("w")
-    heard = {p.parent for j in jobs["train"] for p in demo.recordings(j)}
-    assert Path(fake_yanyu) in heard
-    with pytest.raises(UserError, match="cannot also be a training voice"):
-        demo.plan(Path("/nowhere"), sizes, seed=4, human=True, yanyu_dir=str(fake_yanyu), yanyu_share=0.5)
-    # rendered from its recordings, raw and re-synthesized by WORLD
-    for voice in ("yanyu", "yanyuw"):
-        job = next(j for j in jobs["train"] if j.voice == voice)
-        demo.render(dataclasses.replace(job, path=tmp_path / f"{voice}.wav"))
-        wave, sr = sf.read(str(tmp_path / f"{voice}.wav"))
-        assert sr == 16000 and len(wave) / sr > 0.25 * len(job.text)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
@@ -148,13 +115,13 @@ def test_a_missing_source_is_left_out_with_one_line(tmp_path, monkeypatch):
     which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "npm" else which(cmd, *a, **k))
     said = []
-    counts = demo.generate(tmp_path, train=4, dev=4, test=2, seed=1, human=False, tts_share=0, notice=said.append)
+    counts = generate(tmp_path, 4, 4, 2, seed=1, human=False, notice=said.append)
     assert counts == {"test": 2, "dev": 4, "train": 4}
     assert len(said) == 1 and "left out yanyu" in said[0] and "apt-get install npm" in said[0]
     assert "\n" not in said[0]
     assert not any("yanyu" in u.id for u in read_data_dir(tmp_path / "dev"))
     with pytest.raises(UserError, match="not yanyu's pinyin-syllables folder"):
-        demo.generate(tmp_path / "x", train=4, dev=4, test=2, human=False, yanyu_dir=tmp_path)
+        generate(tmp_path / "x", 4, 4, 2, human=False, yanyu_dir=tmp_path)
 
 
 def test_a_failed_fetch_is_one_line(tmp_path, monkeypatch):
@@ -172,7 +139,7 @@ def _content_hashes(paths) -> set[str]:
 
 
 def test_yanyu_recordings_convert_alike(real_yanyu):
-    for ch in demo.INVENTORY:
+    for ch in INVENTORY:
         wave, sr = read_syllable("yanyu", ch, real_yanyu)
         assert sr == SR and wave.ndim == 1 and 0.15 < len(wave) / sr < 1.2, ch
         peak = np.abs(wave).max()
@@ -184,35 +151,13 @@ def test_yanyu_recordings_convert_alike(real_yanyu):
 
 @pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
 def test_no_held_out_recording_is_in_train_or_dev(real_yanyu):
-    jobs = demo.plan(
-        Path("/nowhere"),
-        {"train": 2400, "dev": 300, "test": 200},
-        seed=2026,
-        human=True,
-        world_share=0.5,
-        yanyu_dir=str(real_yanyu),
-    )
-    heard = _content_hashes({p for split in ("train", "dev") for j in jobs[split] for p in demo.recordings(j)})
+    sizes = {"train": 2400, "dev": 300, "test": 200}
+    jobs = plan(Path("/nowhere"), sizes, 2026, True, DemoMix(world_share=0.5), yanyu_dir=str(real_yanyu))
+    heard = _content_hashes({p for split in ("train", "dev") for j in jobs[split] for p in recordings(j)})
     assert len(heard) == 2 * len(PINYIN)  # every syllable of gcin-voice speaker 3 and of yanyu
-    held_out = _content_hashes(GCIN_DIR.glob(f"*/{demo.HELDOUT_GCIN_SPEAKER}.ogg"))
+    held_out = _content_hashes(GCIN_DIR.glob(f"*/{HELDOUT_GCIN_SPEAKER}.ogg"))
     assert len(held_out) > 1000 and not heard & held_out
-    assert _content_hashes(p for j in jobs["test_unheard"] for p in demo.recordings(j)) <= held_out
-    # reading characters from their syllables' other tones brings in more of speaker 3, none of 5
-    jobs = demo.plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True, tone_share=0.5)
-    heard_tones = _content_hashes({p for split in ("train", "dev") for j in jobs[split] for p in demo.recordings(j)})
-    assert len(heard_tones) > 2 * len(PINYIN) and not heard_tones & held_out
-
-
-@pytest.mark.skipif(not GCIN_DIR.is_dir(), reason="needs gcin-voice (make setup installs it)")
-def test_tone_variants_are_the_syllable_in_other_tones():
-    assert tone_variants("gcin3", "三") == ["ㄙㄢ3", "ㄙㄢ4"]  # san1 read as san3 and san4 (no san2 recorded)
-    assert tone_variants("gcin3", "好") == [] and tone_variants("gcin3", "号") == []  # hao3 / hao4: tone tells
-    variants = {ch: tone_variants("gcin3", ch) for ch in BOPOMOFO}
-    assert sum(map(len, variants.values())) > len(BOPOMOFO)
-    for ch, folders in variants.items():
-        for f in folders:  # the same consonant and vowel, never another demo character's recording
-            assert f.rstrip("234") == BOPOMOFO[ch].rstrip("234") and f not in BOPOMOFO.values()
-            assert gcin_path("gcin3", f).is_file()
+    assert _content_hashes(p for j in jobs["test_unheard"] for p in recordings(j)) <= held_out
 
 
 def test_fetched_yanyu_is_reused(tmp_path, fake_yanyu, monkeypatch):

@@ -10,17 +10,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.corpora import demo, ttskit_voice
+from asr.corpora import ttskit_voice
+from asr.corpora.demo.generate import generate
+from asr.corpora.demo.mix import DemoMix
+from asr.corpora.demo.plan import plan
+from asr.corpora.demo.speakers import TTS_PREFIX
 from asr.data import read_data_dir
 
 SIZES = {"train": 400, "dev": 30, "test": 20}
 
 
 def test_ttskit_speakers_read_a_share_of_train_only():
-    plain = demo.plan(Path("/nowhere"), SIZES, seed=3, human=True, tts_share=0)
-    jobs = demo.plan(Path("/nowhere"), SIZES, seed=3, human=True, tts_share=0.3)
-    tts = [j for j in jobs["train"] if j.voice.startswith(demo.TTS_PREFIX)]
-    speakers = Counter(j.voice.removeprefix(demo.TTS_PREFIX) for j in tts)
+    plain = plan(Path("/nowhere"), SIZES, 3, True, DemoMix(tts_share=0))
+    jobs = plan(Path("/nowhere"), SIZES, 3, True, DemoMix(tts_share=0.3))
+    tts = [j for j in jobs["train"] if j.voice.startswith(TTS_PREFIX)]
+    speakers = Counter(j.voice.removeprefix(TTS_PREFIX) for j in tts)
     assert 0.15 < len(tts) / len(jobs["train"]) < 0.35  # 30% of the 70% no human reads
     assert set(speakers) <= set(ttskit_voice.SPEAKERS) and len(speakers) > 15
     assert ttskit_voice.HELDOUT_SPEAKER not in ttskit_voice.SPEAKERS
@@ -29,7 +33,7 @@ def test_ttskit_speakers_read_a_share_of_train_only():
     # each training sentence keeps its text, seed and human voice; only espeak-ng readings move
     for a, b in zip(plain["train"], jobs["train"]):
         assert (a.text, a.seed) == (b.text, b.seed)
-        assert a.voice == b.voice or (b.voice.startswith(demo.TTS_PREFIX) and not a.voice.startswith("gcin"))
+        assert a.voice == b.voice or (b.voice.startswith(TTS_PREFIX) and not a.voice.startswith("gcin"))
 
 
 def test_the_held_out_speaker_is_refused():
@@ -41,16 +45,12 @@ def test_the_held_out_speaker_is_refused():
 def test_a_missing_ttskit_is_left_out_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(ttskit_voice, "missing", lambda: "ttskit, aukit not installed (make setup)")
     said = []
-    counts = demo.generate(
-        tmp_path, train=6, dev=2, test=2, seed=1, human=False, dev_human_share=0, tts_share=1.0, notice=said.append
-    )
+    counts = generate(tmp_path, 6, 2, 2, 1, DemoMix(dev_human_share=0, tts_share=1.0), human=False, notice=said.append)
     assert counts == {"test": 2, "dev": 2, "train": 6}
     assert said == [
         "left out ttskit (training voices; train is espeak-ng and gcin-voice only): ttskit, aukit not installed (make setup)"
     ]
-    assert not any(
-        demo.TTS_PREFIX + s in u.id for u in read_data_dir(tmp_path / "train") for s in ttskit_voice.SPEAKERS
-    )
+    assert not any(TTS_PREFIX + s in u.id for u in read_data_dir(tmp_path / "train") for s in ttskit_voice.SPEAKERS)
 
 
 @pytest.mark.skipif(ttskit_voice.missing() is not None, reason="needs ttskit (make setup)")
@@ -69,9 +69,9 @@ def test_ttskit_speech_converts_alike_and_is_reproducible():
 @pytest.mark.skipif(ttskit_voice.missing() is not None, reason="needs ttskit (make setup)")
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_ttskit_utterances_in_the_corpus(tmp_path):
-    demo.generate(tmp_path, train=6, dev=2, test=2, seed=1, human=False, dev_human_share=0, tts_share=1.0, workers=1)
+    generate(tmp_path, 6, 2, 2, 1, DemoMix(dev_human_share=0, tts_share=1.0), human=False, workers=1)
     train = read_data_dir(tmp_path / "train")
-    assert all(u.id.split("-")[1].removeprefix(demo.TTS_PREFIX) in ttskit_voice.SPEAKERS for u in train)
+    assert all(u.id.split("-")[1].removeprefix(TTS_PREFIX) in ttskit_voice.SPEAKERS for u in train)
     for u in train:  # 16 kHz mono, as long as a reading of the sentence
         wave, sr = sf.read(str(u.path))
         assert sr == 16000 and wave.ndim == 1 and len(wave) / sr > 0.15 * len(u.text)

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from asr.cli.app import app, err, prepare_app
+from asr.corpora.demo.mix import MAX_RANDOM_VOICES, DemoMix
 from asr.errors import UserError
 
 
@@ -96,12 +97,10 @@ def prepare_aishell_cmd(
     corpus_dir: Annotated[Path, typer.Argument(help="Folder holding data_aishell/")],
     out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/")],
 ) -> None:
-    """AISHELL-1 (OpenSLR 33) -> OUT_DIR/{train,dev,test}."""
+    """AISHELL-1 (OpenSLR 33) -> OUT_DIR/{train,dev,test} (wav.scp, text, utt2spk, spk2utt, utt2dur)."""
     from asr.corpora.aishell import prepare_aishell
 
-    counts = prepare_aishell(corpus_dir, out_dir)
-    for split, c in counts.items():
-        print(f"{split}: {c['utterances']} utterances, {c['no_transcript']} wavs without transcript skipped")
+    _print_reports(prepare_aishell(corpus_dir, out_dir))
 
 
 def _print_reports(reports) -> None:
@@ -177,6 +176,9 @@ def _share(help: str):
     return typer.Option(min=0.0, max=1.0, help=help)
 
 
+_MIX = DemoMix()
+
+
 @prepare_app.command("demo")
 def prepare_demo_cmd(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus")] = Path("data/demo"),
@@ -186,53 +188,46 @@ def prepare_demo_cmd(
     seed: int = 2026,
     workers: Annotated[int, typer.Option(help="Parallel synthesis processes")] = 2,
     random_voices: Annotated[
-        int, typer.Option(help="Random espeak-ng voice variants (pitch, formants, breath, tilt) added to training")
-    ] = 0,
-    # the defaults are asr.corpora.demo's HUMAN_SHARE, WORLD_SHARE, DEV_HUMAN_SHARE, TTS_SHARE and
-    # MBROLA_SHARE (a test holds them equal; importing that module here would cost every command
-    # torch's import)
-    human_share: Annotated[float, _share("Share of training read by the human voice (gcin-voice)")] = 0.3,
-    world_share: Annotated[
-        float, _share("Share of the human training utterances re-synthesized as random other speakers (WORLD vocoder)")
-    ] = 0.75,
-    dev_human_share: Annotated[
-        float, _share("Share of dev read by a human voice training never hears (npm's yanyu)")
-    ] = 0.5,
+        int, typer.Option(min=0, max=MAX_RANDOM_VOICES, help=_MIX.describe("random_voices"))
+    ] = _MIX.random_voices,
+    human_share: Annotated[float, _share(_MIX.describe("human_share"))] = _MIX.human_share,
+    world_share: Annotated[float, _share(_MIX.describe("world_share"))] = _MIX.world_share,
+    dev_human_share: Annotated[float, _share(_MIX.describe("dev_human_share"))] = _MIX.dev_human_share,
     yanyu_dir: Annotated[
         Optional[Path],
         typer.Option(help="yanyu's unpacked pinyin-syllables/ folder (default: fetched with npm pack)"),
     ] = None,
-    tts_share: Annotated[
-        float, _share("Share of the training sentences no human reads that ttskit's speakers read (make setup)")
-    ] = 0.0,
-    mbrola_share: Annotated[
-        float,
-        _share("Share of the training sentences left that MBROLA's cn1 voice reads (opt-in, non-free: make mbrola)"),
-    ] = 0.0,
+    tts_share: Annotated[float, _share(_MIX.describe("tts_share"))] = _MIX.tts_share,
+    mbrola_share: Annotated[float, _share(_MIX.describe("mbrola_share"))] = _MIX.mbrola_share,
+    human: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--human/--no-human",
+            help="gcin-voice's recorded syllables in training and the held-out test_unheard split "
+            "(default: where gcin-voice is installed)",
+        ),
+    ] = None,
 ) -> None:
     """Synthesize the demo Mandarin corpus (espeak-ng, plus human syllable recordings: gcin-voice
     in training and test_unheard, yanyu in dev)."""
-    from asr.corpora.demo import generate
+    from asr.corpora.demo.generate import generate
 
     def progress(n: int, total: int) -> None:
         if n % 250 == 0 or n == total:
             err.print(f"synthesized {n}/{total}", markup=False)
 
+    mix = DemoMix(human_share, world_share, dev_human_share, tts_share, mbrola_share, random_voices)
     counts = generate(
         out_dir,
-        train=train,
-        dev=dev,
-        test=test,
-        seed=seed,
+        train,
+        dev,
+        test,
+        seed,
+        mix,
         workers=workers,
-        progress=progress,
-        random_voices=random_voices,
-        human_share=human_share,
-        world_share=world_share,
-        dev_human_share=dev_human_share,
+        human=human,
         yanyu_dir=yanyu_dir,
-        tts_share=tts_share,
-        mbrola_share=mbrola_share,
+        progress=progress,
         notice=lambda line: err.print(line, markup=False),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

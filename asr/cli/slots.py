@@ -119,7 +119,7 @@ def label_cmd(
 ) -> None:
     """Write the slots table of demo data dirs from their transcripts (for corpora that
     `asr prepare demo` wrote before it wrote slots)."""
-    from asr.corpora.demo import travel_slots
+    from asr.corpora.demo.grammar import travel_slots
     from asr.data import read_texts, write_slots
 
     for d in data_dirs:

@@ -24,8 +24,8 @@ def ensure_data(recipe) -> None:
     if data.corpus == "aishell":
         from asr.corpora.aishell import prepare_aishell
 
-        counts = prepare_aishell(data.corpus_dir or "data/aishell", out)
-        log.info(f"prepared AISHELL-1 data dirs in {out} from {data.corpus_dir}: {counts}")
+        for report in prepare_aishell(data.corpus_dir or "data/aishell", out):
+            log.info(f"prepared {report.line()}")
         return
     if data.corpus in ("librispeech", "commonvoice"):
         if not data.corpus_dir:

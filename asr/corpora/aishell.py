@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.data import Utterance, write_data_dir
+from asr.corpora.common import Entry, Report, write_corpus
 from asr.errors import UserError
 from asr.vocab import normalize_text
 
@@ -18,15 +18,14 @@ def download_hint(corpus_dir: Path) -> str:
 
 
 SPLITS = ("train", "dev", "test")
+NO_TRANSCRIPT = "no transcript"
 
 
-def prepare_aishell(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, dict[str, int]]:
-    """Read CORPUS/data_aishell/{wav/SPLIT/SPEAKER/*.wav, transcript/aishell_transcript_v0.8.txt}.
-
-    Writes out_dir/{train,dev,test}/{wav.scp,text,utt2spk} with absolute wav paths and
-    normalized transcripts. Wavs without a transcript are skipped and counted. Returns
-    {split: {"utterances": n, "no_transcript": m}}.
-    """
+def prepare_aishell(corpus_dir: str | Path, out_dir: str | Path) -> list[Report]:
+    """Read CORPUS/data_aishell/{wav/SPLIT/SPEAKER/*.wav, transcript/aishell_transcript_v0.8.txt}
+    into out_dir/{train,dev,test} through write_corpus (the speaker is the wav's folder; the
+    transcript's word segmentation is removed). A wav without a transcript is skipped with that
+    reason. Returns one Report per split."""
     corpus_dir = Path(corpus_dir).resolve()
     root = corpus_dir / "data_aishell"
     transcript = root / "transcript" / "aishell_transcript_v0.8.txt"
@@ -37,7 +36,7 @@ def prepare_aishell(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, di
         parts = line.split(maxsplit=1)  # any run of whitespace ends the id, as in Kaldi
         if parts:
             texts[parts[0]] = normalize_text(parts[1] if len(parts) > 1 else "")
-    counts = {}
+    reports = []
     for split in SPLITS:
         split_dir = root / "wav" / split
         wavs = sorted(split_dir.glob("*/*.wav"))
@@ -45,14 +44,11 @@ def prepare_aishell(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, di
             archives = list((root / "wav").glob("*.tar.gz"))
             what = "its per-speaker archives are not extracted" if archives else "no wav files found"
             raise UserError(f"AISHELL-1 at {root}: {split_dir}: {what}; {download_hint(corpus_dir)}")
-        utts, speakers, missing = [], {}, 0
+        report, entries = Report(Path(out_dir) / split), []
         for wav in wavs:
-            uid = wav.stem
-            if not texts.get(uid):
-                missing += 1
-                continue
-            utts.append(Utterance(uid, wav, texts[uid]))
-            speakers[uid] = wav.parent.name
-        write_data_dir(Path(out_dir) / split, utts, speakers)
-        counts[split] = {"utterances": len(utts), "no_transcript": missing}
-    return counts
+            if texts.get(wav.stem):
+                entries.append(Entry(wav.stem, wav, texts[wav.stem], speaker=wav.parent.name))
+            else:
+                report.skip(wav.stem, wav, NO_TRANSCRIPT)
+        reports.append(write_corpus(report.out_dir, entries, report))
+    return reports

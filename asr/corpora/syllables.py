@@ -132,29 +132,13 @@ def trim(wave: np.ndarray, threshold: float = 0.02, margin: int = 400) -> np.nda
 
 def read_syllable(voice: str, ch: str, yanyu_dir: str | Path | None = None) -> tuple[np.ndarray, int]:
     """Character `ch` read by `voice`: mono float32, silence trimmed, and its sample rate."""
-    return read_recording(syllable_path(voice, ch, yanyu_dir))
-
-
-def read_recording(path: Path) -> tuple[np.ndarray, int]:
-    """One syllable recording: mono float32, silence trimmed, and its sample rate."""
-    wave, sr = sf.read(str(path), dtype="float32")
+    wave, sr = sf.read(str(syllable_path(voice, ch, yanyu_dir)), dtype="float32")
     return trim(to_mono(wave)), sr
 
 
 def gcin_path(voice: str, folder: str) -> Path:
     """gcin-voice `voice`'s ("gcin3") recording of the syllable `folder` (bopomofo + tone)."""
     return GCIN_DIR / folder / f"{voice.removeprefix('gcin')}.ogg"
-
-
-def tone_variants(voice: str, ch: str) -> list[str]:
-    """The gcin-voice folders of character `ch`'s syllable in its other tones that `voice`
-    recorded (三 san1: ㄙㄢ3, ㄙㄢ4): the same consonant and vowel at another pitch contour, as a
-    character is also read in connected speech (tone sandhi, neutral tone). None for a character
-    whose syllable another demo character shares (好 hao3, 号 hao4: the tone tells them apart)."""
-    base = BOPOMOFO[ch].rstrip("234")
-    if sum(b.rstrip("234") == base for b in BOPOMOFO.values()) > 1:
-        return []
-    return [f for f in (base, *(base + t for t in "234")) if f != BOPOMOFO[ch] and gcin_path(voice, f).is_file()]
 
 
 def yanyu_ready(folder: Path) -> bool:

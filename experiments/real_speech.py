@@ -2,14 +2,14 @@
 (`asr prepare fillets-cs`: 1.1 h of two actors in train) within a time budget, scored greedy on
 its test set (CER, WER) and on the minor characters' voices training never hears.
 
-    make bench-real                                        # recipes/few_hours.yaml, 13 minutes
-    python -m bench.real_speech --rows few_hours,demo --seeds 0,1   # rows of the ablation
+    make exp-real                                          # recipes/few_hours.yaml, 13 minutes
+    python -m experiments.real_speech --rows few_hours,demo --seeds 0,1   # rows of the ablation
 
 Every row trains with train.max_minutes (13 by default) on whatever cores the machine has, from
-the same prepared corpus (exp/bench_real/data, fetched with apt-get download the first time).
+the same prepared corpus (exp/real_speech/data, fetched with apt-get download the first time).
 Rows are tuned on dev (the best epoch, `best.pt`); test and test_unheard are only reported.
 Results accumulate in WORK/results.jsonl (a row and seed measured once is not run again unless
---fresh) and the table goes to bench/RESULTS.md.
+--fresh) and the table goes to experiments/real_speech.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pathlib import Path
 from asr.config import load_recipe
 from asr.corpora.fillets import prepare_fillets
 from asr.train import train
-from bench.common import (
+from experiments.common import (
+    HERE,
     append_result,
     chosen_model,
     commit_of,
@@ -33,6 +34,8 @@ from bench.common import (
     read_results,
     write_section,
 )
+
+RESULTS = HERE / "real_speech.md"
 
 FEW = "recipes/few_hours.yaml"
 DEMO = "recipes/demo.yaml"
@@ -148,7 +151,7 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="exp/bench_real", help="Corpus, experiments and results.jsonl")
+    ap.add_argument("--work", default="exp/real_speech", help="Corpus, experiments and results.jsonl")
     ap.add_argument("--rows", default="few_hours", help=f"Comma-separated, from: {', '.join(ROWS)}")
     ap.add_argument("--seeds", default="0", help="Comma-separated training seeds")
     ap.add_argument("--minutes", type=float, default=13.0, help="Training budget per row (train.max_minutes)")
@@ -156,7 +159,7 @@ def main() -> None:
         "--from", dest="source", type=Path, help="Unpacked fillets-ng-data(-cs) (default: apt-get download)"
     )
     ap.add_argument("--fresh", action="store_true", help="Forget the rows measured before")
-    ap.add_argument("--section", default="real_speech", help="bench/RESULTS.md section the table goes to")
+    ap.add_argument("--section", default="real_speech", help="experiments/real_speech.md section the table goes to")
     args = ap.parse_args()
     rows = pick_rows(args.rows, ROWS)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -180,7 +183,7 @@ def main() -> None:
     results = [r for r in done.values() if r["name"] in rows]
     body = "\n".join(
         [
-            f"## Real speech: a few hours of Czech (`make bench-real`), {args.minutes:g} minutes of training",
+            f"## Real speech: a few hours of Czech (`make exp-real`), {args.minutes:g} minutes of training",
             "",
             f"Machine: {machine()}. Corpus: `asr prepare fillets-cs` (train 1.13 h, two actors; dev and test",
             "by transcript hash; test_unheard: the game's minor characters). Greedy decoding; the model is",
@@ -190,7 +193,7 @@ def main() -> None:
             table(results),
         ]
     )
-    write_section(args.section, body)
+    write_section(args.section, body, RESULTS)
     print(table(results))
 
 

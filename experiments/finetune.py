@@ -1,7 +1,7 @@
 """Fine-tuning, a worked example: the demo model on a new speaker's few minutes.
 
-    make bench-finetune                  # after make demo (exp/demo/best.pt); ~5 min on 2 cores
-    python -m bench.finetune --work exp/bench_finetune
+    make exp-finetune                    # after make demo (exp/demo/best.pt); ~5 min on 2 cores
+    python -m experiments.finetune --work exp/finetune
 
 The new speaker is a random espeak-ng voice variant that no demo split uses (a voice file of
 its own, like the demo's random variants; gcin-voice speaker 5 stays out of this). Of a few
@@ -23,11 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-from asr.corpora import demo
+from asr.corpora.demo.espeak import write_random_variants
+from asr.corpora.demo.grammar import unique_sentences
+from asr.corpora.demo.render import Job, render
 from asr.data import read_data_dir
 from asr.evaluate import error_rates
 from asr.recognizer import Recognizer
-from bench.common import machine, write_section
+from experiments.common import HERE, machine, write_section
+
+RESULTS = HERE / "finetune.md"
 
 ASR = [sys.executable, "-m", "asr"]
 CANDIDATES = 8
@@ -61,7 +65,7 @@ def render_voice(work: Path, voice: str, texts: list[str], split: str, seed: int
     for i, text in enumerate(texts):
         path = work / "wav" / voice / split / f"{i:04d}.wav"
         if not path.exists():
-            demo.render(demo.Job(f"{voice}-{i}", text, voice, rng.randrange(2**32), path, str(work / "espeak")))
+            render(Job(f"{voice}-{i}", text, voice, rng.randrange(2**32), path, str(work / "espeak")))
         out.append((path, text))
     return out
 
@@ -81,7 +85,7 @@ def cer(model: Path, data: Path, report: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("exp/bench_finetune"))
+    ap.add_argument("--work", type=Path, default=Path("exp/finetune"))
     ap.add_argument("--base", type=Path, default=Path("exp/demo/best.pt"))
     ap.add_argument("--demo", type=Path, default=Path("data/demo"))
     ap.add_argument("--seed", type=int, default=7)
@@ -91,12 +95,12 @@ def main() -> None:
         raise SystemExit(f"{base}: no demo model; run make demo first")
     work.mkdir(parents=True, exist_ok=True)
     names = [f"new{k}" for k in range(CANDIDATES)]
-    demo.write_random_variants(work / "espeak", names, args.seed)
+    write_random_variants(work / "espeak", names, args.seed)
 
     # Sentences of the demo's grammar that the demo corpus does not hold.
     seen = {u.text for split in ("train", "dev", "test") for u in read_data_dir(args.demo / split)}
     rng = random.Random(args.seed)
-    pool = [t for t in demo.unique_sentences(3000, rng) if t not in seen]
+    pool = [t for t in unique_sentences(3000, rng) if t not in seen]
     rng.shuffle(pool)
     texts, start = {}, 0
     for split, n in SIZES.items():
@@ -155,7 +159,7 @@ def main() -> None:
         print(results[-1])
 
     lines = [
-        f"Machine: {machine()}. `make bench-finetune` (bench/finetune.py), after `make demo`.",
+        f"Machine: {machine()}. `make exp-finetune` (experiments/finetune.py), after `make demo`.",
         "",
         f"New speaker: random espeak-ng variant `{voice}` (seed {args.seed}; the worst of {CANDIDATES} candidates",
         f"for the demo model on 20 of its training recordings). Its data: {SIZES['train']} training",
@@ -169,7 +173,7 @@ def main() -> None:
     ]
     for label, new, old, seconds in results:
         lines.append(f"| {label} | {new:.2%} | {old:.2%} | {'-' if seconds is None else f'{seconds:.0f} s'} |")
-    write_section("finetune", "## Fine-tuning on a new speaker\n\n" + "\n".join(lines))
+    write_section("finetune", "## Fine-tuning on a new speaker\n\n" + "\n".join(lines), RESULTS)
     print("\n".join(lines))
 
 

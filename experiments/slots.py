@@ -1,7 +1,7 @@
 """Spoken slot filling: which recurrent cell tags the booking slots, from text and from speech.
 
-    make bench-slots                      # after make demo (its model reads the test audio)
-    python -m bench.slots --seeds 0,1,2 --asr-model exp/demo/best.pt --data data/demo
+    make exp-slots                        # after make demo (its model reads the test audio)
+    python -m experiments.slots --seeds 0,1,2 --asr-model exp/demo/best.pt --data data/demo
 
 Every row trains the slot tagger of recipes/demo.yaml's `slots:` section with another cell,
 one or both directions, on the demo corpus's training sentences (planned from the corpus seed,
@@ -24,9 +24,12 @@ from pathlib import Path
 import torch
 
 from asr.config import load_slot_config
-from asr.corpora.demo import CITIES, plan, travel_slots
+from asr.corpora.demo.grammar import CITIES, travel_slots
+from asr.corpora.demo.plan import plan
 from asr.slots import SlotTagger, slot_values, tag_f1, train_tagger, value_f1
-from bench.common import machine, transcribed, write_section
+from experiments.common import HERE, machine, transcribed, write_section
+
+RESULTS = HERE / "slots.md"
 
 ROWS = [("none", False), *((cell, bi) for cell in ("elman", "jordan", "gru", "lstm") for bi in (False, True))]
 Example = tuple[str, list[str]]
@@ -109,7 +112,7 @@ def main() -> None:
         lines.append(f"| {cfg.name} | {params:,} | " + " | ".join(cells) + f" | {seconds:.0f} |")
         print(lines[-1], flush=True)
     body = [
-        "## Spoken slot filling: recurrent cells (`make bench-slots`)",
+        "## Spoken slot filling: recurrent cells (`make exp-slots`)",
         "",
         f"Machine: {machine()}; one thread. Recipe: {args.recipe}'s `slots:` section with the cell",
         "changed (hidden units per direction fixed, so parameter counts differ); trained on the demo",
@@ -119,7 +122,7 @@ def main() -> None:
         "",
         *lines,
     ]
-    write_section("slots", "\n".join(body))
+    write_section("slots", "\n".join(body), RESULTS)
 
 
 def _cell(values: list[float]) -> str:

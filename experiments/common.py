@@ -1,0 +1,59 @@
+"""Helpers shared by the experiments: each writes its table into its own results file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.common import commit_of, machine, write_section  # noqa: F401  (re-exported for the experiments)
+
+HERE = Path(__file__).resolve().parent
+
+
+def pick_rows(text: str, allowed) -> list[str]:
+    """The comma-separated rows of --rows, each checked against `allowed`."""
+    rows = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [r for r in rows if r not in allowed]
+    if unknown:
+        raise SystemExit(f"error: unknown row(s) {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return rows
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """Rows already measured, by name, from a results.jsonl (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    return {r["row"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def append_result(path: Path, row: dict) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
+    """The model a training run in `exp` hands on, and its dev CER: avg.pt (the average of the last
+    epochs, `train.average_last`) where its dev CER beats best.pt's, else best.pt."""
+    from asr.checkpoint import load_checkpoint
+
+    avg = exp / "avg.pt"
+    avg_cer = load_checkpoint(avg)["train_state"]["dev_cer"] if avg.is_file() else float("inf")
+    return (avg, avg_cer) if avg_cer < best_cer else (exp / "best.pt", best_cer)
+
+
+def transcribed(rec, data: Path) -> list[tuple[str, str]]:
+    """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
+    from asr.data import read_data_dir
+
+    utts = read_data_dir(data)
+    hyps = rec.transcribe_many([str(u.path) for u in utts])
+    return [(u.text, h.text or "") for u, h in zip(utts, hyps)]
+
+
+def greedy_rates(model: Path, data: Path) -> dict:
+    """error_rates (cer, wer, ...) of `model` decoding a data dir greedily."""
+    from asr.evaluate import error_rates
+    from asr.recognizer import Recognizer
+
+    pairs = transcribed(Recognizer(model, decoder="greedy"), data)
+    return error_rates([ref for ref, _ in pairs], [hyp for _, hyp in pairs])
