@@ -151,10 +151,11 @@ test: setup lint
 test-matrix: setup
 	$(BIN)/python tests/matrix.py
 
-# ruff: lint rules and formatting (configured in pyproject.toml)
+# ruff: lint rules and formatting; mypy: types of asr/ (both configured in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check asr tests bench experiments
 	$(BIN)/ruff format --check asr tests bench experiments
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) exp .pytest_cache

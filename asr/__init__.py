@@ -7,10 +7,17 @@ for r in model.transcribe_many(["a.wav", "b.flac"]):   # length-sorted batches, 
     print(r.path, r.text)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asr.recognizer import Recognizer
+
 __version__ = "0.1.0"
 
 
-def load_model(path: str, device: str = "cpu", **decode):
+def load_model(path: str, device: str = "cpu", **decode: Any) -> Recognizer:
     """Load a model file (weights only: no code runs) into a Recognizer on `device` (cpu, cuda,
     cuda:N or auto).
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import soundfile as sf
@@ -168,13 +170,26 @@ def resampled(blocks: Iterable[np.ndarray], rate: int, target: int = SAMPLE_RATE
     yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
+def pcm_to_float(wave: np.ndarray) -> np.ndarray:
+    """Integer PCM samples -> float in [-1, 1), same shape. Signed types are two's complement
+    (int16: x / 32768); unsigned ones are offset binary, centred on half their range, as 8-bit
+    PCM (WAV's uint8) is: (x - 128) / 128."""
+    info = np.iinfo(wave.dtype)
+    half = float(int(info.max) - int(info.min) + 1) / 2  # a power of two: scaling by it is exact
+    work = wave.astype(np.float32)
+    if info.min == 0:
+        work -= np.float32(half)
+    return work / np.float32(half)
+
+
 def array_blocks(
     wave: np.ndarray | torch.Tensor, sample_rate: int, name: str, block_seconds: float = 10.0
 ) -> Iterator[np.ndarray]:
     """An in-memory waveform -> mono float32 blocks at SAMPLE_RATE, as stream_audio gives a file's.
 
     `wave`: (N,), or (N, C) / (C, N) with C <= 8 channels (the shorter axis), float in [-1, 1]
-    or integer PCM (scaled by its type's range). AudioError (one line) for anything else.
+    or integer PCM (pcm_to_float: signed types scaled by their range, unsigned ones, as 8-bit
+    PCM is, centred on half their range). AudioError (one line) for anything else.
     """
     if isinstance(wave, torch.Tensor):
         wave = wave.detach().cpu().numpy()
@@ -184,7 +199,7 @@ def array_blocks(
     elif wave.ndim != 1:
         raise AudioError(f"{name}: expected a (samples,) or (samples, channels) array, got shape {wave.shape}")
     if np.issubdtype(wave.dtype, np.integer):
-        wave = wave.astype(np.float32) / float(-np.iinfo(wave.dtype).min)
+        wave = pcm_to_float(wave)
     elif not np.issubdtype(wave.dtype, np.floating):
         raise AudioError(f"{name}: expected float or integer samples, got {wave.dtype}")
     if not isinstance(sample_rate, int) or not 1000 <= sample_rate <= 768000:
@@ -197,6 +212,53 @@ def array_blocks(
     step = int(block_seconds * sample_rate)
     blocks = (np.ascontiguousarray(mono[k : k + step]) for k in range(0, len(mono), step))
     yield from resampled(blocks, sample_rate)
+
+
+PATH_MAX = 4096  # Linux's longest path: a longer string is something else (a file's contents, say)
+SOURCES = "a path, an open binary file, bytes, or a NumPy array / torch tensor of samples"
+
+
+def as_source(source: object, name: str | None = None) -> tuple[str | Path | BinaryIO | np.ndarray | torch.Tensor, str]:
+    """(what the readers take, its name in messages) for a source of audio given to the Python
+    API, checked before anything is read:
+
+    - a path (str, Path or other os.PathLike; "-" is standard input, which the caller reads):
+      itself, named by itself;
+    - an open binary file (has .read): itself, named by its .name when that is a string, else "<file>";
+    - bytes, bytearray or memoryview, a file's contents: an io.BytesIO that libsndfile (stream_audio)
+      reads, named "<bytes>";
+    - a NumPy array or torch tensor of samples (array_blocks reads it): itself, named "<array (N, C)>".
+
+    `name` names any of them instead. AudioError, one short line that names the type and never
+    holds the object's contents, for anything else (a list, a dict, a number, None), a text-mode
+    file, empty bytes, and a string too long to be a path.
+    """
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        return source, name or f"<array {tuple(source.shape)}>"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = source if isinstance(source, bytes) else bytes(source)
+        if not data:
+            raise AudioError(f"{name or '<bytes>'}: empty (0 bytes)")
+        return io.BytesIO(data), name or "<bytes>"
+    if isinstance(source, os.PathLike) and not isinstance(source, Path):
+        source = Path(os.fsdecode(source))
+    if isinstance(source, str) and (len(source) > PATH_MAX or "\0" in source):
+        raise AudioError(
+            f"cannot transcribe a string of {len(source)} characters: not a path (a file's contents go as bytes)"
+        )
+    if isinstance(source, (str, Path)):
+        return source, name or str(source)
+    if isinstance(source, io.TextIOBase):
+        raise AudioError(
+            f"{name or getattr(source, 'name', '<file>')}: a text-mode file; open it with open(path, 'rb')"
+        )
+    if callable(getattr(source, "read", None)):
+        own = getattr(source, "name", None)
+        # cast: duck typing, as the readers take any object with .read as a binary file
+        return cast(BinaryIO, source), name or (own if isinstance(own, str) else "<file>")
+    kind = type(source).__name__
+    what = "None" if source is None else f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind}"
+    raise AudioError(f"cannot transcribe {what}: give {SOURCES}")
 
 
 def check_audio(path: str | Path) -> tuple[float, str | None]:

@@ -13,6 +13,7 @@ on or off leaves the other steps' draws unchanged (ablations compare like with l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -21,8 +22,13 @@ import torch
 import torchaudio.functional as AF
 
 from asr.audio import SAMPLE_RATE, load_audio, resample
-from asr.errors import AudioError, UserError
+from asr.errors import AudioError, UserError, check_range, check_ranges
 from asr.features import FeatureConfig, cepstra, finish, log_mel
+
+# What each value of a list setting may be (the others: any finite number). Speed and warp
+# factors are perturbations near 1 (0.9-1.1 in Ko et al., 0.8-1.25 in the demo recipe); past a
+# factor of 2 the audio is no longer the speech it is labelled with.
+ELEMENTS = {"reverb_rt60": "(0, inf)", "babble_voices": "[1, inf)", "vtlp_warp": "[0.5, 2]"}
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,24 @@ class AugmentConfig:
             value = getattr(self, f.name)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:
                 raise UserError(f"augment.{f.name}: a probability in [0, 1], got {value}")
+            if isinstance(value, tuple) and f.name != "speeds":
+                for v in value:
+                    check_range(f"augment.{f.name}", v, ELEMENTS.get(f.name, "[-inf, inf]"), whole=isinstance(v, int))
             if isinstance(value, tuple) and len(value) == 2 and f.name != "speeds" and value[0] > value[1]:
                 raise UserError(f"augment.{f.name}: expected [low, high], got {list(value)}")
-        if not self.speeds or min(self.speeds) <= 0:
-            raise UserError(f"augment.speeds: positive factors, got {list(self.speeds)}")
-        if self.babble_voices[0] < 1:
-            raise UserError("augment.babble_voices: at least one voice")
+        if not self.speeds or not all(0.5 <= s <= 2.0 for s in self.speeds):
+            raise UserError(f"augment.speeds: positive factors in [0.5, 2], got {list(self.speeds)}")
+        check_ranges(
+            "augment",
+            self,
+            eq_gain_db="[0, inf)",
+            freq_masks="[0, inf)",
+            freq_width="[0, inf)",
+            time_masks="[0, inf)",
+            time_width="[0, inf)",
+            time_ratio="[0, 1]",
+            start_epoch="[0, inf)",
+        )
 
     @property
     def speed(self) -> bool:
@@ -87,6 +105,10 @@ class AugmentConfig:
     @property
     def masks(self) -> bool:
         return self.freq_masks > 0 or self.time_masks > 0
+
+
+# A waveform perturbation: (float32 samples at 16 kHz, the generator to draw from) -> samples.
+Step = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def _power(x: np.ndarray) -> float:
@@ -200,7 +222,9 @@ class Babble:
     """Other training utterances (1..n, looped or cut to length, random offsets) mixed in at a
     random SNR: competing speech, the noise a recognizer is least prepared for."""
 
-    def __init__(self, prob: float, snr_db: tuple[float, float], voices: tuple[int, int], paths: list[Path]) -> None:
+    def __init__(
+        self, prob: float, snr_db: tuple[float, float], voices: tuple[int, int], paths: Sequence[Path]
+    ) -> None:
         self.prob, self.snr_db, self.voices, self.paths = prob, snr_db, voices, paths
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -230,7 +254,7 @@ class Noise:
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if rng.random() >= self.prob:
             return x
-        noise = rng.standard_normal(x.shape[0]).astype(np.float32)
+        noise = rng.standard_normal(len(x)).astype(np.float32)
         return (x + noise * _snr_scale(x, noise, float(rng.uniform(*self.snr_db)))).astype(np.float32)
 
 
@@ -291,9 +315,9 @@ class Augmenter:
     `paths` are the training utterances babble is drawn from.
     """
 
-    def __init__(self, cfg: AugmentConfig, feat_cfg: FeatureConfig, seed: int, paths: list[Path] = ()) -> None:
+    def __init__(self, cfg: AugmentConfig, feat_cfg: FeatureConfig, seed: int, paths: Sequence[Path] = ()) -> None:
         self.cfg, self.feat_cfg, self.seed = cfg, feat_cfg, seed
-        candidates = [
+        candidates: list[tuple[int, bool, Step]] = [
             (_SPEED, cfg.speed, Speed(cfg.speeds)),
             (_PITCH, cfg.pitch_prob > 0, Pitch(cfg.pitch_prob, cfg.pitch_semitones)),
             (_REVERB, cfg.reverb_prob > 0, Reverb(cfg.reverb_prob, cfg.reverb_rt60, seed)),

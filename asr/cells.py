@@ -225,6 +225,9 @@ class Clockwork(nn.Module):
     only from groups at least as slow as itself: the recurrent matrix is block upper-triangular
     (rows: the group written, columns: the group read, fast to slow)."""
 
+    periods: Tensor  # (H,) buffers, registered in __init__ (declared for the type checker)
+    mask: Tensor  # (H, H)
+
     def __init__(self, input_size: int, hidden: int, modules: int) -> None:
         super().__init__()
         size = hidden // modules
@@ -273,9 +276,9 @@ def irnn(input_size: int, hidden: int, scale: float) -> nn.RNN:
     no higher than the LSTM's (see README, "Which recurrent cell?")."""
     rnn = nn.RNN(input_size, hidden, nonlinearity="relu", batch_first=True)
     with torch.no_grad():
-        rnn.weight_hh_l0.copy_(scale * torch.eye(hidden))
-        rnn.bias_ih_l0.zero_()
-        rnn.bias_hh_l0.zero_()
+        rnn.get_parameter("weight_hh_l0").copy_(scale * torch.eye(hidden))
+        rnn.get_parameter("bias_ih_l0").zero_()
+        rnn.get_parameter("bias_hh_l0").zero_()
     return rnn
 
 

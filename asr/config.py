@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ import yaml
 
 from asr.augment import AugmentConfig
 from asr.decoding import DecodeConfig  # noqa: F401 (part of the recipe schema)
-from asr.errors import UserError
-from asr.features import FeatureConfig
+from asr.errors import UserError, check_choice, check_ranges
+from asr.features import VTLN_BAND, FeatureConfig
 from asr.model import ModelConfig
 from asr.slots import SlotConfig
 from asr.vocab import TextConfig
+
+CORPORA = ("aishell", "librispeech", "commonvoice")  # the layouts asr/corpora prepares data dirs from
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,40 @@ class DataConfig:
     test: str | None = None
     corpus: str | None = None  # "aishell": build the data dirs from corpus_dir when they are missing
     corpus_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.corpus is not None:
+            check_choice("data.corpus", self.corpus, CORPORA)
+
+
+# The allowed values of train's numeric keys. 0 switches off batch_size, max_frames (no limit),
+# max_minutes (no budget), lr_final (lr_decay applies), grad_clip, threads (all cores), the step
+# counts, early stopping and averaging. Seeds seed NumPy's generators too, which take 0..2^32-1.
+TRAIN_RANGES = dict(
+    epochs="[1, inf)",
+    batch_size="[0, inf)",
+    max_frames="[0, inf)",
+    max_minutes="[0, inf)",
+    batch_multiple="[1, inf)",
+    lr="(0, inf)",
+    warmup_steps="[0, inf)",
+    lr_decay="(0, 1]",
+    lr_final="[0, 1]",
+    plateau_factor="(0, 1]",
+    plateau_patience="[1, inf)",
+    early_stop_patience="[0, inf)",
+    average_last="[0, inf)",
+    weight_decay="[0, inf)",
+    grad_clip="[0, inf)",
+    seed=f"[0, {2**32 - 1}]",
+    threads="[0, inf)",
+    num_workers="[0, inf)",
+    cmvn_utterances="[1, inf)",
+    save_every_steps="[0, inf)",
+    log_every_steps="[1, inf)",
+    freeze_layers="[0, inf)",
+    freeze_epochs="[0, inf)",
+)
 
 
 @dataclass(frozen=True)
@@ -64,31 +102,21 @@ class TrainConfig:
     freeze_epochs: int = 0  # ... for the first N epochs
 
     def __post_init__(self) -> None:
-        if self.amp not in ("auto", "bf16", "fp16", "off"):
-            raise UserError(f"train.amp: expected auto, bf16, fp16 or off, got {self.amp!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise UserError(f"train.device: expected auto, cpu or cuda, got {self.device!r}")
+        check_ranges("train", self, **TRAIN_RANGES)
+        check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
+        if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
+            raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N (N: a GPU's index), got {self.device!r}")
+        check_choice("train.lr_over", self.lr_over, ("epochs", "budget"))
+        check_choice("train.init_cmvn", self.init_cmvn, ("keep", "estimate"))
         if self.lr_final and self.lr_decay != 1.0:
             raise UserError("train: set lr_decay or lr_final, not both (lr_final sets the per-epoch decay)")
-        if not 0.0 <= self.lr_final <= 1.0:
-            raise UserError(f"train.lr_final: expected a fraction of lr in (0, 1], got {self.lr_final}")
-        if self.max_minutes < 0:
-            raise UserError(f"train.max_minutes: expected 0 (no limit) or more, got {self.max_minutes}")
-        if self.lr_over not in ("epochs", "budget"):
-            raise UserError(f"train.lr_over: expected epochs or budget, got {self.lr_over!r}")
         if self.lr_over == "budget" and not (self.max_minutes and self.lr_final):
             raise UserError("train.lr_over: budget decays lr to lr_final over max_minutes: set both")
-        if self.init_cmvn not in ("keep", "estimate"):
-            raise UserError(f"train.init_cmvn: expected keep or estimate, got {self.init_cmvn!r}")
-        if self.freeze_layers < 0 or self.freeze_epochs < 0:
-            raise UserError("train.freeze_layers and train.freeze_epochs: expected 0 or more")
         if bool(self.freeze_layers) != bool(self.freeze_epochs):  # one alone would freeze nothing
             raise UserError(
                 "train.freeze_layers and train.freeze_epochs go together: the N lowest layers stay fixed "
                 "for the first E epochs (set both, or neither)"
             )
-        if self.grad_clip < 0:
-            raise UserError(f"train.grad_clip: expected 0 (off) or a positive norm, got {self.grad_clip}")
         if self.batch_size <= 0 and self.max_frames <= 0:
             raise UserError("train: set batch_size or max_frames (or both)")
 
@@ -115,9 +143,23 @@ class Recipe:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     slots: SlotConfig = field(default_factory=SlotConfig)  # the slot tagger (asr slots train)
 
+    def __post_init__(self) -> None:
+        """What one section allows given another's values (each section checks its own keys)."""
+        if self.train.freeze_layers > self.model.layers:
+            raise UserError(
+                f"train.freeze_layers: expected at most model.layers ({self.model.layers}), got {self.train.freeze_layers}"
+            )
+        low, high = self.features.band
+        if self.augment.vtlp_prob > 0 and not (low < VTLN_BAND[0] and high > VTLN_BAND[1]):
+            raise UserError(
+                f"augment.vtlp_prob: VTLP warps the mel filterbank between {VTLN_BAND[0]:g} and {VTLN_BAND[1]:g} Hz, "
+                f"outside the features' band of {low:g}-{high:g} Hz: set augment.vtlp_prob=0, or widen the band "
+                f"(features.low_freq below {VTLN_BAND[0]:g}, the high edge above {VTLN_BAND[1]:g})"
+            )
+
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise UserError(f"{where}: expected a mapping, got {value!r}")
         return from_dict(tp, value, where)
@@ -198,12 +240,12 @@ def _read_mapping(path: str | Path, what: str) -> dict:
     return values
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     values = _read_mapping(path, "recipe")
     return from_dict(Recipe, apply_overrides(values, list(overrides)), where=Path(path).name)
 
 
-def load_slot_config(recipe: str | Path | None, overrides: list[str] = ()) -> SlotConfig:
+def load_slot_config(recipe: str | Path | None, overrides: Sequence[str] = ()) -> SlotConfig:
     """The slot tagger's settings: a recipe's `slots:` section (defaults without a recipe) with
     `slots.key=value` overrides."""
     values = {"slots": (_read_mapping(recipe, "recipe").get("slots") or {}) if recipe else {}}

@@ -6,12 +6,14 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torchaudio.functional as AF
 
 from asr.errors import UserError
+from asr.scorer import Scorer
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,20 @@ class DecodeConfig:
     def __post_init__(self) -> None:
         if self.decoder not in ("greedy", "beam"):
             raise UserError(f"decode.decoder: expected greedy or beam, got {self.decoder!r}")
-        if self.beam < 1:
-            raise UserError(f"decode.beam: must be >= 1, got {self.beam}")
-        for name in ("alpha", "beta", "hotword_boost", "token_min_logp"):
-            if not math.isfinite(getattr(self, name)):
-                raise UserError(f"decode.{name}: must be a finite number, got {getattr(self, name)}")
-        if self.hotword_boost < 0:
-            raise UserError(f"decode.hotword_boost: a bonus, must be >= 0, got {self.hotword_boost}")
+        from asr.errors import check_ranges
+
+        # blank_skip above 0.5: a skipped frame's best unit is blank, so the best path is kept
+        check_ranges(
+            "decode",
+            self,
+            beam="[1, inf)",
+            alpha="[-inf, inf]",
+            beta="[-inf, inf]",
+            hotword_boost="[0, inf)",
+            token_min_logp="[-inf, 0]",
+            prune_topk="[1, inf)",
+            **({"blank_skip": "(0.5, 1]"} if self.blank_skip is not None else {}),
+        )
 
 
 def collapse(ids: list[int], blank: int = 0) -> list[int]:
@@ -213,8 +222,13 @@ class _Scoring:
 
     __slots__ = ("lm", "units", "alpha", "beta", "hotwords", "plain", "capped")
 
-    def __init__(self, lm, units: list[str] | None, alpha: float, beta: float, hotwords: Hotwords | None) -> None:
-        self.lm, self.units, self.alpha, self.beta, self.hotwords = lm, units, alpha, beta, hotwords
+    def __init__(
+        self, lm: Scorer[Any, str] | None, units: list[str] | None, alpha: float, beta: float, hotwords: Hotwords | None
+    ) -> None:
+        if lm is not None and units is None:
+            raise ValueError("an LM needs the unit strings")
+        self.lm, self.alpha, self.beta, self.hotwords = lm, alpha, beta, hotwords
+        self.units: list[str] = units or []  # what the LM reads for each unit id
         self.plain = lm is None and hotwords is None  # the score is the acoustic one: adding 0.0s is exact
         self.capped = hotwords is None and alpha >= 0  # an LM step (log P <= 0) can only lower the score
 
@@ -250,7 +264,7 @@ def prefix_beam_search(
     token_min_logp: float = -10.0,
     prune_topk: int = 40,
     blank_skip: float | None = None,
-    lm=None,
+    lm: Scorer[Any, str] | None = None,
     units: list[str] | None = None,
     alpha: float = 0.5,
     beta: float = 0.0,
@@ -263,9 +277,10 @@ def prefix_beam_search(
     unit, so a repeated unit extends the prefix only across a blank. Per frame, only units with
     log-prob >= token_min_logp, at most prune_topk of them, are tried (the best one always);
     with blank_skip = p, frames whose blank probability is >= p only advance blank endings.
-    `lm` (CharLM/WordLM over `units`) is fused with weight alpha, and beta, an insertion bonus
-    per unit, offsets the LM's per-unit cost. Without an LM there is no such cost, and beta is
-    not applied: a bonus for every emitted unit would only reward insertions.
+    `lm` (a Scorer of unit strings, asr/scorer.py: CharLM, KenLM or WordLM, reading `units`) is
+    fused with weight alpha, and beta, an insertion bonus per unit, offsets the LM's per-unit cost.
+    Without an LM there is no such cost, and beta is not applied: a bonus for every emitted unit
+    would only reward insertions.
     Returns the nbest hypotheses, best first.
 
     A beam is a list [pb, pnb, lm score, lm state, hotword bonus, hotword state, units]: pb/pnb
@@ -275,8 +290,6 @@ def prefix_beam_search(
     _extend writes log(exp(a) + exp(b)) out inline, where it is hot (exact at -inf).
     """
     t_max, vocab = log_probs.shape
-    if lm is not None and units is None:
-        raise ValueError("an LM needs the unit strings")
     if blank_skip is not None and not 0.5 < blank_skip <= 1.0:
         raise ValueError("blank_skip is a probability above 0.5")
     scoring = _Scoring(lm, units, alpha, beta if lm is not None else 0.0, hotwords)
@@ -414,9 +427,10 @@ def _best(nxt: dict[int | tuple[int, int], list], beam: int, trie: _Trie, scorin
                 p_all = pnb if pb == NEG_INF else pnb + log1p(exp(pb - pnb))
             scores.append(p_all if plain else p_all + alpha * b[2] + beta * b[6] + b[4])
         items = [items[i] for i in sorted(range(len(items)), key=scores.__getitem__, reverse=True)[:beam]]
-    beams, add = {}, trie.add
+    beams: dict[int, list] = {}
+    add = trie.add
     for key, b in items:
-        beams[add(*key) if key.__class__ is tuple else key] = b
+        beams[add(*key) if isinstance(key, tuple) else key] = b
     return beams
 
 
@@ -437,8 +451,9 @@ def _hypotheses(beams: dict[int, list], trie: _Trie, scoring: _Scoring) -> list[
     return hyps
 
 
-def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw) -> list[list[Hypothesis]]:
-    """prefix_beam_search for each utterance of a batch: (B, T, V) + (B,) -> n-best lists."""
+def beam_decode(log_probs: torch.Tensor, lengths: torch.Tensor, **kw: Any) -> list[list[Hypothesis]]:
+    """prefix_beam_search for each utterance of a batch: (B, T, V) + (B,) -> n-best lists; `kw`
+    are prefix_beam_search's settings."""
     lp = log_probs.detach().float().cpu().numpy()
     return [prefix_beam_search(lp[b, : int(n)], **kw) for b, n in enumerate(lengths.cpu())]
 
@@ -448,7 +463,7 @@ def decode(
     lengths: torch.Tensor,
     cfg: DecodeConfig,
     blank: int = 0,
-    lm=None,
+    lm: Scorer[Any, str] | None = None,
     units: list[str] | None = None,
     hotwords: Hotwords | None = None,
     nbest: int = 1,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
     from asr.model import CTCModel
+    from asr.transcript import Transcript
 
 
 @dataclass
@@ -92,6 +93,7 @@ def evaluate(
     on_error: Callable[[str, str], None] | None = None,
     speakers: dict[str, str] | None = None,
     jobs: int = 1,
+    **decoding,
 ) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Transcribe every utterance of a data dir with Recognizer `rec` and score it.
 
@@ -100,31 +102,31 @@ def evaluate(
     no speaker is its own. Returns (rows {"id", "ref", "hyp", "char_errors", "ref_chars",
     "word_errors", "ref_words", "mixed_errors", "ref_mixed" [, "warp"] [, "chars": per-character
     times]}, {id: error} of unreadable files, rates). Per-character times only with `times`.
-    `jobs`: forked one-thread decoding processes (Recognizer.transcribe_many).
+    `jobs`: forked one-thread decoding processes; `decoding`: Recognizer.overrides. Audio is read
+    as asr.transcribe reads it: whole files and segments alike, a long one cut at pauses.
     """
-    rows, failed, total = [], {}, ErrorCounts(text=rec.vocab.text)
+    from asr.transcribe import Clip, read_waves
+
+    rows, failed, warps, total = [], {}, {}, ErrorCounts(text=rec.vocab.text)
     groups: dict[str, list[int]] = {}
     for i, u in enumerate(utts):
         groups.setdefault(speakers.get(u.id, u.id) if speakers is not None else "", []).append(i)
-    results, warps = [None] * len(utts), {}
+    results: dict[int, Transcript] = {}  # by utterance index, filled one group at a time
     for members in groups.values():
-        group, warp = [utts[i] for i in members], 1.0
-        if speakers is not None:
-            warp = rec.choose_warp(w for u in group for _, w in _loaded([u], None))  # one in memory at a time
-            warps.update({u.id: warp for u in group})
-        if any(u.start or u.end is not None for u in group):  # segments of recordings: cut at load time
-            decoded = _transcribe_segments(rec, group, batch_size, times, warp)
-        else:
-            paths = [str(u.path) for u in group]
-            decoded = rec.transcribe_many(paths, batch_size=batch_size, times=times, jobs=jobs, warp=warp)
-        for i, r in zip(members, decoded):
-            results[i] = r
-    for result, u in zip(results, utts):
+        sources, warp = [Clip(str(utts[i].path), utts[i].start, utts[i].end) for i in members], 1.0
+        if speakers is not None:  # one waveform in memory at a time
+            warp = rec.choose_warp(wave for _, wave in read_waves(sources))
+            warps.update({utts[i].id: warp for i in members})
+        decoded = rec.transcribe_many(sources, batch_size=batch_size, times=times, jobs=jobs, warp=warp, **decoding)
+        results.update(zip(members, decoded))
+    for i, u in enumerate(utts):
+        result = results[i]  # every utterance is in one group
         if result.error:
             failed[u.id] = result.error
             if on_error:
                 on_error(u.id, result.error)
         else:
+            assert result.text is not None  # a transcript without an error has its text
             counts = ErrorCounts(text=rec.vocab.text).add([u.text], [result.text])
             total.merge(counts)
             rows.append(
@@ -143,40 +145,6 @@ def evaluate(
                 }
             )
     return rows, failed, total.rates()
-
-
-def _loaded(utts, on_error: Callable[[str, str], None] | None) -> list[tuple[object, torch.Tensor]]:
-    """(utterance, waveform) for each utterance that loads (its segment only); the others go to on_error."""
-    from asr.audio import check_usable
-    from asr.errors import AudioError
-
-    out = []
-    for u in utts:
-        try:
-            wave = u.load()
-            check_usable(str(u.path), len(wave), float(wave.abs().max()) if len(wave) else 0.0)
-        except AudioError as exc:
-            if on_error:
-                on_error(u.id, str(exc))
-            continue
-        out.append((u, wave))
-    return out
-
-
-def _transcribe_segments(rec, utts, batch_size: int, times: bool, warp: float = 1.0) -> list:
-    """Recognizer results for utterances that are segments of recordings, in order (batches
-    of `batch_size`; an unreadable one gets a Transcript with its error)."""
-    from asr.transcript import Transcript
-
-    results = {}
-    for k in range(0, len(utts), batch_size):
-        batch = utts[k : k + batch_size]
-        loaded = _loaded(batch, lambda uid, why: results.__setitem__(uid, Transcript(uid, error=why)))
-        if loaded:
-            decoded = rec.decode_waves([w for _, w in loaded], times=times, warp=warp)
-            for (u, _), r in zip(loaded, decoded):
-                results[u.id] = r
-    return [results[u.id] for u in utts]
 
 
 def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], failed: dict[str, str]) -> None:
@@ -227,16 +195,20 @@ def tune_lm(
         raise UserError("tuning the LM weight needs a recognizer with an LM (lm=...): without one alpha scores nothing")
     grid = [(a, b) for a in alphas for b in betas]
     counts = {point: ErrorCounts(text=rec.vocab.text) for point in grid}
+    from asr.transcribe import Clip, read_waves
+
+    options = {(a, b): rec.overrides(decoder="beam", alpha=a, beta=b) for a, b in grid}  # checked before any audio
     for k in range(0, len(utts), batch_size):
-        loaded = _loaded(utts[k : k + batch_size], on_error)
+        part = utts[k : k + batch_size]
+        said = (lambda i, why, part=part: on_error(part[i].id, why)) if on_error else None
+        loaded = [(part[i], w) for i, w in read_waves([Clip(str(u.path), u.start, u.end) for u in part], said)]
         if not loaded:
             continue
         refs = [u.text or "" for u, _ in loaded]
         feats = [rec.features(w) for _, w in loaded]
         log_probs, out_lens = rec.log_probs(feats)
-        for a, b in grid:
-            hyps = [r.text for r in rec.decode_log_probs(log_probs, out_lens, decoder="beam", alpha=a, beta=b)]
-            counts[(a, b)].add(refs, hyps)
+        for point, opts in options.items():
+            counts[point].add(refs, [r.text for r in rec.decode_log_probs(log_probs, out_lens, options=opts)])
         del log_probs, out_lens  # freed before the next batch's are computed
     if not any(c.chars for c in counts.values()):
         raise UserError("lm tune: no readable dev utterance with a transcript to score")

@@ -12,12 +12,17 @@ import dataclasses
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from asr.config import Recipe
+    from asr.vocab import Vocab
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -29,7 +34,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
 
 
-def _metadata(recipe, vocab) -> dict[str, str]:
+def _metadata(recipe: Recipe, vocab: Vocab) -> dict[str, str]:
     return {
         "asr_vocab": json.dumps(vocab.units, ensure_ascii=False),
         "asr_features": json.dumps(dataclasses.asdict(recipe.features)),
@@ -72,10 +77,9 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Pat
 
 def export_torchscript(model_path: str | Path, out: str | Path, int8: bool = False) -> Path:
     recipe, vocab, model = model_from_checkpoint(load_checkpoint(model_path))
-    if int8:
-        model = quantize_int8(model)
+    net = quantize_int8(model) if int8 else model
     with torch.no_grad():
-        traced = torch.jit.trace(model, _example(recipe.features.dim), check_trace=False)
+        traced = torch.jit.trace(net, _example(recipe.features.dim), check_trace=False)
     out = Path(out)
     torch.jit.save(traced, str(out), _extra_files={k: v.encode() for k, v in _metadata(recipe, vocab).items()})
     return out

@@ -15,13 +15,14 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as AF
 
-from asr.errors import UserError
+from asr.errors import UserError, check_choice, check_range, check_ranges
 
 FRAME_SHIFT = 160  # 10 ms at 16 kHz: 100 frames per second
 FRAME_LENGTH = 400  # 25 ms at 16 kHz
 FFT_SIZE = 512  # Kaldi rounds the window up to a power of two
 PREEMPHASIS = 0.97
 EPS = torch.finfo(torch.float32).eps
+VTLN_BAND = (100.0, 7500.0)  # Kaldi's vtln-low and vtln-high (Nyquist - 500 Hz): the warp's fixed points
 INT16_SCALE = 32768.0  # Kaldi works on int16-valued samples; the log floor depends on that scale
 
 
@@ -46,8 +47,39 @@ class FeatureConfig:
     utterance_norm: str = "none"
 
     def __post_init__(self) -> None:
-        if self.utterance_norm not in ("none", "mean", "mean_var"):
-            raise UserError(f"features.utterance_norm: expected none, mean or mean_var, got {self.utterance_norm!r}")
+        if self.sample_rate != 16000:
+            raise UserError(
+                f"features.sample_rate: expected 16000 (audio of any rate is resampled to 16 kHz as it is "
+                f"read), got {self.sample_rate!r}"
+            )
+        # Kaldi's filterbank needs more than 3 bands; a cepstrum has at most as many coefficients.
+        check_ranges("features", self, n_mels=f"[4, {FFT_SIZE // 2}]", mel_floor="[0, inf)", cepstral_lifter="(0, inf)")
+        check_range("features.n_mfcc", self.n_mfcc, f"[1, {self.n_mels}]", whole=True, why="at most n_mels")
+        check_range(
+            "features.high_freq",
+            self.high_freq,
+            f"(-{self.nyquist}, {self.nyquist}]",
+            why="Hz; 0 or below: that far below Nyquist",
+        )
+        check_range("features.low_freq", self.low_freq, f"[0, {self.band[1]:g})", why="Hz, below the high edge")
+        check_choice("features.utterance_norm", self.utterance_norm, ("none", "mean", "mean_var"))
+        empty = _empty_band(self, self.n_mels)
+        if empty:
+            fit = next((n for n in range(self.n_mels - 1, 3, -1) if not _empty_band(self, n)), 0)
+            fix = f"use at most {fit}" if fit else "widen the band (features.low_freq, features.high_freq)"
+            raise UserError(
+                f"features.n_mels: {self.n_mels} bands over {self.band[0]:g}-{self.band[1]:g} Hz leave band "
+                f"{empty} narrower than one bin of the {FFT_SIZE}-point FFT (it would hold nothing): {fix}"
+            )
+
+    @property
+    def nyquist(self) -> int:
+        return self.sample_rate // 2
+
+    @property
+    def band(self) -> tuple[float, float]:
+        """(low, high) edges of the mel filterbank in Hz: high_freq <= 0 is an offset below Nyquist."""
+        return self.low_freq, self.high_freq if self.high_freq > 0 else self.nyquist + self.high_freq
 
     @property
     def dim(self) -> int:
@@ -72,14 +104,18 @@ def _tables(cfg: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return window, dct, lifter
 
 
+def _empty_band(cfg: FeatureConfig, n_mels: int) -> int:
+    """The first of `n_mels` bands (1-based) over cfg.band that no FFT bin falls in, else 0."""
+    banks, _ = kaldi.get_mel_banks(n_mels, FFT_SIZE, float(cfg.sample_rate), *cfg.band, *VTLN_BAND, 1.0)
+    empty = (banks.sum(1) == 0).nonzero()
+    return int(empty[0, 0]) + 1 if len(empty) else 0
+
+
 @lru_cache(maxsize=256)
 def _mel_banks(cfg: FeatureConfig, warp: float) -> torch.Tensor:
     """(FFT_SIZE // 2 + 1, n_mels) filterbank; warp != 1 moves its centre frequencies by Kaldi's
     piecewise-linear VTLN warp (100 Hz .. Nyquist - 500 Hz scaled by `warp`)."""
-    high = cfg.high_freq if cfg.high_freq > 0 else cfg.sample_rate / 2 + cfg.high_freq
-    banks, _ = kaldi.get_mel_banks(
-        cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), cfg.low_freq, high, 100.0, -500.0, warp
-    )
+    banks, _ = kaldi.get_mel_banks(cfg.n_mels, FFT_SIZE, float(cfg.sample_rate), *cfg.band, *VTLN_BAND, warp)
     return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()
 
 

@@ -13,20 +13,22 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 if TYPE_CHECKING:
     from asr.recognizer import Recognizer
-    from asr.transcript import Transcript
 
 # The recognizer a child decodes with, set in the child by _init (a forked process inherits the
 # pool's initializer arguments without pickling them: the loaded model is not copied).
 _child_rec: Recognizer | None = None
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _init(rec: Recognizer) -> None:
@@ -35,21 +37,19 @@ def _init(rec: Recognizer) -> None:
     torch.set_num_threads(1)
 
 
-def _files(args: tuple[list[tuple[int, str]], bool, int, float]) -> list[tuple[int, Transcript]]:
-    return _child_rec.decode_files(*args)
-
-
-def _waves(args: tuple[list, dict]) -> list[Transcript]:
-    waves, options = args
-    return _child_rec.decode_waves(waves, **options)
+def _call(task: tuple[Callable[[Recognizer, Any], Any], Any]) -> Any:
+    fn, item = task
+    assert _child_rec is not None, "called outside a forked decoding process"
+    return fn(_child_rec, item)
 
 
 class Forked:
     """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block.
-    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls decode here."""
+    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls run here."""
 
     def __init__(self, rec: Recognizer, jobs: int) -> None:
-        self.rec, self.pool, self.broken = rec, None, False
+        self.rec, self.broken = rec, False
+        self.pool: ProcessPoolExecutor | None = None
         self.jobs = jobs if jobs > 1 and rec.device.type == "cpu" else 1
 
     def __enter__(self) -> Forked:
@@ -67,44 +67,30 @@ class Forked:
             print("warning: a decoding process died; decoding the rest in this one", file=sys.stderr)
         self.broken = True
 
-    def files(
-        self, batches: list[list[tuple[int, str]]], times: bool, nbest: int, warp: float = 1.0
-    ) -> Iterator[list[tuple[int, Transcript]]]:
-        """Recognizer.decode_files of each batch, in order, one batch at a time per process."""
-        done = 0
-        if self.pool is not None:
-            try:
-                for results in self.pool.map(_files, [(b, times, nbest, warp) for b in batches]):
-                    done += 1
-                    yield results
-            except BrokenProcessPool:
-                self._died()
-        for batch in batches[done:]:  # no processes, or what a dead one left
-            yield self.rec.decode_files(batch, times, nbest, warp)
-
-    def waves(self, batches: Iterable[tuple[Any, list]], **options) -> Iterator[tuple[Any, list[Transcript]]]:
-        """(key, Recognizer.decode_waves(waves, **options)) for each (key, waves), in order.
-        `batches` is read as the processes need it, at most two per process ahead of the results
-        handed out (none ahead without processes), so a long file streams through in bounded memory."""
+    def map(self, fn: Callable[[Recognizer, T], R], items: Iterable[T]) -> Iterator[R]:
+        """fn(rec, item) for each item, in order; `fn` is a module-level function (the children
+        find it by name). `items` is read as the processes need it, at most two per process ahead
+        of the results handed out (none ahead without processes), so a long file streams through
+        in bounded memory. What a dead process had not returned is done here."""
         ahead: deque = deque()
         limit = 2 * self.jobs if self.pool is not None else 0
 
-        def result(key, waves, future):
+        def result(item, future):
             if future is not None:
                 try:
-                    return key, future.result()
+                    return future.result()
                 except BrokenProcessPool:
                     self._died()
-            return key, self.rec.decode_waves(waves, **options)
+            return fn(self.rec, item)
 
-        for key, waves in batches:
+        for item in items:
             future = None
             if self.pool is not None and not self.broken:
                 try:
-                    future = self.pool.submit(_waves, (waves, options))
+                    future = self.pool.submit(_call, (fn, item))
                 except BrokenProcessPool:
                     self._died()
-            ahead.append((key, waves, future))
+            ahead.append((item, future))
             while len(ahead) > limit:
                 yield result(*ahead.popleft())
         while ahead:

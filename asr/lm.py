@@ -1,5 +1,5 @@
-"""N-gram language models: Kneser-Ney training to ARPA, ARPA reading, and the scoring interface
-the beam search uses (character models in pure Python, word models through KenLM).
+"""N-gram language models: Kneser-Ney training to ARPA, ARPA reading, and the scorers the beam
+search uses (asr/scorer.py's interface; character models in pure Python, word models through KenLM).
 
 No installable package trains an n-gram model and writes ARPA from Python (KenLM's `lmplz` is a
 separate C++ binary), so training is implemented here: interpolated Kneser-Ney with one discount
@@ -13,11 +13,12 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asr.errors import UserError
+from asr.scorer import Scorer
 
 if TYPE_CHECKING:
     from asr.vocab import TextConfig
@@ -170,15 +171,19 @@ class CharLM:
         self.model = model
         self.keep = max(model.order - 1, 0)
 
-    def start(self) -> tuple:
+    def start(self) -> tuple[str, ...]:
         return (BOS,)[: self.keep] if self.keep else ()
 
-    def advance(self, state: tuple, unit: str) -> tuple[float, tuple]:
+    def advance(self, state: tuple[str, ...], unit: str) -> tuple[float, tuple[str, ...]]:
         score = self.model.logprob(state, unit)
         return score, ((*state, unit)[-self.keep :] if self.keep else ())
 
-    def finish(self, state: tuple) -> float:
+    def finish(self, state: tuple[str, ...]) -> float:
         return self.model.logprob(state, EOS)
+
+
+# a kenlm.State: kenlm ships no type information, so to mypy it is Any
+KenLMState = Any
 
 
 class KenLM:
@@ -201,30 +206,31 @@ class KenLM:
             raise UserError(f"{path}: KenLM cannot read it ({str(exc).splitlines()[0][:120]})") from None
         self.order = self.model.order
 
-    def start(self):
+    def start(self) -> KenLMState:
         state = self.kenlm.State()
         self.model.BeginSentenceWrite(state)
         return state
 
-    def advance(self, state, unit: str):
+    def advance(self, state: KenLMState, unit: str) -> tuple[float, KenLMState]:
         out = self.kenlm.State()
         return self.model.BaseScore(state, unit, out) * LN10, out
 
-    def finish(self, state) -> float:
+    def finish(self, state: KenLMState) -> float:
         return self.model.BaseScore(state, EOS, self.kenlm.State()) * LN10
 
 
 class WordLM:
-    """Scores whole words when the word-boundary unit `|` (or the end) completes them, with KenLM."""
+    """Scores whole words when the word-boundary unit `|` (or the end) completes them, with KenLM.
+    State: (KenLM's state after the completed words, the characters of the word being spelled)."""
 
     def __init__(self, path: str | Path, boundary: str = "|") -> None:
         self.words = KenLM(path)
         self.boundary = boundary
 
-    def start(self) -> tuple:
+    def start(self) -> tuple[KenLMState, str]:
         return (self.words.start(), "")
 
-    def advance(self, state: tuple, unit: str) -> tuple[float, tuple]:
+    def advance(self, state: tuple[KenLMState, str], unit: str) -> tuple[float, tuple[KenLMState, str]]:
         lm_state, partial = state
         if unit != self.boundary:
             return 0.0, (lm_state, partial + unit)
@@ -233,7 +239,7 @@ class WordLM:
         score, new = self.words.advance(lm_state, partial)
         return score, (new, "")
 
-    def finish(self, state: tuple) -> float:
+    def finish(self, state: tuple[KenLMState, str]) -> float:
         lm_state, partial = state
         score = 0.0
         if partial:
@@ -268,7 +274,7 @@ def _arpa_unigrams_are_characters(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def _quiet_stderr() -> Iterator[None]:
     """File descriptor 2 points at /dev/null inside (what C++ libraries write there is dropped;
     Python's own sys.stderr is flushed first so nothing of ours is lost)."""
     sys.stderr.flush()
@@ -290,8 +296,9 @@ def _have_kenlm() -> bool:
     return True
 
 
-def load_lm(path: str | Path, word_boundaries: bool = True):
-    """The LM in `path` with the interface the beam search uses.
+def load_lm(path: str | Path, word_boundaries: bool = True) -> Scorer[Any, str]:
+    """The LM in `path` as the beam search scores with it: a Scorer of unit strings (its state
+    the model's own: CharLM's last tokens, KenLM's kenlm.State, WordLM's pair).
 
     ARPA files of single characters are character LMs, others word LMs. A binary KenLM file
     does not list its vocabulary: it is a character LM for a model without the word boundary

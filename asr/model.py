@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from asr.cells import CELLS, BiLayer, reverse_padded  # noqa: F401 (reverse_padded: part of the API)
-from asr.errors import UserError
+from asr.errors import UserError, check_ranges
 
 
 @dataclass(frozen=True)
@@ -26,24 +26,27 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise UserError(f"model.cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.hidden < 1 or self.layers < 1 or self.stack < 1:
-            raise UserError("model: hidden, layers and stack must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"model.dropout: expected a value in [0, 1), got {self.dropout}")
-        if self.cell == "clockwork" and (self.clockwork_modules < 1 or self.hidden % self.clockwork_modules):
-            raise UserError(
-                f"model.clockwork_modules: {self.clockwork_modules} must be at least 1 and divide hidden ({self.hidden})"
-            )
-        if self.cell == "scrn" and not 0 <= self.scrn_context < self.hidden:
-            raise UserError(f"model.scrn_context: expected 0 (hidden // 4) to {self.hidden - 1}")
-        if not 0.0 <= self.scrn_alpha < 1.0:
-            raise UserError(f"model.scrn_alpha: expected a value in [0, 1), got {self.scrn_alpha}")
-        if self.irnn_scale <= 0.0:
-            raise UserError(f"model.irnn_scale: expected a positive value, got {self.irnn_scale}")
+        check_ranges(
+            "model",
+            self,
+            hidden="[1, inf)",
+            layers="[1, inf)",
+            stack="[1, inf)",
+            dropout="[0, 1)",
+            clockwork_modules="[1, inf)",
+            scrn_context=f"[0, {self.hidden})",
+            scrn_alpha="[0, 1)",
+            irnn_scale="(0, inf)",
+        )
+        if self.cell == "clockwork" and self.hidden % self.clockwork_modules:
+            raise UserError(f"model.clockwork_modules: {self.clockwork_modules} must divide hidden ({self.hidden})")
 
 
 class CTCModel(nn.Module):
     """Features (B, T, F) at 100 Hz -> CTC log-probabilities (B, T', V) at 100/stack Hz."""
+
+    cmvn_mean: torch.Tensor  # (F,) buffers, registered in __init__ (declared for the type checker)
+    cmvn_std: torch.Tensor
 
     def __init__(self, input_dim: int, vocab_size: int, cfg: ModelConfig = ModelConfig()) -> None:
         super().__init__()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -17,6 +18,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+if TYPE_CHECKING:  # imported where a run makes one: tensorboard takes seconds to import
+    from torch.utils.tensorboard import SummaryWriter
 
 log = logging.getLogger("asr.train")
 console = Console(stderr=True)
@@ -50,7 +54,7 @@ def progress_bar(enabled: bool) -> Progress:
     )
 
 
-def write_metrics(exp_dir: Path, history: list[dict], writer) -> None:
+def write_metrics(exp_dir: Path, history: list[dict], writer: SummaryWriter | None) -> None:
     """exp_dir/metrics.csv (one row per epoch) and the epoch's TensorBoard scalars."""
     with open(exp_dir / "metrics.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(history[0]))

@@ -1,6 +1,6 @@
-"""A loaded model with its resolved decoding settings: features, log-posteriors and decoding of one
-batch of audio. Long audio and many files: asr/transcribe.py (what `transcribe` and
-`transcribe_many` call)."""
+"""A loaded model with its resolved decoding settings: a batch of 16 kHz waves -> Transcripts
+(features, log-posteriors, decoding). It reads no files: sources, long audio and many files are
+asr/transcribe.py's (what `transcribe` and `transcribe_many` call)."""
 
 from __future__ import annotations
 
@@ -8,49 +8,89 @@ import dataclasses
 import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
 import asr.transcribe as long_audio
-from asr.audio import SAMPLE_RATE, check_usable, load_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import DecodeConfig, Hotwords, decode
-from asr.errors import AudioError, UserError
+from asr.errors import UserError
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
 from asr.runtime import inference_device
-from asr.transcript import Alternative, Char, Transcript, confidence, joined
+from asr.transcript import Alternative, Char, Transcript, confidence
 from asr.vocab import SPACE
 
 # Test-time VTLN warps: the range the demo recipe's VTLP augmentation trains on (0.8-1.25)
 VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
-# decoding settings a call may change (decode_log_probs); the LM and hotwords (with their boost) are the recognizer's
-PER_CALL = frozenset({"decoder", "beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip"})
+# decoding settings a call may change (Recognizer.overrides); the LM and the hotwords file are the recognizer's
+SEARCH = ("decoder", "beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip")
+BEAM_ONLY = ("beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip", "nbest", "hotwords")
+
+
+@dataclass(frozen=True)
+class DecodeOverrides:
+    """One call's decoding options, checked when made (Recognizer.overrides): the search settings
+    that differ from the recognizer's (None: its own), the n-best list's length (None: not asked,
+    one) and per-call hotwords (already made into a Hotwords automaton)."""
+
+    decoder: str | None = None
+    beam: int | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    token_min_logp: float | None = None
+    prune_topk: int | None = None
+    blank_skip: float | None = None
+    nbest: int | None = None
+    hotwords: Hotwords | None = None
+    warning: str | None = None  # hotword phrases the model cannot spell, said once
+
+    def search(self) -> dict:
+        """The DecodeConfig keys this call changes."""
+        return {k: getattr(self, k) for k in SEARCH if getattr(self, k) is not None}
+
+
+NO_OVERRIDES = DecodeOverrides()
 
 
 def resolve_decoding(
     base: DecodeConfig, decode_file: str | Path | None = None, **given
-) -> tuple[DecodeConfig, list[str] | None]:
+) -> tuple[DecodeConfig, Sequence[str] | None]:
     """The one place decoding settings are resolved: the model's (`base`), then those of a YAML
     file (`asr lm tune -o` writes one), then `given` (DecodeConfig keys; None means not given;
     `hotwords` a file or a list of phrases). Asking for an LM or hotwords without a decoder means
-    the beam search, over a file's decoder too. -> (settings, hotword phrases given as a list)."""
-    settings = {}
+    the beam search, over a file's decoder too; asking for them with the greedy decoder, or for an
+    LM weight without an LM, is refused. -> (settings, hotword phrases given as a list)."""
+    known = {f.name for f in dataclasses.fields(DecodeConfig)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise UserError(f"unknown decoding option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    settings: dict[str, Any] = {}
     if decode_file:
         from asr.config import load_section
 
         settings = load_section(decode_file, DecodeConfig)
-    flags = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
-    phrases = flags.pop("hotwords") if isinstance(flags.get("hotwords"), (list, tuple)) else None
+    # Any: each value is the caller's, checked by DecodeConfig itself in the replace below
+    flags: dict[str, Any] = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
+    phrases: Sequence[str] | None = flags.pop("hotwords") if isinstance(flags.get("hotwords"), (list, tuple)) else None
+    dataclasses.replace(base, **flags)  # each value's own check first (a number where one belongs, ...)
+    for asked in (settings, flags):  # a file's settings, then the flags: each must hold together
+        wants = [k for k in ("lm", "hotwords") if asked.get(k)] + (["hotwords"] if asked is flags and phrases else [])
+        wants += [k for k in ("beam", "alpha", "beta") if asked is flags and k in flags]
+        if asked.get("decoder") == "greedy" and wants:
+            raise UserError(f"{', '.join(wants)}: only the beam search uses it; drop it or use the beam decoder")
     settings.update(flags)
-    asks_beam = flags.get("lm") or flags.get("hotwords") or phrases
-    if (asks_beam and "decoder" not in flags) or (
-        (settings.get("lm") or settings.get("hotwords")) and "decoder" not in settings
-    ):
-        settings["decoder"] = "beam"  # only the beam search uses an LM or hotwords
+    if (flags.get("lm") or flags.get("hotwords") or phrases or "beam" in flags) and "decoder" not in flags:
+        settings["decoder"] = "beam"  # only the beam search uses an LM, hotwords or a beam width
+    elif (settings.get("lm") or settings.get("hotwords")) and "decoder" not in settings:
+        settings["decoder"] = "beam"
+    weights = [k for k in ("alpha", "beta") if k in flags]
+    if weights and not settings.get("lm", base.lm):
+        raise UserError(f"{' and '.join(weights)} weigh an LM: give one (lm / --lm) or drop them")
     return dataclasses.replace(base, **settings), phrases
 
 
@@ -81,7 +121,8 @@ class Recognizer:
         `decode_file`'s, then the keyword arguments (resolve_decoding)."""
         if int8 and device not in ("cpu", "auto"):
             raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
-        self.recipe, self.vocab, model = model_from_checkpoint(load_checkpoint(model_path))
+        self.recipe, self.vocab, ctc = model_from_checkpoint(load_checkpoint(model_path))
+        model: torch.nn.Module = ctc  # int8 quantization gives back a plain Module with the same forward
         self.device = inference_device("cpu" if int8 else device)
         if int8:
             from asr.export import quantize_int8
@@ -109,7 +150,9 @@ class Recognizer:
         hotwords = None
         if self.decode.hotwords or self._phrases:
             if self._phrases is None:
-                ids = self._phrase_ids(read_hotwords(self.decode.hotwords), self.decode.hotwords)
+                path = self.decode.hotwords
+                assert path is not None  # no phrases given, so the condition above means a file
+                ids = self._phrase_ids(read_hotwords(path), path)
             else:
                 ids = self._phrase_ids(self._phrases, "hotwords")
             hotwords = Hotwords(ids, self.decode.hotword_boost)
@@ -161,11 +204,6 @@ class Recognizer:
             )
         return ids, warning
 
-    def hotwords_for(self, phrases: Iterable[str], boost: float | None = None) -> Hotwords | None:
-        """A Hotwords automaton for `phrases` (None when none of them can be spelled)."""
-        ids, _ = self.hotword_ids(phrases)
-        return Hotwords(ids, self.decode.hotword_boost if boost is None else boost) if ids else None
-
     def features(self, wave: torch.Tensor, warp: float = 1.0) -> torch.Tensor:
         """(N,) 16 kHz waveform -> (T, F) features as the model was trained on, with the mel
         filterbank warped by `warp` (test-time VTLN; 1.0: none)."""
@@ -195,29 +233,70 @@ class Recognizer:
         log_probs, out_lens = self.model(padded, lens.to(self.device))
         return log_probs.float().cpu(), out_lens.cpu()
 
+    def overrides(
+        self,
+        nbest: int | None = None,
+        hotwords: str | Iterable[str] | None = None,
+        hotword_boost: float | None = None,
+        **search,
+    ) -> DecodeOverrides:
+        """One call's decoding options, checked before any audio is read (UserError, one line):
+        `search` (decoder, beam, alpha, beta, token_min_logp, prune_topk, blank_skip) over the
+        recognizer's settings; `nbest` hypotheses; `hotwords` (phrases: a list, or one string with
+        a phrase per line or comma) with their `hotword_boost`. The rule of the command line:
+        asking for what only the beam search does (a beam width, n-best, hotwords, LM weights)
+        without a decoder selects the beam search; asking for it with decoder="greedy" is
+        refused, and so are LM weights without an LM."""
+        unknown = sorted(set(search) - set(SEARCH))
+        if unknown:
+            known = ", ".join(sorted({*SEARCH, "nbest", "hotwords", "hotword_boost"}))
+            raise UserError(f"unknown decoding option(s) {', '.join(unknown)}; known: {known}")
+        given = {k: v for k, v in search.items() if v is not None}
+        if nbest is not None and (isinstance(nbest, bool) or not isinstance(nbest, int) or nbest < 1):
+            raise UserError(f"nbest: expected a whole number >= 1, got {nbest!r}")
+        beam_asks = [k for k in BEAM_ONLY if given.get(k) is not None] + (["nbest"] if nbest and nbest > 1 else [])
+        beam_asks += ["hotwords"] if hotwords else []
+        if given.get("decoder") == "greedy" and beam_asks:
+            raise UserError(f"{', '.join(beam_asks)}: only the beam search uses it; drop it or use the beam decoder")
+        if beam_asks and "decoder" not in given:
+            given["decoder"] = "beam"
+        weights = [k for k in ("alpha", "beta") if k in given]
+        if weights and not self.decode.lm:
+            raise UserError(
+                f"{' and '.join(weights)} weigh an LM, and this recognizer has none (give lm= when loading it)"
+            )
+        dataclasses.replace(self.decode, **given)  # the values' own checks (decoder name, beam >= 1, finite)
+        made, warning = self._call_hotwords(hotwords, hotword_boost)
+        return DecodeOverrides(**given, nbest=nbest, hotwords=made, warning=warning)
+
+    def _call_hotwords(self, hotwords, boost: float | None) -> tuple[Hotwords | None, str | None]:
+        if boost is not None and not hotwords:
+            raise UserError(
+                "hotword_boost: give hotwords to boost (the recognizer's own keep the boost they were built with)"
+            )
+        if boost is not None and not (isinstance(boost, (int, float)) and 0 <= boost < math.inf):
+            raise UserError(f"hotword_boost: expected a number >= 0, got {boost!r}")
+        if not hotwords:
+            return None, None
+        if isinstance(hotwords, str):
+            hotwords = hotwords.replace(",", "\n").splitlines()
+        if not all(isinstance(h, str) for h in hotwords):
+            raise UserError("hotwords: expected a list of phrases")
+        ids, warning = self.hotword_ids([h.strip() for h in hotwords if h.strip()])
+        made = Hotwords(ids, self.decode.hotword_boost if boost is None else float(boost)) if ids else None
+        return made, f"hotwords: {warning}" if warning else None
+
     def decode_log_probs(
         self,
         log_probs: torch.Tensor,
         out_lens: torch.Tensor,
         times: bool = False,
-        nbest: int = 1,
-        hotwords: Hotwords | None = None,
-        **overrides,
+        options: DecodeOverrides = NO_OVERRIDES,
     ) -> list[Transcript]:
-        """Decode (B, T', V) log-probs with this recognizer's settings, or with `overrides` of the
-        search (PER_CALL keys: decoder, beam, alpha, beta, ...; the beam search asked of a
-        recognizer built greedy uses its LM and hotwords all the same); `hotwords` instead of the
-        recognizer's own. The LM and hotwords files are the recognizer's: UserError per call."""
-        if hotwords is not None and not isinstance(hotwords, Hotwords):
-            raise UserError(
-                "hotwords: per call, phrases made into Hotwords by hotwords_for; a file is set when the recognizer is built"
-            )
-        fixed = sorted(set(overrides) - PER_CALL)
-        if fixed:
-            raise UserError(
-                f"{', '.join(fixed)}: set when the recognizer is built (load_model or Recognizer), not per call"
-            )
-        d = dataclasses.replace(self.decode, **overrides) if overrides else self.decode
+        """Decode (B, T', V) log-probs with this recognizer's settings changed by `options`
+        (Recognizer.overrides; the beam search asked of a recognizer built greedy uses its LM and
+        hotwords all the same, per-call hotwords instead of its own)."""
+        d = dataclasses.replace(self.decode, **options.search()) if options.search() else self.decode
         lm, own_hotwords = self._beam() if d.decoder == "beam" else (None, None)
         hyps = decode(
             log_probs,
@@ -226,8 +305,8 @@ class Recognizer:
             self.vocab.blank,
             lm=lm,
             units=self.vocab.units,
-            hotwords=own_hotwords if hotwords is None else hotwords,
-            nbest=nbest,
+            hotwords=options.hotwords or own_hotwords,
+            nbest=options.nbest or 1,
             times=times,
         )
         return [self._transcript(h, d.decoder == "beam") for h in hyps]
@@ -251,49 +330,21 @@ class Recognizer:
         return r
 
     def decode_waves(
-        self, waves: Sequence[np.ndarray | torch.Tensor], times: bool = False, warp: float = 1.0, **options
+        self,
+        waves: Sequence[np.ndarray | torch.Tensor],
+        times: bool = False,
+        warp: float = 1.0,
+        options: DecodeOverrides = NO_OVERRIDES,
     ) -> list[Transcript]:
         """Pieces of 16 kHz mono audio (each at least one frame, at most max_segment_seconds),
         decoded together -> one Transcript each; times count from each piece's start. `warp`:
-        the filterbank's VTLN warp (choose_warp). `options` go to decode_log_probs (nbest,
-        hotwords, DecodeConfig keys)."""
+        the filterbank's VTLN warp (choose_warp); `options`: Recognizer.overrides."""
         feats = [self.features(torch.as_tensor(w), warp) for w in waves]
-        return self.decode_log_probs(*self.log_probs(feats), times=times, **options)
+        return self.decode_log_probs(*self.log_probs(feats), times=times, options=options)
 
-    def whole(self, name: str, wave: torch.Tensor | None, piece: Transcript | None, peak: float) -> Transcript:
-        """A file decoded in one piece (None: nothing worth decoding) as its Transcript."""
-        samples = len(wave)
-        pieces = [] if piece is None else [(0.0, samples / SAMPLE_RATE, piece)]
-        out = joined(name, pieces, samples, SAMPLE_RATE, self.joiner)
-        out.warning = check_usable(name, samples, peak)
-        return out
-
-    def decode_files(
-        self, batch: list[tuple[int, str]], times: bool, nbest: int, warp: float = 1.0
-    ) -> list[tuple[int, Transcript]]:
-        """Files of at most max_segment_seconds (index, path), read and decoded together ->
-        (index, Transcript) each; an unreadable file's Transcript holds its error."""
-        out, ready = [], []
-        for i, name in batch:
-            try:
-                wave = load_audio(name)
-                peak = float(wave.abs().max())
-                silent = check_usable(name, len(wave), peak)
-            except AudioError as exc:
-                out.append((i, Transcript(name, error=str(exc))))
-                continue
-            if silent:
-                out.append((i, self.whole(name, wave, None, peak)))
-            else:
-                ready.append((i, name, wave, peak))
-        if ready:
-            results = self.decode_waves([w for _, _, w, _ in ready], times=times, nbest=nbest, warp=warp)
-            out += [(i, self.whole(name, wave, r, peak)) for (i, name, wave, peak), r in zip(ready, results)]
-        return out
-
-    def transcribe(self, source: str | Path | BinaryIO | np.ndarray | torch.Tensor, **options) -> Transcript:
-        """One file, standard input ("-"), an open binary file or an array of samples, of any
-        length: asr.transcribe.transcribe (its docstring lists the options)."""
+    def transcribe(self, source: str | Path | BinaryIO | bytes | np.ndarray | torch.Tensor, **options) -> Transcript:
+        """One file, standard input ("-"), an open binary file, a file's bytes or an array of
+        samples, of any length: asr.transcribe.transcribe (its docstring lists the options)."""
         return long_audio.transcribe(self, source, **options)
 
     def transcribe_many(self, sources: Iterable[str | Path], **options) -> Iterator[Transcript]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -118,9 +119,9 @@ def gather_rng(d: Dist, device: torch.device) -> list[dict]:
     mine = rng_state(device)
     if d.world == 1:
         return [mine]
-    states = [None] * d.world if d.main else None
+    states: list[Any] | None = [None] * d.world if d.main else None  # rank 0's, filled by the gather
     dist.gather_object(mine, states, dst=0)
-    return states if d.main else [mine]
+    return states if states is not None else [mine]
 
 
 def restore_rng(saved: list[dict] | dict, d: Dist, device: torch.device, fallback_seed: int) -> bool:

@@ -3,7 +3,7 @@ bounded by the longest piece."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ def frame_energy_db(wave: np.ndarray) -> np.ndarray:
     return 10 * np.log10(power + 1e-12)
 
 
-def quiet_threshold(energy_db) -> float:
+def quiet_threshold(energy_db: np.ndarray | Sequence[float]) -> float:
     """The level (dB) below which a 10 ms frame is a pause: 35 dB under the loud frames (the 95th
     percentile of `energy_db`), or under -60 dBFS."""
     return max(float(np.percentile(energy_db, 95)) - 35.0, -60.0)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from asr.cells import CELLS, BiLayer, direction
-from asr.errors import UserError
+from asr.errors import UserError, check_ranges
 from asr.model import ModelConfig
 from asr.modelfile import FORMAT as ASR_FORMAT
 from asr.modelfile import SLOTS_FORMAT as FORMAT
@@ -54,12 +54,18 @@ class SlotConfig:
     def __post_init__(self) -> None:
         if self.cell != "none" and self.cell not in CELLS:
             raise UserError(f"slots.cell: expected none or one of {', '.join(CELLS)}, got {self.cell!r}")
-        if min(self.embed, self.hidden, self.epochs, self.batch_size) < 1:
-            raise UserError("slots: embed, hidden, epochs and batch_size must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"slots.dropout: expected a value in [0, 1), got {self.dropout}")
-        if self.lr <= 0 or self.grad_clip < 0:
-            raise UserError("slots: lr must be positive and grad_clip 0 (off) or positive")
+        check_ranges(
+            "slots",
+            self,
+            embed="[1, inf)",
+            hidden="[1, inf)",
+            dropout="[0, 1)",
+            epochs="[1, inf)",
+            batch_size="[1, inf)",
+            lr="(0, inf)",
+            grad_clip="[0, inf)",
+            seed=f"[0, {2**32 - 1}]",
+        )
 
     @property
     def name(self) -> str:
@@ -192,7 +198,7 @@ class SlotTagger:
 def fill_slots(text: str, tags: list[str], chars: list[Char] | None = None) -> list[Slot]:
     """Slots from a text and its tags; times from `chars` when they match the text's non-space characters."""
     where = [i for i, c in enumerate(text) if not c.isspace()]
-    timed = chars is not None and len(chars) == len(where)
+    timed = chars if chars is not None and len(chars) == len(where) else None
     char_of = {pos: k for k, pos in enumerate(where)}
     out = []
     for slot, a, b in spans(tags):
@@ -200,8 +206,8 @@ def fill_slots(text: str, tags: list[str], chars: list[Char] | None = None) -> l
         inside = [char_of[i] for i in range(a, b) if i in char_of]
         if not value or not inside:
             continue
-        if timed:
-            out.append(Slot(slot, value, chars[inside[0]].start, chars[inside[-1]].end))
+        if timed is not None:
+            out.append(Slot(slot, value, timed[inside[0]].start, timed[inside[-1]].end))
         else:
             out.append(Slot(slot, value))
     return out

@@ -76,8 +76,8 @@ def output_stems(names: list[str]) -> dict[str, str]:
         if name == "-":
             return "stdin"
         p = Path(name)
-        parents = p.parent.parts[len(p.parent.parts) - depth[name] :] if depth[name] else ()
-        parents = [q for q in parents if q not in ("/", "..", ".")]
+        tail = p.parent.parts[len(p.parent.parts) - depth[name] :] if depth[name] else ()
+        parents = [q for q in tail if q not in ("/", "..", ".")]
         return "_".join([*parents, p.name if name in whole else p.stem])
 
     for _ in range(64):
@@ -116,13 +116,16 @@ class OutputWriter:
             raise UserError(
                 f"--format {fmt} with {len(names)} inputs: give --output-dir to get one subtitle file per input"
             )
+        if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
+            raise UserError(f"--output-dir {output_dir}: is a file, not a folder; give a folder to write into")
         self.fmt, self.output_dir, self.stems = fmt, output_dir, output_stems(names)
         self.header = "path\tstart\tend\ttext\n" if fmt == "tsv" and output_dir is None else ""
 
     def render(self, t: Transcript) -> str:
         if self.fmt == "text":
             slots = "" if t.slots is None else "\t" + " ".join(f"{s.slot}={s.text}" for s in t.slots)
-            return (f"{t.path}\t{t.text}" if self.output_dir is None else t.text) + slots + "\n"
+            text = t.text or ""
+            return (f"{t.path}\t{text}" if self.output_dir is None else text) + slots + "\n"
         if self.fmt == "json":
             return json.dumps(t.to_json(), ensure_ascii=False) + "\n"
         return {"tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[self.fmt](t)

@@ -20,9 +20,7 @@ import torch.distributed as dist
 from asr.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
-from asr.data import (
-    Batch,
-)
+from asr.data import Batch
 from asr.errors import UserError
 from asr.evaluate import evaluate_loader
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
@@ -36,7 +34,7 @@ from asr.runtime import (
     seed_rank,
     sum_over_ranks,
 )
-from asr.trainstate import Loaders, Run, TrainState, fresh_running, make_loaders, make_state, read_data
+from asr.trainstate import Loaders, Run, Running, TrainState, make_loaders, make_state, read_data
 from asr.vocab import Vocab
 
 
@@ -91,7 +89,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     run = Run(recipe, d, device, vocab, rank_seed, amp_dtype(cfg.amp, device))
     loaders = make_loaders(run, train_utts, budget_lengths, dev_utts)
     ts = make_state(run, saved, loaders.train_set, init)
-    net = ts.model
+    net: torch.nn.Module = ts.model
     if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
         for t in ts.model.state_dict().values():
             dist.broadcast(t, 0)
@@ -147,7 +145,7 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
     cfg = run.recipe.train
     loaders.sampler.set_epoch(ts.epoch, ts.batch)
     net.train()
-    t0 = time.time() - ts.running["seconds"]
+    t0 = time.time() - ts.running.seconds
     with progress_bar(run.d.main) as progress:
         total = len(loaders.sampler.batches())
         task = progress.add_task(
@@ -159,18 +157,16 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
         )
         for batch in loaders.train:
             ts.batch += 1
-            ts.running["unreadable"] = ts.running.get("unreadable", 0) + len(batch.failed)
+            ts.running.unreadable += len(batch.failed)
             # every file of some rank's batch failed: all ranks skip it together (one that skipped
             # alone would leave the others waiting in the gradient all-reduce)
             if not all_ranks(len(batch.ids) > 0, run.d, run.device):
                 progress.update(task, advance=1)
                 continue
             lr, grad_norm = train_step(run, ts, net, batch)
-            ts.running["seconds"] = time.time() - t0
-            mean_loss = ts.running["loss"] / max(ts.running["utts"], 1)
-            progress.update(
-                task, advance=1, loss=mean_loss, fps=ts.running["frames"] / max(ts.running["seconds"], 1e-9)
-            )
+            ts.running.seconds = time.time() - t0
+            mean_loss = ts.running.loss / max(ts.running.utts, 1)
+            progress.update(task, advance=1, loss=mean_loss, fps=ts.running.frames / max(ts.running.seconds, 1e-9))
             if run.writer and ts.step % cfg.log_every_steps == 0:
                 run.writer.add_scalar("train/loss", mean_loss, ts.step)
                 run.writer.add_scalar("train/lr", lr, ts.step)
@@ -220,14 +216,14 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     running = ts.running
     if all_ranks(finite, d, run.device):  # every rank must take (or skip) the same step
         ts.scaler.step(ts.optimizer)
-        running["loss"] += loss.item() * len(batch.ids)
-        running["utts"] += len(batch.ids)
-        running["frames"] += int(batch.feat_lens.sum())
-        running["grad_norm_max"] = max(running.get("grad_norm_max", 0.0), float(grad_norm))
+        running.loss += loss.item() * len(batch.ids)
+        running.utts += len(batch.ids)
+        running.frames += int(batch.feat_lens.sum())
+        running.grad_norm_max = max(running.grad_norm_max, float(grad_norm))
     elif ts.scaler.is_enabled() and torch.isfinite(loss):
-        running["overflow"] = running.get("overflow", 0) + 1  # fp16 loss scale too high: lowered
+        running.overflow += 1  # fp16 loss scale too high: lowered
     else:
-        running["nonfinite"] += 1  # the weights stay as they were; the step is counted
+        running.nonfinite += 1  # the weights stay as they were; the step is counted
     ts.scaler.update()
     ts.step += 1
     return lr, float(grad_norm)
@@ -253,20 +249,20 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     row = {
         "epoch": ts.epoch + 1,
         "step": ts.step,
-        "train_loss": r["loss"] / max(r["utts"], 1),
+        "train_loss": r.loss / max(r.utts, 1),
         "dev_cer": dev["cer"],
         "dev_wer": dev["wer"],
         "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
-        "frames_per_s": r["frames"] * d.world / max(r["seconds"], 1e-9),
-        "seconds": r["seconds"],
-        "grad_norm_max": r.get("grad_norm_max", 0.0),  # before clipping
-        "skipped_nonfinite": r["nonfinite"],
-        "skipped_fp16_overflow": r.get("overflow", 0),
-        "unreadable": sum_over_ranks(r.get("unreadable", 0), d, run.device),
+        "frames_per_s": r.frames * d.world / max(r.seconds, 1e-9),
+        "seconds": r.seconds,
+        "grad_norm_max": r.grad_norm_max,  # before clipping
+        "skipped_nonfinite": r.nonfinite,
+        "skipped_fp16_overflow": r.overflow,
+        "unreadable": sum_over_ranks(r.unreadable, d, run.device),
     }
     ts.history.append(row)
     stop = bool(cfg.early_stop_patience) and ts.stale >= cfg.early_stop_patience
-    ts.epoch, ts.batch, ts.running = ts.epoch + 1, 0, fresh_running()
+    ts.epoch, ts.batch, ts.running = ts.epoch + 1, 0, Running()
     _save_last(run, ts)
     if d.main:
         _write_epoch(run, ts, row, improved)

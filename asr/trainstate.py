@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import yaml
@@ -14,15 +15,8 @@ from torch.utils.data import DataLoader
 
 from asr.checkpoint import init_from
 from asr.config import Recipe, to_dict
-from asr.data import (
-    BucketSampler,
-    FeatureDataset,
-    collate,
-    compute_cmvn,
-    estimated_frames,
-    filter_trainable,
-    read_data_dir,
-)
+from asr.data import BucketSampler, FeatureDataset, collate, compute_cmvn, estimated_frames, filter_trainable
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 from asr.model import CTCModel
 from asr.monitor import log
@@ -30,10 +24,30 @@ from asr.runtime import Dist, loss_scaling, restore_rng
 from asr.schedule import LRSchedule
 from asr.vocab import Vocab
 
+if TYPE_CHECKING:  # imported where a run makes one: tensorboard takes seconds to import
+    from torch.utils.tensorboard import SummaryWriter
 
-def fresh_running() -> dict:
-    """Sums over the current epoch's steps (seconds: its training time so far)."""
-    return {"loss": 0.0, "utts": 0, "frames": 0, "nonfinite": 0, "seconds": 0.0}
+
+@dataclass
+class Running:
+    """Sums over the current epoch's steps, this rank's: last.pt carries them, so that an epoch
+    resumed mid-way reports as a whole one."""
+
+    loss: float = 0.0  # CTC loss summed over the utterances of the steps taken
+    utts: int = 0  # utterances of the steps taken
+    frames: int = 0  # their feature frames
+    seconds: float = 0.0  # the epoch's training time so far
+    grad_norm_max: float = 0.0  # the largest gradient norm of a step taken, before clipping
+    nonfinite: int = 0  # steps skipped: the loss or the gradients were not finite
+    overflow: int = 0  # steps skipped: the fp16 loss scale was too high (and is lowered)
+    unreadable: int = 0  # utterances whose audio could not be read
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> Running:
+        """From a checkpoint's `running`: a dict, with only the keys its writer knew (last.pt
+        files of older versions lack some: those start at 0)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in known})
 
 
 @dataclass
@@ -50,7 +64,7 @@ class TrainState:
     best_cer: float = math.inf
     history: list[dict] = field(default_factory=list)  # one metrics row per epoch
     stale: int = 0  # epochs since the best dev CER
-    running: dict = field(default_factory=fresh_running)
+    running: Running = field(default_factory=Running)
     spent: float = 0.0  # wall-clock seconds of training so far, over every call (lr_over: budget)
 
     def to_dict(self, rngs: list[dict]) -> dict:
@@ -64,7 +78,7 @@ class TrainState:
             "best_cer": self.best_cer,
             "history": self.history,
             "stale": self.stale,
-            "running": self.running,
+            "running": asdict(self.running),  # a plain dict: model files are read with weights_only
             "spent": self.spent,
             "rng": rngs,
         }
@@ -76,12 +90,8 @@ class TrainState:
         if ts["scaler"] or not self.scaler.is_enabled():  # saved by a run that scaled no loss: start fresh
             self.scaler.load_state_dict(ts["scaler"])
         self.epoch, self.batch, self.step = ts["epoch"], ts["batch"], ts["step"]
-        self.best_cer, self.history, self.stale, self.running = (
-            ts["best_cer"],
-            ts["history"],
-            ts["stale"],
-            ts["running"],
-        )
+        self.best_cer, self.history, self.stale = ts["best_cer"], ts["history"], ts["stale"]
+        self.running = Running.from_dict(ts["running"])
         self.spent = ts.get("spent", 0.0)
 
 
@@ -95,7 +105,7 @@ class Run:
     vocab: Vocab
     rank_seed: int
     dtype: torch.dtype | None  # autocast dtype, None for float32
-    writer: object | None = None  # TensorBoard SummaryWriter on rank 0
+    writer: SummaryWriter | None = None  # TensorBoard's, on rank 0
     started: float = 0.0  # time.time() when training would have started, had it run in one call (ts.spent)
 
     @property
@@ -121,8 +131,8 @@ def read_data(
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
     if vocab is not None and extend:  # fine-tuning: the model file's units first, at their indices
-        vocab = vocab.extend(u.text for u in train_utts)
-    vocab = vocab or Vocab.build((u.text for u in train_utts), text=recipe.text)
+        vocab = vocab.extend(u.text or "" for u in train_utts)  # read_data_dir: every one has a text
+    vocab = vocab or Vocab.build((u.text or "" for u in train_utts), text=recipe.text)
     slowest = min(recipe.augment.speeds)  # speed perturbation lengthens utterances by up to 1/slowest
     train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
     log.info(
@@ -238,6 +248,7 @@ def make_state(run: Run, saved: dict | None, train_set: FeatureDataset, init: di
         )
         return ts
     if init is not None:
+        assert cfg.init is not None  # init is the model file it names
         n_new = init_from(model, init, recipe, run.vocab, cfg.init)
         log.info(f"fine-tuning {cfg.init}: {len(run.vocab) - n_new} units kept, {n_new} new; CMVN: {cfg.init_cmvn}")
     if d.main:

@@ -1,6 +1,7 @@
-"""A recognizer over long audio and many files: reading block by block, cutting at pauses,
-batching pieces of similar length, sharing the batches among forked processes, joining the
-pieces' results into one Transcript per input."""
+"""The one way audio reaches a recognizer: sources (paths, standard input, open files, bytes,
+arrays, clips of files) read and checked, long audio read block by block and cut at pauses,
+pieces of similar length batched, the batches shared among forked processes, and the pieces'
+results joined into one Transcript per input. evaluate, align and lm tune read audio here too."""
 
 from __future__ import annotations
 
@@ -15,17 +16,38 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 import torch
 
-from asr.audio import SAMPLE_RATE, array_blocks, check_audio, check_usable, stream_audio, worth_decoding
-from asr.errors import AudioError
+from asr.audio import (
+    SAMPLE_RATE,
+    array_blocks,
+    as_source,
+    check_audio,
+    check_usable,
+    load_audio,
+    stream_audio,
+    worth_decoding,
+)
+from asr.errors import AudioError, UserError
 from asr.forked import Forked
 from asr.segment import cut_at_pauses
 from asr.transcript import Transcript, joined
 
 if TYPE_CHECKING:
-    from asr.recognizer import Recognizer
+    from asr.recognizer import DecodeOverrides, Recognizer
 
 WINDOW_SECONDS = 300.0  # a long file's pieces sorted by length this much audio at a time (memory)
 Batch = tuple[list[tuple[int, int]], list[np.ndarray]]  # ((start, length) in samples, pieces)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Part of an audio file (a Kaldi `segments` entry): from `start` to `end` seconds (None: its end)."""
+
+    path: str
+    start: float = 0.0
+    end: float | None = None
+
+
+Source = str | Path | BinaryIO | bytes | np.ndarray | torch.Tensor | Clip
 
 
 @dataclass
@@ -73,21 +95,46 @@ def sorted_batches(pieces: Iterable[tuple[int, np.ndarray]], batch_size: int) ->
     yield from longest_first(window, batch_size)
 
 
-def source_blocks(
-    source: str | Path | BinaryIO | np.ndarray | torch.Tensor, name: str | None, sample_rate: int
-) -> tuple[str, Iterator[np.ndarray]]:
-    """(name, 16 kHz mono blocks) of a path, "-" (standard input), an open file or an array."""
-    if isinstance(source, (np.ndarray, torch.Tensor)):
-        name = name or f"<array {tuple(source.shape)}>"
-        return name, array_blocks(source, sample_rate, name)
-    name = name or str(source)
-    return name, stream_audio(io.BytesIO(sys.stdin.buffer.read()) if name == "-" else source, name=name)
+def source_blocks(source: Source, name: str | None, sample_rate: int) -> tuple[str, Iterator[np.ndarray]]:
+    """(name, 16 kHz mono blocks) of a path, "-" (standard input), an open file, a file's bytes,
+    a Clip or an array of samples at `sample_rate`; AudioError for anything else (as_source)."""
+    if isinstance(source, Clip):
+        name = name or source.path
+        return name, stream_audio(source.path, name=name, start=source.start, end=source.end)
+    readable, name = as_source(source, name)
+    if isinstance(readable, (np.ndarray, torch.Tensor)):
+        return name, array_blocks(readable, sample_rate, name)
+    stdin = isinstance(readable, str) and readable == "-"
+    return name, stream_audio(io.BytesIO(sys.stdin.buffer.read()) if stdin else readable, name=name)
+
+
+def cut(
+    rec: Recognizer, source: Source, name: str | None = None, sample_rate: int = SAMPLE_RATE, max_seconds=None
+) -> tuple[str, Heard, Iterator[tuple[int, np.ndarray]]]:
+    """A source as transcribe decodes it: (name, what has been heard so far, its pieces (start
+    sample, samples) cut at pauses, at most rec.max_segment_seconds each, read as they are asked
+    for). Pieces too short or too quiet to decode are among them (sorted_batches leaves them out)."""
+    name, blocks = source_blocks(source, name, sample_rate)
+    heard = Heard()
+    return name, heard, cut_at_pauses(watched(blocks, heard, name, max_seconds), rec.max_segment_seconds)
+
+
+def _pieces(rec: Recognizer, task: tuple[list, list[np.ndarray], bool, float, DecodeOverrides]) -> tuple[list, list]:
+    """A batch of a long input's pieces decoded (what Forked.map runs): (spans, Transcripts)."""
+    spans, waves, times, warp, options = task
+    return spans, rec.decode_waves(waves, times=times, warp=warp, options=options)
+
+
+def _options(rec: Recognizer, options: DecodeOverrides | None, decoding: dict) -> DecodeOverrides:
+    """The call's decoding options, checked before any audio is read."""
+    if options is not None and decoding:
+        raise UserError(f"give decoding options as `options` or as keywords ({', '.join(decoding)}), not both")
+    return options if options is not None else rec.overrides(**decoding)
 
 
 def transcribe(
     rec: Recognizer,
-    source: str | Path | BinaryIO | np.ndarray | torch.Tensor,
-    nbest: int = 1,
+    source: Source,
     progress: Callable[[float], None] | None = None,
     times: bool = True,
     name: str | None = None,
@@ -96,9 +143,11 @@ def transcribe(
     jobs: int = 1,
     sample_rate: int = SAMPLE_RATE,
     warp: float = 1.0,
-    **options,
+    options: DecodeOverrides | None = None,
+    **decoding,
 ) -> Transcript:
-    """Transcribe one file (or "-" for standard input), or a waveform in memory, of any length.
+    """Transcribe one file (or "-" for standard input), a file's bytes, a Clip of a file, or a
+    waveform in memory, of any length.
 
     The audio is read block by block and cut at pauses into pieces of at most
     rec.max_segment_seconds, each decoded as it would be alone, `batch_size` pieces at a time:
@@ -108,17 +157,20 @@ def transcribe(
     batch of pieces. `times`: per-character times and confidence from a forced alignment.
     `source` may be an open binary file (`name` then names it in messages), or an array of
     samples at `sample_rate` Hz ((N,), or (N, C) / (C, N) channels; float in [-1, 1] or integer
-    PCM); `max_seconds` refuses longer audio (AudioError) before decoding past it; `warp`: the
-    filterbank's VTLN warp (Recognizer.choose_warp); `options` go to Recognizer.decode_log_probs
-    (hotwords, DecodeConfig keys). Raises AudioError.
+    PCM, 8-bit unsigned); `max_seconds` refuses longer audio (AudioError) before decoding past it;
+    `warp`: the filterbank's VTLN warp (Recognizer.choose_warp). Decoding options: `decoding`
+    keywords (nbest, decoder, beam, alpha, beta, hotwords, hotword_boost, ...: Recognizer.overrides)
+    or one `options` made by it, checked before any audio is read (UserError). Raises AudioError.
     """
-    name, blocks = source_blocks(source, name, sample_rate)
-    heard = Heard()
-    cut = sorted_batches(cut_at_pauses(watched(blocks, heard, name, max_seconds), rec.max_segment_seconds), batch_size)
-    head = list(itertools.islice(cut, 2))  # one batch (a short file) is not worth a fork
-    pieces, reached = [], 0.0  # reached: the end of the latest piece decoded, what progress reports
+    opts = _options(rec, options, decoding)
+    name, heard, cut_pieces = cut(rec, source, name, sample_rate, max_seconds)
+    cut_batches = sorted_batches(cut_pieces, batch_size)
+    head = list(itertools.islice(cut_batches, 2))  # one batch (a short file) is not worth a fork
+    tasks = ((spans, waves, times, warp, opts) for spans, waves in itertools.chain(head, cut_batches))
+    pieces: list[tuple[float, float, Transcript]] = []
+    reached = 0.0  # reached: the end of the latest piece decoded, what progress reports
     with Forked(rec, jobs if len(head) > 1 else 1) as pool:
-        for spans, results in pool.waves(itertools.chain(head, cut), times=times, nbest=nbest, warp=warp, **options):
+        for spans, results in pool.map(_pieces, tasks):
             for (start, length), result in zip(spans, results):
                 pieces.append((start / SAMPLE_RATE, (start + length) / SAMPLE_RATE, result))
                 reached = max(reached, pieces[-1][1])
@@ -127,6 +179,61 @@ def transcribe(
     pieces.sort(key=lambda piece: piece[0])
     out = joined(name, pieces, heard.samples, SAMPLE_RATE, rec.joiner)
     out.warning = check_usable(name, heard.samples, heard.peak)
+    return out
+
+
+def read_whole(source: str | Clip) -> tuple[str, torch.Tensor, float, str | None]:
+    """A short input read whole and checked: (name, 16 kHz wave, peak, warning: digital silence).
+    AudioError when it cannot be read or is shorter than one frame."""
+    name = source.path if isinstance(source, Clip) else str(source)
+    clip = source if isinstance(source, Clip) else Clip(name)
+    wave = load_audio(clip.path, start=clip.start, end=clip.end)
+    peak = float(wave.abs().max())
+    return name, wave, peak, check_usable(name, len(wave), peak)
+
+
+def read_waves(
+    sources: Iterable[str | Clip], on_error: Callable[[int, str], None] | None = None
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """(index, wave) of each usable input, read whole in order (what choose_warp and lm tune
+    decode: digital silence too, as a file of it is transcribed); an unreadable one goes to
+    on_error(index, why)."""
+    for i, source in enumerate(sources):
+        try:
+            _, wave, _, _ = read_whole(source)
+        except AudioError as exc:
+            if on_error:
+                on_error(i, str(exc))
+            continue
+        yield i, wave
+
+
+def _files(rec: Recognizer, task: tuple[list[tuple[int, str | Clip]], bool, float, DecodeOverrides]):
+    """Short inputs (index, source) read and decoded together (what Forked.map runs) ->
+    (index, Transcript) each; an unreadable one's Transcript holds its error."""
+    batch, times, warp, options = task
+    out, ready = [], []
+    for i, source in batch:
+        try:
+            name, wave, peak, silent = read_whole(source)
+        except AudioError as exc:
+            out.append((i, Transcript(str(getattr(source, "path", source)), error=str(exc))))
+            continue
+        if silent:
+            out.append((i, _whole(rec, name, len(wave), None, silent)))
+        else:
+            ready.append((i, name, wave))
+    if ready:
+        results = rec.decode_waves([w for _, _, w in ready], times=times, warp=warp, options=options)
+        out += [(i, _whole(rec, name, len(wave), r, None)) for (i, name, wave), r in zip(ready, results)]
+    return out
+
+
+def _whole(rec: Recognizer, name: str, samples: int, piece: Transcript | None, warning: str | None) -> Transcript:
+    """An input decoded in one piece (None: nothing worth decoding) as its Transcript."""
+    pieces = [] if piece is None else [(0.0, samples / SAMPLE_RATE, piece)]
+    out = joined(name, pieces, samples, SAMPLE_RATE, rec.joiner)
+    out.warning = warning
     return out
 
 
@@ -140,55 +247,80 @@ def file_batches(durations: list[float], short: list[int], window: int, batch_si
     return batches
 
 
+def _duration(source: str | Clip) -> tuple[float, str | None]:
+    """An input's seconds from its header (a clip's own length), or (0.0, why it cannot be read)."""
+    if isinstance(source, Clip):
+        seconds, why = check_audio(source.path)
+        end = seconds if source.end is None else min(source.end, seconds)
+        return (max(end - source.start, 0.0), None) if why is None else (0.0, why)
+    return check_audio(source)
+
+
 def transcribe_many(
     rec: Recognizer,
-    sources: Iterable[str | Path | tuple[str, str | None]],
+    sources: Iterable[str | Path | Clip | tuple[str, str | None]],
     batch_size: int = 8,
-    nbest: int = 1,
     progress: Callable[[str, float, float], None] | None = None,
     times: bool = True,
     jobs: int = 1,
     window: int = 256,
     warp: float = 1.0,
+    options: DecodeOverrides | None = None,
+    **decoding,
 ) -> Iterator[Transcript]:
-    """Transcribe many files; results come in the order given, failures as Transcript.error.
+    """Transcribe many inputs (paths, "-", Clips of files); results come in the order given,
+    failures as Transcript.error. Decoding options as in `transcribe`, checked before any audio
+    is read (UserError).
 
-    Files up to rec.max_segment_seconds are decoded in batches of similar length (file_batches:
-    `window` files at a time, sorted by the duration in their headers). Results are handed out
+    Inputs up to rec.max_segment_seconds are decoded in batches of similar length (file_batches:
+    `window` inputs at a time, sorted by the duration in their headers). Results are handed out
     as soon as they and all before them are done, so output keeps pace with decoding instead of
-    waiting for the last batch. Longer files, and standard input, are decoded piece by piece
+    waiting for the last batch. Longer inputs, and standard input, are decoded piece by piece
     after the batches. With `jobs` > 1 on the CPU, the batches are shared among that many forked
-    processes of one thread each (asr/forked.py), and so are the pieces of a long file; the rest
+    processes of one thread each (asr/forked.py), and so are the pieces of a long input; the rest
     runs here with torch's threads. `warp`: the filterbank's VTLN warp for all of them
     (Recognizer.choose_warp). A source may be a (name, error) pair from asr.audio.expand_inputs.
     """
-    items = [(str(s), None) if not isinstance(s, tuple) else s for s in sources]
-    durations = [check_audio(n)[0] if err is None and n != "-" else 0.0 for n, err in items]
+    opts = _options(rec, options, decoding)
+    items = [s if isinstance(s, tuple) else (s if isinstance(s, Clip) else str(s), None) for s in sources]
+    return _many(rec, items, batch_size, progress, times, jobs, window, warp, opts)
+
+
+def _many(rec: Recognizer, items: list, batch_size, progress, times, jobs, window, warp, opts) -> Iterator[Transcript]:
+    """transcribe_many's work, once its options are checked."""
+    durations = [_duration(s)[0] if err is None and s != "-" else 0.0 for s, err in items]
     short = [
         i
-        for i, (n, err) in enumerate(items)
-        if err is None and n != "-" and 0 < durations[i] <= rec.max_segment_seconds
+        for i, (s, err) in enumerate(items)
+        if err is None and s != "-" and 0 < durations[i] <= rec.max_segment_seconds
     ]
     batches = [[(i, items[i][0]) for i in b] for b in file_batches(durations, short, window, batch_size)]
     done: dict[int, Transcript] = {}
     nxt = 0  # the first input not yet handed out
     with Forked(rec, jobs if len(batches) >= 2 * jobs else 1) as pool:
-        for results in pool.files(batches, times, nbest, warp):
+        for results in pool.map(_files, ((b, times, warp, opts) for b in batches)):
             done.update(results)
             while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
-                yield done.pop(nxt) if nxt in done else Transcript(items[nxt][0], error=items[nxt][1])
+                yield done.pop(nxt) if nxt in done else Transcript(str(items[nxt][0]), error=items[nxt][1])
                 nxt += 1
-    for i in range(nxt, len(items)):  # long files, standard input: here, each as it comes
-        name, err = items[i]
-        if err is not None:
-            yield Transcript(name, error=err)
-        elif i in done:
-            yield done.pop(i)
-        else:
-            cb = (lambda s, name=name, total=durations[i]: progress(name, s, total)) if progress else None
-            try:
-                yield transcribe(
-                    rec, name, nbest=nbest, progress=cb, times=times, batch_size=batch_size, jobs=jobs, warp=warp
-                )
-            except AudioError as exc:
-                yield Transcript(name, error=str(exc))
+    for i in range(nxt, len(items)):  # long inputs, standard input: here, each as it comes
+        yield (
+            done.pop(i)
+            if i in done
+            else _long(rec, items[i], durations[i], progress, times, batch_size, jobs, warp, opts)
+        )
+
+
+def _long(rec: Recognizer, item, total: float, progress, times, batch_size, jobs, warp, opts) -> Transcript:
+    """One input of transcribe_many decoded piece by piece (or its error)."""
+    source, err = item
+    name = source.path if isinstance(source, Clip) else str(source)
+    if err is not None:
+        return Transcript(name, error=err)
+    cb = (lambda s: progress(name, s, total)) if progress else None
+    try:
+        return transcribe(
+            rec, source, progress=cb, times=times, name=name, batch_size=batch_size, jobs=jobs, warp=warp, options=opts
+        )
+    except AudioError as exc:
+        return Transcript(name, error=str(exc))

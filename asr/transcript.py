@@ -103,7 +103,7 @@ def slots_json(slots: list[Slot]) -> dict:
 
 def confidence(chars: list[Char]) -> float | None:
     """Mean posterior of the characters' CTC spikes (None without characters)."""
-    scores = [c.score for c in chars]
+    scores = [c.score for c in chars if c.score is not None]  # read back from JSON, a Char may have none
     return round(float(np.mean(scores)), 4) if scores else None
 
 
@@ -123,7 +123,7 @@ def joined(
     at `sample_rate` make its duration, `joiner` goes between the pieces' texts."""
     out = Transcript(path, duration=round(samples / sample_rate, 3))
     for start, end, r in pieces:
-        out.segments.append(Segment(round(start, 3), round(end, 3), r.text))
+        out.segments.append(Segment(round(start, 3), round(end, 3), r.text or ""))
         out.chars += shifted(r.chars, start, end)
     out.text = joiner.join(r.text for _, _, r in pieces if r.text)  # "" when nothing was heard
     if len(pieces) == 1:

@@ -21,7 +21,7 @@ import torch
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, Augmenter
 from asr.config import load_recipe
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.train import train
 from bench.common import machine, report, timed
 

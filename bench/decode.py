@@ -116,7 +116,7 @@ HOTWORDS = ["上海", "北京", "深圳", "广州"]  # place names of the demo's
 def demo_log_probs(model: Path, data: Path) -> tuple[list[np.ndarray], list[str]]:
     """The demo model's log-probs (T, V) on every utterance of `data`, and its units."""
     from asr.audio import load_audio
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
     from asr.recognizer import Recognizer
 
     rec = Recognizer(model, decoder="greedy")

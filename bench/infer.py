@@ -73,7 +73,7 @@ def main() -> None:
 
     from asr.audio import load_audio
     from asr.checkpoint import load_checkpoint, model_from_checkpoint
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
     from asr.decoding import greedy_decode
     from asr.evaluate import error_rates
     from asr.export import export_onnx, quantize_int8

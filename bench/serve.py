@@ -28,7 +28,7 @@ import soundfile as sf
 import websockets
 
 from asr.audio import load_audio
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from bench.common import machine, peak_rss_mib, report, table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

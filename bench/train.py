@@ -16,7 +16,8 @@ import time
 import torch
 
 from asr.config import load_recipe
-from asr.data import BucketSampler, FeatureDataset, collate, read_data_dir
+from asr.data import BucketSampler, FeatureDataset, collate
+from asr.datadir import read_data_dir
 from asr.runtime import Dist
 from asr.train import train_step
 from asr.trainstate import Run, new_state

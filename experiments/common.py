@@ -43,7 +43,7 @@ def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
 
 def transcribed(rec, data: Path) -> list[tuple[str, str]]:
     """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
 
     utts = read_data_dir(data)
     hyps = rec.transcribe_many([str(u.path) for u in utts])

@@ -26,7 +26,7 @@ from pathlib import Path
 from asr.corpora.demo.espeak import write_random_variants
 from asr.corpora.demo.grammar import unique_sentences
 from asr.corpora.demo.render import Job, render
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.evaluate import error_rates
 from asr.recognizer import Recognizer
 from experiments.common import HERE, machine, write_section

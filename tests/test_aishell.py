@@ -3,7 +3,7 @@ import json
 import pytest
 
 from asr.corpora.aishell import prepare_aishell
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 from conftest import ROOT, have_espeak, make_aishell_layout, run_asr
 

@@ -1,9 +1,12 @@
+import io
+from wave import open as open_wav
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from asr.audio import load_audio
+from asr.audio import array_blocks, as_source, load_audio, pcm_to_float, stream_audio
 from asr.errors import AudioError
 from asr.features import compute_features
 from conftest import SAMPLES
@@ -56,3 +59,60 @@ def test_bad_files_give_one_line_errors(tmp_path, make, reason):
     with pytest.raises(AudioError, match=reason) as info:
         load_audio(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_8_bit_pcm_is_unsigned_and_centred_on_128(tmp_path):
+    path = tmp_path / "u8.wav"
+    sf.write(path, tone(16000), 16000, subtype="PCM_U8")
+    with open_wav(str(path)) as w:  # the file's own bytes: 8-bit WAV samples are unsigned
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype=np.uint8)
+    ours = pcm_to_float(raw)
+    assert np.array_equal(ours, sf.read(path, dtype="float32")[0])  # as libsndfile reads the file
+    assert pcm_to_float(np.array([0, 128, 255], np.uint8)).tolist() == [-1.0, 0.0, 127 / 128]
+    got = np.concatenate(list(array_blocks(raw, 16000, "<array>")))
+    assert np.isfinite(got).all() and np.abs(got - tone(16000)).max() <= 1 / 128  # not NaN, not a DC offset
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+def test_signed_pcm_is_scaled_by_its_range(dtype):
+    full = -np.iinfo(dtype).min
+    samples = np.array([-full, -full // 2, 0, full // 2], dtype=dtype)
+    assert pcm_to_float(samples).tolist() == [-1.0, -0.5, 0.0, 0.5]
+    assert pcm_to_float(samples).dtype == np.float32
+
+
+def test_sources_the_api_takes(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, tone(16000), 16000)
+    data = path.read_bytes()
+    for given in (data, bytearray(data), memoryview(data)):
+        source, name = as_source(given)
+        assert name == "<bytes>" and isinstance(source, io.BytesIO)
+        assert np.array_equal(np.concatenate(list(stream_audio(source, name=name))), load_audio(path).numpy())
+    assert as_source(data, name="upload.wav")[1] == "upload.wav"
+    assert as_source(str(path)) == (str(path), str(path)) and as_source(path) == (path, str(path))
+    assert as_source("-") == ("-", "-")  # standard input: the caller reads it
+    with open(path, "rb") as f:
+        assert as_source(f) == (f, str(path))
+    samples = np.zeros((16000, 2), np.float32)
+    assert as_source(samples)[1] == "<array (16000, 2)>" and as_source(torch.zeros(5))[1] == "<array (5,)>"
+
+
+@pytest.mark.parametrize(
+    "source,words",
+    [
+        ([0.0] * 2_500_000, "cannot transcribe a list: give a path, an open binary file, bytes, or a NumPy array"),
+        ({"audio": b"RIFF"}, "cannot transcribe a dict: give"),
+        (16000, "cannot transcribe an int: give"),
+        (None, "cannot transcribe None: give"),
+        (b"", "<bytes>: empty (0 bytes)"),
+        ("x" * 5000, "cannot transcribe a string of 5000 characters: not a path"),
+        (io.StringIO("RIFF"), "a text-mode file; open it with open(path, 'rb')"),
+    ],
+    ids=["list", "dict", "int", "none", "empty-bytes", "long-string", "text-file"],
+)
+def test_other_sources_are_refused_in_one_short_line(source, words):
+    with pytest.raises(AudioError) as info:
+        as_source(source)
+    message = str(info.value)
+    assert words in message and "\n" not in message and len(message) < 200, message

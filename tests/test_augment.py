@@ -22,7 +22,8 @@ from asr.augment import (
     spec_augment,
 )
 from asr.config import load_recipe
-from asr.data import FeatureDataset, read_data_dir
+from asr.data import FeatureDataset
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 from asr.features import FeatureConfig, compute_features, log_mel
 from conftest import ROOT, SAMPLES

@@ -1,7 +1,9 @@
 import json
 import shutil
+import socket
 import zipfile
 
+import pytest
 import soundfile as sf
 
 import asr
@@ -199,3 +201,56 @@ def test_help_says_what_the_options_take():
     assert "asr[lhotse]" in run_asr("prepare", "lhotse", "--help").stdout  # not eaten as markup
     res = run_asr("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"
+
+
+def one_line_error(res, *words: str) -> None:
+    """The contract for a user's mistake: exit status 2, one `error:` line naming it, no traceback."""
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert all(w in lines[0] for w in words), res.stderr
+
+
+@pytest.mark.parametrize(
+    "sets,words",
+    [
+        (["features.n_mels=0"], ["features.n_mels", "got 0"]),  # must be positive
+        (["features.n_mfcc=50"], ["features.n_mfcc", "at most n_mels", "got 50"]),
+        (["train.lr=-1"], ["train.lr", "> 0"]),
+        (["train.lr=.nan"], ["train.lr", "got nan"]),
+        (["augment.noise_prob=1.5"], ["augment.noise_prob", "[0, 1]"]),
+        (["augment.gain_db=[6, -20]"], ["augment.gain_db", "[low, high]"]),
+        (["train.device=tpu"], ["train.device", "auto, cpu, cuda"]),
+        (["features.sample_rate=8000"], ["features.sample_rate", "resampled to 16 kHz"]),
+        (["train.freeze_layers=9", "train.freeze_epochs=1"], ["train.freeze_layers", "model.layers"]),
+    ],
+    ids=["positive", "n_mfcc-over-n_mels", "negative-lr", "nan", "probability", "order", "choice", "rate", "across"],
+)
+def test_bad_recipe_values_are_one_line_errors(sets, words):
+    res = run_asr("train", ROOT / "recipes" / "demo.yaml", *[a for s in sets for a in ("--set", s)])
+    one_line_error(res, *words)
+
+
+def test_a_bad_value_in_the_recipe_file_is_one_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("exp_dir: x\ndata: {train: a, dev: b}\nmodel: {hidden: 0}\n")
+    one_line_error(run_asr("train", recipe), "model.hidden", ">= 1", "got 0")
+
+
+def test_command_line_mistakes_are_one_line():
+    one_line_error(run_asr("transcribe", "--bem", "5", "x.wav"), "No such option: --bem", "asr transcribe --help")
+    one_line_error(run_asr("transcribe"), "Missing argument", "asr transcribe --help")
+    one_line_error(run_asr("transcribe", "-m", "x.pt", "--beam", "many", "x.wav"), "Invalid value for '--beam'")
+    one_line_error(run_asr("nosuch"), "No such command 'nosuch'")
+    res = run_asr()  # no command at all: the help, as click shows it
+    assert res.returncode == 2 and res.stderr.startswith("Usage: asr") and "Commands:" in res.stderr
+
+
+def test_serve_port_mistakes_are_one_line(tmp_path):
+    model = tmp_path / "never-read.pt"  # the port is checked before the model is read
+    one_line_error(run_asr("serve", "-m", model, "--port", "99999"), "--port 99999", "1..65535", "0 for any free one")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        one_line_error(run_asr("serve", "-m", model, "--port", port), f"127.0.0.1:{port}", "in use")

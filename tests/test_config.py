@@ -1,6 +1,6 @@
 import pytest
 
-from asr.config import load_recipe
+from asr.config import DataConfig, Recipe, from_dict, load_recipe, to_dict
 from asr.errors import UserError
 from conftest import ROOT
 
@@ -49,3 +49,75 @@ def test_null_override_unsets_a_key(tmp_path):
     assert load_recipe(recipe, ["train.seed=null"]).train.seed == 0  # a key the recipe never set: no change
     with pytest.raises(UserError, match="missing required key 'train'"):
         load_recipe(recipe, ["data.train=null"])
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_recipe_passes_the_checks(recipe):
+    assert load_recipe(recipe).exp_dir
+
+
+def test_the_defaults_pass_the_checks():
+    assert Recipe(exp_dir="x", data=DataConfig(train="a", dev="b")).train.epochs >= 1
+
+
+# One per kind of refusal, with what the message says besides the key: the allowed values.
+REFUSED = [
+    ("features.n_mels=0", "features.n_mels", "[4, 256]"),
+    ("features.n_mels=127", "features.n_mels", "use at most 126"),  # its lowest bands would hold no FFT bin
+    ("features.n_mfcc=30", "features.n_mfcc", "at most n_mels"),  # demo: 23 bands
+    ("features.sample_rate=8000", "features.sample_rate", "resampled to 16 kHz"),
+    ("features.high_freq=9000", "features.high_freq", "(-8000, 8000]"),
+    ("features.cepstral_lifter=0", "features.cepstral_lifter", "> 0"),
+    ("features.utterance_norm=cms", "features.utterance_norm", "none, mean or mean_var"),
+    ("model.layers=0", "model.layers", ">= 1"),
+    ("model.dropout=1.0", "model.dropout", "[0, 1)"),
+    ("train.lr=-1", "train.lr", "> 0"),
+    ("train.lr=.nan", "train.lr", "> 0"),
+    ("train.lr=.inf", "train.lr", "> 0"),
+    ("train.epochs=0", "train.epochs", ">= 1"),
+    ("train.batch_size=-1", "train.batch_size", ">= 0"),
+    ("train.lr_decay=1.5", "train.lr_decay", "(0, 1]"),
+    ("train.seed=-1", "train.seed", "[0, 4294967295]"),
+    ("train.log_every_steps=0", "train.log_every_steps", ">= 1"),
+    ("train.device=tpu", "train.device", "auto, cpu, cuda or cuda:N"),
+    ("train.amp=fp8", "train.amp", "auto, bf16, fp16 or off"),
+    ("train.lr_over=steps", "train.lr_over", "epochs or budget"),
+    ("augment.noise_prob=1.5", "augment.noise_prob", "[0, 1]"),
+    ("augment.gain_db=[6, -20]", "augment.gain_db", "[low, high]"),
+    ("augment.reverb_rt60=[0, 1]", "augment.reverb_rt60", "> 0"),
+    ("augment.vtlp_warp=[0.1, 1.0]", "augment.vtlp_warp", "[0.5, 2]"),
+    ("augment.time_ratio=2", "augment.time_ratio", "[0, 1]"),
+    ("augment.freq_masks=-1", "augment.freq_masks", ">= 0"),
+    ("decode.beam=0", "decode.beam", ">= 1"),
+    ("decode.blank_skip=0.3", "decode.blank_skip", "(0.5, 1]"),
+    ("decode.token_min_logp=1", "decode.token_min_logp", "<= 0"),
+    ("slots.batch_size=0", "slots.batch_size", ">= 1"),
+    ("slots.lr=0", "slots.lr", "> 0"),
+    ("data.corpus=timit", "data.corpus", "aishell, librispeech or commonvoice"),
+    # across sections
+    ("features.low_freq=150", "augment.vtlp_prob", "features.low_freq below 100"),  # demo.yaml has VTLP on
+    (["train.freeze_layers=4", "train.freeze_epochs=1"], "train.freeze_layers", "at most model.layers (3)"),
+]
+
+
+@pytest.mark.parametrize("overrides,key,allowed", REFUSED, ids=[str(r[0]) for r in REFUSED])
+def test_values_out_of_range_are_refused_naming_the_key(overrides, key, allowed):
+    overrides = [overrides] if isinstance(overrides, str) else overrides
+    with pytest.raises(UserError) as info:
+        load_recipe(ROOT / "recipes" / "demo.yaml", overrides)
+    message = str(info.value)
+    assert message.startswith(f"{key}:") and allowed in message and "\n" not in message, message
+
+
+def test_a_recipe_file_and_a_model_files_recipe_are_checked_alike(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("exp_dir: x\ndata: {train: a, dev: b}\nfeatures: {n_mels: 40, n_mfcc: 50}\n")
+    with pytest.raises(
+        UserError, match=r"^features.n_mfcc: expected an integer in \[1, 40\] \(at most n_mels\), got 50$"
+    ):
+        load_recipe(bad)
+    stored = to_dict(load_recipe(ROOT / "recipes" / "demo.yaml"))  # what a model file holds
+    assert from_dict(Recipe, stored) == load_recipe(ROOT / "recipes" / "demo.yaml")
+    stored["train"]["lr"] = 0.0
+    with pytest.raises(UserError, match=r"^train.lr: expected a number > 0, got 0$"):
+        from_dict(Recipe, stored)

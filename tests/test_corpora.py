@@ -14,7 +14,7 @@ import soundfile as sf
 from asr.corpora.commonvoice import prepare_commonvoice
 from asr.corpora.librispeech import prepare_librispeech
 from asr.corpora.manifest import prepare_manifest
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 from conftest import SAMPLES, run_asr
 

@@ -2,7 +2,8 @@
 
 import torch
 
-from asr.data import FeatureDataset, collate, read_data_dir
+from asr.data import FeatureDataset, collate
+from asr.datadir import read_data_dir
 from asr.features import FeatureConfig
 from conftest import SAMPLES
 

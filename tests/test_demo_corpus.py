@@ -19,7 +19,7 @@ from asr.corpora.demo.render import Job, render
 from asr.corpora.demo.voices import HumanRecordings
 from asr.corpora.demo.world import import_pyworld, warp_envelope, world_resynthesize
 from asr.corpora.syllables import GCIN_DIR, read_syllable
-from asr.data import read_data_dir, read_slot_data
+from asr.datadir import read_data_dir, read_slot_data
 from asr.errors import UserError
 from conftest import run_asr
 

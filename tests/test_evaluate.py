@@ -8,7 +8,7 @@ import jiwer
 import pytest
 
 from asr.audio import load_audio
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 from asr.evaluate import ErrorCounts, error_rates, parse_grid, tune_lm
 from asr.recognizer import Recognizer
@@ -78,7 +78,7 @@ def test_tune_streams_batches_and_scores_exactly(tiny_model, char_lm, monkeypatc
         hyps = []
         for u in utts:
             lp, n = rec.log_probs([rec.features(load_audio(u.path))])
-            hyps.append(rec.decode_log_probs(lp, n, alpha=a, beta=b)[0].text)
+            hyps.append(rec.decode_log_probs(lp, n, options=rec.overrides(alpha=a, beta=b))[0].text)
         assert cer == pytest.approx(error_rates([u.text for u in utts], hyps)["cer"])
 
 
@@ -157,19 +157,31 @@ def test_evaluate_vtln_warps_per_speaker(tiny_model, tmp_path):
     assert "no utt2spk" in plain.stderr and plain.returncode == 0
 
 
-def test_per_call_settings_work_or_are_refused(tiny_model, char_lm):
+def test_per_call_settings_work_or_are_refused(tiny_model, char_lm, tmp_path):
     wavs = sorted(SAMPLES.glob("*.wav"))[:4]
     beam = Recognizer(tiny_model["model"], decoder="beam", beam=4, lm=str(char_lm))
-    greedy = Recognizer(tiny_model["model"], decoder="greedy", beam=4, lm=str(char_lm))
-    assert greedy.lm is None  # not loaded for greedy decoding ...
+    settings = tmp_path / "decode.yaml"
+    settings.write_text(f"decoder: beam\nbeam: 4\nlm: {char_lm}\n")
+    greedy = Recognizer(tiny_model["model"], decode_file=settings, decoder="greedy")  # the flag over the file
+    assert greedy.decode.decoder == "greedy" and greedy.lm is None  # not loaded for greedy decoding ...
     log_probs, lens = beam.log_probs([beam.features(load_audio(w)) for w in wavs])
-    built = [r.nbest for r in beam.decode_log_probs(log_probs, lens, nbest=3)]
-    asked = [r.nbest for r in greedy.decode_log_probs(log_probs, lens, nbest=3, decoder="beam")]
-    assert asked == built  # ... but a beam search asked per call scores with it, as one built for it
+    built = [r.nbest for r in beam.decode_log_probs(log_probs, lens, options=beam.overrides(nbest=3))]
+    asked = [r.nbest for r in greedy.decode_log_probs(log_probs, lens, options=greedy.overrides(nbest=3))]
+    assert asked == built  # ... but a beam search asked per call (n-best selects it) scores with it
     no_lm = Recognizer(tiny_model["model"], decoder="beam", beam=4)
-    assert [r.nbest for r in no_lm.decode_log_probs(log_probs, lens, nbest=3)] != built  # the LM counts
-    for key, value in (("lm", str(char_lm)), ("hotwords", "hot.txt"), ("hotword_boost", 3.0)):
-        with pytest.raises(UserError, match=f"{key}: .*set when the recognizer is built"):
-            beam.decode_log_probs(log_probs, lens, **{key: value})
+    assert [r.nbest for r in no_lm.decode_log_probs(log_probs, lens, options=no_lm.overrides(nbest=3))] != built
+    refused = [
+        (beam, {"lm": str(char_lm)}, "unknown decoding option"),  # the LM is the recognizer's
+        (beam, {"hotword_boost": 3.0}, "give hotwords to boost"),
+        (beam, {"bem": 5}, "unknown decoding option.*bem"),
+        (beam, {"nbest": 0}, "nbest: expected a whole number >= 1"),
+        (beam, {"decoder": "greedy", "nbest": 3}, "nbest: only the beam search"),
+        (beam, {"decoder": "greedy", "hotwords": ["台北"]}, "hotwords: only the beam search"),
+        (no_lm, {"alpha": 2.0}, "alpha weigh an LM"),
+        (beam, {"beam": 0}, "beam"),
+    ]
+    for rec, options, message in refused:
+        with pytest.raises(UserError, match=message):
+            rec.overrides(**options)
     with pytest.raises(UserError, match="needs a recognizer with an LM"):
         tune_lm(no_lm, read_data_dir(SAMPLES), [0.0, 0.5], [0.0])

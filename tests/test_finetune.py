@@ -7,7 +7,7 @@ import torch
 
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.config import load_recipe
-from asr.data import Utterance, read_data_dir, write_data_dir
+from asr.datadir import Utterance, read_data_dir, write_data_dir
 from asr.errors import UserError
 from asr.evaluate import error_rates
 from asr.recognizer import Recognizer

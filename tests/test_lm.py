@@ -118,7 +118,7 @@ def test_a_word_lm_is_refused_for_unsegmented_text(tiny_model, tmp_path):
 
 
 def test_lm_train_normalizes_as_the_recipe_says(tmp_path):
-    from asr.data import Utterance, write_data_dir
+    from asr.datadir import Utterance, write_data_dir
 
     write_data_dir(tmp_path / "d", [Utterance(f"u{i}", tmp_path / "x.wav", f"Room {i}, floor 2") for i in range(3)])
     recipe = tmp_path / "r.yaml"

@@ -16,7 +16,7 @@ from asr.corpora.demo.mix import DemoMix
 from asr.corpora.demo.plan import plan
 from asr.corpora.demo.speakers import MBROLA_VOICE
 from asr.corpora.syllables import PINYIN
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 
 SIZES = {"train": 400, "dev": 30, "test": 20}

@@ -15,7 +15,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from asr.corpora.demo.grammar import CITIES, travel_slots
 from asr.corpora.demo.plan import plan
-from asr.data import read_slot_data, write_slots
+from asr.datadir import read_slot_data, write_slots
 from asr.errors import UserError
 from asr.slots import SlotConfig, SlotTagger, slot_values, spans, tag_f1, train_tagger, value_f1
 from conftest import SAMPLES, run_asr, start_server

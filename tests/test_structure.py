@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from asr.decoding import DecodeConfig
+from asr.errors import UserError
 from asr.recognizer import resolve_decoding
 from conftest import ROOT, run_asr
 
@@ -103,11 +104,15 @@ BASE = DecodeConfig()
         ({}, {}, {"decoder": BASE.decoder}),
         ({}, {"lm": "x.arpa"}, {"decoder": "beam", "lm": "x.arpa"}),  # an LM means the beam
         ({}, {"hotwords": ["台北"]}, {"decoder": "beam"}),  # phrases too
-        ({}, {"lm": "x.arpa", "decoder": "greedy"}, {"decoder": "greedy"}),  # unless a decoder is asked for
+        ({}, {"beam": 4}, {"decoder": "beam", "beam": 4}),  # and a beam width
         ({"decoder": "greedy", "beam": 4}, {"lm": "x.arpa"}, {"decoder": "beam", "beam": 4}),  # the flag asks
         ({"lm": "x.arpa"}, {}, {"decoder": "beam"}),  # a file's LM without its decoder
-        ({"decoder": "greedy", "lm": "x.arpa"}, {}, {"decoder": "greedy"}),  # the file's own decoder stands
-        ({"beam": 4, "alpha": 0.3}, {"alpha": 0.7, "beta": None}, {"beam": 4, "alpha": 0.7, "beta": BASE.beta}),
+        ({"lm": "x.arpa"}, {"decoder": "greedy"}, {"decoder": "greedy"}),  # a flag's decoder over the file's LM
+        (
+            {"beam": 4, "alpha": 0.3, "lm": "x.arpa"},
+            {"alpha": 0.7, "beta": None},
+            {"beam": 4, "alpha": 0.7, "beta": BASE.beta},
+        ),
     ],
 )
 def test_decoding_settings_resolve_by_one_rule(tmp_path, file, flags, expected):
@@ -120,3 +125,24 @@ def test_decoding_settings_resolve_by_one_rule(tmp_path, file, flags, expected):
     settings, phrases = resolve_decoding(BASE, path, **flags)
     assert {k: getattr(settings, k) for k in expected} == expected
     assert phrases == flags.get("hotwords")
+
+
+@pytest.mark.parametrize(
+    ("file", "flags", "message"),
+    [
+        ({}, {"lm": "x.arpa", "decoder": "greedy"}, "lm: only the beam search"),
+        ({}, {"hotwords": ["台北"], "decoder": "greedy"}, "hotwords: only the beam search"),
+        ({"decoder": "greedy", "lm": "x.arpa"}, {}, "lm: only the beam search"),
+        ({}, {"alpha": 2.0}, "alpha weigh an LM"),
+        ({}, {"slots": "x.pt"}, "unknown decoding option.*slots.*known: alpha"),
+    ],
+)
+def test_contradictory_decoding_settings_are_refused(tmp_path, file, flags, message):
+    import yaml
+
+    path = None
+    if file:
+        path = tmp_path / "decode.yaml"
+        path.write_text(yaml.safe_dump(file))
+    with pytest.raises(UserError, match=message):
+        resolve_decoding(BASE, path, **flags)

@@ -26,7 +26,7 @@ from asr.corpora.syllables import (
     trim,
     yanyu_ready,
 )
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 from asr.errors import UserError
 
 SR = 44100

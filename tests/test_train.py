@@ -1,4 +1,5 @@
 import math
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -9,7 +10,9 @@ from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.config import load_recipe
 from asr.errors import UserError
 from asr.evaluate import error_rates
+from asr.modelfile import write_torch_file
 from asr.train import train
+from asr.trainstate import Running
 from conftest import ROOT, SAMPLES, tiny_overrides
 
 DEMO = ROOT / "recipes" / "demo.yaml"
@@ -104,6 +107,32 @@ def test_time_budget_stops_cleanly_and_resume_goes_on(tmp_path):
     assert "time budget of 1e-05 min spent: stopped in epoch 1 at batch 1" in (exp / "train.log").read_text()
     train(load_recipe(DEMO, sets), resume=True)
     assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 2
+
+
+def test_resume_reads_a_last_pt_written_before_running_was_a_dataclass(tmp_path):
+    """Such a last.pt holds the epoch's sums as a dict with the keys of its time: they are read
+    back into Running, the ones it lacks at 0, and the epoch goes on counting from them."""
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=3) + ["train.max_minutes=0.00001"]  # spent after one step
+    train(load_recipe(DEMO, sets))
+    ckpt = load_checkpoint(exp / "last.pt")
+    saved = ckpt["train_state"]["running"]
+    assert saved == asdict(Running(**saved)) and saved["utts"] == 2 and saved["grad_norm_max"] > 0
+    old = {k: saved[k] for k in ("loss", "utts", "frames", "nonfinite", "seconds")}  # the old fresh_running's keys
+    ckpt["train_state"]["running"] = old
+    write_torch_file(exp / "last.pt", ckpt)
+    train(load_recipe(DEMO, sets), resume=True)
+    state = load_checkpoint(exp / "last.pt")["train_state"]
+    assert state["batch"] == 2
+    running = Running(**state["running"])
+    assert running.utts == 4 and running.frames > old["frames"] and running.loss > old["loss"]
+    assert running.grad_norm_max > 0 and running.overflow == 0 and running.unreadable == 0
+
+
+def test_running_from_an_old_dict_starts_what_it_lacks_at_zero():
+    old = {"loss": 3.5, "utts": 2, "frames": 700, "nonfinite": 1, "seconds": 0.25}
+    assert Running.from_dict(old) == Running(loss=3.5, utts=2, frames=700, nonfinite=1, seconds=0.25)
+    assert Running.from_dict(asdict(Running(7.0, 1, 2, 3.0, 4.0, 5, 6, 7))) == Running(7.0, 1, 2, 3.0, 4.0, 5, 6, 7)
 
 
 def test_lr_final_spreads_the_decay_over_the_run():

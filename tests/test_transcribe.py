@@ -263,21 +263,22 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     char times and errors come back, in the order given."""
     import os
 
+    from asr.audio import load_audio
     from asr.recognizer import Recognizer
 
     pids = tmp_path / "pids"  # which processes decoded (children cannot write to this one's memory)
-    decode = Recognizer.decode_files
+    decode = Recognizer.decode_waves
 
     parent, die = os.getpid(), []
 
-    def spy(rec, batch, *args):
+    def spy(rec, waves, *args, **kw):
         with pids.open("a") as f:
             f.write(f"{os.getpid()}\n")
-        if die and os.getpid() != parent and any(name == str(die[0]) for _, name in batch):
+        if die and os.getpid() != parent and any(len(w) == die[0] for w in waves):
             os._exit(1)  # a child killed mid-batch
-        return decode(rec, batch, *args)
+        return decode(rec, waves, *args, **kw)
 
-    monkeypatch.setattr(Recognizer, "decode_files", spy)
+    monkeypatch.setattr(Recognizer, "decode_waves", spy)
 
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt ")
@@ -290,7 +291,7 @@ def test_forked_processes_read_what_one_process_reads(tiny_model, tiny_reads, tm
     seen = set(pids.read_text().split())
     assert seen and str(os.getpid()) not in seen and len(seen) <= 3  # decoded by the children, not here
     # a child that dies: what it and the others had not returned is decoded here, nothing lost
-    die.append(wavs[5])
+    die.append(len(load_audio(wavs[5])))
     capsys.readouterr()
     assert [r.to_json() for r in rec.transcribe_many(inputs, batch_size=1, jobs=3)] == alone
     assert "warning: a decoding process died" in capsys.readouterr().err
@@ -339,8 +340,8 @@ def test_results_come_while_later_batches_wait(tiny_model, tiny_reads, tmp_path,
     from asr.recognizer import Recognizer
 
     calls = []
-    decode = Recognizer.decode_files
-    monkeypatch.setattr(Recognizer, "decode_files", lambda rec, b, *a: calls.append(b) or decode(rec, b, *a))
+    decode = Recognizer.decode_waves
+    monkeypatch.setattr(Recognizer, "decode_waves", lambda rec, b, *a, **k: calls.append(b) or decode(rec, b, *a, **k))
     wavs = sorted(SAMPLES.glob("*.wav"))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     inputs = [*wavs[:2], tmp_path / "bad.wav", *wavs[2:]]
@@ -401,7 +402,8 @@ def test_python_api_decoding_options_mean_what_the_cli_means(tiny_model, tmp_pat
     arpa = tmp_path / "chars.arpa"
     assert run_asr("lm", "train", SAMPLES, "-o", arpa, "--order", "3").returncode == 0
     assert load_model(tiny_model["model"], lm=str(arpa)).decode.decoder == "beam"  # an LM means the beam
-    assert load_model(tiny_model["model"], lm=arpa, decoder="greedy").decode.decoder == "greedy"  # unless told
+    with pytest.raises(UserError, match="lm: only the beam search"):  # told greedy: a contradiction, refused
+        load_model(tiny_model["model"], lm=arpa, decoder="greedy")
     with pytest.warns(UserWarning, match="1 hotword phrase.*東京"):
         model = load_model(tiny_model["model"], hotwords=["广州", "東京"])  # a list of phrases, as well as a file
     assert model.decode.decoder == "beam" and model.hotwords is not None
@@ -440,3 +442,71 @@ def test_character_times_stay_within_the_audio(tiny_model):
         assert all(0 <= c.start <= c.end <= r.duration for c in r.chars), (wav, r.duration, r.chars[-1:])
         for p in model.transcribe_many([wav]):
             assert all(c.end <= p.duration for c in p.chars)
+
+
+def test_align_on_a_long_file_reads_as_transcribe_does(tiny_model, tmp_path):
+    """asr align cuts a long file at pauses as asr transcribe does: the same text and times, and
+    a plot of bounded width."""
+    path = tmp_path / "long.wav"
+    long_file(path, 0.6)
+    plot = tmp_path / "a.png"
+    res = run_asr("align", "-m", tiny_model["model"], path, "--plot", plot)
+    assert res.returncode == 0, res.stderr
+    listed = run_asr("transcribe", "-m", tiny_model["model"], "-f", "json", path)
+    whole = json.loads(listed.stdout)
+    assert res.stdout.splitlines()[0] == whole["text"]
+    times = [line.split("\t") for line in res.stdout.splitlines()[1:]]
+    assert [(float(s), float(e), c) for s, e, c in times] == [(c["start"], c["end"], c["char"]) for c in whole["chars"]]
+    import matplotlib.image
+
+    assert matplotlib.image.imread(plot).shape[1] <= 6000  # 36 s of audio, not 7,200 px
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--bem", "5"], "No such option: --bem"),
+        (["--nbest", "0"], "--nbest"),
+        (["--decoder", "greedy", "--nbest", "3"], "nbest: only the beam search"),
+        (["--decoder", "greedy", "--beam", "4"], "beam: only the beam search"),
+        (["--decoder", "greedy", "--hotwords", "HOT"], "hotwords: only the beam search"),
+        (["--alpha", "2"], "alpha weigh an LM"),
+        (["-o", "README.md"], "is a file, not a folder"),
+    ],
+)
+def test_ineffective_or_contradictory_options_are_one_line_before_any_audio(tiny_model, tmp_path, flags, message):
+    hot = tmp_path / "hot.txt"
+    hot.write_text("台北\n")
+    flags = [str(hot) if f == "HOT" else f for f in flags]
+    wav = tmp_path / "never.wav"  # does not exist: an option error comes first
+    res = run_asr("transcribe", "-m", tiny_model["model"], *flags, wav)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.stderr
+    assert "Traceback" not in res.stderr and "never.wav" not in res.stderr
+
+
+def test_python_api_options_and_inputs_are_checked_at_the_door(tiny_model, tiny_reads):
+    from asr import load_model
+    from asr.errors import UserError
+
+    model = load_model(tiny_model["model"])
+    wav = sorted(SAMPLES.glob("*.wav"))[0]
+    silent = np.zeros(16000, np.float32)
+    with pytest.raises(UserError, match="unknown decoding option.*bem"):
+        model.transcribe(silent, bem=5)  # before the audio, even audio with nothing to decode
+    with pytest.raises(UserError, match="unknown decoding option.*slots"):
+        load_model(tiny_model["model"], slots="x.pt")
+    for bad in ([0.1] * 300_000, {"a": 1}, 3):
+        with pytest.raises(UserError, match=f"cannot transcribe an? {type(bad).__name__}:") as caught:
+            model.transcribe(bad)
+        assert len(str(caught.value)) < 200
+    # a file's bytes are its contents; 8-bit PCM is unsigned
+    assert model.transcribe(wav.read_bytes()).text == tiny_reads[wav.stem]
+    samples = sf.read(wav, dtype="int16")[0]
+    as_uint8 = ((samples.astype(np.int32) >> 8) + 128).astype(np.uint8)
+    as_float = (as_uint8.astype(np.float32) - 128) / 128
+    assert model.transcribe(as_uint8).text == model.transcribe(as_float).text
+    # transcribe_many takes transcribe's options
+    beam = list(model.transcribe_many([wav], beam=4, hotwords=["台北"], nbest=2))
+    assert beam[0].text and beam[0].nbest

@@ -15,7 +15,7 @@ from asr.corpora.demo.generate import generate
 from asr.corpora.demo.mix import DemoMix
 from asr.corpora.demo.plan import plan
 from asr.corpora.demo.speakers import TTS_PREFIX
-from asr.data import read_data_dir
+from asr.datadir import read_data_dir
 
 SIZES = {"train": 400, "dev": 30, "test": 20}
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-# Plain help (no rich markup): rich would read "pip install 'asr[lhotse]'" as a style tag and
-# drop it, and typer >= 0.29 shows every flag as taking a <bool> value in its rich panels.
-PLAIN = dict(no_args_is_help=True, rich_markup_mode=None)
+# Plain help (rich_markup_mode=None): rich would read "pip install 'asr[lhotse]'" as a style tag
+# and drop it, and typer >= 0.29 shows every flag as taking a <bool> value in its rich panels.
 app = typer.Typer(
     help="CTC speech recognition with a deep bidirectional LSTM.",
     pretty_exceptions_enable=False,
     add_completion=False,
-    **PLAIN,
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
-prepare_app = typer.Typer(help="Build Kaldi-style data dirs (wav.scp, text) from a corpus.", **PLAIN)
+prepare_app = typer.Typer(
+    help="Build Kaldi-style data dirs (wav.scp, text) from a corpus.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(prepare_app, name="prepare")
-lm_app = typer.Typer(help="Train and tune n-gram language models for beam search.", **PLAIN)
+lm_app = typer.Typer(
+    help="Train and tune n-gram language models for beam search.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(lm_app, name="lm")
 err = Console(stderr=True, highlight=False)
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from asr.cli.app import app, err, prepare_app
 from asr.corpora.demo.mix import MAX_RANDOM_VOICES, DemoMix
 from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from asr.corpora.common import Report
 
 
 @app.command()
@@ -103,7 +107,7 @@ def prepare_aishell_cmd(
     _print_reports(prepare_aishell(corpus_dir, out_dir))
 
 
-def _print_reports(reports) -> None:
+def _print_reports(reports: Iterable[Report]) -> None:
     for report in reports:
         print(report.line())
 

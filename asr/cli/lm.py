@@ -26,7 +26,7 @@ def lm_train(
 ) -> None:
     """Train a Kneser-Ney n-gram LM on transcripts and write it as ARPA."""
     from asr.config import load_recipe
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
     from asr.lm import corpus_sentences, train_kneser_ney, write_arpa
     from asr.vocab import TextConfig
 
@@ -65,7 +65,7 @@ def lm_tune(
     """Grid-search alpha and beta on a dev set; prints the CER table and the best pair."""
     from rich.table import Table
 
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
     from asr.evaluate import parse_grid, tune_lm
 
     grid_a = parse_grid(alphas, "--alphas", minimum=0.0)

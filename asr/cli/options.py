@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, cast
 
 import typer
 
@@ -91,7 +91,8 @@ def decoding_flags(command: Callable) -> Callable:
         decoding = DecodingFlags(**{name: kwargs.pop(name) for name in FLAGS})
         return command(decoding=decoding, **kwargs)
 
-    with_flags.__signature__ = signature.replace(parameters=params)  # what typer reads the options from
+    # what typer reads the options from; cast: typeshed's function types have no __signature__, inspect reads it
+    cast(Any, with_flags).__signature__ = signature.replace(parameters=params)
     return with_flags
 
 

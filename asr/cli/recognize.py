@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -20,6 +20,9 @@ from asr.cli.options import (
     recognizer,
 )
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID  # rich itself is imported when a bar is shown (start-up time)
+
 
 @app.command()
 @decoding_flags
@@ -33,7 +36,12 @@ def transcribe(
         Optional[Path],
         typer.Option("--output-dir", "-o", help="Write one FILE.<format> per input here instead of stdout"),
     ] = None,
-    nbest: Annotated[int, typer.Option("--nbest", help="Hypotheses in the JSON n-best list (beam)")] = 5,
+    nbest: Annotated[
+        Optional[int],
+        typer.Option(
+            "--nbest", min=1, help="Hypotheses in the JSON n-best list (selects the beam search; default 5 with it)"
+        ),
+    ] = None,
     batch_size: BatchSize = 8,
     decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
@@ -61,15 +69,27 @@ def transcribe(
     out = OutputWriter(format, output_dir, [name for name, _ in items])
     tagger = _slot_tagger(slots)
     rec, jobs = recognizer(model, decoding, int8, device, threads)
+    options = _call_options(rec, nbest, format, decoding.decoder)
     warp = 1.0
     if vtln:
         warp = rec.choose_warp(_first_seconds(items, 60.0))
         err.print(f"VTLN warp {warp:g} (chosen on the first 60 s of the inputs)", markup=False)
-    options = dict(batch_size=batch_size, nbest=nbest if format == "json" else 1, times=format != "text")
-    failed = _write_results(rec.transcribe_many, items, out, tagger, jobs=jobs, warp=warp, **options)
+    opts = dict(jobs=jobs, warp=warp, batch_size=batch_size, times=format != "text", options=options)
+    failed = _write_results(rec.transcribe_many, items, out, tagger, **opts)
     if failed:
         err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
         raise typer.Exit(1)
+
+
+def _call_options(rec, nbest: int | None, format: str, decoder: str | None):
+    """The decoding options of the call, checked before any audio is read: --nbest (selects the
+    beam search; refused with --decoder greedy), else 5 hypotheses in JSON when the beam runs."""
+    import dataclasses
+
+    options = rec.overrides(nbest=nbest, decoder=decoder if nbest else None)
+    if nbest is None and format == "json" and (options.decoder or rec.decode.decoder) == "beam":
+        options = dataclasses.replace(options, nbest=5)
+    return options
 
 
 def _write_results(transcribe_many, items, out, tagger, **options) -> int:
@@ -124,7 +144,7 @@ def _first_seconds(items: list[tuple[str, str | None]], seconds: float):
 class _long_audio_progress:
     """A progress bar on a terminal for files long enough to be cut into pieces; else nothing."""
 
-    def __enter__(self):
+    def __enter__(self) -> _long_audio_progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
@@ -137,7 +157,7 @@ class _long_audio_progress:
             disable=not err.is_terminal,
         )
         self.bar.__enter__()
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         return self
 
     def __call__(self, name: str, done: float, total: float) -> None:
@@ -172,7 +192,7 @@ def evaluate(
     ] = False,
 ) -> None:
     """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
-    from asr.data import read_data_dir, read_speakers
+    from asr.datadir import read_data_dir, read_speakers
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
@@ -189,7 +209,7 @@ def evaluate(
     rows, failed, rates = run(
         rec, utts, batch_size=batch_size, times=times, on_error=print_error, speakers=speakers, jobs=jobs
     )
-    if vtln:
+    if speakers is not None:  # --vtln
         chosen = sorted({(speakers.get(r["id"], r["id"]), r["warp"]) for r in rows if "warp" in r})
         shown = ", ".join(f"{spk} {warp:g}" for spk, warp in chosen[:8]) + (", ..." if len(chosen) > 8 else "")
         print(f"VTLN warps: {shown}")

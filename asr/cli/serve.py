@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from pathlib import Path
@@ -12,6 +13,22 @@ import typer
 from asr.cli.app import app
 from asr.cli.options import DecodingFlags, Device, Int8, SlotModel, decoding_flags, recognizer
 from asr.errors import UserError
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (port 0: a free one the system picks), not yet listening.
+    UserError for a port outside 0..65535, one in use, or an address this machine does not have."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port {port}: the port must be 1..65535, or 0 for any free one")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = "in use by another program: stop it, or choose another --port" if exc.errno == errno.EADDRINUSE else None
+        raise UserError(f"cannot listen on {host}:{port} ({why or exc.strerror or exc})") from None
+    return sock
 
 
 @app.command()
@@ -34,6 +51,7 @@ def serve(
     slots: SlotModel = None,
 ) -> None:
     """Serve MODEL: POST /v1/transcribe, websocket /v1/stream, a web page at /."""
+    sock = bound_socket(host, port)  # before the model loads: a port in use is said at once
     try:
         import uvicorn
 
@@ -57,12 +75,6 @@ def serve(
         queue=queue,
         idle_timeout=idle_timeout,
     )
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

@@ -35,7 +35,7 @@ def train_cmd(
 ) -> None:
     """Train a character-level slot tagger on DATA's text and slots tables."""
     from asr.config import load_slot_config
-    from asr.data import read_slot_data
+    from asr.datadir import read_slot_data
     from asr.slots import train_tagger
 
     cfg = load_slot_config(recipe, override or [])
@@ -79,7 +79,7 @@ def evaluate_cmd(
 ) -> None:
     """Slot F1 on DATA's reference transcripts (conlleval spans), and with --asr-model from its
     audio (slot values found in the recognized text against the reference's)."""
-    from asr.data import read_slot_data
+    from asr.datadir import read_slot_data
     from asr.slots import SlotTagger, slot_values, tag_f1, value_f1
 
     tagger = SlotTagger.load(model)
@@ -105,7 +105,7 @@ def evaluate_cmd(
 def _recognized(asr_model: Path, data: Path, batch_size: int, threads: int) -> dict[str, str]:
     """{utterance id: recognized text} of a data dir's readable utterances (greedy)."""
     from asr.cli.options import DecodingFlags, print_error, recognizer
-    from asr.data import read_data_dir
+    from asr.datadir import read_data_dir
     from asr.evaluate import evaluate as run
 
     rec, jobs = recognizer(asr_model, DecodingFlags(decoder="greedy"), False, "auto", threads)
@@ -120,7 +120,7 @@ def label_cmd(
     """Write the slots table of demo data dirs from their transcripts (for corpora that
     `asr prepare demo` wrote before it wrote slots)."""
     from asr.corpora.demo.grammar import travel_slots
-    from asr.data import read_texts, write_slots
+    from asr.datadir import read_texts, write_slots
 
     for d in data_dirs:
         texts = read_texts(d)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asr.errors import UserError, located
+
+if TYPE_CHECKING:
+    from asr.config import DataConfig, Recipe
 
 log = logging.getLogger("asr.train")
 
 
-def _missing(data) -> list[str]:
+def _missing(data: DataConfig) -> list[str]:
     """The recipe's train and dev data dirs that do not exist yet."""
     return [d for d in (data.train, data.dev) if not (Path(d) / "wav.scp").is_file()]
 
 
-def ensure_data(recipe) -> None:
+def ensure_data(recipe: Recipe) -> None:
     """Make sure the recipe's data dirs exist, preparing them from the corpus when it names one."""
     data = recipe.data
     if not _missing(data):

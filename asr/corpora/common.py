@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asr.data import Utterance, write_data_dir
+from asr.datadir import Utterance, write_data_dir
 from asr.vocab import normalize_text
 
 
@@ -70,8 +70,9 @@ def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | Non
             report.skip(e.id, e.path, "id empty or with spaces")
             continue
         # as written (on one line): the recipe's `text:` section normalizes it for training and scoring
-        utt = Utterance(e.id, e.path.resolve(), " ".join(e.text.split()), e.start, e.end)
-        if not normalize_text(utt.text):
+        text = " ".join(e.text.split())
+        utt = Utterance(e.id, e.path.resolve(), text, e.start, e.end)
+        if not normalize_text(text):
             report.skip(e.id, e.path, "empty transcript")
             continue
         seconds, why = utt.check()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from asr.corpora.common import Entry, Report, write_corpus
 from asr.errors import UserError
@@ -16,8 +18,8 @@ from asr.errors import UserError
 FORMATS = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".json": None}
 
 
-def _rows(path: Path):
-    """(line number, mapping) for each entry of the manifest."""
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, mapping) for each entry of the manifest (JSON's values: of any JSON type)."""
     sep = FORMATS.get(path.suffix.lower())
     if path.suffix.lower() not in FORMATS:
         raise UserError(f"{path}: expected a .csv, .tsv or .jsonl manifest")

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import importlib.util
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -76,7 +77,7 @@ def missing() -> str | None:
 
 
 @contextlib.contextmanager
-def _compat():
+def _compat() -> Iterator[None]:
     """librosa 0.10's and torch 2's signatures as ttskit 0.3.8 calls them, while it imports and loads."""
     import librosa.filters
     import librosa.util

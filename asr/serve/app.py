@@ -11,6 +11,7 @@ with Retry-After instead of waiting. Every bad input is a 4xx JSON {"error": one
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -27,11 +28,11 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.types import Message
 
 from asr.audio import open_audio
-from asr.decoding import Hotwords
-from asr.errors import AudioError
-from asr.recognizer import Recognizer
+from asr.errors import AudioError, UserError
+from asr.recognizer import DecodeOverrides, Recognizer
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
 from asr.slots import SlotTagger
 from asr.subtitles import to_srt, to_tsv, to_vtt
@@ -108,10 +109,17 @@ def _options(rec: Recognizer, params) -> dict:
     if ts not in ("true", "false", "1", "0"):
         raise ApiError(400, f"timestamps: expected true or false, got {ts!r}")
     out["times"] = ts in ("true", "1") or out["format"] in ("srt", "vtt")
-    out["nbest"] = _integer("nbest", params.get("nbest", "5" if out["format"] == "json" else "1"), 1, 100)
-    out["decode"], out["warning"] = _decode_options(
-        rec, params.get("decoder"), params.get("beam"), params.get("hotwords"), params.get("hotword_boost")
+    options = _decode_options(
+        rec,
+        params.get("decoder"),
+        params.get("beam"),
+        params.get("hotwords"),
+        params.get("hotword_boost"),
+        params.get("nbest"),
     )
+    if options.nbest is None and out["format"] == "json":  # the n-best list JSON shows when the beam runs
+        options = dataclasses.replace(options, nbest=5)
+    out["decode"], out["warning"] = options, options.warning
     return out
 
 
@@ -125,17 +133,14 @@ def _integer(name: str, value, low: int, high: int) -> int:
     return number
 
 
-def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None) -> tuple[dict, str | None]:
-    """decoder / beam / hotwords (a list, or one string with a phrase per line or comma) /
-    hotword_boost -> (decode_log_probs keyword arguments, a warning naming hotwords the model
-    cannot spell, or None); ApiError(400) for a bad value."""
-    out: dict = {}
-    if decoder is not None:
-        if decoder not in ("greedy", "beam"):
-            raise ApiError(400, f"decoder: expected greedy or beam, got {decoder!r}")
-        out["decoder"] = decoder
+def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None, nbest=None) -> DecodeOverrides:
+    """A request's decoder / beam / hotwords (a list, or one string with a phrase per line or
+    comma) / hotword_boost / nbest -> the recognizer's checked DecodeOverrides (the command
+    line's rules); ApiError(400) for a bad value or a contradiction."""
     if beam is not None:
-        out["beam"] = _integer("beam", beam, 1, 100)
+        beam = _integer("beam", beam, 1, 100)
+    if nbest is not None:
+        nbest = _integer("nbest", nbest, 1, 100)
     if boost is not None:
         try:
             boost = float(boost)
@@ -143,24 +148,18 @@ def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None) -> tup
             boost = float("nan")
         if not 0 <= boost <= 100:
             raise ApiError(400, f"hotword_boost: expected a number from 0 to 100, got {boost!r}")
-    warning = None
     if hotwords:
         if isinstance(hotwords, str):
             hotwords = hotwords.replace(",", "\n").splitlines()
         if not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords):
             raise ApiError(400, "hotwords: expected a list of phrases")
-        phrases = [h.strip() for h in hotwords if h.strip()]
-        if len(phrases) > MAX_HOTWORDS:
-            raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(phrases)}")
-        if phrases:
-            ids, warning = rec.hotword_ids(phrases)
-            if warning:
-                warning = f"hotwords: {warning}"
-            out["hotwords"] = Hotwords(ids, rec.decode.hotword_boost if boost is None else boost) if ids else None
-            out.setdefault("decoder", "beam")  # hotwords need the beam, as on the command line
-    elif boost is not None:
-        raise ApiError(400, "hotword_boost: give hotwords to boost")
-    return out, warning
+        hotwords = [h.strip() for h in hotwords if h.strip()]
+        if len(hotwords) > MAX_HOTWORDS:
+            raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(hotwords)}")
+    try:
+        return rec.overrides(decoder=decoder, beam=beam, nbest=nbest, hotwords=hotwords or None, hotword_boost=boost)
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -226,6 +225,7 @@ def _render(t: Transcript, fmt: str) -> Response:
     # a warning (hotwords the model cannot spell, a silent file) is in the JSON, and in a header
     headers = {"X-ASR-Warning": quote(t.warning, safe=" :;,()/")} if t.warning else None
     if fmt == "text":
+        assert t.text is not None  # a decoded transcript: failures are raised, not returned
         return PlainTextResponse(t.text + "\n", headers=headers)
     if fmt == "tsv":
         return PlainTextResponse(
@@ -363,9 +363,8 @@ async def _transcribe(
             io.BytesIO(data),
             name=name,
             times=opts["times"],
-            nbest=opts["nbest"],
             max_seconds=settings.max_seconds,
-            **opts["decode"],
+            options=opts["decode"],
         )
     except AudioError as exc:
         raise ApiError(400, str(exc)) from None
@@ -397,7 +396,7 @@ async def _ws_fail(ws: WebSocket, code: int, message: str) -> None:
         pass
 
 
-async def _receive(ws: WebSocket, timeout: float) -> dict:
+async def _receive(ws: WebSocket, timeout: float) -> Message:
     msg = await asyncio.wait_for(ws.receive(), timeout)
     if msg["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(msg.get("code", 1000))
@@ -412,6 +411,7 @@ START_KEYS |= {"nbest", "continuous_decoding"}
 def _wenet_nbest(t: Transcript, start: float, end: float, final: bool, n: int) -> str:
     """WeNet's result field: a JSON string of [{"sentence", "word_pieces" (finals: "word",
     "start", "end" in ms from the stream's start)}], best first, at most `n`."""
+    assert t.text is not None  # decode_waves always sets it
     sentences = [h.text for h in t.nbest[:n]] or [t.text]
     best: dict = {"sentence": sentences[0]}
     if final:
@@ -435,7 +435,6 @@ def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConf
         raise ApiError(400, f"start message: unknown key(s) {', '.join(unknown)}")
     if not isinstance(start.get("continuous_decoding", True), bool):
         raise ApiError(400, "start message: continuous_decoding: expected true or false")
-    start["nbest"] = _integer("start message: nbest", start.get("nbest", 1), 1, 100)
     try:
         cfg = StreamConfig(
             sample_rate=start.get("sample_rate", 16000),
@@ -456,9 +455,15 @@ async def _serve_stream(
     try:
         first = await _receive(ws, settings.idle_timeout)
         cfg, start = _start_config(first.get("text"), settings)
-        decode_opts, warning = _decode_options(
-            rec, start.get("decoder"), start.get("beam"), start.get("hotwords"), start.get("hotword_boost")
+        decode_opts = _decode_options(
+            rec,
+            start.get("decoder"),
+            start.get("beam"),
+            start.get("hotwords"),
+            start.get("hotword_boost"),
+            start.get("nbest"),
         )
+        warning = decode_opts.warning
     except ApiError as exc:
         await _ws_fail(ws, 1003 if "expected a start" in exc.message else 1008, exc.message)
         return
@@ -469,7 +474,7 @@ async def _serve_stream(
     await _Session(ws, rec, pool, Stream(cfg), start, decode_opts, tagger).run(settings.idle_timeout)
 
 
-def _end_signal(msg: dict) -> bool:
+def _end_signal(msg: Message) -> bool:
     try:
         return json.loads(msg.get("text") or "").get("signal") == "end"
     except (json.JSONDecodeError, AttributeError):
@@ -487,12 +492,13 @@ class _Session:
         pool: Pool,
         stream: Stream,
         start: dict,
-        decode_opts: dict,
+        decode_opts: DecodeOverrides,
         tagger: SlotTagger | None = None,
     ):
         self.ws, self.rec, self.pool, self.stream, self.decode_opts = ws, rec, pool, stream, decode_opts
         self.tagger = tagger
-        self.n, self.continuous = start["nbest"], start.get("continuous_decoding", True)
+        self.n, self.continuous = decode_opts.nbest or 1, start.get("continuous_decoding", True)
+        self.partial_opts = dataclasses.replace(decode_opts, nbest=None)
 
     async def run(self, idle_timeout: float) -> None:
         while True:
@@ -528,9 +534,8 @@ class _Session:
                 self.rec.decode_waves,
                 [piece.audio],
                 times=final,
-                nbest=n if final else 1,
+                options=self.decode_opts if final else self.partial_opts,
                 wait=final,
-                **self.decode_opts,
             )
         except Busy:
             return  # a partial can be skipped when the server is busy; the next one comes

@@ -17,11 +17,13 @@ from asr.corpora.demo.plan import plan
 from asr.corpora.demo.render import render
 from asr.corpora.demo.world import import_pyworld
 from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, yanyu_ready
-from asr.data import Utterance, write_data_dir, write_slots
+from asr.datadir import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
 
 
-def _yanyu_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, notice) -> str | None:
+def _yanyu_voice(
+    out_dir: Path, share: float, yanyu_dir: str | Path | None, notice: Callable[[str], None]
+) -> str | None:
     """yanyu's recordings folder (the human dev voice; fetched when not given), or None when it
     is not wanted or cannot be had (`notice` says why)."""
     if share > 0 and yanyu_dir is None:
@@ -34,7 +36,7 @@ def _yanyu_voice(out_dir: Path, share: float, yanyu_dir: str | Path | None, noti
     return str(Path(yanyu_dir).resolve()) if yanyu_dir and share > 0 else None
 
 
-def _available(mix: DemoMix, human: bool, notice) -> DemoMix:
+def _available(mix: DemoMix, human: bool, notice: Callable[[str], None]) -> DemoMix:
     """`mix` with the WORLD, ttskit and MBROLA shares 0 where their package is missing (`notice`
     says so) and WORLD's 0 without the human voice."""
     world_share, tts_share, mbrola_share = (mix.world_share if human else 0.0), mix.tts_share, mix.mbrola_share

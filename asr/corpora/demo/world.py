@@ -84,7 +84,9 @@ def world_resynthesize(
     return out
 
 
-def random_speaker(text: str, voice: str, rng: np.random.Generator, yanyu_dir: str | None = None):
+def random_speaker(
+    text: str, voice: str, rng: np.random.Generator, yanyu_dir: str | None = None
+) -> list[tuple[np.ndarray, int]]:
     """world_resynthesize as a random speaker of SPEAKER_KINDS (tone range scaled by 0.8-1.25)."""
     shares = np.array([w for w, _, _ in SPEAKER_KINDS.values()])
     _, f0_range, tract_range = list(SPEAKER_KINDS.values())[rng.choice(len(shares), p=shares / shares.sum())]
