@@ -273,7 +273,7 @@ def irnn(input_size: int, hidden: int, scale: float) -> nn.RNN:
     identity below 1 for tasks with shorter dependencies; speech at 33 Hz is one: with 1.0 a
     3-layer stack's activations here reach ~10^4 after 2 s of noise input, with 0.5 (the
     default) ~0.3. ReLU states are unbounded, so it wants gradient clipping and a learning rate
-    no higher than the LSTM's (see README, "Which recurrent cell?")."""
+    no higher than the LSTM's (see experiments/cells.md)."""
     rnn = nn.RNN(input_size, hidden, nonlinearity="relu", batch_first=True)
     with torch.no_grad():
         rnn.get_parameter("weight_hh_l0").copy_(scale * torch.eye(hidden))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +20,9 @@ from asr.vocab import TextConfig, Vocab, mixed_tokens, normalize_text
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
+    from asr.datadir import Utterance
     from asr.model import CTCModel
+    from asr.recognizer import Recognizer
     from asr.transcript import Transcript
 
 
@@ -86,8 +88,8 @@ def error_rates(refs: list[str], hyps: list[str], text: TextConfig = TextConfig(
 
 
 def evaluate(
-    rec,
-    utts,
+    rec: Recognizer,
+    utts: Sequence[Utterance],
     batch_size: int = 8,
     times: bool = False,
     on_error: Callable[[str, str], None] | None = None,
@@ -107,6 +109,7 @@ def evaluate(
     """
     from asr.transcribe import Clip, read_waves
 
+    options = rec.overrides(**decoding)  # checked before any audio is read
     rows, failed, warps, total = [], {}, {}, ErrorCounts(text=rec.vocab.text)
     groups: dict[str, list[int]] = {}
     for i, u in enumerate(utts):
@@ -117,7 +120,9 @@ def evaluate(
         if speakers is not None:  # one waveform in memory at a time
             warp = rec.choose_warp(wave for _, wave in read_waves(sources))
             warps.update({utts[i].id: warp for i in members})
-        decoded = rec.transcribe_many(sources, batch_size=batch_size, times=times, jobs=jobs, warp=warp, **decoding)
+        decoded = rec.transcribe_many(
+            sources, batch_size=batch_size, times=times, jobs=jobs, warp=warp, options=options
+        )
         results.update(zip(members, decoded))
     for i, u in enumerate(utts):
         result = results[i]  # every utterance is in one group
@@ -127,24 +132,27 @@ def evaluate(
                 on_error(u.id, result.error)
         else:
             assert result.text is not None  # a transcript without an error has its text
-            counts = ErrorCounts(text=rec.vocab.text).add([u.text], [result.text])
+            counts = ErrorCounts(text=rec.vocab.text).add([u.text or ""], [result.text])
             total.merge(counts)
-            rows.append(
-                {
-                    "id": u.id,
-                    "ref": u.text,
-                    "hyp": result.text,
-                    "char_errors": counts.char_errors,
-                    "ref_chars": counts.chars,
-                    "word_errors": counts.word_errors,
-                    "ref_words": counts.words,
-                    "mixed_errors": counts.mixed_errors,
-                    "ref_mixed": counts.mixed,
-                    **({"warp": warps[u.id]} if u.id in warps else {}),
-                    **({"chars": [c.to_json() for c in result.chars]} if times else {}),
-                }
-            )
+            rows.append(_row(u, result, counts, warps.get(u.id), times))
     return rows, failed, total.rates()
+
+
+def _row(u: Utterance, result: Transcript, counts: ErrorCounts, warp: float | None, times: bool) -> dict:
+    """One utterance's line of the report."""
+    return {
+        "id": u.id,
+        "ref": u.text,
+        "hyp": result.text,
+        "char_errors": counts.char_errors,
+        "ref_chars": counts.chars,
+        "word_errors": counts.word_errors,
+        "ref_words": counts.words,
+        "mixed_errors": counts.mixed_errors,
+        "ref_mixed": counts.mixed,
+        **({"warp": warp} if warp is not None else {}),
+        **({"chars": [c.to_json() for c in result.chars]} if times else {}),
+    }
 
 
 def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], failed: dict[str, str]) -> None:
@@ -177,8 +185,8 @@ def parse_grid(values: str, name: str, minimum: float | None = None) -> list[flo
 
 
 def tune_lm(
-    rec,
-    utts,
+    rec: Recognizer,
+    utts: Sequence[Utterance],
     alphas: Iterable[float],
     betas: Iterable[float],
     batch_size: int = 16,
@@ -208,7 +216,7 @@ def tune_lm(
         feats = [rec.features(w) for _, w in loaded]
         log_probs, out_lens = rec.log_probs(feats)
         for point, opts in options.items():
-            counts[point].add(refs, [r.text for r in rec.decode_log_probs(log_probs, out_lens, options=opts)])
+            counts[point].add(refs, [r.text or "" for r in rec.decode_log_probs(log_probs, out_lens, options=opts)])
         del log_probs, out_lens  # freed before the next batch's are computed
     if not any(c.chars for c in counts.values()):
         raise UserError("lm tune: no readable dev utterance with a transcript to score")

@@ -17,7 +17,7 @@ class ModelConfig:
     layers: int = 4
     dropout: float = 0.2
     stack: int = 3  # frames stacked into one recurrent step: 100 Hz in, 100/stack Hz out
-    cell: str = "lstm"  # see asr/cells.py and README, "Which recurrent cell?"
+    cell: str = "lstm"  # see asr/cells.py and experiments/cells.md
     clockwork_modules: int = 4  # clockwork: groups of hidden/modules units, periods 1, 2, 4, ...
     scrn_context: int = 0  # scrn: slow context units out of hidden (0: hidden // 4)
     scrn_alpha: float = 0.95  # scrn: the context state's fixed decay

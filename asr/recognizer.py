@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +29,8 @@ from asr.vocab import SPACE
 VTLN_WARPS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25)
 # decoding settings a call may change (Recognizer.overrides); the LM and the hotwords file are the recognizer's
 SEARCH = ("decoder", "beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip")
-BEAM_ONLY = ("beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip", "nbest", "hotwords")
+# search settings only the beam search reads: asking for one selects it (greedy and one: refused)
+BEAM_ONLY = ("beam", "alpha", "beta", "token_min_logp", "prune_topk", "blank_skip")
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,12 @@ def resolve_decoding(
     dataclasses.replace(base, **flags)  # each value's own check first (a number where one belongs, ...)
     for asked in (settings, flags):  # a file's settings, then the flags: each must hold together
         wants = [k for k in ("lm", "hotwords") if asked.get(k)] + (["hotwords"] if asked is flags and phrases else [])
-        wants += [k for k in ("beam", "alpha", "beta") if asked is flags and k in flags]
+        wants += [k for k in BEAM_ONLY if asked is flags and k in flags]
         if asked.get("decoder") == "greedy" and wants:
             raise UserError(f"{', '.join(wants)}: only the beam search uses it; drop it or use the beam decoder")
     settings.update(flags)
-    if (flags.get("lm") or flags.get("hotwords") or phrases or "beam" in flags) and "decoder" not in flags:
-        settings["decoder"] = "beam"  # only the beam search uses an LM, hotwords or a beam width
+    if (flags.get("lm") or flags.get("hotwords") or phrases or set(BEAM_ONLY) & set(flags)) and "decoder" not in flags:
+        settings["decoder"] = "beam"  # only the beam search uses an LM, hotwords or its search settings
     elif (settings.get("lm") or settings.get("hotwords")) and "decoder" not in settings:
         settings["decoder"] = "beam"
     weights = [k for k in ("alpha", "beta") if k in flags]
@@ -265,7 +266,9 @@ class Recognizer:
             raise UserError(
                 f"{' and '.join(weights)} weigh an LM, and this recognizer has none (give lm= when loading it)"
             )
-        dataclasses.replace(self.decode, **given)  # the values' own checks (decoder name, beam >= 1, finite)
+        settings = dataclasses.replace(self.decode, **given)  # the values' own checks (decoder name, beam >= 1, ...)
+        if settings.decoder == "beam":
+            self._beam()  # the LM and hotwords files read now: their errors before any audio, once per process
         made, warning = self._call_hotwords(hotwords, hotword_boost)
         return DecodeOverrides(**given, nbest=nbest, hotwords=made, warning=warning)
 
@@ -342,11 +345,11 @@ class Recognizer:
         feats = [self.features(torch.as_tensor(w), warp) for w in waves]
         return self.decode_log_probs(*self.log_probs(feats), times=times, options=options)
 
-    def transcribe(self, source: str | Path | BinaryIO | bytes | np.ndarray | torch.Tensor, **options) -> Transcript:
+    def transcribe(self, source: long_audio.Source, **options) -> Transcript:
         """One file, standard input ("-"), an open binary file, a file's bytes or an array of
         samples, of any length: asr.transcribe.transcribe (its docstring lists the options)."""
         return long_audio.transcribe(self, source, **options)
 
-    def transcribe_many(self, sources: Iterable[str | Path], **options) -> Iterator[Transcript]:
+    def transcribe_many(self, sources: Iterable[str | Path | long_audio.Clip], **options) -> Iterator[Transcript]:
         """Many files, results in the order given: asr.transcribe.transcribe_many (options there)."""
         return long_audio.transcribe_many(self, sources, **options)

@@ -116,8 +116,11 @@ class OutputWriter:
             raise UserError(
                 f"--format {fmt} with {len(names)} inputs: give --output-dir to get one subtitle file per input"
             )
-        if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
-            raise UserError(f"--output-dir {output_dir}: is a file, not a folder; give a folder to write into")
+        for folder in [output_dir, *output_dir.parents] if output_dir is not None else []:
+            if folder.exists() and not folder.is_dir():
+                raise UserError(
+                    f"--output-dir {output_dir}: {folder} is a file, not a folder; give a folder to write into"
+                )
         self.fmt, self.output_dir, self.stems = fmt, output_dir, output_stems(names)
         self.header = "path\tstart\tend\ttext\n" if fmt == "tsv" and output_dir is None else ""
 

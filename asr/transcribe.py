@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,12 @@ def _options(rec: Recognizer, options: DecodeOverrides | None, decoding: dict) -
     """The call's decoding options, checked before any audio is read."""
     if options is not None and decoding:
         raise UserError(f"give decoding options as `options` or as keywords ({', '.join(decoding)}), not both")
-    return options if options is not None else rec.overrides(**decoding)
+    if options is not None:
+        return options
+    made = rec.overrides(**decoding)
+    if made.warning:  # hotwords the model cannot spell: said once, as load_model says its own
+        warnings.warn(made.warning, UserWarning, stacklevel=3)
+    return made
 
 
 def transcribe(

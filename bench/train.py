@@ -1,7 +1,6 @@
 """Training throughput: fixed-count padded batches vs length-bucketed batches, same model.
 
     make bench-train     # CPU, demo corpus (make demo-data first); add --device cuda on a GPU
-
 Valid frames/s counts only real (unpadded) 100 Hz feature frames pushed through forward,
 backward and the optimizer step, so padding shows up as lost throughput.
 """

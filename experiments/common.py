@@ -44,9 +44,10 @@ def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
 def transcribed(rec, data: Path) -> list[tuple[str, str]]:
     """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
     from asr.datadir import read_data_dir
+    from asr.transcribe import Clip
 
     utts = read_data_dir(data)
-    hyps = rec.transcribe_many([str(u.path) for u in utts])
+    hyps = rec.transcribe_many([Clip(str(u.path), u.start, u.end) for u in utts])
     return [(u.text, h.text or "") for u, h in zip(utts, hyps)]
 
 

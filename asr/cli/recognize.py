@@ -39,7 +39,9 @@ def transcribe(
     nbest: Annotated[
         Optional[int],
         typer.Option(
-            "--nbest", min=1, help="Hypotheses in the JSON n-best list (selects the beam search; default 5 with it)"
+            "--nbest",
+            min=1,
+            help="Hypotheses in the JSON n-best list (N > 1 selects the beam search; default 5 with it)",
         ),
     ] = None,
     batch_size: BatchSize = 8,
@@ -124,8 +126,9 @@ def _slot_tagger(path: Path | None):
 def _first_seconds(items: list[tuple[str, str | None]], seconds: float):
     """Waveforms of the readable inputs, in order, until `seconds` of audio (standard input and
     unreadable files are left out: their errors come when they are transcribed)."""
-    from asr.audio import SAMPLE_RATE, load_audio
+    from asr.audio import SAMPLE_RATE
     from asr.errors import AudioError
+    from asr.transcribe import Clip, read_whole
 
     left = int(seconds * SAMPLE_RATE)  # samples still wanted
     for name, error in items:
@@ -134,7 +137,7 @@ def _first_seconds(items: list[tuple[str, str | None]], seconds: float):
         if error or name == "-":
             continue
         try:
-            wave = load_audio(name, end=left / SAMPLE_RATE)  # reads no further than it needs
+            _, wave, _, _ = read_whole(Clip(name, end=left / SAMPLE_RATE))  # reads no further than it needs
         except AudioError:
             continue
         left -= len(wave)

@@ -3,7 +3,7 @@
     app = create_app(recognizer, ServeSettings(token="..."))
 
 HTTP: POST /v1/transcribe, GET /v1/model, GET /healthz; websocket /v1/stream (the protocol is in
-README.md, "Serving"); the web page at / (static files, no build step). Decoding runs in a
+docs/serving.md); the web page at / (static files, no build step). Decoding runs in a
 bounded thread pool off the event loop; when the pool and its queue are full, a request gets 503
 with Retry-After instead of waiting. Every bad input is a 4xx JSON {"error": one line}.
 """
@@ -451,7 +451,7 @@ def _start_config(text: str | None, settings: ServeSettings) -> tuple[StreamConf
 async def _serve_stream(
     ws: WebSocket, rec: Recognizer, pool: Pool, settings: ServeSettings, tagger: SlotTagger | None
 ) -> None:
-    """One streaming session (protocol in README.md): start message, audio, end message."""
+    """One streaming session (protocol in docs/serving.md): start message, audio, end message."""
     try:
         first = await _receive(ws, settings.idle_timeout)
         cfg, start = _start_config(first.get("text"), settings)

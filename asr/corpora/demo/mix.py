@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from asr.errors import UserError
+from asr.errors import check_range
 
 # The held-out human voice (gcin-voice speaker 5) reads only the test_unheard split and is never
 # a share of anything here: it is not a setting.
@@ -32,13 +32,10 @@ class DemoMix:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name.endswith("_share") and not 0.0 <= value <= 1.0:
-                raise UserError(f"demo corpus: {f.name} must be within 0..1, not {value}")
-        if not 0 <= self.random_voices <= MAX_RANDOM_VOICES:
-            raise UserError(
-                f"demo corpus: random_voices must be within 0..{MAX_RANDOM_VOICES} (espeak-ng lists at most 349 voices)"
-            )
+            if f.name.endswith("_share"):
+                check_range(f.name, getattr(self, f.name), "[0, 1]")
+        why = "espeak-ng lists at most 349 voices"
+        check_range("random_voices", self.random_voices, f"[0, {MAX_RANDOM_VOICES}]", whole=True, why=why)
 
     def describe(self, name: str) -> str:
         """The line of this class's docstring that explains field `name` (the CLI's help text)."""

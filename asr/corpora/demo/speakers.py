@@ -30,4 +30,4 @@ def human_voice(voice: str) -> str | None:
     """The voice of asr.corpora.syllables a job's voice reads with ("gcin3w" -> "gcin3", "yanyuw"
     -> "yanyu"), or None for a synthetic voice. Rendering and recordings() both ask it, so they
     cannot disagree."""
-    return voice.rstrip(WORLD_SUFFIX) if voice.startswith(("gcin", DEV_HUMAN_VOICE)) else None
+    return voice.removesuffix(WORLD_SUFFIX) if voice.startswith(("gcin", DEV_HUMAN_VOICE)) else None
