@@ -58,6 +58,29 @@ class DecodeOverrides:
 NO_OVERRIDES = DecodeOverrides()
 
 
+def beam_rule(asks: Sequence[str], decoder: str | None, weights: Sequence[str], has_lm: bool) -> str | None:
+    """The command line's one rule for a set of decoding settings given together: `asks`, the
+    names of what only the beam search uses, select it when no `decoder` is given (the decoder
+    they leave is returned, None for none); with decoder="greedy" they are refused, and so are LM
+    `weights` (alpha, beta) without an LM (UserError)."""
+    if decoder == "greedy" and asks:
+        raise UserError(f"{', '.join(asks)}: only the beam search uses it; drop it or use the beam decoder")
+    if weights and not has_lm:
+        raise UserError(f"{' and '.join(weights)} weigh an LM, and there is none: give one (lm / --lm) or drop them")
+    return "beam" if asks and decoder is None else decoder
+
+
+def hotword_phrases(value: str | Iterable[str]) -> list[str]:
+    """Hotword phrases given as a list, or as one string with a phrase per line or comma: each
+    stripped, the empty ones dropped. UserError for anything else."""
+    if isinstance(value, str):
+        value = value.replace(",", "\n").splitlines()
+    phrases: list[object] = list(value) if isinstance(value, Iterable) else [value]
+    if not all(isinstance(h, str) for h in phrases):
+        raise UserError("hotwords: expected a list of phrases")
+    return [h.strip() for h in phrases if isinstance(h, str) and h.strip()]
+
+
 def resolve_decoding(
     base: DecodeConfig, decode_file: str | Path | None = None, **given
 ) -> tuple[DecodeConfig, Sequence[str] | None]:
@@ -79,19 +102,16 @@ def resolve_decoding(
     flags: dict[str, Any] = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
     phrases: Sequence[str] | None = flags.pop("hotwords") if isinstance(flags.get("hotwords"), (list, tuple)) else None
     dataclasses.replace(base, **flags)  # each value's own check first (a number where one belongs, ...)
-    for asked in (settings, flags):  # a file's settings, then the flags: each must hold together
-        wants = [k for k in ("lm", "hotwords") if asked.get(k)] + (["hotwords"] if asked is flags and phrases else [])
-        wants += [k for k in BEAM_ONLY if asked is flags and k in flags]
-        if asked.get("decoder") == "greedy" and wants:
-            raise UserError(f"{', '.join(wants)}: only the beam search uses it; drop it or use the beam decoder")
-    settings.update(flags)
-    if (flags.get("lm") or flags.get("hotwords") or phrases or set(BEAM_ONLY) & set(flags)) and "decoder" not in flags:
-        settings["decoder"] = "beam"  # only the beam search uses an LM, hotwords or its search settings
-    elif (settings.get("lm") or settings.get("hotwords")) and "decoder" not in settings:
-        settings["decoder"] = "beam"
+    # a file's settings, then the flags: each must hold together; the flags' decoder comes first
+    from_file = beam_rule([k for k in ("lm", "hotwords") if settings.get(k)], settings.get("decoder"), [], True)
+    asks = [k for k in ("lm", "hotwords") if flags.get(k)] + (["hotwords"] if phrases else [])
+    asks += [k for k in BEAM_ONLY if k in flags]
     weights = [k for k in ("alpha", "beta") if k in flags]
-    if weights and not settings.get("lm", base.lm):
-        raise UserError(f"{' and '.join(weights)} weigh an LM: give one (lm / --lm) or drop them")
+    has_lm = bool(flags.get("lm") or settings.get("lm", base.lm))
+    decoder = beam_rule(asks, flags.get("decoder"), weights, has_lm) or from_file
+    settings.update(flags)
+    if decoder:
+        settings["decoder"] = decoder
     return dataclasses.replace(base, **settings), phrases
 
 
@@ -255,17 +275,12 @@ class Recognizer:
         given = {k: v for k, v in search.items() if v is not None}
         if nbest is not None and (isinstance(nbest, bool) or not isinstance(nbest, int) or nbest < 1):
             raise UserError(f"nbest: expected a whole number >= 1, got {nbest!r}")
-        beam_asks = [k for k in BEAM_ONLY if given.get(k) is not None] + (["nbest"] if nbest and nbest > 1 else [])
-        beam_asks += ["hotwords"] if hotwords else []
-        if given.get("decoder") == "greedy" and beam_asks:
-            raise UserError(f"{', '.join(beam_asks)}: only the beam search uses it; drop it or use the beam decoder")
-        if beam_asks and "decoder" not in given:
-            given["decoder"] = "beam"
+        asks = [k for k in BEAM_ONLY if k in given] + (["nbest"] if nbest and nbest > 1 else [])
+        asks += ["hotwords"] if hotwords else []
         weights = [k for k in ("alpha", "beta") if k in given]
-        if weights and not self.decode.lm:
-            raise UserError(
-                f"{' and '.join(weights)} weigh an LM, and this recognizer has none (give lm= when loading it)"
-            )
+        decoder = beam_rule(asks, given.get("decoder"), weights, bool(self.decode.lm))
+        if decoder:
+            given["decoder"] = decoder
         settings = dataclasses.replace(self.decode, **given)  # the values' own checks (decoder name, beam >= 1, ...)
         if settings.decoder == "beam":
             self._beam()  # the LM and hotwords files read now: their errors before any audio, once per process
@@ -281,11 +296,7 @@ class Recognizer:
             raise UserError(f"hotword_boost: expected a number >= 0, got {boost!r}")
         if not hotwords:
             return None, None
-        if isinstance(hotwords, str):
-            hotwords = hotwords.replace(",", "\n").splitlines()
-        if not all(isinstance(h, str) for h in hotwords):
-            raise UserError("hotwords: expected a list of phrases")
-        ids, warning = self.hotword_ids([h.strip() for h in hotwords if h.strip()])
+        ids, warning = self.hotword_ids(hotword_phrases(hotwords))
         made = Hotwords(ids, self.decode.hotword_boost if boost is None else float(boost)) if ids else None
         return made, f"hotwords: {warning}" if warning else None
 

@@ -188,10 +188,15 @@ def transcribe(
     return out
 
 
+def _name(source: str | Clip) -> str:
+    """An input's name in results and messages: its file's path."""
+    return source.path if isinstance(source, Clip) else str(source)
+
+
 def read_whole(source: str | Clip) -> tuple[str, torch.Tensor, float, str | None]:
     """A short input read whole and checked: (name, 16 kHz wave, peak, warning: digital silence).
     AudioError when it cannot be read or is shorter than one frame."""
-    name = source.path if isinstance(source, Clip) else str(source)
+    name = _name(source)
     clip = source if isinstance(source, Clip) else Clip(name)
     wave = load_audio(clip.path, start=clip.start, end=clip.end)
     peak = float(wave.abs().max())
@@ -223,7 +228,7 @@ def _files(rec: Recognizer, task: tuple[list[tuple[int, str | Clip]], bool, floa
         try:
             name, wave, peak, silent = read_whole(source)
         except AudioError as exc:
-            out.append((i, Transcript(str(getattr(source, "path", source)), error=str(exc))))
+            out.append((i, Transcript(_name(source), error=str(exc))))
             continue
         if silent:
             out.append((i, _whole(rec, name, len(wave), None, silent)))
@@ -307,7 +312,7 @@ def _many(rec: Recognizer, items: list, batch_size, progress, times, jobs, windo
         for results in pool.map(_files, ((b, times, warp, opts) for b in batches)):
             done.update(results)
             while nxt < len(items) and (items[nxt][1] is not None or nxt in done):
-                yield done.pop(nxt) if nxt in done else Transcript(str(items[nxt][0]), error=items[nxt][1])
+                yield done.pop(nxt) if nxt in done else Transcript(_name(items[nxt][0]), error=items[nxt][1])
                 nxt += 1
     for i in range(nxt, len(items)):  # long inputs, standard input: here, each as it comes
         yield (
@@ -320,7 +325,7 @@ def _many(rec: Recognizer, items: list, batch_size, progress, times, jobs, windo
 def _long(rec: Recognizer, item, total: float, progress, times, batch_size, jobs, warp, opts) -> Transcript:
     """One input of transcribe_many decoded piece by piece (or its error)."""
     source, err = item
-    name = source.path if isinstance(source, Clip) else str(source)
+    name = _name(source)
     if err is not None:
         return Transcript(name, error=err)
     cb = (lambda s: progress(name, s, total)) if progress else None

@@ -32,7 +32,7 @@ from starlette.types import Message
 
 from asr.audio import open_audio
 from asr.errors import AudioError, UserError
-from asr.recognizer import DecodeOverrides, Recognizer
+from asr.recognizer import DecodeOverrides, Recognizer, hotword_phrases
 from asr.serve.stream import MAX_RATE, MIN_RATE, Piece, Stream, StreamConfig
 from asr.slots import SlotTagger
 from asr.subtitles import to_srt, to_tsv, to_vtt
@@ -148,15 +148,13 @@ def _decode_options(rec: Recognizer, decoder, beam, hotwords, boost=None, nbest=
             boost = float("nan")
         if not 0 <= boost <= 100:
             raise ApiError(400, f"hotword_boost: expected a number from 0 to 100, got {boost!r}")
-    if hotwords:
-        if isinstance(hotwords, str):
-            hotwords = hotwords.replace(",", "\n").splitlines()
-        if not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords):
-            raise ApiError(400, "hotwords: expected a list of phrases")
-        hotwords = [h.strip() for h in hotwords if h.strip()]
-        if len(hotwords) > MAX_HOTWORDS:
-            raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(hotwords)}")
     try:
+        if hotwords:  # a JSON list, or a query string (phrases by line or comma), nothing else
+            if not isinstance(hotwords, (str, list)):
+                raise ApiError(400, "hotwords: expected a list of phrases")
+            hotwords = hotword_phrases(hotwords)
+        if hotwords and len(hotwords) > MAX_HOTWORDS:
+            raise ApiError(400, f"hotwords: at most {MAX_HOTWORDS} phrases, got {len(hotwords)}")
         return rec.overrides(decoder=decoder, beam=beam, nbest=nbest, hotwords=hotwords or None, hotword_boost=boost)
     except UserError as exc:
         raise ApiError(400, str(exc)) from None
