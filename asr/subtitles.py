@@ -105,6 +105,12 @@ def output_stems(names: list[str]) -> dict[str, str]:
 FORMATS = ("text", "json", "tsv", "srt", "vtt")
 
 
+def plain_text(t: Transcript) -> str:
+    """The text format's line: the transcript, then (with a slot tagger) its slots as slot=value."""
+    slots = "" if t.slots is None else "\t" + " ".join(f"{s.slot}={s.text}" for s in t.slots)
+    return (t.text or "") + slots + "\n"
+
+
 class OutputWriter:
     """Writes each Transcript in one format to standard output, or to DIR/<stem>.<ext> per input
     (stems from output_stems, so inputs with the same stem do not overwrite each other)."""
@@ -126,9 +132,7 @@ class OutputWriter:
 
     def render(self, t: Transcript) -> str:
         if self.fmt == "text":
-            slots = "" if t.slots is None else "\t" + " ".join(f"{s.slot}={s.text}" for s in t.slots)
-            text = t.text or ""
-            return (f"{t.path}\t{text}" if self.output_dir is None else text) + slots + "\n"
+            return (f"{t.path}\t" if self.output_dir is None else "") + plain_text(t)
         if self.fmt == "json":
             return json.dumps(t.to_json(), ensure_ascii=False) + "\n"
         return {"tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[self.fmt](t)

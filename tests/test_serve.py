@@ -19,7 +19,8 @@ import websockets
 from asr.audio import load_audio
 from asr.errors import AudioError
 from asr.recognizer import Recognizer
-from asr.serve.app import Busy, Pool
+from asr.serve.errors import Busy
+from asr.serve.pool import Pool
 from asr.serve.stream import Stream, StreamConfig
 from conftest import SAMPLES, run_asr, start_server
 
@@ -126,6 +127,37 @@ def test_subtitles_of_a_result_are_the_apis_subtitles(client):
         assert rendered.status_code == 200 and rendered.text == post(format=fmt).text
     bad = client.post("/v1/subtitles", json={"chars": "nope"})
     assert bad.status_code == 400 and "chars" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "chars, duration, words",
+    [
+        ([{"char": "好", "start": 5.0, "end": 1.0}], None, "before it starts"),
+        ([{"char": "好", "start": 1.0, "end": 1.2}, {"char": "棒", "start": 0.5, "end": 0.7}], None, "before the one"),
+        ([{"char": "好", "start": 1.0, "end": 3.0}], 2.0, "after the duration"),
+        ([{"char": "", "start": 1.0, "end": 3.0}], None, "char"),
+        ([{"char": "好", "start": -1.0, "end": 3.0}], None, "start"),
+    ],
+)
+def test_subtitles_refuse_times_that_cannot_be(client, chars, duration, words):
+    r = client.post("/v1/subtitles", json={"chars": chars, "duration": duration})
+    assert r.status_code == 400 and words in r.json()["error"], r.text
+    assert "\n" not in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"alpha": "0.5"}, "there is none"),
+        ({"beta": "1"}, "there is none"),
+        ({"alpha": "11"}, "alpha"),
+        ({"alpha": "nan"}, "alpha"),
+        ({"decoder": "greedy", "beam": "4"}, "only the beam search"),
+    ],
+)
+def test_lm_weights_and_contradictions_are_a_400(client, params, words):
+    r = client.post("/v1/transcribe", params=params, content=SAMPLE.read_bytes(), headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 400 and words in r.json()["error"], r.text
 
 
 def test_serve_takes_the_lm_weights(tiny_model, tmp_path):
@@ -288,19 +320,21 @@ def test_stream_float32_at_another_rate_segments_at_pauses(server):
 
 
 @pytest.mark.parametrize(
-    "first, words",
-    [
-        (b"\0\0\0\0", "expected a start message"),
-        ("not json", "expected a start message"),
-        ('{"signal": "start", "sample_rate": 1}', "sample_rate"),
-        ('{"signal": "start", "sample_rate": 16000, "format": "mp3"}', "format"),
-        ('{"signal": "start", "sample_rate": 16000, "path": "/etc/passwd"}', "unknown key"),
-        ('{"signal": "start", "beam": 0}', "beam"),
-        ('{"signal": "start", "continuous_decoding": "yes"}', "continuous_decoding"),
-        ('{"signal": "start", "nbest": 0}', "nbest"),
+    "first, words, code",
+    [  # the close code of each kind of error is the protocol: 1003 not a start message, 1008 a bad setting
+        (b"\0\0\0\0", "expected a start message", 1003),
+        ("not json", "expected a start message", 1003),
+        ('{"signal": "start", "sample_rate": 1}', "sample_rate", 1008),
+        ('{"signal": "start", "sample_rate": 16000, "format": "mp3"}', "format", 1008),
+        ('{"signal": "start", "sample_rate": 16000, "path": "/etc/passwd"}', "unknown key", 1008),
+        ('{"signal": "start", "beam": 0}', "beam", 1008),
+        ('{"signal": "start", "continuous_decoding": "yes"}', "continuous_decoding", 1008),
+        ('{"signal": "start", "nbest": 0}', "nbest", 1008),
+        ('{"signal": "start", "alpha": 0.5}', "there is none", 1008),
+        ('{"signal": "start", "beam": "4"}', "beam", 1008),
     ],
 )
-def test_stream_bad_start_is_an_error_message_then_close(server, client, first, words):
+def test_stream_bad_start_is_an_error_message_then_close(server, client, first, words, code):
     async def scenario():
         async with websockets.connect(ws_url(server)) as ws:
             await ws.send(first)
@@ -309,14 +343,16 @@ def test_stream_bad_start_is_an_error_message_then_close(server, client, first, 
                 await ws.recv()
             return msg, ws.close_code
 
-    msg, code = asyncio.run(scenario())
-    assert msg["type"] == "error" and msg["status"] == "failed" and words in msg["message"] and code in (1003, 1008)
+    msg, closed = asyncio.run(scenario())
+    assert msg["type"] == "error" and msg["status"] == "failed" and words in msg["message"], msg
+    assert closed == code
     assert client.get("/healthz").json()["status"] == "ok"
 
 
 def test_stream_errors_token_idle_and_bad_chunks(server):
-    async def first_error(url: str, *sends) -> dict:
-        """The server's error message; it may close while we still send (then sending stops)."""
+    async def first_error(url: str, *sends) -> tuple[str, int | None]:
+        """The server's error message and close code; it may close while we still send (then sending stops)."""
+        message = ""
         async with websockets.connect(url) as ws:
             try:
                 for s in sends:
@@ -326,19 +362,24 @@ def test_stream_errors_token_idle_and_bad_chunks(server):
             try:
                 async for m in ws:
                     if json.loads(m)["type"] == "error":
-                        return json.loads(m)
+                        message = json.loads(m)["message"]
             except websockets.ConnectionClosed:
                 pass
-        return {}
+        return message, ws.close_code
 
     start = json.dumps({"signal": "start", "sample_rate": 16000, "format": "float32"})
-    assert "token" in asyncio.run(first_error(ws_url(server, None)))["message"]
-    assert "idle" in asyncio.run(first_error(ws_url(server), start))["message"]  # nothing sent for 1 s
+    assert asyncio.run(first_error(ws_url(server, None)))[1] == 1008
+    assert "token" in asyncio.run(first_error(ws_url(server, None)))[0]
+    message, code = asyncio.run(first_error(ws_url(server), start))  # nothing sent for 1 s
+    assert "idle" in message and code == 1008
     nan = np.full(100, np.nan, "<f4").tobytes()
-    assert "NaN" in asyncio.run(first_error(ws_url(server), start, nan))["message"]
-    assert "binary audio" in asyncio.run(first_error(ws_url(server), start, '{"signal": "pause"}'))["message"]
+    message, code = asyncio.run(first_error(ws_url(server), start, nan))
+    assert "NaN" in message and code == 1003
+    message, code = asyncio.run(first_error(ws_url(server), start, '{"signal": "pause"}'))
+    assert "binary audio" in message and code == 1003
     second = np.zeros(16000, "<f4").tobytes()
-    assert "longer than" in asyncio.run(first_error(ws_url(server), start, *[second] * 31))["message"]
+    message, code = asyncio.run(first_error(ws_url(server), start, *[second] * 31))
+    assert "longer than" in message and code == 1009
 
 
 def test_client_disconnect_mid_stream_leaves_the_server_serving(server, client, tiny_reads):

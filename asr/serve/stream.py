@@ -24,6 +24,10 @@ FORMATS: dict[str, np.dtype] = {"pcm16": np.dtype("<i2"), "float32": np.dtype("<
 MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a stream may declare
 
 
+class StreamTooLong(AudioError):
+    """More audio than the stream's limit."""
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     sample_rate: int
@@ -89,7 +93,7 @@ class Stream:
             raise AudioError("audio contains NaN or infinite samples")
         self.received += len(raw) / self.cfg.sample_rate
         if self.received > self.cfg.max_seconds:
-            raise AudioError(f"stream longer than the limit of {self.cfg.max_seconds:g} s")
+            raise StreamTooLong(f"stream longer than the limit of {self.cfg.max_seconds:g} s")
         if self._resampler:
             wave = self._resampler.resample_chunk(wave, last=False)
         return self._add(wave)
