@@ -185,6 +185,12 @@ def test_booking_form_is_labelled_and_filled(browser, server):
         field = page.locator(f'#form input[data-slot="{name}"]')
         expect(field).to_have_value(slot_text(filled.get(name, "")))
         expect(field).to_be_editable()
+    # a slot as an object (heard text, normalized value): the text in the field, the value beside it
+    page.evaluate(
+        """async () => (await import('/static/view.js')).fillForm({date: {text: '十一月二号', value: '--11-02'}})"""
+    )
+    expect(page.locator('#form input[data-slot="date"]')).to_have_value("十一月二号")
+    expect(page.locator('#form output[data-norm="date"]')).to_contain_text("--11-02")
     page.close()
 
 

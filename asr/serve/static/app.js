@@ -33,12 +33,13 @@ function failed(error) {
 
 function showLogin(message) {
   setToken("");
-  $("app").hidden = true;
+  for (const id of ["app", "about", "result", "booking"]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-message").textContent = message;
   $("login-message").classList.toggle("error", message === REFUSED);
   setStatus("", "idle");
   $("token").focus();
+  $("token").select(); // a refused token is replaced by typing, not appended to
 }
 
 async function loadModel() {
@@ -56,7 +57,7 @@ async function loadModel() {
   view.buildForm(m.slots || []);
   $("model").textContent = view.describeModel(m);
   $("beam").placeholder = String(m.decode.beam);
-  $("decoder").options[0].textContent = `server default (${m.decode.decoder})`;
+  $("decoder").options[0].textContent = `default (${m.decode.decoder})`;
   $("lm-options").hidden = !m.decode.lm; // LM weights mean nothing without an LM
   $("alpha").placeholder = String(m.decode.alpha);
   $("beta").placeholder = String(m.decode.beta);
@@ -64,6 +65,7 @@ async function loadModel() {
   $("token").value = "";
   $("login").hidden = true;
   $("app").hidden = false;
+  $("about").hidden = false;
   setStatus("", "idle");
 }
 
@@ -98,7 +100,8 @@ function decodeOptions() {
   if (!$("lm-options").hidden) Object.assign(numbers, { alpha: "alpha", beta: "beta" });
   for (const [key, id] of Object.entries(numbers)) {
     const field = $(id);
-    if (field.disabled || field.value === "") continue;
+    // a number field reads "" for text it cannot parse too (badInput): that is not "empty"
+    if (field.disabled || (field.value === "" && !field.validity.badInput)) continue;
     if (!field.checkValidity()) {
       field.reportValidity();
       return null;
