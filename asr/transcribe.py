@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 300.0  # a long file's pieces sorted by length this much audio at a time (memory)
 Batch = tuple[list[tuple[int, int]], list[np.ndarray]]  # ((start, length) in samples, pieces)
+Decode = Callable[..., list[Transcript]]  # Recognizer.decode_waves's signature: (waves, times, warp, options)
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,10 @@ def cut(
     return name, heard, cut_at_pauses(watched(blocks, heard, name, max_seconds), rec.max_segment_seconds)
 
 
-def _pieces(rec: Recognizer, task: tuple[list, list[np.ndarray], bool, float, DecodeOverrides]) -> tuple[list, list]:
+def _pieces(rec: Recognizer, task: tuple[list, list[np.ndarray], bool, float, DecodeOverrides, Decode | None]):
     """A batch of a long input's pieces decoded (what Forked.map runs): (spans, Transcripts)."""
-    spans, waves, times, warp, options = task
-    return spans, rec.decode_waves(waves, times=times, warp=warp, options=options)
+    spans, waves, times, warp, options, decode = task
+    return spans, (decode or rec.decode_waves)(waves, times=times, warp=warp, options=options)
 
 
 def _options(rec: Recognizer, options: DecodeOverrides | None, decoding: dict) -> DecodeOverrides:
@@ -150,6 +151,7 @@ def transcribe(
     sample_rate: int = SAMPLE_RATE,
     warp: float = 1.0,
     options: DecodeOverrides | None = None,
+    decode: Decode | None = None,
     **decoding,
 ) -> Transcript:
     """Transcribe one file (or "-" for standard input), a file's bytes, a Clip of a file, or a
@@ -166,16 +168,19 @@ def transcribe(
     PCM, 8-bit unsigned); `max_seconds` refuses longer audio (AudioError) before decoding past it;
     `warp`: the filterbank's VTLN warp (Recognizer.choose_warp). Decoding options: `decoding`
     keywords (nbest, decoder, beam, alpha, beta, hotwords, hotword_boost, ...: Recognizer.overrides)
-    or one `options` made by it, checked before any audio is read (UserError). Raises AudioError.
+    or one `options` made by it, checked before any audio is read (UserError). `decode`: what
+    decodes a batch of pieces instead of rec.decode_waves, with its signature (the server's
+    batcher, which decodes concurrent requests' pieces together); it runs here (jobs 1).
+    Raises AudioError.
     """
     opts = _options(rec, options, decoding)
     name, heard, cut_pieces = cut(rec, source, name, sample_rate, max_seconds)
     cut_batches = sorted_batches(cut_pieces, batch_size)
     head = list(itertools.islice(cut_batches, 2))  # one batch (a short file) is not worth a fork
-    tasks = ((spans, waves, times, warp, opts) for spans, waves in itertools.chain(head, cut_batches))
+    tasks = ((spans, waves, times, warp, opts, decode) for spans, waves in itertools.chain(head, cut_batches))
     pieces: list[tuple[float, float, Transcript]] = []
     reached = 0.0  # reached: the end of the latest piece decoded, what progress reports
-    with Forked(rec, jobs if len(head) > 1 else 1) as pool:
+    with Forked(rec, jobs if len(head) > 1 and decode is None else 1) as pool:
         for spans, results in pool.map(_pieces, tasks):
             for (start, length), result in zip(spans, results):
                 pieces.append((start / SAMPLE_RATE, (start + length) / SAMPLE_RATE, result))

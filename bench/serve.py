@@ -1,11 +1,11 @@
 """`asr serve` under load, on loopback: HTTP latency at 1, 4 and 8 concurrent clients, websocket
-final-result latency and partial cadence, peak memory; and a screenshot of the web page.
+final-result latency and partial cadence, peak memory; and screenshots of the web page.
 
     make bench-serve                  # after make demo; about 2 minutes on 2 cores
     python -m bench.serve --model exp/demo/best.pt --requests 40
 
-Each HTTP client posts 5 s files (demo test utterances joined and cut to 5 s) back to back until
-the level's requests are done. The websocket client streams a 5 s file in 100 ms chunks at real
+Each HTTP client posts 3 s files (demo test utterances joined and cut to 3 s) back to back until
+the level's requests are done. The websocket client streams a 3 s file in 100 ms chunks at real
 time and measures the time from sending the end message (the end of the audio) to the final
 result; partial cadence is the wall time between partial results. The cost of partials is the
 server time to take a whole file in with partials on versus off (chunks sent without waiting).
@@ -33,20 +33,21 @@ from bench.common import machine, peak_rss_mib, report, table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHUNK = 0.1  # seconds per websocket chunk
+SECONDS = 3  # each file's length
 
 
-def five_second_files(test_dir: Path, out: Path, n: int) -> list[Path]:
-    """n files of exactly 5 s, each demo test utterances joined end to end."""
+def clip_files(test_dir: Path, out: Path, n: int) -> list[Path]:
+    """n files of exactly SECONDS s, each demo test utterances joined end to end."""
     out.mkdir(parents=True, exist_ok=True)
     waves = [load_audio(u.path).numpy() for u in read_data_dir(test_dir)[: 4 * n]]
     files, k = [], 0
     for i in range(n):
         parts = []
-        while sum(map(len, parts)) < 5 * 16000:
+        while sum(map(len, parts)) < SECONDS * 16000:
             parts.append(waves[k % len(waves)])
             k += 1
-        files.append(out / f"five_{i:02d}.wav")
-        sf.write(files[-1], np.concatenate(parts)[: 5 * 16000], 16000, subtype="PCM_16")
+        files.append(out / f"clip_{i:02d}.wav")
+        sf.write(files[-1], np.concatenate(parts)[: SECONDS * 16000], 16000, subtype="PCM_16")
     return files
 
 
@@ -101,7 +102,8 @@ async def stream_once(url: str, path: Path, realtime: bool, partial: bool = True
     return {"final_ms": (final_at - t_end) * 1000, "gaps": gaps, "partials": len(partials), "wall": final_at - t0}
 
 
-def screenshot(url: str, sample: Path, out: Path) -> None:
+def screenshots(url: str, sample: Path, before: Path, after: Path) -> None:
+    """The page as it opens (`before`) and with a travel sentence transcribed (`after`)."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -110,12 +112,13 @@ def screenshot(url: str, sample: Path, out: Path) -> None:
         )
         page = b.new_page(viewport={"width": 1000, "height": 720})
         page.goto(url)
-        page.fill("#hotwords", "好棒\n北京")
+        expect(page.locator("#upload")).to_be_visible()
+        before.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(before), full_page=True)
         page.set_input_files("#file", str(sample))
         page.click("#upload")
         expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=30_000)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out), full_page=True)
+        page.screenshot(path=str(after), full_page=True)
         b.close()
 
 
@@ -129,9 +132,11 @@ def main() -> None:
     args = ap.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"{args.model}: no model; run make demo first")
-    files = five_second_files(args.test, args.work / "audio", 16)
+    files = clip_files(args.test, args.work / "audio", 16)
 
+    slots = args.model.parent / "slots.pt"  # make demo's slot tagger: the page fills its booking form
     cmd = [sys.executable, "-m", "asr", "serve", "--model", str(args.model), "--port", "0"]
+    cmd += ["--slots", str(slots)] if slots.is_file() else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().split()[2].rstrip("/")
@@ -143,7 +148,8 @@ def main() -> None:
         fast_on = [asyncio.run(stream_once(ws, f, realtime=False, partial=True)) for f in files]
         fast_off = [asyncio.run(stream_once(ws, f, realtime=False, partial=False)) for f in files]
         rss = peak_rss_mib(proc)
-        screenshot(url + "/", sorted(Path("data/demo/samples").glob("*.wav"))[0], DOCS / "serve.png")
+        travel = Path("data/demo/samples/test-belinda-00054.wav")  # 五月十一日四点从广州到台北
+        screenshots(url + "/", travel, DOCS / "serve-before.png", DOCS / "serve.png")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -154,16 +160,16 @@ def main() -> None:
     per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
         f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
-        "(default 2 decoding threads), clients on the same machine over loopback, 5 s files.",
+        f"(default 2 decoding slots), clients on the same machine over loopback, {SECONDS} s files.",
         "",
         *table("HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
         "",
-        f"Websocket, {len(live)} sessions streaming 5 s in {CHUNK * 1000:.0f} ms chunks at real time: final result "
+        f"Websocket, {len(live)} sessions streaming {SECONDS} s in {CHUNK * 1000:.0f} ms chunks at real time: final result "
         f"{statistics.median(finals):.0f} ms (median), {max(finals):.0f} ms (worst) after the end of the audio; "
         f"partial results every {statistics.median(gaps) * 1000:.0f} ms (median wall time between them; "
         f"one per 0.5 s of audio). Each partial re-decodes the open segment from its start: "
         f"{per_partial * 1000:.1f} ms of server time per partial (16 files sent at full speed with "
-        f"partials on vs off). Server peak RSS {rss:.0f} MiB. Screenshot: docs/serve.png.",
+        f"partials on vs off). Server peak RSS {rss:.0f} MiB. Screenshots: docs/serve-before.png, docs/serve.png.",
     ]
     report("serve", ["## Serving", "", *lines])
 

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 import httpx
@@ -20,8 +21,9 @@ from asr.audio import load_audio
 from asr.errors import AudioError
 from asr.recognizer import Recognizer
 from asr.serve.errors import Busy
-from asr.serve.pool import Pool
+from asr.serve.pool import Batcher, Pool
 from asr.serve.stream import Stream, StreamConfig
+from asr.transcript import Transcript
 from conftest import SAMPLES, run_asr, start_server
 
 TOKEN = "s3cret"
@@ -166,7 +168,15 @@ def test_serve_takes_the_lm_weights(tiny_model, tmp_path):
     proc, url = start_server(tiny_model["model"], "--lm", arpa, "--alpha", "0.3", "--beta", "0.7")
     try:
         decode = httpx.get(f"{url}/v1/model").json()["decode"]
-        assert decode == {"decoder": "beam", "beam": 10, "lm": True, "alpha": 0.3, "beta": 0.7, "hotwords": False}
+        assert decode == {
+            "decoder": "beam",
+            "beam": 10,
+            "lm": True,
+            "alpha": 0.3,
+            "beta": 0.7,
+            "hotwords": False,
+            "hotword_boost": 1.5,
+        }
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
@@ -249,6 +259,50 @@ def test_a_full_pool_refuses_instead_of_queueing():
         return await first, await waited
 
     assert asyncio.run(scenario()) == (True, "final")
+
+
+class CountingRecognizer:
+    """decode_waves of a recognizer that reads each wave's first sample as its text, and records
+    the batches it is given (sizes) and how many run at once."""
+
+    def __init__(self, fail_on: float | None = None) -> None:
+        self.batches: list[int] = []
+        self.running = self.most = 0
+        self.lock, self.fail_on = threading.Lock(), fail_on
+
+    def decode_waves(self, waves, times=False, warp=1.0, options=None):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.batches.append(len(waves))
+        threading.Event().wait(0.02)  # a model's time: callers pile up meanwhile
+        with self.lock:
+            self.running -= 1
+        if self.fail_on is not None and any(w[0] == self.fail_on for w in waves):
+            raise AudioError("a piece that cannot be decoded")
+        return [Transcript("", text=f"{w[0]:g}{'+t' if times else ''}") for w in waves]
+
+
+def test_the_batcher_decodes_concurrent_calls_together_each_getting_its_own_results():
+    rec = CountingRecognizer()
+    batcher = Batcher(rec, workers=2, max_pieces=6)
+    calls = [([np.full(10, 3 * i + k, np.float32) for k in range(3)], i % 2 == 0) for i in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda c: batcher.decode(c[0], times=c[1]), calls))
+    for (waves, times), got in zip(calls, results):  # each call its own pieces, in order, its own options
+        assert [t.text for t in got] == [f"{w[0]:g}{'+t' if times else ''}" for w in waves]
+    assert rec.most <= 2 and max(rec.batches) <= 6 and len(rec.batches) < 12  # shared batches, bounded
+    alone = CountingRecognizer()
+    assert Batcher(alone).decode([np.zeros(10, np.float32)])[0].text == "0" and alone.batches == [1]
+
+
+def test_a_failed_batch_fails_its_calls_and_the_batcher_goes_on():
+    batcher = Batcher(CountingRecognizer(fail_on=7.0), workers=1)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(batcher.decode, [np.full(10, v, np.float32)]) for v in (1.0, 7.0, 2.0, 3.0)]
+    outcomes = [f.exception() or f.result()[0].text for f in futures]
+    assert any(isinstance(o, AudioError) for o in outcomes)  # the batch holding 7 failed, with its error
+    assert batcher.decode([np.full(10, 5.0, np.float32)])[0].text == "5"
 
 
 def ws_url(server: str, token: str | None = TOKEN) -> str:

@@ -4,8 +4,9 @@
 
 HTTP routes (asr/serve/http.py): POST /v1/transcribe, POST /v1/subtitles, GET /v1/model,
 GET /healthz; the websocket /v1/stream (asr/serve/ws.py); the web page at / (static files, no
-build step). Decoding runs in a bounded thread pool off the event loop (asr/serve/pool.py); when
-the pool and its queue are full, a request gets 503 with Retry-After instead of waiting. Every bad
+build step). Requests run in a bounded thread pool off the event loop, and concurrent requests'
+audio is decoded in shared batches (asr/serve/pool.py); when the pool and its queue are full, a
+request gets 503 with Retry-After instead of waiting. Every bad
 input is a 4xx JSON {"error": one line}; /openapi.json documents each route, parameter and answer.
 """
 
@@ -27,7 +28,7 @@ from asr.recognizer import Recognizer
 from asr.serve import http, ws
 from asr.serve.errors import ApiError
 from asr.serve.options import first_error
-from asr.serve.pool import Pool
+from asr.serve.pool import Batcher, Pool
 from asr.serve.service import ServeSettings, Service
 from asr.slots import SlotTagger
 
@@ -46,7 +47,8 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings(), tagge
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.service = Service(rec, settings, Pool(settings.workers, settings.queue), tagger)
+    pool, batcher = Pool(settings.workers, settings.queue), Batcher(rec, settings.workers)
+    app.state.service = Service(rec, settings, pool, batcher, tagger)
     _add_error_handlers(app)
     app.include_router(http.router)
     app.include_router(http.v1)

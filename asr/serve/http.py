@@ -183,6 +183,7 @@ async def model_info(svc: Annotated[Service, Depends(service)]) -> dict:
             "alpha": rec.decode.alpha,
             "beta": rec.decode.beta,
             "hotwords": bool(rec.hotwords),
+            "hotword_boost": rec.decode.hotword_boost,
         },
         "slots": svc.tagger.slots if svc.tagger else None,
         "limits": {
@@ -236,6 +237,7 @@ async def transcribe(
             times=times or query.format in ("srt", "vtt"),
             max_seconds=svc.settings.max_seconds,
             options=options,
+            decode=svc.batcher.decode,
         )
     except AudioError as exc:
         raise ApiError(str(exc)) from None

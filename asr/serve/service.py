@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fastapi import Request, WebSocket
 
 from asr.recognizer import Recognizer
-from asr.serve.pool import Pool
+from asr.serve.pool import Batcher, Pool
 from asr.slots import SlotTagger
 
 
@@ -32,7 +32,8 @@ class ServeSettings:
 class Service:
     rec: Recognizer  # loaded once, shared by every request
     settings: ServeSettings
-    pool: Pool
+    pool: Pool  # request threads, bounded
+    batcher: Batcher  # decodes concurrent requests' pieces together
     tagger: SlotTagger | None = None  # with it, every result carries its filled slots
 
 

@@ -136,7 +136,7 @@ class _Session:
         final, svc = piece.kind == "final", self.svc
         try:
             [t] = await svc.pool.run(
-                svc.rec.decode_waves,
+                svc.batcher.decode,
                 [piece.audio],
                 times=final,
                 options=self.options if final else self.partial_options,
