@@ -7,8 +7,9 @@ any cell in asr/cells.py (or none: each character on its own) -> a BIO tag per c
 trained with cross-entropy and back-propagation through time (gradient clipping).
 
 A slot model file holds its settings, character list, tags and weights, and loads like a
-recognizer's: `SlotTagger.load(path)`; `fill(text, chars)` gives the filled slots of a
-transcript with their times.
+recognizer's: `SlotTagger.load(path)`; `fill(text, chars)` gives the filled slots of one
+sentence with their times and values (asr/slotvalues.py), `fill_transcript(t)` those of each
+segment of a transcript (a booking per segment), `fill_text(text)` those of each sentence.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from asr.model import ModelConfig
 from asr.modelfile import FORMAT as ASR_FORMAT
 from asr.modelfile import SLOTS_FORMAT as FORMAT
 from asr.modelfile import read_torch_file, write_torch_file
-from asr.transcript import Char, Slot
+from asr.slotvalues import choose
+from asr.transcript import Char, Slot, Transcript
 
 VERSION = 1
 FORM_ORDER = ("origin", "destination", "date", "time")
@@ -161,10 +163,28 @@ class SlotTagger:
         return self.tag_many([text])[0]
 
     def fill(self, text: str, chars: list[Char] | None = None) -> list[Slot]:
-        """The slots of a transcript, in order; with the transcript's characters (one per
-        non-space character of `text`), each slot gets its first character's start and its last
-        character's end time."""
+        """The slots of one sentence, in order, one per slot name (slotvalues.choose); with the
+        sentence's characters (one per non-space character of `text`), each slot gets its first
+        character's start and its last character's end time."""
         return fill_slots(text, self.tag(text), chars)
+
+    def fill_transcript(self, t: Transcript) -> list[Slot]:
+        """The slots of each segment of a transcript, tagged one segment at a time (a segment is
+        a sentence said between pauses: one booking each), with times from its characters."""
+        pieces = segment_pieces(t)
+        tags = self.tag_many([text for text, _ in pieces])
+        return [s for k, ((text, chars), ts) in enumerate(zip(pieces, tags)) for s in fill_slots(text, ts, chars, k)]
+
+    def fill_text(self, text: str) -> tuple[list[Slot], list[str]]:
+        """The slots of each sentence of a text (split at 。！？；!?; and line ends), and one tag
+        per character of the text (O for the marks between sentences)."""
+        ranges = sentences(text)
+        tags = ["O"] * len(text)
+        slots = []
+        for k, ((a, b), ts) in enumerate(zip(ranges, self.tag_many([text[a:b] for a, b in ranges]))):
+            tags[a:b] = ts
+            slots += fill_slots(text[a:b], ts, None, k)
+        return slots, tags
 
     def save(self, path: str | Path) -> None:
         """Write the model file (settings, characters, tags, weights); readers never see half a file."""
@@ -195,21 +215,54 @@ class SlotTagger:
         return cls(net, list(ckpt["chars"]), list(ckpt["tags"]))
 
 
-def fill_slots(text: str, tags: list[str], chars: list[Char] | None = None) -> list[Slot]:
-    """Slots from a text and its tags; times from `chars` when they match the text's non-space characters."""
+def fill_slots(text: str, tags: list[str], chars: list[Char] | None = None, segment: int = 0) -> list[Slot]:
+    """The slots of one tagged sentence (one per name, the value a booking can use:
+    slotvalues.choose), marked as said in `segment`; times from `chars` when they match the
+    text's non-space characters."""
     where = [i for i, c in enumerate(text) if not c.isspace()]
     timed = chars if chars is not None and len(chars) == len(where) else None
     char_of = {pos: k for k, pos in enumerate(where)}
     out = []
-    for slot, a, b in spans(tags):
-        value = text[a:b].strip()
+    for slot, a, b, value in choose(text, spans(tags)):
         inside = [char_of[i] for i in range(a, b) if i in char_of]
-        if not value or not inside:
+        if not inside:
             continue
+        said = text[a:b].strip()
         if timed is not None:
-            out.append(Slot(slot, value, timed[inside[0]].start, timed[inside[-1]].end))
+            out.append(Slot(slot, said, timed[inside[0]].start, timed[inside[-1]].end, value, segment))
         else:
-            out.append(Slot(slot, value))
+            out.append(Slot(slot, said, value=value, segment=segment))
+    return out
+
+
+def segment_pieces(t: Transcript) -> list[tuple[str, list[Char] | None]]:
+    """(text, characters) of each segment of a transcript (its characters shared out by the
+    segments' non-space characters; None where they do not add up), or its whole text as one."""
+    texts = [s.text for s in t.segments] if len(t.segments) > 1 else [t.text or ""]
+    counts = [sum(not c.isspace() for c in text) for text in texts]
+    if not t.chars or sum(counts) != len(t.chars):
+        return [(text, None) for text in texts]
+    out: list[tuple[str, list[Char] | None]] = []
+    k = 0
+    for text, n in zip(texts, counts):
+        out.append((text, t.chars[k : k + n]))
+        k += n
+    return out
+
+
+SENTENCE_END = "。！？；!?;\n"
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a text, cut at 。！？；!?; and line ends (which belong to
+    none); at least one (empty, for a text of none)."""
+    out: list[tuple[int, int]] = []
+    a = 0
+    for i, c in enumerate([*text, "\n"]):
+        if c in SENTENCE_END:
+            if i > a or not out and i == len(text):
+                out.append((a, i))
+            a = i + 1
     return out
 
 

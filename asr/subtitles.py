@@ -1,43 +1,236 @@
-"""Output formats: a transcript as text, JSON, TSV segments or SRT/WebVTT subtitles cut at
-pauses, to standard output or one file per input."""
+"""Output formats: a transcript as text, JSON, TSV segments or SRT/WebVTT subtitles, to standard
+output or one file per input.
+
+Subtitles follow the Netflix Timed Text Style Guide (CueRules holds its limits): a cue never
+spans two segments (pieces of audio cut at pauses) nor a longer pause between characters, and is
+cut only between words (jieba's words for Chinese, spaces elsewhere), at the longest pause
+between them where a cue must be cut to keep its lines and its time within the limits; a cue
+shorter than the minimum runs on into the silence after it, or joins a neighbour."""
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from asr.errors import UserError
-from asr.transcript import Char, Transcript
+from asr.errors import UserError, check_range
+from asr.transcript import Char, Transcript, slots_line
 
-PAUSE = 0.8  # seconds between two characters' CTC spikes that start a new cue (spikes are short,
-# so spike-to-spike gaps run longer than the pauses a listener hears)
-MAX_CHARS = 24  # characters per cue (about two lines of Mandarin subtitles)
-MAX_SECONDS = 6.0
-TAIL = 0.3  # a cue stays up this long after its last character's spike, if nothing follows
+PAUSE = 1.5  # seconds between two words' CTC spikes that always end a cue. Spikes clump: within
+# one sentence said without a pause, the spikes of two characters can be 0.8 s apart
+TAIL = 0.3  # a cue stays up this long after its last character's spike, where nothing follows
 
 
-def cues(t: Transcript, joiner: str = "") -> list[tuple[float, float, str]]:
-    """(start, end, text) cues from the character times: a new cue at every pause of PAUSE
-    seconds, and before a cue grows past MAX_CHARS characters or MAX_SECONDS."""
-    groups: list[list[Char]] = []
+@dataclass(frozen=True)
+class CueRules:
+    """How subtitles are cut into cues; the defaults are the Netflix Timed Text Style Guide's.
+
+    max_line_chars:   characters per line (None: 16 for Chinese and Japanese, 42 for scripts
+                      that put spaces between words)
+    max_lines:        lines per cue
+    min_cue_seconds:  shortest time a cue is shown (5/6 s: 20 frames at 24 fps)
+    max_cue_seconds:  longest time a cue is shown
+    """
+
+    max_line_chars: int | None = None
+    max_lines: int = 2
+    min_cue_seconds: float = 5 / 6
+    max_cue_seconds: float = 7.0
+
+    def __post_init__(self) -> None:
+        # the keys are the command line's flags: the fields are set from them
+        if self.max_line_chars is not None:
+            check_range("--max-line-chars", self.max_line_chars, "[1, 1000]", whole=True)
+        check_range("--max-lines", self.max_lines, "[1, 10]", whole=True)
+        check_range("--min-cue-seconds", self.min_cue_seconds, "[0, 60]")
+        check_range("--max-cue-seconds", self.max_cue_seconds, "(0, 600]")
+        if self.min_cue_seconds > self.max_cue_seconds:
+            raise UserError(
+                f"--min-cue-seconds {self.min_cue_seconds:g} is longer than --max-cue-seconds {self.max_cue_seconds:g}"
+            )
+
+    def line_chars(self, spaced: bool) -> int:
+        """Characters per line for a script with (`spaced`) or without spaces between words."""
+        return self.max_line_chars or (42 if spaced else 16)
+
+
+class Cue(NamedTuple):
+    start: float  # seconds
+    end: float
+    text: str  # lines apart with "\n"
+
+
+class Word(NamedTuple):
+    text: str
+    start: float  # its first character's spike start (s)
+    end: float  # its last character's spike end
+
+
+def cues(t: Transcript, rules: CueRules = CueRules()) -> list[Cue]:
+    """The subtitle cues of a transcript's character times (CueRules' limits; see the module)."""
+    spaced = any(c.char.isspace() for c in t.chars)
+    width = rules.line_chars(spaced)
+    blocks = [_words(chars, spaced, width) for chars in _blocks(t)]
+    groups: list[list[Word]] = []
+    for k, words in enumerate(blocks):
+        after = next((b[0].start for b in blocks[k + 1 :] if b), t.duration or float("inf"))
+        mine: list[list[Word]] = []
+        for run in _runs(words):
+            mine += _split(run, rules, width, spaced)
+        groups += _join_short(mine, after, rules, width, spaced)
+    return _timed(groups, t.duration, rules, spaced, width)
+
+
+def _blocks(t: Transcript) -> list[list[Char]]:
+    """The characters of each segment (by time), or all of them as one when there are no segments."""
+    if len(t.segments) < 2:
+        return [list(t.chars)] if t.chars else []
+    starts = [s.start for s in t.segments]
+    out: list[list[Char]] = [[] for _ in starts]
     for c in t.chars:
-        cur = groups[-1] if groups else None
-        if cur is None or c.start - cur[-1].end >= PAUSE or len(cur) >= MAX_CHARS or c.end - cur[0].start > MAX_SECONDS:
-            groups.append([c])
-        else:
-            cur.append(c)
+        out[max(0, bisect.bisect_right(starts, c.start + 1e-6) - 1)].append(c)
+    return [b for b in out if b]
+
+
+def _words(chars: list[Char], spaced: bool, width: int) -> list[Word]:
+    """The words of a run of characters: between spaces, or jieba's words of Chinese text; a word
+    longer than a line is cut into lines' worth (the only cut inside a word)."""
+    groups: list[list[Char]] = []
+    if spaced:
+        for c in chars:
+            if c.char.isspace():
+                groups.append([])
+            elif groups:
+                groups[-1].append(c)
+            else:
+                groups.append([c])
+    else:
+        text = "".join(c.char for c in chars)
+        ends, at = {0}, 0
+        for w in _jieba().lcut(text):
+            at += len(w)
+            ends.add(at)
+        offset = 0
+        for c in chars:
+            if offset in ends or not groups:
+                groups.append([])
+            groups[-1].append(c)
+            offset += len(c.char)
     out = []
+    for g in groups:
+        for k in range(0, len(g), width):
+            piece = g[k : k + width]
+            out.append(Word("".join(c.char for c in piece), piece[0].start, piece[-1].end))
+    return out
+
+
+def _jieba():
+    """jieba, imported quietly (it logs the dictionary load; its import warns about pkg_resources)."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import jieba
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def _runs(words: list[Word]) -> list[list[Word]]:
+    """Words cut at every pause of PAUSE seconds or more between two of them."""
+    out: list[list[Word]] = []
+    for w in words:
+        if out and w.start - out[-1][-1].end < PAUSE:
+            out[-1].append(w)
+        else:
+            out.append([w])
+    return out
+
+
+def _lines(words: list[Word], width: int, max_lines: int, spaced: bool) -> list[str] | None:
+    """The words as at most `max_lines` lines of at most `width` characters, as even as can be
+    (the fewest lines, then the shortest longest line); None when they do not fit."""
+    sep = " " if spaced else ""
+
+    def fill(w: int) -> list[str]:
+        lines: list[str] = []
+        for word in words:
+            if lines and len(lines[-1]) + len(sep) + len(word.text) <= w:
+                lines[-1] += sep + word.text
+            else:
+                lines.append(word.text)
+        return lines
+
+    n = len(fill(width))
+    if n > max_lines or max(len(w.text) for w in words) > width:
+        return None
+    return next(fill(w) for w in range(max(len(w.text) for w in words), width + 1) if len(fill(w)) <= n)
+
+
+def _fits(words: list[Word], rules: CueRules, width: int, spaced: bool) -> bool:
+    return words[-1].end - words[0].start <= rules.max_cue_seconds and bool(
+        _lines(words, width, rules.max_lines, spaced)
+    )
+
+
+def _split(words: list[Word], rules: CueRules, width: int, spaced: bool) -> list[list[Word]]:
+    """Words cut into cues that fit: where they do not, cut between the two words with the
+    longest pause, a balanced cut counting as up to half a second of pause, and again."""
+    if len(words) < 2 or _fits(words, rules, width, spaced):
+        return [words]
+    total = sum(len(w.text) for w in words)
+    sizes = [sum(len(w.text) for w in words[:k]) for k in range(len(words) + 1)]
+
+    def score(k: int) -> float:
+        return words[k].start - words[k - 1].end + min(sizes[k], total - sizes[k]) / total
+
+    k = max(range(1, len(words)), key=score)
+    return _split(words[:k], rules, width, spaced) + _split(words[k:], rules, width, spaced)
+
+
+def _join_short(groups: list[list[Word]], after: float, rules: CueRules, width: int, spaced: bool) -> list[list[Word]]:
+    """A segment's cues with each that cannot be shown for rules.min_cue_seconds before the next
+    cue (`after`: the next segment's first word, or the end of the audio) joined to its next or,
+    failing that, previous neighbour, where the two fit in one cue."""
+    groups = list(groups)
+    k = 0
+    while k < len(groups):
+        until = groups[k + 1][0].start if k + 1 < len(groups) else after
+        if min(until, groups[k][0].start + rules.max_cue_seconds) - groups[k][0].start >= rules.min_cue_seconds:
+            k += 1
+            continue
+        if k + 1 < len(groups) and _fits(groups[k] + groups[k + 1], rules, width, spaced):
+            groups[k : k + 2] = [groups[k] + groups[k + 1]]
+        elif k > 0 and _fits(groups[k - 1] + groups[k], rules, width, spaced):
+            groups[k - 1 : k + 1] = [groups[k - 1] + groups[k]]
+            k -= 1
+        else:
+            k += 1
+    return groups
+
+
+def _timed(groups: list[list[Word]], duration: float | None, rules: CueRules, spaced: bool, width: int) -> list[Cue]:
+    """Cues of word groups: from the first word's start to TAIL after the last word's end or
+    rules.min_cue_seconds after the start, whichever is later, but not into the next cue nor past
+    the audio or rules.max_cue_seconds; a cue still too short starts earlier, after the one before."""
+    out: list[Cue] = []
     for k, g in enumerate(groups):
-        end = g[-1].end + TAIL
-        if k + 1 < len(groups):
-            end = min(end, groups[k + 1][0].start)
-        if t.duration:
-            end = min(end, t.duration)
-        text = "".join(c.char for c in g).strip()
-        if joiner == " ":
-            text = " ".join(text.split())
-        out.append((g[0].start, max(end, g[-1].end), text))
+        start = g[0].start
+        limit = min(
+            groups[k + 1][0].start if k + 1 < len(groups) else float("inf"),
+            duration if duration else float("inf"),
+            start + rules.max_cue_seconds,
+        )
+        shortest = math.ceil(round((start + rules.min_cue_seconds) * 1000, 6)) / 1000  # stamps are in ms
+        end = max(min(max(g[-1].end + TAIL, shortest), limit), g[-1].end)
+        if end - start < rules.min_cue_seconds:
+            start = max(out[-1].end if out else 0.0, min(start, end - rules.min_cue_seconds))
+        lines = _lines(g, width, rules.max_lines, spaced) or [(" " if spaced else "").join(w.text for w in g)]
+        out.append(Cue(round(start, 3), round(end, 3), "\n".join(lines)))
     return out
 
 
@@ -49,13 +242,17 @@ def _stamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(t: Transcript) -> str:
-    blocks = [f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n" for i, (a, b, text) in enumerate(cues(t), 1)]
+def to_srt(t: Transcript, rules: CueRules = CueRules()) -> str:
+    """SubRip subtitles of a transcript (cues by `rules`)."""
+    blocks = [
+        f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n" for i, (a, b, text) in enumerate(cues(t, rules), 1)
+    ]
     return "\n".join(blocks)
 
 
-def to_vtt(t: Transcript) -> str:
-    blocks = [f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n" for a, b, text in cues(t)]
+def to_vtt(t: Transcript, rules: CueRules = CueRules()) -> str:
+    """WebVTT subtitles of a transcript (cues by `rules`)."""
+    blocks = [f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n" for a, b, text in cues(t, rules)]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
@@ -106,16 +303,17 @@ FORMATS = ("text", "json", "tsv", "srt", "vtt")
 
 
 def plain_text(t: Transcript) -> str:
-    """The text format's line: the transcript, then (with a slot tagger) its slots as slot=value."""
-    slots = "" if t.slots is None else "\t" + " ".join(f"{s.slot}={s.text}" for s in t.slots)
+    """The text format's line: the transcript, then (with a slot tagger) its slots (slots_line)."""
+    slots = "" if t.slots is None else "\t" + slots_line(t.slots)
     return (t.text or "") + slots + "\n"
 
 
 class OutputWriter:
     """Writes each Transcript in one format to standard output, or to DIR/<stem>.<ext> per input
-    (stems from output_stems, so inputs with the same stem do not overwrite each other)."""
+    (stems from output_stems, so inputs with the same stem do not overwrite each other);
+    subtitles are cut by `rules`."""
 
-    def __init__(self, fmt: str, output_dir: Path | None, names: list[str]) -> None:
+    def __init__(self, fmt: str, output_dir: Path | None, names: list[str], rules: CueRules = CueRules()) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
         if fmt in ("srt", "vtt") and len(names) > 1 and output_dir is None:
@@ -127,7 +325,7 @@ class OutputWriter:
                 raise UserError(
                     f"--output-dir {output_dir}: {folder} is a file, not a folder; give a folder to write into"
                 )
-        self.fmt, self.output_dir, self.stems = fmt, output_dir, output_stems(names)
+        self.fmt, self.output_dir, self.stems, self.rules = fmt, output_dir, output_stems(names), rules
         self.header = "path\tstart\tend\ttext\n" if fmt == "tsv" and output_dir is None else ""
 
     def render(self, t: Transcript) -> str:
@@ -135,7 +333,9 @@ class OutputWriter:
             return (f"{t.path}\t" if self.output_dir is None else "") + plain_text(t)
         if self.fmt == "json":
             return json.dumps(t.to_json(), ensure_ascii=False) + "\n"
-        return {"tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}[self.fmt](t)
+        if self.fmt == "tsv":
+            return to_tsv(t)
+        return (to_srt if self.fmt == "srt" else to_vtt)(t, self.rules)
 
     def write(self, t: Transcript) -> None:
         if self.output_dir is None:

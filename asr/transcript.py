@@ -53,17 +53,26 @@ class Alternative:
 
 @dataclass(frozen=True)
 class Slot:
-    """One filled slot of a transcript (asr/slots.py): its name, its text and, when the
-    transcript has character times, the span from its first character's start to its last's end."""
+    """One filled slot of a transcript (asr/slots.py): its name, its text as said, the value a
+    booking uses (asr/slotvalues.py: a date as ISO 8601, a time as HH:MM, a place as said), the
+    sentence it was said in (`segment`: the transcript's segment, or the sentence of a tagged
+    text, from 0) and, when the transcript has character times, the span from its first
+    character's start to its last's end."""
 
     slot: str
     text: str
     start: float | None = None
     end: float | None = None
+    value: str | None = None
+    segment: int = 0
+
+    def form_json(self) -> dict:
+        """The slot in a booking: {"text", "value", "start", "end"} (no times without them)."""
+        out = {"text": self.text, "value": self.value if self.value is not None else self.text}
+        return out if self.start is None else {**out, "start": self.start, "end": self.end}
 
     def to_json(self) -> dict:
-        out = {"slot": self.slot, "text": self.text}
-        return out if self.start is None else {**out, "start": self.start, "end": self.end}
+        return {"slot": self.slot, **self.form_json(), "segment": self.segment}
 
 
 @dataclass
@@ -81,8 +90,7 @@ class Transcript:
 
     def to_json(self) -> dict:
         """The fields that are set, in declaration order; nested results as plain dicts. Slots,
-        when a tagger filled them, as a form (`slots`: name -> text, the first of each name) and
-        as the list with times (`slot_spans`)."""
+        when a tagger filled them, as slots_json gives them (`slots`, `bookings`, `slot_spans`)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -93,12 +101,36 @@ class Transcript:
         return out
 
 
-def slots_json(slots: list[Slot]) -> dict:
-    """{"slots": name -> text (a booking form: the first of each name), "slot_spans": each slot with its times}."""
-    form: dict[str, str] = {}
+def bookings(slots: list[Slot]) -> list[dict[str, Slot]]:
+    """The bookings of a transcript's slots: one per segment that has any, in order, each slot
+    name -> its Slot (a tagger's fill gives one Slot per name and segment)."""
+    out: dict[int, dict[str, Slot]] = {}
     for s in slots:
-        form.setdefault(s.slot, s.text)
-    return {"slots": form, "slot_spans": [s.to_json() for s in slots]}
+        out.setdefault(s.segment, {}).setdefault(s.slot, s)
+    return [out[k] for k in sorted(out)]
+
+
+def slots_json(slots: list[Slot]) -> dict:
+    """{"slots": the booking form, "bookings": one form per segment that has slots, "slot_spans":
+    every slot as a list}. A form maps slot name -> {"text", "value", "start", "end"}; `slots`
+    takes each name from the first booking that has it (the only booking of one sentence; a
+    sentence a pause cut in two still fills one form)."""
+    forms = [{name: s.form_json() for name, s in b.items()} for b in bookings(slots)]
+    form: dict[str, dict] = {}
+    for b in forms:
+        for name, filled in b.items():
+            form.setdefault(name, filled)
+    return {"slots": form, "bookings": forms, "slot_spans": [s.to_json() for s in slots]}
+
+
+def slots_line(slots: list[Slot]) -> str:
+    """Slots as text: `origin: 上海, time: 下午三点半 (15:30)`, the value in brackets where it is
+    not the text; bookings (segments) apart with ` | `."""
+
+    def said(s: Slot) -> str:
+        return f"{s.slot}: {s.text}" + (f" ({s.value})" if s.value not in (None, s.text) else "")
+
+    return " | ".join(", ".join(said(s) for s in b.values()) for b in bookings(slots))
 
 
 def confidence(chars: list[Char]) -> float | None:

@@ -38,7 +38,8 @@ def test_cn_number():
 def test_splits_are_disjoint_and_alike():
     jobs = plan(Path("/nowhere"), {"train": 2400, "dev": 300, "test": 200}, seed=2026, human=True)
     texts = {split: [j.text for j in v] for split, v in jobs.items()}
-    assert {k: len(v) for k, v in texts.items()} == {"train": 2400, "dev": 300, "test": 200, "test_unheard": 200}
+    # a tenth more in each split: travel sentences in other orders (test's: the 到Y从X probes)
+    assert {k: len(v) for k, v in texts.items()} == {"train": 2640, "dev": 330, "test": 220, "test_unheard": 220}
     assert not set(texts["train"]) & set(texts["dev"]) and not set(texts["train"]) & set(texts["test"])
     assert not set(texts["dev"]) & set(texts["test"])
     train_voices = {j.voice for j in jobs["train"]}
@@ -68,7 +69,7 @@ def test_the_held_out_speaker_only_reads_the_unheard_test():
 )
 def test_prepared_dirs_keep_the_held_out_speaker_out_of_train_and_dev(tmp_path):
     counts = generate(tmp_path, 60, 6, 6, seed=5, mix=DemoMix(human_share=0.3, world_share=0.5, dev_human_share=0))
-    assert counts == {"test": 6, "dev": 6, "train": 60, "test_unheard": 6}
+    assert counts == {"test": 6, "dev": 6, "train": 66, "test_unheard": 6}  # 60 + 6 in other orders
     resynth = [u for u in read_data_dir(tmp_path / "train") if "-gcin3w-" in u.id]
     assert resynth and all(sf.info(str(u.path)).duration > 0.3 for u in resynth)
     for split in ("train", "dev", "test"):
@@ -98,7 +99,7 @@ def test_random_voice_variants_join_training_only():
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup installs it)")
 def test_random_voice_variants_are_voices_espeak_reads(tmp_path):
     counts = generate(tmp_path, 12, 2, 2, seed=3, mix=DemoMix(random_voices=6, dev_human_share=0), human=False)
-    assert counts == {"test": 2, "dev": 2, "train": 12}
+    assert counts == {"test": 2, "dev": 2, "train": 13}  # 12 + 1 in other orders
     variants = tmp_path / "espeak" / "espeak-ng-data" / "voices" / "!v"
     assert sorted(p.name for p in variants.glob("rand*")) == [f"rand{k:03d}" for k in range(6)]
     random_utts = [u for u in read_data_dir(tmp_path / "train") if "-rand" in u.id]
@@ -183,7 +184,7 @@ def test_without_pyworld_the_human_voice_is_read_as_it_is(tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "pyworld", None)
     said = []
     counts = generate(tmp_path, 20, 2, 2, seed=5, mix=DemoMix(human_share=0.5, dev_human_share=0), notice=said.append)
-    assert counts["train"] == 20
+    assert counts["train"] == 22  # 20 + 2 in other orders
     assert len(said) == 1 and said[0].startswith("left out WORLD re-synthesis") and "pip install" in said[0]
     voices = set((tmp_path / "train" / "utt2spk").read_text().split()[1::2])
     assert "gcin3" in voices and "gcin3w" not in voices
@@ -235,3 +236,26 @@ def test_every_corpus_option_is_an_option_of_asr_prepare_demo():
     assert {n: cli[n] for n in taken if n != "out_dir"} == {n: d for n, d in taken.items() if n != "out_dir"}
     help_text = " ".join(run_asr("prepare", "demo", "--help").stdout.split())
     assert f"{DemoMix.describe(DemoMix(), 'world_share')} [default: {DemoMix().world_share};" in help_text
+
+
+def test_other_orders_are_added_and_leave_the_corpus_as_it_was(monkeypatch):
+    """Destination-first and origin-only sentences come after each split's others, from a stream
+    of their own; the 到Y从X probes are in test only."""
+    from asr.corpora.demo import grammar
+    from asr.slots import slot_values
+
+    sizes = {"train": 2400, "dev": 300, "test": 200}
+    jobs = plan(Path("/nowhere"), sizes, seed=2026, human=True)
+    monkeypatch.setattr(grammar, "OTHER_ORDER_EVERY", 10**9)
+    before = plan(Path("/nowhere"), sizes, seed=2026, human=True)
+    assert {k: len(v) for k, v in before.items()} == {**sizes, "test_unheard": 200}
+    for split, v in before.items():
+        assert jobs[split][: len(v)] == v  # the same texts, voices, seeds and paths
+    texts = {split: [j.text for j in v] for split, v in jobs.items()}
+    assert set(grammar.PROBES) <= set(texts["test"][200:]) and len(grammar.PROBES) == 20
+    assert not set(grammar.PROBES) & set(texts["train"] + texts["dev"])
+    assert len(set(texts["train"] + texts["dev"] + texts["test"])) == 2640 + 330 + 220
+    orders = [[s for s, _ in slot_values(t, grammar.travel_slots(t))] for t in texts["train"][2400:]]
+    first = sum(o[-2:] == ["destination", "origin"] for o in orders)
+    alone = sum("origin" in o and "destination" not in o for o in orders)
+    assert first > 60 and alone > 60, (first, alone)

@@ -29,6 +29,15 @@ SlotModel = Annotated[
         "--slots", help="Slot model (asr slots train): fill each transcript's slots (origin, destination, ...)"
     ),
 ]
+# subtitles (asr.subtitles.CueRules; None: its default, the Netflix Timed Text Style Guide's)
+MaxLineChars = Annotated[
+    Optional[int], typer.Option("--max-line-chars", help="srt/vtt: characters a line (default 16 CJK, 42 spaced)")
+]
+MaxLines = Annotated[Optional[int], typer.Option("--max-lines", help="srt/vtt: lines a cue (default 2)")]
+MinCueSeconds = Annotated[
+    Optional[float], typer.Option("--min-cue-seconds", help="srt/vtt: shortest cue (default 5/6 s)")
+]
+MaxCueSeconds = Annotated[Optional[float], typer.Option("--max-cue-seconds", help="srt/vtt: longest cue (default 7 s)")]
 Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]

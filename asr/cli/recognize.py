@@ -13,6 +13,10 @@ from asr.cli.options import (
     DecodingFlags,
     Device,
     Int8,
+    MaxCueSeconds,
+    MaxLineChars,
+    MaxLines,
+    MinCueSeconds,
     SlotModel,
     Threads,
     decoding_flags,
@@ -57,18 +61,23 @@ def transcribe(
         ),
     ] = False,
     slots: SlotModel = None,
+    max_line_chars: MaxLineChars = None,
+    max_lines: MaxLines = None,
+    min_cue_seconds: MinCueSeconds = None,
+    max_cue_seconds: MaxCueSeconds = None,
 ) -> None:
     """Transcribe audio of any length; one result per input, failures reported on stderr.
 
-    text: path<TAB>text (with --slots: <TAB>slot=value ...).  json: one object per line (text,
-    segments, chars with times, confidence, n-best; with --slots: slots and slot_spans with times).
-    tsv: path, start, end, text per segment.  srt/vtt: subtitles cut at pauses.
+    text: path<TAB>text (with --slots: <TAB>slot: text (value), ...).  json: one object per line
+    (text, segments, chars with times, confidence, n-best; with --slots: slots, bookings, slot_spans).
+    tsv: path, start, end, text per segment.  srt/vtt: subtitles by the Netflix style guide's limits.
     """
     from asr.audio import expand_inputs
     from asr.subtitles import OutputWriter
 
+    rules = _cue_rules(format, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds)
     items = expand_inputs(inputs)
-    out = OutputWriter(format, output_dir, [name for name, _ in items])
+    out = OutputWriter(format, output_dir, [name for name, _ in items], rules)
     tagger = _slot_tagger(slots)
     rec, jobs = recognizer(model, decoding, int8, device, threads)
     options = _call_options(rec, nbest, format, decoding.decoder)
@@ -81,6 +90,25 @@ def transcribe(
     if failed:
         err.print(f"{failed} of {len(items)} input(s) failed", markup=False)
         raise typer.Exit(1)
+
+
+def _cue_rules(format: str, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds):
+    """The subtitle flags as one CueRules (its defaults where not given), checked before any
+    audio is read; refused with a format that has no cues."""
+    from asr.errors import UserError
+    from asr.subtitles import CueRules
+
+    given = {
+        "max_line_chars": max_line_chars,
+        "max_lines": max_lines,
+        "min_cue_seconds": min_cue_seconds,
+        "max_cue_seconds": max_cue_seconds,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and format not in ("srt", "vtt"):
+        flag = "--" + next(iter(given)).replace("_", "-")
+        raise UserError(f"{flag} shapes subtitles: use it with --format srt or vtt")
+    return CueRules(**given)
 
 
 def _call_options(rec, nbest: int | None, format: str, decoder: str | None):
@@ -109,7 +137,7 @@ def _write_results(transcribe_many, items, out, tagger, **options) -> int:
             if result.warning:
                 err.print(f"warning: {result.warning}", markup=False, soft_wrap=True)
             if tagger:
-                result = dataclasses.replace(result, slots=tagger.fill(result.text, result.chars or None))
+                result = dataclasses.replace(result, slots=tagger.fill_transcript(result))
             out.write(result)
     return failed
 

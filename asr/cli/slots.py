@@ -51,19 +51,25 @@ def train_cmd(
 def tag_cmd(
     model: Annotated[Path, typer.Argument(help="Slot model file (asr slots train)")],
     texts: Annotated[list[str], typer.Argument(help="Texts to tag, or - to read one per line from stdin")],
+    format: Annotated[str, typer.Option("--format", "-f", help="json | text")] = "json",
 ) -> None:
-    """Print each text's slots as one JSON object per line (text, slots, slot_spans, tags)."""
+    """Print each text's slots: json, one object per line (text, slots, bookings, slot_spans,
+    tags); text, `text<TAB>slot: text (value), ...` (bookings of several sentences apart with |)."""
     import sys
 
+    from asr.errors import check_choice
     from asr.slots import SlotTagger
-    from asr.transcript import slots_json
+    from asr.transcript import slots_json, slots_line
 
+    check_choice("--format", format, ["json", "text"])
     tagger = SlotTagger.load(model)
     lines = [line.strip() for line in sys.stdin] if texts == ["-"] else texts
     for text in lines:
-        tags = tagger.tag(text)
-        row = {"text": text, **slots_json(tagger.fill(text)), "tags": tags}
-        print(json.dumps(row, ensure_ascii=False))
+        slots, tags = tagger.fill_text(text)
+        if format == "text":
+            print(f"{text}\t{slots_line(slots)}")
+        else:
+            print(json.dumps({"text": text, **slots_json(slots), "tags": tags}, ensure_ascii=False))
 
 
 @slots_app.command("evaluate")

@@ -26,7 +26,7 @@ from asr.serve.options import TranscribeQuery, decode_overrides, with_json_nbest
 from asr.serve.service import Service, service
 from asr.serve.stream import MAX_RATE, MIN_RATE
 from asr.subtitles import plain_text, to_srt, to_tsv, to_vtt
-from asr.transcript import Char, Transcript
+from asr.transcript import Char, Segment, Transcript
 
 
 class ErrorOut(BaseModel):
@@ -62,7 +62,10 @@ class TranscriptOut(BaseModel):
     segments: list[SegmentOut] | None = None
     nbest: list[AlternativeOut] | None = None
     chars: list[CharOut] | None = None
-    slots: dict[str, Any] | None = Field(None, description="the booking form (a server with a slot model)")
+    slots: dict[str, Any] | None = Field(
+        None, description="the booking form: slot -> {text, value, start, end} (a server with a slot model)"
+    )
+    bookings: list[dict[str, Any]] | None = Field(None, description="one form per segment that has slots")
     slot_spans: list[dict[str, Any]] | None = None
 
 
@@ -92,11 +95,19 @@ class SubtitleChar(BaseModel):
     end: float = Field(ge=0, le=MAX_TIME, allow_inf_nan=False)
 
 
+class SubtitleSegment(BaseModel):
+    start: float = Field(ge=0, le=MAX_TIME, allow_inf_nan=False)
+    end: float = Field(ge=0, le=MAX_TIME, allow_inf_nan=False)
+    text: str = Field("", max_length=100_000)
+
+
 class SubtitlesIn(BaseModel):
-    """Per-character times (what transcribe and stream results hold) and the audio's length."""
+    """Per-character times (what transcribe and stream results hold), the audio's length and
+    its segments (pieces cut at pauses: no cue spans two)."""
 
     chars: list[SubtitleChar] = Field(max_length=100_000)
     duration: float | None = Field(None, ge=0, le=MAX_TIME, allow_inf_nan=False)
+    segments: list[SubtitleSegment] = Field(default_factory=list, max_length=100_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> SubtitlesIn:
@@ -109,6 +120,9 @@ class SubtitlesIn(BaseModel):
             if self.duration is not None and c.end > self.duration + 0.001:
                 raise ValueError(f"chars[{i}] ({c.char!r}) ends at {c.end:g} s, after the duration {self.duration:g} s")
             last = c.start
+        for i, g in enumerate(self.segments):
+            if g.end < g.start:
+                raise ValueError(f"segments[{i}] ends at {g.end:g} s, before it starts at {g.start:g} s")
         return self
 
 
@@ -243,7 +257,7 @@ async def transcribe(
         raise ApiError(str(exc)) from None
     t.path = name
     if svc.tagger:
-        t.slots = svc.tagger.fill(t.text, t.chars or None)
+        t.slots = svc.tagger.fill_transcript(t)  # a booking per segment (sentence)
     if options.warning:
         t.warning = "; ".join(w for w in (options.warning, t.warning) if w)
     return render(t, query.format)
@@ -262,7 +276,9 @@ async def subtitles(
     """The subtitles of a result's characters, by the renderer `format=srt|vtt` uses: the page's
     downloads are the API's bytes."""
     chars = [Char(c.char, c.start, c.end) for c in body.chars]
+    segments = [Segment(g.start, g.end, g.text) for g in body.segments]
     t = Transcript("subtitles", text="".join(c.char for c in chars), duration=body.duration, chars=chars)
+    t.segments = segments
     return render(t, format)
 
 

@@ -1,11 +1,14 @@
 """The demo corpus's sentences and their slot labels.
 
 Sentences (digit strings, years, dates, clock times, amounts, travel phrases, 好棒/好棒棒) come
-from seeded templates; a regular pattern over a travel sentence gives its BIO slot tags.
+from seeded templates; a regular pattern over a travel sentence gives its BIO slot tags. Travel
+sentences in other orders (destination first, an origin alone) are drawn apart and added to each
+split (`other_orders`), so the sentences drawn before them stay as they were.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -120,6 +123,51 @@ def travel_slots(text: str) -> list[str]:
                 continue  # a clock time's hour inside a date is not a second slot
             tags[m.start() : m.end()] = [f"B-{slot}"] + [f"I-{slot}"] * (m.end() - m.start() - 1)
     return tags
+
+
+# Destination first and an origin alone: the orders the templates above never use, without which
+# a tagger that reads right to left learns "the last city is the destination". PROBES, 到Y从X for
+# every pair of cities, are the measure of that (experiments/slots.py): never drawn, only tested.
+PROBES = [f"到{b}从{a}" for a, b in itertools.permutations(CITIES, 2)]
+OTHER_ORDER_EVERY = 10  # one more sentence in other orders for every ten of a split
+
+
+def other_order(rng: random.Random) -> str:
+    """One travel sentence with the destination first or an origin alone (never a probe)."""
+    a, b = rng.sample(CITIES, 2)
+    when = rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
+    return rng.choice(
+        [
+            f"我想到{b}从{a}",
+            f"我想去{b}从{a}",
+            f"{when}到{b}从{a}",
+            f"我想{when}到{b}从{a}",
+            f"我想在{when}去{b}从{a}",
+            f"我从{a}",
+            f"我想从{a}",
+            f"{when}从{a}",
+            f"我想{when}从{a}",
+        ]
+    )
+
+
+def other_orders(sizes: dict[str, int], taken: set[str], rng: random.Random) -> dict[str, list[str]]:
+    """One new sentence in other orders for every OTHER_ORDER_EVERY of each split's size (none for
+    a split of fewer), different from `taken` and from each other: test's begin with the probes
+    (as many as fit), which no other split gets."""
+    seen = set(taken) | set(PROBES)
+    probes = rng.sample(PROBES, len(PROBES))
+    out = {}
+    for split in ("test", "dev", "train"):
+        n = sizes.get(split, 0) // OTHER_ORDER_EVERY
+        texts = probes[:n] if split == "test" else []
+        while len(texts) < n:
+            text = other_order(rng)
+            if text not in seen:
+                seen.add(text)
+                texts.append(text)
+        out[split] = texts
+    return out
 
 
 def unique_sentences(n: int, rng: random.Random) -> list[str]:

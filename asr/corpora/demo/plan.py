@@ -8,7 +8,7 @@ from pathlib import Path
 
 from asr.corpora import ttskit_voice
 from asr.corpora.demo.espeak import DEV_VOICES, TEST_VOICES, TRAIN_VOICES, random_voice_names
-from asr.corpora.demo.grammar import unique_sentences
+from asr.corpora.demo.grammar import other_orders, unique_sentences
 from asr.corpora.demo.mix import DemoMix
 from asr.corpora.demo.render import Job
 from asr.corpora.demo.speakers import (
@@ -51,7 +51,10 @@ def plan(
     mix: DemoMix = DemoMix(),
     yanyu_dir: str | None = None,
 ) -> dict[str, list[Job]]:
-    """Decide every utterance (text, voice, seed, path) of splits `sizes` ({"train": n, ...}).
+    """Decide every utterance (text, voice, seed, path) of splits `sizes` ({"train": n, ...}),
+    and add to each split a tenth more travel sentences in other orders (grammar.other_orders:
+    destination first, an origin alone; test's are the 到Y从X probes), which leave the others as
+    they were.
 
     With `human`, mix.human_share of train is read by gcin-voice speaker 3 (mix.world_share of
     those re-synthesized by WORLD), and a test_unheard split holds the test sentences read by the
@@ -67,21 +70,28 @@ def plan(
     dev_human = random.Random(seed + 4)
     voices = {"train": TRAIN_VOICES + random_voice_names(mix.random_voices), "dev": DEV_VOICES, "test": TEST_VOICES}
     espeak_path = str((out_dir / "espeak").resolve()) if mix.random_voices else None
-    jobs: dict[str, list[Job]] = {}
+    jobs: dict[str, list[Job]] = {"test": [], "dev": [], "train": []}
+
+    def add(split: str, text: str, rng: random.Random) -> None:
+        voice = rng.choice(voices[split])
+        voice = readers.pick(voice, rng) if split == "train" else voice
+        if split == "dev" and yanyu_dir and dev_human.random() < mix.dev_human_share:
+            voice = DEV_HUMAN_VOICE
+        uid = f"{split}-{voice}-{len(jobs[split]):05d}"
+        yanyu = yanyu_dir if human_voice(voice) == DEV_HUMAN_VOICE else None
+        path = out_dir / "wav" / split / f"{uid}.wav"
+        jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu))
+
     start = 0
     for split in ("test", "dev", "train"):  # disjoint sentences: consecutive slices of one pool
-        texts = pool[start : start + sizes[split]]
+        for text in pool[start : start + sizes[split]]:
+            add(split, text, rng)
         start += sizes[split]
-        jobs[split] = []
-        for i, text in enumerate(texts):
-            voice = rng.choice(voices[split])
-            voice = readers.pick(voice, rng) if split == "train" else voice
-            if split == "dev" and yanyu_dir and dev_human.random() < mix.dev_human_share:
-                voice = DEV_HUMAN_VOICE
-            uid = f"{split}-{voice}-{i:05d}"
-            yanyu = yanyu_dir if human_voice(voice) == DEV_HUMAN_VOICE else None
-            path = out_dir / "wav" / split / f"{uid}.wav"
-            jobs[split].append(Job(uid, text, voice, rng.randrange(2**32), path, espeak_path, yanyu))
+    # then the travel sentences in other orders, from streams of their own: the ones above stay
+    more = random.Random(seed + 7)
+    for split, texts in other_orders(sizes, set(pool), more).items():
+        for text in texts:
+            add(split, text, more)
     if human:
         jobs["test_unheard"] = _unheard(out_dir, jobs["test"], random.Random(seed + 1))
     return jobs

@@ -142,7 +142,7 @@ function showUpload(body, raw) {
   view.appendTranscript(body.text || "", body.chars || [], joiner);
   view.showAlternatives(body.nbest);
   view.fillForm(body.slots);
-  Object.assign(result, { chars: body.chars || [], duration: body.duration, json: raw });
+  Object.assign(result, { chars: body.chars || [], duration: body.duration, json: raw, segments: body.segments || [] });
   status.dataset.finals = String(segments.length);
   revealResult();
   // on a phone the options fill the screen: bring a result out of sight into view (not while
@@ -292,7 +292,8 @@ function save(blob, name) {
 // SRT and WebVTT come from the server's renderer, so they equal what the API gives for the file.
 async function downloadSubtitles(format) {
   try {
-    const body = JSON.stringify({ chars: result.chars, duration: result.duration });
+    // the segments too: a cue never spans two of them, as in the API's own subtitles
+    const body = JSON.stringify({ chars: result.chars, duration: result.duration, segments: result.segments });
     const headers = { "Content-Type": "application/json" };
     const response = await api(`/v1/subtitles?format=${format}`, { method: "POST", headers, body });
     if (!response.ok) return setStatus(errorText(await response.text(), response.status), "error");
