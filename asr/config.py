@@ -64,6 +64,7 @@ TRAIN_RANGES = dict(
     log_every_steps="[1, inf)",
     freeze_layers="[0, inf)",
     freeze_epochs="[0, inf)",
+    fit_sample="[0, inf)",
 )
 
 
@@ -100,6 +101,7 @@ class TrainConfig:
     init_cmvn: str = "keep"  # keep (the model file's CMVN statistics) | estimate (from the new training data)
     freeze_layers: int = 0  # fine-tune: the lowest N recurrent layers (frame stacking side) stay fixed ...
     freeze_epochs: int = 0  # ... for the first N epochs
+    fit_sample: int = 200  # training utterances (a fixed draw, clean) scored like dev every epoch (0: off)
 
     def __post_init__(self) -> None:
         check_ranges("train", self, **TRAIN_RANGES)

@@ -3,13 +3,16 @@ CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV
 
 `train` sets the process up and tears it down; `_train` reads as the loop it runs: make the data
 and the state (new or resumed), then per epoch `_run_epoch` (a `train_step` per batch) and
-`_end_epoch` (dev CER, checkpoints, metrics), then `_finish` (averaging). `Run` holds what stays
+`_end_epoch` (dev and fit-sample CER, checkpoints, metrics), then `_finish` (averaging, the
+model handed on scored on data.test, summary.json). `Run` holds what stays
 fixed for the whole run; `TrainState` holds everything that changes and that `last.pt` carries.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,8 +24,9 @@ from asr.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
 from asr.data import Batch
+from asr.datadir import Utterance
 from asr.errors import UserError
-from asr.evaluate import evaluate_loader
+from asr.evaluate import evaluate, evaluate_loader, write_report
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
 from asr.runtime import (
     Dist,
@@ -83,11 +87,9 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
     init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run
     known = saved or init
-    vocab, train_utts, budget_lengths, dev_utts = read_data(
-        recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None
-    )
-    run = Run(recipe, d, device, vocab, rank_seed, amp_dtype(cfg.amp, device))
-    loaders = make_loaders(run, train_utts, budget_lengths, dev_utts)
+    data = read_data(recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None)
+    run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
+    loaders = make_loaders(run, data)
     ts = make_state(run, saved, loaders.train_set, init)
     net: torch.nn.Module = ts.model
     if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
@@ -106,40 +108,38 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
 
         run.writer = SummaryWriter(str(run.exp_dir / "tensorboard"), purge_step=ts.step)
     run.started = time.time() - ts.spent
-    deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
-    stop = out_of_time = False
+    run.deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
+    out_of_time = _epochs(run, ts, net, loaders)
+    return _finish(run, ts, loaders, data.test, out_of_time)
+
+
+def _epochs(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
+    """Train epoch after epoch until train.epochs, early stopping or the time budget ends the
+    run; returns whether the budget did."""
+    cfg = run.recipe.train
+    stop = False
     while ts.epoch < cfg.epochs and not stop:
-        if not _run_epoch(run, ts, net, loaders, deadline):
-            out_of_time = True
+        if not _run_epoch(run, ts, net, loaders):
             _end_partial(run, ts, loaders)
             _save_last(run, ts)
             log.info(
                 f"time budget of {cfg.max_minutes:g} min spent: stopped in epoch {ts.epoch + 1} at batch {ts.batch}; "
                 f"best.pt holds the best dev CER so far ({ts.best_cer:.2%}); --resume goes on from here"
             )
-            break
+            return True
         stop = _end_epoch(run, ts, loaders)
-        if deadline and ts.epoch < cfg.epochs and not stop and not _in_time(deadline, run):
-            out_of_time = True
+        if run.deadline and ts.epoch < cfg.epochs and not stop and not _in_time(run):
             log.info(f"time budget of {cfg.max_minutes:g} min spent after epoch {ts.epoch}; --resume goes on from here")
-            break
-    _finish(run, ts, loaders)
-    last_lr = ts.optimizer.param_groups[0]["lr"]  # the last step's
-    return {
-        "best_cer": ts.best_cer,
-        "history": ts.history,
-        "exp_dir": str(run.exp_dir),
-        "out_of_time": out_of_time,
-        "lr": last_lr,
-    }
+            return True
+    return False
 
 
-def _in_time(deadline: float | None, run: Run) -> bool:
+def _in_time(run: Run) -> bool:
     """Whether every rank is still within the time budget (all ranks stop together)."""
-    return deadline is None or all_ranks(time.time() < deadline, run.d, run.device)
+    return run.deadline is None or all_ranks(time.time() < run.deadline, run.d, run.device)
 
 
-def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders, deadline: float | None) -> bool:
+def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
     """The rest of epoch ts.epoch, from batch ts.batch on (mid-epoch after a resume). Returns
     False when the time budget ran out before the epoch's last batch."""
     cfg = run.recipe.train
@@ -148,8 +148,10 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
     t0 = time.time() - ts.running.seconds
     with progress_bar(run.d.main) as progress:
         total = len(loaders.sampler.batches())
+        # under a time budget the epoch count means little (few_hours.yaml's is 1000): minutes do
+        title = f"epoch {ts.epoch + 1}" + ("" if run.deadline else f"/{cfg.epochs}")
         task = progress.add_task(
-            f"epoch {ts.epoch + 1}/{cfg.epochs}",
+            title,
             total=total,
             completed=ts.batch,
             loss=0.0,
@@ -166,14 +168,18 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
             lr, grad_norm = train_step(run, ts, net, batch)
             ts.running.seconds = time.time() - t0
             mean_loss = ts.running.loss / max(ts.running.utts, 1)
-            progress.update(task, advance=1, loss=mean_loss, fps=ts.running.frames / max(ts.running.seconds, 1e-9))
+            fps = ts.running.frames / max(ts.running.seconds, 1e-9)
+            spent = run.budget_spent(t0 + ts.running.seconds)
+            progress.update(
+                task, advance=1, loss=mean_loss, fps=fps, description=f"{title} ({spent})" if spent else title
+            )
             if run.writer and ts.step % cfg.log_every_steps == 0:
                 run.writer.add_scalar("train/loss", mean_loss, ts.step)
                 run.writer.add_scalar("train/lr", lr, ts.step)
                 run.writer.add_scalar("train/grad_norm", grad_norm, ts.step)
             if cfg.save_every_steps and ts.step % cfg.save_every_steps == 0:
                 _save_last(run, ts)
-            if ts.batch < total and not _in_time(deadline, run):
+            if ts.batch < total and not _in_time(run):
                 return False
     return True
 
@@ -240,26 +246,12 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     """Dev CER (rank 0's, shared so every rank decides alike), schedule, checkpoints, metrics.
     Returns True when early stopping ends the run."""
     cfg, d = run.recipe.train, run.d
-    dev = _dev(run, ts, loaders)
-    improved = dev["cer"] < ts.best_cer
-    ts.best_cer = min(ts.best_cer, dev["cer"])
+    scores = _scores(run, ts, loaders)
+    improved = scores["dev_cer"] < ts.best_cer
+    ts.best_cer = min(ts.best_cer, scores["dev_cer"])
     ts.stale = 0 if improved else ts.stale + 1
     ts.schedule.end_epoch(improved)
-    r = ts.running
-    row = {
-        "epoch": ts.epoch + 1,
-        "step": ts.step,
-        "train_loss": r.loss / max(r.utts, 1),
-        "dev_cer": dev["cer"],
-        "dev_wer": dev["wer"],
-        "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
-        "frames_per_s": r.frames * d.world / max(r.seconds, 1e-9),
-        "seconds": r.seconds,
-        "grad_norm_max": r.grad_norm_max,  # before clipping
-        "skipped_nonfinite": r.nonfinite,
-        "skipped_fp16_overflow": r.overflow,
-        "unreadable": sum_over_ranks(r.unreadable, d, run.device),
-    }
+    row = _row(run, ts, scores, 1.0)
     ts.history.append(row)
     stop = bool(cfg.early_stop_patience) and ts.stale >= cfg.early_stop_patience
     ts.epoch, ts.batch, ts.running = ts.epoch + 1, 0, Running()
@@ -271,29 +263,59 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     return stop
 
 
-def _dev(run: Run, ts: TrainState, loaders: Loaders) -> dict:
-    """Dev CER and WER of the current weights: rank 0's, shared so that every rank decides alike."""
-    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device) if run.d.main else {"cer": 0.0, "wer": 0.0}
+def _row(run: Run, ts: TrainState, scores: dict, done: float) -> dict:
+    """The metrics row of epoch ts.epoch + 1 (`done`: the share of its batches trained, 1 for a
+    whole epoch). Collective: every rank's unreadable files are summed."""
+    r, d = ts.running, run.d
+    return {
+        "epoch": ts.epoch + 1,
+        "done": done,
+        "step": ts.step,
+        "train_loss": r.loss / max(r.utts, 1),
+        "train_cer": scores["train_cer"],  # the fixed sample of training utterances, clean (NaN: off)
+        "dev_cer": scores["dev_cer"],
+        "dev_wer": scores["dev_wer"],
+        "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
+        "frames_per_s": r.frames * d.world / max(r.seconds, 1e-9),
+        "seconds": r.seconds,
+        "grad_norm_max": r.grad_norm_max,  # before clipping
+        "skipped_nonfinite": r.nonfinite,
+        "skipped_fp16_overflow": r.overflow,
+        "unreadable": sum_over_ranks(r.unreadable, d, run.device),
+    }
+
+
+def _scores(run: Run, ts: TrainState, loaders: Loaders) -> dict:
+    """{"dev_cer", "dev_wer", "train_cer"} of the current weights (train_cer: the fit sample's,
+    NaN without one): rank 0's, shared so that every rank decides alike."""
+    scores = {}
+    if run.d.main:
+        dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
+        fit = evaluate_loader(ts.model, loaders.fit, run.vocab, run.device)["cer"] if loaders.fit else math.nan
+        scores = {"dev_cer": dev["cer"], "dev_wer": dev["wer"], "train_cer": fit}
     if run.d.world > 1:
-        shared = [dev]
+        shared = [scores]
         dist.broadcast_object_list(shared, 0)
-        dev = shared[0]
-    return dev
+        scores = shared[0]
+    return scores
 
 
 def _end_partial(run: Run, ts: TrainState, loaders: Loaders) -> None:
-    """The time budget ran out mid-epoch: the weights trained so far are scored on dev as an
-    epoch's are (best.pt when better; with averaging, the last of the averaged), so that the
-    budget's last minutes, where lr_over: budget has brought the rate down, are not thrown away."""
-    dev = _dev(run, ts, loaders)
-    improved = dev["cer"] < ts.best_cer
-    ts.best_cer = min(ts.best_cer, dev["cer"])
+    """The time budget ran out mid-epoch: the weights trained so far are scored as an epoch's are
+    (best.pt when better; with averaging, the last of the averaged), so that the budget's last
+    minutes, where lr_over: budget has brought the rate down, are not thrown away. Their row goes
+    to metrics.csv but not into the history: a resumed run's whole epoch takes its place."""
+    scores = _scores(run, ts, loaders)
+    improved = scores["dev_cer"] < ts.best_cer
+    ts.best_cer = min(ts.best_cer, scores["dev_cer"])
+    row = _row(run, ts, scores, ts.batch / max(len(loaders.sampler.batches()), 1))
     if run.d.main:
         if improved:
             _save_best(run, ts)
         if run.recipe.train.average_last:
             save_checkpoint(run.exp_dir / f"epoch{ts.epoch + 1}.pt", run.recipe, run.vocab, ts.model)
-        log.info(f"part of epoch {ts.epoch + 1}: dev CER {dev['cer']:.2%}{' (best)' if improved else ''}")
+        write_metrics(run.exp_dir, [*ts.history, row], run.writer)
+        log.info(epoch_line(row, run.recipe.train.epochs, improved))
 
 
 def _save_best(run: Run, ts: TrainState) -> None:
@@ -315,25 +337,88 @@ def _write_epoch(run: Run, ts: TrainState, row: dict, improved: bool) -> None:
         save_checkpoint(exp_dir / f"epoch{ts.epoch}.pt", run.recipe, run.vocab, ts.model)
         (exp_dir / f"epoch{ts.epoch - cfg.average_last}.pt").unlink(missing_ok=True)
     write_metrics(exp_dir, ts.history, run.writer)
-    log.info(epoch_line(row, cfg.epochs, improved))
+    log.info(epoch_line(row, cfg.epochs, improved, run.budget_spent(time.time())))
 
 
-def _finish(run: Run, ts: TrainState, loaders: Loaders) -> None:
-    """Average the last epochs into avg.pt (rank 0, when asked); close the metrics writer."""
-    cfg = run.recipe.train
-    if run.d.main and cfg.average_last:
-        paths = sorted(run.exp_dir.glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))[-cfg.average_last :]
-        if paths:
-            ts.model.load_state_dict(average_checkpoints(paths))
-            dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
-            save_checkpoint(
-                run.exp_dir / "avg.pt",
-                run.recipe,
-                run.vocab,
-                ts.model,
-                {"averaged": [p.name for p in paths], "dev_cer": dev["cer"]},
-            )
-            log.info(f"averaged {len(paths)} epochs into avg.pt: dev CER {dev['cer']:.2%}")
+def _finish(run: Run, ts: TrainState, loaders: Loaders, test: list[Utterance], out_of_time: bool) -> dict:
+    """Average the last epochs into avg.pt (when asked), choose the model the run hands on (avg.pt
+    where its dev CER is lower, else best.pt), score it on data.test, write summary.json (rank 0);
+    close the metrics writer. Returns train()'s summary."""
+    t0 = time.time()
+    chosen, chosen_cer = run.exp_dir / "best.pt", ts.best_cer
+    test_rates = None
+    if run.d.main:
+        avg_cer = _average(run, ts, loaders)
+        if avg_cer < ts.best_cer:
+            chosen, chosen_cer = run.exp_dir / "avg.pt", avg_cer
+        if test and chosen.is_file():
+            test_rates = _score_test(run, chosen, test)
     if run.writer:
         run.writer.close()
-    log.info(f"done: best dev CER {ts.best_cer:.2%}; model: {run.exp_dir / 'best.pt'}")
+    summary = {
+        "best_cer": ts.best_cer,
+        "history": ts.history,
+        "exp_dir": str(run.exp_dir),
+        "out_of_time": out_of_time,
+        "lr": ts.optimizer.param_groups[0]["lr"],  # the last step's
+        "model": chosen.name,
+        "model_dev_cer": chosen_cer,
+        "test": test_rates,
+    }
+    if run.d.main:
+        finish = time.time() - t0
+        _write_summary(run, ts, summary, finish)
+        spent = f" (beyond the budget of {run.recipe.train.max_minutes:g} min)" if run.deadline else ""
+        log.info(f"averaging and scoring after training took {finish:.0f} s{spent}")
+        log.info(f"done: best dev CER {ts.best_cer:.2%}; model: {chosen} (dev CER {chosen_cer:.2%})")
+    return summary
+
+
+def _average(run: Run, ts: TrainState, loaders: Loaders) -> float:
+    """The last train.average_last epochs averaged into avg.pt; returns its dev CER (inf: none)."""
+    cfg = run.recipe.train
+    paths = sorted(run.exp_dir.glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))[-cfg.average_last :]
+    if not cfg.average_last or not paths:
+        return math.inf
+    ts.model.load_state_dict(average_checkpoints(paths))
+    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
+    save_checkpoint(
+        run.exp_dir / "avg.pt",
+        run.recipe,
+        run.vocab,
+        ts.model,
+        {"averaged": [p.name for p in paths], "dev_cer": dev["cer"]},
+    )
+    log.info(f"averaged {len(paths)} epochs into avg.pt: dev CER {dev['cer']:.2%}")
+    return dev["cer"]
+
+
+def _score_test(run: Run, model: Path, test: list[Utterance]) -> dict:
+    """data.test scored as `asr evaluate --decoder greedy` scores it (the model file as a user
+    loads it); its report goes to exp_dir/test_report.json. Returns the summary's "test" entry."""
+    from asr.recognizer import Recognizer
+
+    rec = Recognizer(model, device=str(run.device), decoder="greedy")
+    rows, failed, rates = evaluate(rec, test)
+    write_report(run.exp_dir / "test_report.json", rows, rates, failed)
+    log.info(
+        f"test ({run.recipe.data.test}, {len(rows)} utterances, {model.name}, greedy): "
+        f"CER {rates['cer']:.2%} WER {rates['wer']:.2%}" + (f"; {len(failed)} file(s) unreadable" if failed else "")
+    )
+    return {"data": run.recipe.data.test, "utterances": len(rows), "unreadable": len(failed), **rates}
+
+
+def _write_summary(run: Run, ts: TrainState, summary: dict, finish: float) -> None:
+    """exp_dir/summary.json: what the run ended with, for a reader who was not watching."""
+    exp_dir = run.exp_dir
+    out = {k: v for k, v in summary.items() if k not in ("history", "exp_dir")}
+    out.update(
+        epochs=len(ts.history),
+        steps=ts.step,
+        train_minutes=ts.spent / 60,
+        finish_seconds=finish,
+        amp=str(run.dtype or "off").removeprefix("torch."),
+    )
+    # a CER never measured (inf) is null: JSON has no infinity
+    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+    (exp_dir / "summary.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -45,7 +45,15 @@ TINY = [
 
 
 def tiny_overrides(exp_dir: Path, epochs: int, data: Path = SAMPLES) -> list[str]:
-    return [f"exp_dir={exp_dir}", f"data.train={data}", f"data.dev={data}", f"train.epochs={epochs}", *TINY]
+    """The tiny model trained on `data` (dev too); no test set: add data.test to score one."""
+    return [
+        f"exp_dir={exp_dir}",
+        f"data.train={data}",
+        f"data.dev={data}",
+        "data.test=null",
+        f"train.epochs={epochs}",
+        *TINY,
+    ]
 
 
 def run_asr(*args: str, **kw) -> subprocess.CompletedProcess:
