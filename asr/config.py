@@ -65,6 +65,9 @@ TRAIN_RANGES = dict(
     freeze_layers="[0, inf)",
     freeze_epochs="[0, inf)",
     fit_sample="[0, inf)",
+    inter_ctc_weight="[0, 1)",
+    cr_ctc_weight="[0, 1)",
+    cr_ctc_time_masking="[1, inf)",
 )
 
 
@@ -102,6 +105,9 @@ class TrainConfig:
     freeze_layers: int = 0  # fine-tune: the lowest N recurrent layers (frame stacking side) stay fixed ...
     freeze_epochs: int = 0  # ... for the first N epochs
     fit_sample: int = 200  # training utterances (a fixed draw, clean) scored like dev every epoch (0: off)
+    inter_ctc_weight: float = 0.0  # InterCTC: the share of model.inter_ctc_layers' CTC losses in the loss
+    cr_ctc_weight: float = 0.0  # CR-CTC: two masked views per utterance, their consistency's weight (0: off)
+    cr_ctc_time_masking: float = 2.5  # CR-CTC: augment.time_masks and time_ratio multiplied by this
 
     def __post_init__(self) -> None:
         check_ranges("train", self, **TRAIN_RANGES)
@@ -147,6 +153,17 @@ class Recipe:
 
     def __post_init__(self) -> None:
         """What one section allows given another's values (each section checks its own keys)."""
+        if bool(self.train.inter_ctc_weight) != bool(self.model.inter_ctc_layers):  # one alone does nothing
+            key = "train.inter_ctc_weight" if self.train.inter_ctc_weight else "model.inter_ctc_layers"
+            raise UserError(
+                f"{key}: InterCTC weighs the CTC losses of the layers model.inter_ctc_layers lists by "
+                "train.inter_ctc_weight: set both (e.g. [2] and 0.3) or neither"
+            )
+        if self.train.cr_ctc_weight and not self.augment.masks:
+            raise UserError(
+                "train.cr_ctc_weight: CR-CTC's two views differ by their SpecAugment masks: "
+                "set augment.time_masks (or freq_masks) above 0"
+            )
         if self.train.freeze_layers > self.model.layers:
             raise UserError(
                 f"train.freeze_layers: expected at most model.layers ({self.model.layers}), got {self.train.freeze_layers}"

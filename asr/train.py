@@ -27,6 +27,8 @@ from asr.data import Batch
 from asr.datadir import Utterance
 from asr.errors import UserError
 from asr.evaluate import evaluate, evaluate_loader, write_report
+from asr.losses import training_loss
+from asr.model import TrainingView
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
 from asr.runtime import (
     Dist,
@@ -91,12 +93,12 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
     loaders = make_loaders(run, data)
     ts = make_state(run, saved, loaders.train_set, init)
-    net: torch.nn.Module = ts.model
+    net: torch.nn.Module = TrainingView(ts.model)
     if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
         for t in ts.model.state_dict().values():
             dist.broadcast(t, 0)
         net = torch.nn.parallel.DistributedDataParallel(
-            ts.model, device_ids=[device.index] if device.type == "cuda" else None
+            net, device_ids=[device.index] if device.type == "cuda" else None
         )
     n_params = sum(p.numel() for p in ts.model.parameters())
     log.info(
@@ -185,10 +187,11 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
 
 
 def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> tuple[float, float]:
-    """One optimizer step on `batch`: the scheduled rate, forward (autocast to run.dtype), CTC
-    loss summed over the batch / its utterances, backward, clipping to train.grad_clip, Adam (the
-    step skipped, and counted, when the loss or gradients are not finite on any rank). Returns its
-    learning rate and its gradient norm before clipping. `net` is ts.model or its DDP wrapper;
+    """One optimizer step on `batch`: the scheduled rate, forward (autocast to run.dtype), the
+    loss (asr/losses.py: CTC, with InterCTC and CR-CTC when the recipe asks) summed over the batch
+    / its utterances, backward, clipping to train.grad_clip, Adam (the step skipped, and counted,
+    when the loss or gradients are not finite on any rank). Returns its learning rate and its
+    gradient norm before clipping. `net` is TrainingView(ts.model) or its DDP wrapper;
     bench/train.py times this step alone on a `Run` and `new_state(run)`."""
     cfg, d = run.recipe.train, run.d
     ts.spent = time.time() - run.started
@@ -198,16 +201,14 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     for group in ts.optimizer.param_groups:
         group["lr"] = lr
     batch = batch.to(run.device)
+    feats, lens, cr = batch.feats, batch.feat_lens, cfg.cr_ctc_weight or None
+    if cr is not None:  # CR-CTC: both views in one pass, the first B rows one, the last B the other
+        feats = torch.cat([feats, batch.feats if batch.feats2 is None else batch.feats2])
+        lens = torch.cat([lens, lens])
     with torch.autocast(run.device.type, dtype=run.dtype) if run.dtype else nullcontext():
-        log_probs, out_lens = net(batch.feats, batch.feat_lens)
-    loss = torch.nn.functional.ctc_loss(
-        log_probs.float().transpose(0, 1),
-        batch.targets,
-        out_lens,
-        batch.target_lens,
-        blank=run.vocab.blank,
-        reduction="sum",
-        zero_infinity=True,
+        log_probs, out_lens, inter = net(feats, lens)
+    loss = training_loss(
+        log_probs, inter, out_lens, batch.targets, batch.target_lens, run.vocab.blank, cfg.inter_ctc_weight, cr
     ) / max(len(batch.ids), 1)
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()

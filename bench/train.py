@@ -17,6 +17,7 @@ import torch
 from asr.config import load_recipe
 from asr.data import BucketSampler, FeatureDataset, collate
 from asr.datadir import read_data_dir
+from asr.model import TrainingView
 from asr.runtime import Dist
 from asr.train import train_step
 from asr.trainstate import Run, new_state
@@ -49,9 +50,10 @@ def throughput(items: list[dict], batches: list[list[int]], run: Run, steps: int
     ts.model.to(run.device).train()
     run.started = time.time()
     order = itertools.cycle(batches)
+    net = TrainingView(ts.model)
 
     def step() -> None:
-        train_step(run, ts, ts.model, collate([items[i] for i in next(order)]))
+        train_step(run, ts, net, collate([items[i] for i in next(order)]))
         if run.device.type == "cuda":
             torch.cuda.synchronize()
 

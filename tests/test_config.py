@@ -97,6 +97,14 @@ REFUSED = [
     # across sections
     ("features.low_freq=150", "augment.vtlp_prob", "features.low_freq below 100"),  # demo.yaml has VTLP on
     (["train.freeze_layers=4", "train.freeze_epochs=1"], "train.freeze_layers", "at most model.layers (3)"),
+    ("train.inter_ctc_weight=1", "train.inter_ctc_weight", "[0, 1)"),
+    ("train.cr_ctc_weight=-0.1", "train.cr_ctc_weight", "[0, 1)"),
+    ("train.cr_ctc_time_masking=0.5", "train.cr_ctc_time_masking", ">= 1"),
+    (["model.inter_ctc_layers=[3]", "train.inter_ctc_weight=0.3"], "model.inter_ctc_layers", "[1, 2] (below the top"),
+    (["model.inter_ctc_layers=[1, 1]", "train.inter_ctc_weight=0.3"], "model.inter_ctc_layers", "each layer once"),
+    ("train.inter_ctc_weight=0.3", "train.inter_ctc_weight", "set both"),
+    ("model.inter_ctc_layers=[1]", "model.inter_ctc_layers", "set both"),
+    (["train.cr_ctc_weight=0.2", "augment.time_masks=0", "augment.freq_masks=0"], "train.cr_ctc_weight", "SpecAugment"),
 ]
 
 
