@@ -92,7 +92,7 @@ class TrainConfig:
     grad_clip: float = 5.0  # max global gradient norm (0: no clipping)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    amp: str = "auto"  # auto (bf16 on CUDA; on a CPU bf16 where a timed step is faster) | bf16 | fp16 (CUDA) | off
     threads: int = 0  # torch CPU threads; 0 = all cores
     num_workers: int = 0  # DataLoader workers for audio loading and features
     cache_features: bool = True  # keep features in memory after first use (num_workers is then 0)
@@ -195,6 +195,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         (tp,) = [a for a in args if a is not type(None)]
+    if tp is str and isinstance(value, bool):  # YAML 1.1 reads off (and no, false) as False: amp: off
+        return "off" if value is False else "on"
     if tp is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:  # PyYAML reads 1e-4 (no dot) as a string; accept it as the number it means
             return float(value)

@@ -1,17 +1,16 @@
-"""The training loop: CTC loss, Adam, warm-up/decay/plateau schedule, gradient clipping, AMP on
-CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics.
+"""The training loop: CTC loss, Adam, warm-up/decay/plateau schedule, gradient clipping, AMP
+(CUDA, and bf16 on CPUs), DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics.
 
 `train` sets the process up and tears it down; `_train` reads as the loop it runs: make the data
 and the state (new or resumed), then per epoch `_run_epoch` (a `train_step` per batch) and
-`_end_epoch` (dev and fit-sample CER, checkpoints, metrics), then `_finish` (averaging, the
-model handed on scored on data.test, summary.json). `Run` holds what stays
+`_end_epoch` (dev and fit-sample CER, checkpoints, metrics), then asr/trainend.py's `finish`
+(averaging, the model handed on scored on data.test, summary.json). `Run` holds what stays
 fixed for the whole run; `TrainState` holds everything that changes and that `last.pt` carries.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import math
 import time
 from contextlib import nullcontext
@@ -20,13 +19,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from asr.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
+from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
-from asr.data import Batch
-from asr.datadir import Utterance
+from asr.data import Batch, collate
 from asr.errors import UserError
-from asr.evaluate import evaluate, evaluate_loader, write_report
+from asr.evaluate import evaluate_loader
 from asr.losses import training_loss
 from asr.model import TrainingView
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
@@ -34,12 +32,17 @@ from asr.runtime import (
     Dist,
     all_ranks,
     amp_dtype,
+    amp_name,
+    choose_amp,
     gather_rng,
     max_over_ranks,
     pick_device,
+    rng_state,
     seed_rank,
+    set_rng_state,
     sum_over_ranks,
 )
+from asr.trainend import finish
 from asr.trainstate import Loaders, Run, Running, TrainState, make_loaders, make_state, read_data
 from asr.vocab import Vocab
 
@@ -100,10 +103,11 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
         )
+    amp = _choose_amp(run, ts, loaders)
     n_params = sum(p.numel() for p in ts.model.parameters())
     log.info(
         f"model: {recipe.model.layers}x{recipe.model.hidden} bidirectional {recipe.model.cell}, {n_params / 1e6:.2f} M parameters; "
-        f"amp: {run.dtype or 'off'}{', loss scaling' if ts.scaler.is_enabled() else ''}"
+        f"{amp}{', loss scaling' if ts.scaler.is_enabled() else ''}"
     )
     if d.main:
         from torch.utils.tensorboard import SummaryWriter
@@ -112,7 +116,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     run.started = time.time() - ts.spent
     run.deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
     out_of_time = _epochs(run, ts, net, loaders)
-    return _finish(run, ts, loaders, data.test, out_of_time)
+    return finish(run, ts, loaders, data.test, out_of_time)
 
 
 def _epochs(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
@@ -200,16 +204,7 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     lr = ts.schedule.lr(ts.step, ts.epoch, ts.spent)
     for group in ts.optimizer.param_groups:
         group["lr"] = lr
-    batch = batch.to(run.device)
-    feats, lens, cr = batch.feats, batch.feat_lens, cfg.cr_ctc_weight or None
-    if cr is not None:  # CR-CTC: both views in one pass, the first B rows one, the last B the other
-        feats = torch.cat([feats, batch.feats if batch.feats2 is None else batch.feats2])
-        lens = torch.cat([lens, lens])
-    with torch.autocast(run.device.type, dtype=run.dtype) if run.dtype else nullcontext():
-        log_probs, out_lens, inter = net(feats, lens)
-    loss = training_loss(
-        log_probs, inter, out_lens, batch.targets, batch.target_lens, run.vocab.blank, cfg.inter_ctc_weight, cr
-    ) / max(len(batch.ids), 1)
+    loss = _loss(run, net, batch.to(run.device), run.dtype)
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()
     ts.scaler.unscale_(ts.optimizer)
@@ -234,6 +229,56 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     ts.scaler.update()
     ts.step += 1
     return lr, float(grad_norm)
+
+
+def _loss(run: Run, net: torch.nn.Module, batch: Batch, dtype: torch.dtype | None) -> torch.Tensor:
+    """The loss of `batch` (on the device) per utterance: forward under autocast to `dtype`
+    (None: float32), then asr.losses.training_loss in float32."""
+    cfg = run.recipe.train
+    feats, lens, cr = batch.feats, batch.feat_lens, cfg.cr_ctc_weight or None
+    if cr is not None:  # CR-CTC: both views in one pass, the first B rows one, the last B the other
+        feats = torch.cat([feats, batch.feats if batch.feats2 is None else batch.feats2])
+        lens = torch.cat([lens, lens])
+    with torch.autocast(run.device.type, dtype=dtype) if dtype else nullcontext():
+        log_probs, out_lens, inter = net(feats, lens)
+    loss = training_loss(
+        log_probs, inter, out_lens, batch.targets, batch.target_lens, run.vocab.blank, cfg.inter_ctc_weight, cr
+    )
+    return loss / max(len(batch.ids), 1)
+
+
+def _choose_amp(run: Run, ts: TrainState, loaders: Loaders) -> str:
+    """Settle run.dtype and ts.amp; returns the log's words for them. train.amp auto on the CPU:
+    a run resumed keeps its choice; a new one times a step on its first batch both ways
+    (runtime.choose_amp). The probe takes no optimizer step and its dropout draws are undone,
+    so the run trains as it would have without it; every rank must find bf16 faster."""
+    cfg = run.recipe.train
+    if cfg.amp != "auto" or run.device.type != "cpu":
+        ts.amp = amp_name(run.dtype)
+        return f"amp: {ts.amp}"
+    if ts.amp:
+        run.dtype = torch.bfloat16 if ts.amp == "bf16" else None
+        return f"amp auto: {ts.amp} (this run's choice, kept on --resume)"
+    loaders.sampler.set_epoch(ts.epoch, ts.batch)
+    first = loaders.sampler.batches()[min(ts.batch, len(loaders.sampler.batches()) - 1)]
+    batch = collate([loaders.train_set[(ts.epoch, i)] for i in first])
+    if not batch.ids:
+        dtype, why = None, "float32 (the first batch had no readable utterance to time a step on)"
+    else:
+        net, saved = TrainingView(ts.model).train(), rng_state(run.device)
+
+        def step(dtype: torch.dtype | None) -> float:
+            loss = _loss(run, net, batch, dtype)
+            loss.backward()
+            ts.model.zero_grad(set_to_none=True)
+            return loss.item()
+
+        dtype, why = choose_amp(step)
+        set_rng_state(saved, run.device)
+    bf16 = all_ranks(dtype is not None, run.d, run.device)
+    run.dtype = torch.bfloat16 if bf16 else None
+    ts.amp = amp_name(run.dtype)
+    return f"amp auto: {why if bf16 == (dtype is not None) else 'float32 (not every process found bf16 faster)'}"
 
 
 def _save_last(run: Run, ts: TrainState) -> None:
@@ -339,87 +384,3 @@ def _write_epoch(run: Run, ts: TrainState, row: dict, improved: bool) -> None:
         (exp_dir / f"epoch{ts.epoch - cfg.average_last}.pt").unlink(missing_ok=True)
     write_metrics(exp_dir, ts.history, run.writer)
     log.info(epoch_line(row, cfg.epochs, improved, run.budget_spent(time.time())))
-
-
-def _finish(run: Run, ts: TrainState, loaders: Loaders, test: list[Utterance], out_of_time: bool) -> dict:
-    """Average the last epochs into avg.pt (when asked), choose the model the run hands on (avg.pt
-    where its dev CER is lower, else best.pt), score it on data.test, write summary.json (rank 0);
-    close the metrics writer. Returns train()'s summary."""
-    t0 = time.time()
-    chosen, chosen_cer = run.exp_dir / "best.pt", ts.best_cer
-    test_rates = None
-    if run.d.main:
-        avg_cer = _average(run, ts, loaders)
-        if avg_cer < ts.best_cer:
-            chosen, chosen_cer = run.exp_dir / "avg.pt", avg_cer
-        if test and chosen.is_file():
-            test_rates = _score_test(run, chosen, test)
-    if run.writer:
-        run.writer.close()
-    summary = {
-        "best_cer": ts.best_cer,
-        "history": ts.history,
-        "exp_dir": str(run.exp_dir),
-        "out_of_time": out_of_time,
-        "lr": ts.optimizer.param_groups[0]["lr"],  # the last step's
-        "model": chosen.name,
-        "model_dev_cer": chosen_cer,
-        "test": test_rates,
-    }
-    if run.d.main:
-        finish = time.time() - t0
-        _write_summary(run, ts, summary, finish)
-        spent = f" (beyond the budget of {run.recipe.train.max_minutes:g} min)" if run.deadline else ""
-        log.info(f"averaging and scoring after training took {finish:.0f} s{spent}")
-        log.info(f"done: best dev CER {ts.best_cer:.2%}; model: {chosen} (dev CER {chosen_cer:.2%})")
-    return summary
-
-
-def _average(run: Run, ts: TrainState, loaders: Loaders) -> float:
-    """The last train.average_last epochs averaged into avg.pt; returns its dev CER (inf: none)."""
-    cfg = run.recipe.train
-    paths = sorted(run.exp_dir.glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))[-cfg.average_last :]
-    if not cfg.average_last or not paths:
-        return math.inf
-    ts.model.load_state_dict(average_checkpoints(paths))
-    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
-    save_checkpoint(
-        run.exp_dir / "avg.pt",
-        run.recipe,
-        run.vocab,
-        ts.model,
-        {"averaged": [p.name for p in paths], "dev_cer": dev["cer"]},
-    )
-    log.info(f"averaged {len(paths)} epochs into avg.pt: dev CER {dev['cer']:.2%}")
-    return dev["cer"]
-
-
-def _score_test(run: Run, model: Path, test: list[Utterance]) -> dict:
-    """data.test scored as `asr evaluate --decoder greedy` scores it (the model file as a user
-    loads it); its report goes to exp_dir/test_report.json. Returns the summary's "test" entry."""
-    from asr.recognizer import Recognizer
-
-    rec = Recognizer(model, device=str(run.device), decoder="greedy")
-    rows, failed, rates = evaluate(rec, test)
-    write_report(run.exp_dir / "test_report.json", rows, rates, failed)
-    log.info(
-        f"test ({run.recipe.data.test}, {len(rows)} utterances, {model.name}, greedy): "
-        f"CER {rates['cer']:.2%} WER {rates['wer']:.2%}" + (f"; {len(failed)} file(s) unreadable" if failed else "")
-    )
-    return {"data": run.recipe.data.test, "utterances": len(rows), "unreadable": len(failed), **rates}
-
-
-def _write_summary(run: Run, ts: TrainState, summary: dict, finish: float) -> None:
-    """exp_dir/summary.json: what the run ended with, for a reader who was not watching."""
-    exp_dir = run.exp_dir
-    out = {k: v for k, v in summary.items() if k not in ("history", "exp_dir")}
-    out.update(
-        epochs=len(ts.history),
-        steps=ts.step,
-        train_minutes=ts.spent / 60,
-        finish_seconds=finish,
-        amp=str(run.dtype or "off").removeprefix("torch."),
-    )
-    # a CER never measured (inf) is null: JSON has no infinity
-    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
-    (exp_dir / "summary.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -67,6 +67,7 @@ class TrainState:
     stale: int = 0  # epochs since the best dev CER
     running: Running = field(default_factory=Running)
     spent: float = 0.0  # wall-clock seconds of training so far, over every call (lr_over: budget)
+    amp: str = ""  # the run's autocast: bf16, fp16 or off ("": not chosen yet); kept on --resume
 
     def to_dict(self, rngs: list[dict]) -> dict:
         return {
@@ -81,6 +82,7 @@ class TrainState:
             "stale": self.stale,
             "running": asdict(self.running),  # a plain dict: model files are read with weights_only
             "spent": self.spent,
+            "amp": self.amp,
             "rng": rngs,
         }
 
@@ -94,6 +96,7 @@ class TrainState:
         self.best_cer, self.history, self.stale = ts["best_cer"], ts["history"], ts["stale"]
         self.running = Running.from_dict(ts["running"])
         self.spent = ts.get("spent", 0.0)
+        self.amp = ts.get("amp", "")
 
 
 @dataclass

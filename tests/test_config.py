@@ -129,3 +129,12 @@ def test_a_recipe_file_and_a_model_files_recipe_are_checked_alike(tmp_path):
     stored["train"]["lr"] = 0.0
     with pytest.raises(UserError, match=r"^train.lr: expected a number > 0, got 0$"):
         from_dict(Recipe, stored)
+
+
+def test_off_reads_as_off_though_yaml_reads_it_as_false(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("exp_dir: x\ndata: {train: a, dev: b}\ntrain: {amp: off}\n")
+    assert load_recipe(recipe).train.amp == "off"
+    assert load_recipe(ROOT / "recipes" / "demo.yaml", ["train.amp=off"]).train.amp == "off"
+    with pytest.raises(UserError, match="train.amp: expected auto, bf16, fp16 or off, got 'on'"):
+        load_recipe(ROOT / "recipes" / "demo.yaml", ["train.amp=on"])
