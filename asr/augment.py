@@ -306,7 +306,7 @@ def spec_augment(logmel: torch.Tensor, cfg: AugmentConfig, rng: np.random.Genera
 
 # Stream ids: each step's generator is seeded by (seed, epoch, utterance, stream id). Fixed
 # numbers, so adding a step never shifts another's draws.
-_SPEED, _PITCH, _REVERB, _EQ, _BABBLE, _NOISE, _NARROW, _GAIN, _VTLP, _MASKS = range(1, 11)
+_SPEED, _PITCH, _REVERB, _EQ, _BABBLE, _NOISE, _NARROW, _GAIN, _VTLP, _MASKS, _MASKS_B = range(1, 12)
 
 
 class Augmenter:
@@ -345,16 +345,24 @@ class Augmenter:
             return float(rng.uniform(*self.cfg.vtlp_warp))
         return 1.0
 
-    def masked(self, logmel: torch.Tensor, epoch: int, index: int) -> torch.Tensor:
+    def masked(self, logmel: torch.Tensor, epoch: int, index: int, view: int = 0) -> torch.Tensor:
+        """SpecAugment's masks on (T, n_mels); `view` 1 draws another set (CR-CTC's second view)."""
         if not self.cfg.masks:
             return logmel
-        return spec_augment(logmel, self.cfg, self.rng(epoch, index, _MASKS))
+        return spec_augment(logmel, self.cfg, self.rng(epoch, index, _MASKS if view == 0 else _MASKS_B))
 
     def active(self, epoch: int) -> bool:
         return epoch >= self.cfg.start_epoch
 
     def features(self, wave: torch.Tensor, epoch: int, index: int) -> torch.Tensor:
         """(N,) clean waveform -> (T, feat_cfg.dim) augmented features (before global CMVN)."""
+        return self.views(wave, epoch, index, 1)[0]
+
+    def views(self, wave: torch.Tensor, epoch: int, index: int, n: int) -> torch.Tensor:
+        """(N,) clean waveform -> (n, T, feat_cfg.dim): `n` views of one perturbed audio (CR-CTC:
+        2), which differ by their SpecAugment masks."""
         wave = self.waveform(wave, epoch, index)
         logmel = log_mel(wave, self.feat_cfg, self.warp(epoch, index))
-        return finish(cepstra(self.masked(logmel, epoch, index), self.feat_cfg), self.feat_cfg)
+        return torch.stack(
+            [finish(cepstra(self.masked(logmel, epoch, index, v), self.feat_cfg), self.feat_cfg) for v in range(n)]
+        )

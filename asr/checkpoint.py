@@ -18,6 +18,8 @@ from asr.modelfile import FORMAT, SLOTS_FORMAT, read_torch_file, write_torch_fil
 from asr.vocab import Vocab
 
 VERSION = 1
+# model keys that shape training, not the weights: a fine-tuning recipe may set them otherwise
+TRAINING_ONLY = ("dropout", "inter_ctc_layers")
 
 
 def save_checkpoint(
@@ -83,7 +85,7 @@ def init_from(model: CTCModel, ckpt: dict, recipe: Recipe, vocab: Vocab, path: s
     old_vocab = Vocab(ckpt["vocab"])
     for section, ours, theirs in (("features", recipe.features, old.features), ("model", recipe.model, old.model)):
         for key, value in vars(theirs).items():
-            if key != "dropout" and getattr(ours, key) != value:
+            if key not in TRAINING_ONLY and getattr(ours, key) != value:
                 raise UserError(
                     f"train.init: {path} was trained with {section}.{key}={value}, this recipe has "
                     f"{getattr(ours, key)}; fine-tuning keeps the model: set {section}.{key} to {value}"

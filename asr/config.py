@@ -64,6 +64,10 @@ TRAIN_RANGES = dict(
     log_every_steps="[1, inf)",
     freeze_layers="[0, inf)",
     freeze_epochs="[0, inf)",
+    fit_sample="[0, inf)",
+    inter_ctc_weight="[0, 1)",
+    cr_ctc_weight="[0, 1)",
+    cr_ctc_time_masking="[1, inf)",
 )
 
 
@@ -88,7 +92,7 @@ class TrainConfig:
     grad_clip: float = 5.0  # max global gradient norm (0: no clipping)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    amp: str = "auto"  # auto (bf16 on CUDA; on a CPU bf16 where a timed step is faster) | bf16 | fp16 (CUDA) | off
     threads: int = 0  # torch CPU threads; 0 = all cores
     num_workers: int = 0  # DataLoader workers for audio loading and features
     cache_features: bool = True  # keep features in memory after first use (num_workers is then 0)
@@ -100,6 +104,10 @@ class TrainConfig:
     init_cmvn: str = "keep"  # keep (the model file's CMVN statistics) | estimate (from the new training data)
     freeze_layers: int = 0  # fine-tune: the lowest N recurrent layers (frame stacking side) stay fixed ...
     freeze_epochs: int = 0  # ... for the first N epochs
+    fit_sample: int = 200  # training utterances (a fixed draw, clean) scored like dev every epoch (0: off)
+    inter_ctc_weight: float = 0.0  # InterCTC: the share of model.inter_ctc_layers' CTC losses in the loss
+    cr_ctc_weight: float = 0.0  # CR-CTC: two masked views per utterance, their consistency's weight (0: off)
+    cr_ctc_time_masking: float = 2.5  # CR-CTC: augment.time_masks and time_ratio multiplied by this
 
     def __post_init__(self) -> None:
         check_ranges("train", self, **TRAIN_RANGES)
@@ -145,6 +153,17 @@ class Recipe:
 
     def __post_init__(self) -> None:
         """What one section allows given another's values (each section checks its own keys)."""
+        if bool(self.train.inter_ctc_weight) != bool(self.model.inter_ctc_layers):  # one alone does nothing
+            key = "train.inter_ctc_weight" if self.train.inter_ctc_weight else "model.inter_ctc_layers"
+            raise UserError(
+                f"{key}: InterCTC weighs the CTC losses of the layers model.inter_ctc_layers lists by "
+                "train.inter_ctc_weight: set both (e.g. [2] and 0.3) or neither"
+            )
+        if self.train.cr_ctc_weight and not self.augment.masks:
+            raise UserError(
+                "train.cr_ctc_weight: CR-CTC's two views differ by their SpecAugment masks: "
+                "set augment.time_masks (or freq_masks) above 0"
+            )
         if self.train.freeze_layers > self.model.layers:
             raise UserError(
                 f"train.freeze_layers: expected at most model.layers ({self.model.layers}), got {self.train.freeze_layers}"
@@ -176,6 +195,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         (tp,) = [a for a in args if a is not type(None)]
+    if tp is str and isinstance(value, bool):  # YAML 1.1 reads off (and no, false) as False: amp: off
+        return "off" if value is False else "on"
     if tp is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:  # PyYAML reads 1e-4 (no dot) as a string; accept it as the number it means
             return float(value)

@@ -91,8 +91,10 @@ class FeatureDataset(Dataset):
         cache_dir: str | Path | None = None,
         augment: AugmentConfig | None = None,
         seed: int = 0,
+        views: int = 1,
     ) -> None:
         self.utts = utts
+        self.views = views  # 2: items carry a second view, "feats2", with other masks (CR-CTC)
         self.feat_cfg = feat_cfg
         self.vocab = vocab
         self.memory: dict[int, torch.Tensor] | None = {} if cache else None
@@ -141,17 +143,24 @@ class FeatureDataset(Dataset):
         utt, aug = self.utts[i], self.augmenter
         if aug is not None and not aug.active(epoch):
             aug = None
+        views: torch.Tensor | None  # (views, T, F); one when clean (the views would be alike)
         if aug is not None and aug.cfg.on_the_fly:
-            feats = self._guarded(utt, lambda wave: aug.features(wave, epoch, i))
+            views = self._guarded(utt, lambda wave: aug.views(wave, epoch, i, self.views))
         elif aug is not None:
             logmel = self.log_mel(i)
-            feats = None if logmel is None else self._finish(aug.masked(logmel, epoch, i))
+            views = (
+                None
+                if logmel is None
+                else torch.stack([self._finish(aug.masked(logmel, epoch, i, v)) for v in range(self.views)])
+            )
         else:
             feats = self.features(i)
-        if feats is None:  # the reason travels with the item: workers' `failed` dicts are copies
+            views = None if feats is None else feats[None]
+        if views is None:  # the reason travels with the item: workers' `failed` dicts are copies
             return {"id": utt.id, "error": self.failed[utt.id]}
         ids = self.vocab.encode(utt.text) if (self.vocab is not None and utt.text is not None) else []
-        return {"id": utt.id, "feats": feats, "target": torch.tensor(ids, dtype=torch.long), "text": utt.text}
+        item = {"id": utt.id, "feats": views[0], "target": torch.tensor(ids, dtype=torch.long), "text": utt.text}
+        return {**item, "feats2": views[1]} if len(views) > 1 else item
 
 
 @dataclass
@@ -163,6 +172,7 @@ class Batch:
     target_lens: torch.Tensor  # (B,)
     texts: list[str | None]
     failed: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> why it could not be read
+    feats2: torch.Tensor | None = None  # (B, T, F): CR-CTC's second view (other masks), when augmented
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
@@ -173,6 +183,7 @@ class Batch:
             self.target_lens.to(device),
             self.texts,
             self.failed,
+            None if self.feats2 is None else self.feats2.to(device, non_blocking=True),
         )
 
 
@@ -194,6 +205,10 @@ def collate(items: list[dict]) -> Batch:
         target_lens=torch.tensor([it["target"].shape[0] for it in items], dtype=torch.long),
         texts=[it["text"] for it in items],
         failed=failed,
+        # every item has a second view or none does: augmentation is on or off for the whole epoch
+        feats2=torch.nn.utils.rnn.pad_sequence([it["feats2"] for it in items], batch_first=True)
+        if "feats2" in items[0]
+        else None,
     )
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from asr.cells import CELLS, BiLayer, reverse_padded  # noqa: F401 (reverse_padded: part of the API)
-from asr.errors import UserError, check_ranges
+from asr.errors import UserError, check_range, check_ranges
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class ModelConfig:
     scrn_context: int = 0  # scrn: slow context units out of hidden (0: hidden // 4)
     scrn_alpha: float = 0.95  # scrn: the context state's fixed decay
     irnn_scale: float = 0.5  # irnn: the recurrent matrix starts as this times the identity
+    # InterCTC (Lee and Watanabe 2021): layers (1: the lowest) whose outputs the output layer also
+    # reads in training, for a CTC loss of their own (train.inter_ctc_weight); no new weights, and
+    # inference reads the top layer alone
+    inter_ctc_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -38,6 +42,10 @@ class ModelConfig:
             scrn_alpha="[0, 1)",
             irnn_scale="(0, inf)",
         )
+        for k in self.inter_ctc_layers:
+            check_range("model.inter_ctc_layers", k, f"[1, {self.layers - 1}]", whole=True, why="below the top layer")
+        if len(set(self.inter_ctc_layers)) != len(self.inter_ctc_layers):
+            raise UserError(f"model.inter_ctc_layers: each layer once, got {list(self.inter_ctc_layers)}")
         if self.cell == "clockwork" and self.hidden % self.clockwork_modules:
             raise UserError(f"model.clockwork_modules: {self.clockwork_modules} must divide hidden ({self.hidden})")
 
@@ -77,6 +85,25 @@ class CTCModel(nn.Module):
         Returns (log_probs (B, T', V), out_lens (B,)) with T' = ceil(T / stack). Positions past
         an utterance's out_len are padding and hold no meaning.
         """
+        top, out_lens, _ = self._layers(feats, feat_lens, ())
+        return self.classify(top), out_lens
+
+    def forward_inter(
+        self, feats: torch.Tensor, feat_lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """forward's (log_probs, out_lens), and for InterCTC the (B, T', V) log-probs that the same
+        output layer gives on the outputs of each layer cfg.inter_ctc_layers names (in its order)."""
+        top, out_lens, kept = self._layers(feats, feat_lens, self.cfg.inter_ctc_layers)
+        return self.classify(top), out_lens, [self.classify(h) for h in kept]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """A recurrent layer's output (B, T', 2 * hidden) -> log-probs (B, T', V)."""
+        return self.output(self.dropout(x)).log_softmax(dim=-1)
+
+    def _layers(
+        self, feats: torch.Tensor, feat_lens: torch.Tensor, keep: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(the top layer's output (B, T', 2 * hidden), out_lens, the outputs of layers `keep`)."""
         bsz, t, dim = feats.shape
         mask = torch.arange(t, device=feats.device)[None, :] < feat_lens[:, None]
         x = ((feats - self.cmvn_mean) / self.cmvn_std) * mask[:, :, None]  # zero the padding
@@ -85,6 +112,24 @@ class CTCModel(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, pad))
         x = x.reshape(bsz, (t + pad) // k, dim * k)
         out_lens = self.output_lengths(feat_lens)
-        for layer in self.layers:
+        outputs = {}
+        for i, layer in enumerate(self.layers, start=1):
             x = layer(self.dropout(x), out_lens)
-        return self.output(self.dropout(x)).log_softmax(dim=-1), out_lens
+            if i in keep:
+                outputs[i] = x
+        return x, out_lens, [outputs[i] for i in keep]
+
+
+class TrainingView(nn.Module):
+    """What training calls: a CTCModel's forward_inter as a module's forward, so that the DDP
+    wrapper, which must see every forward call, can wrap it. (B, T, F), (B,) -> (log_probs (B,
+    T', V), out_lens (B,), InterCTC's log-probs)."""
+
+    def __init__(self, model: CTCModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, feats: torch.Tensor, feat_lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        return self.model.forward_inter(feats, feat_lens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,24 +55,37 @@ def progress_bar(enabled: bool) -> Progress:
     )
 
 
-def write_metrics(exp_dir: Path, history: list[dict], writer: SummaryWriter | None) -> None:
-    """exp_dir/metrics.csv (one row per epoch) and the epoch's TensorBoard scalars."""
+def write_metrics(exp_dir: Path, rows: list[dict], writer: SummaryWriter | None) -> None:
+    """exp_dir/metrics.csv (one row per epoch, and the part-epoch a time budget stopped in) and
+    the last row's TensorBoard scalars. Columns are every row's keys: rows a resumed run wrote
+    with an older version lack the newer ones (left empty)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     with open(exp_dir / "metrics.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0]))
+        w = csv.DictWriter(f, fieldnames=columns, restval="")
         w.writeheader()
-        w.writerows(history)
+        w.writerows(rows)
     if writer:
-        row = history[-1]
-        for key in ("train_loss", "dev_cer", "dev_wer", "frames_per_s"):
-            writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])
+        row = rows[-1]
+        for key in ("train_loss", "train_cer", "dev_cer", "dev_wer", "frames_per_s"):
+            if key in row and math.isfinite(row[key]):
+                writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])
         writer.flush()
 
 
-def epoch_line(row: dict, epochs: int, improved: bool) -> str:
-    """The log line of an epoch's metrics row."""
+def epoch_line(row: dict, epochs: int, improved: bool, budget: str = "") -> str:
+    """The log line of an epoch's metrics row (or of the part-epoch a time budget stopped in:
+    its `done` below 1). `budget`: the minutes spent of the time budget ("7.5 of 13 min"), shown
+    in place of the epoch count, which a budget makes meaningless."""
+    if row.get("done", 1.0) < 1.0:
+        where = f"part of epoch {row['epoch']} ({row['done']:.0%} of its batches)"
+    else:
+        where = f"epoch {row['epoch']}" + (f" ({budget})" if budget else f"/{epochs}")
+    fit = row.get("train_cer", math.nan)
     return (
-        f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.3f}, dev CER {row['dev_cer']:.2%} "
-        f"WER {row['dev_wer']:.2%}, {row['frames_per_s']:.0f} frames/s, {row['seconds']:.0f} s, lr {row['lr']:.2e}"
+        f"{where}: loss {row['train_loss']:.3f}, "
+        + (f"train CER {fit:.2%}, " if math.isfinite(fit) else "")
+        + f"dev CER {row['dev_cer']:.2%} WER {row['dev_wer']:.2%}, {row['frames_per_s']:.0f} frames/s, "
+        f"{row['seconds']:.0f} s, lr {row['lr']:.2e}"
         + (" (best)" if improved else "")
         + (f", {row['skipped_nonfinite']} non-finite steps skipped" if row["skipped_nonfinite"] else "")
         + (f", skipped {row['unreadable']} audio file(s) that failed to load" if row["unreadable"] else "")

@@ -9,7 +9,8 @@ from asr.errors import UserError
 
 
 def plot_curves(exp_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Plot training loss and dev CER per epoch; returns the PNG path (default EXP_DIR/curves.png)."""
+    """Plot training loss, and dev CER beside the fixed training sample's (train.fit_sample), per
+    epoch; returns the PNG path (default EXP_DIR/curves.png)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,8 +28,14 @@ def plot_curves(exp_dir: str | Path, out: str | Path | None = None) -> Path:
     fig, (ax_loss, ax_cer) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o")
     ax_loss.set(xlabel="epoch", ylabel="CTC loss per utterance", title="training loss", yscale="log")
-    ax_cer.plot(epochs, [100 * float(r["dev_cer"]) for r in rows], marker="o", color="tab:red")
-    ax_cer.set(xlabel="epoch", ylabel="CER (%)", title="dev CER")
+    ax_cer.plot(epochs, [100 * float(r["dev_cer"]) for r in rows], marker="o", color="tab:red", label="dev")
+    fit = [
+        (e, 100 * float(r["train_cer"])) for e, r in zip(epochs, rows) if r.get("train_cer") not in (None, "", "nan")
+    ]
+    if fit:  # low on train and high on dev: overfitting; high on both: underfitting
+        ax_cer.plot(*zip(*fit), marker="o", color="tab:blue", label="training sample")
+        ax_cer.legend()
+    ax_cer.set(xlabel="epoch", ylabel="CER (%)", title="CER")
     for ax in (ax_loss, ax_cer):
         ax.grid(alpha=0.3)
     fig.suptitle(str(exp_dir))

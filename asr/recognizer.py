@@ -18,10 +18,10 @@ import torch
 import asr.transcribe as long_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import DecodeConfig, Hotwords, decode
-from asr.errors import UserError
+from asr.errors import UserError, check_choice
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
-from asr.runtime import inference_device
+from asr.runtime import amp_name, choose_amp, inference_device
 from asr.transcript import Alternative, Char, Transcript, confidence
 from asr.vocab import SPACE
 
@@ -135,13 +135,19 @@ class Recognizer:
         max_segment_seconds: float = 20.0,
         int8: bool = False,
         decode_file: str | Path | None = None,
+        amp: str = "off",
         **decode_overrides,
     ) -> None:
         """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU); `int8`: dynamic int8
-        quantization, on the CPU. Decoding settings: the recipe's `decode` section, then
-        `decode_file`'s, then the keyword arguments (resolve_decoding)."""
+        quantization, on the CPU; `amp`: the model's forward pass under autocast, off (float32),
+        bf16, or auto (on the CPU bf16 where a timed forward pass is faster in it, `amp_why` says
+        why; on CUDA bf16 where the GPU supports it). Decoding settings: the recipe's `decode`
+        section, then `decode_file`'s, then the keyword arguments (resolve_decoding)."""
+        check_choice("amp", amp, ("off", "bf16", "auto"))
         if int8 and device not in ("cpu", "auto"):
             raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
+        if int8 and amp != "off":
+            raise UserError("--int8 runs its layers in int8: drop --amp, or --int8")
         self.recipe, self.vocab, ctc = model_from_checkpoint(load_checkpoint(model_path))
         model: torch.nn.Module = ctc  # int8 quantization gives back a plain Module with the same forward
         self.device = inference_device("cpu" if int8 else device)
@@ -150,6 +156,7 @@ class Recognizer:
 
             model = quantize_int8(model)
         self.model = model.to(self.device)
+        self.dtype, self.amp_why = self._choose_amp(amp)
         self.max_segment_seconds = max_segment_seconds
         self.decode, self._phrases = resolve_decoding(self.recipe.decode, decode_file, **decode_overrides)
         self.warnings: list[str] = []  # things the user should hear about once (CLI: warning: lines)
@@ -159,6 +166,30 @@ class Recognizer:
             self._beam_parts = self._make_beam_parts()
         self.frame_seconds = self.recipe.model.stack * FRAME_SHIFT / self.recipe.features.sample_rate
         self.joiner = " " if SPACE in self.vocab.units else ""
+
+    @property
+    def amp(self) -> str:
+        """The forward pass's autocast: bf16 or off."""
+        return amp_name(self.dtype)
+
+    def _choose_amp(self, amp: str) -> tuple[torch.dtype | None, str]:
+        """(autocast dtype or None, why) for the `amp` setting; auto on the CPU times a forward
+        pass over 2 x 10 s of features both ways (runtime.choose_amp)."""
+        if amp == "off":
+            return None, "off"
+        if amp == "bf16":
+            return torch.bfloat16, "bf16 (asked)"
+        if self.device.type == "cuda":
+            bf16 = torch.cuda.is_bf16_supported()
+            return (torch.bfloat16, "bf16 (CUDA)") if bf16 else (None, "float32 (this GPU has no bf16)")
+        feats, lens = torch.randn(2, 1000, self.recipe.features.dim), torch.tensor([1000, 1000])
+
+        @torch.inference_mode()
+        def forward(dtype: torch.dtype | None) -> float:
+            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                return float(self.model(feats, lens)[0].float().sum())
+
+        return choose_amp(forward, "forward pass")
 
     def _make_beam_parts(self) -> tuple:
         lm = load_lm(self.decode.lm, SPACE in self.vocab.units) if self.decode.lm else None
@@ -251,7 +282,8 @@ class Recognizer:
         """Batch of (T, F) features -> (log_probs (B, T', V) on the CPU, out_lens (B,))."""
         lens = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
-        log_probs, out_lens = self.model(padded, lens.to(self.device))
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None):
+            log_probs, out_lens = self.model(padded, lens.to(self.device))
         return log_probs.float().cpu(), out_lens.cpu()
 
     def overrides(

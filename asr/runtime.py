@@ -3,9 +3,13 @@ and the random state that a resumed run must restore."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -64,13 +68,57 @@ def inference_device(name: str, what: str = "--device") -> torch.device:
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda" or setting == "off":
+    """The autocast dtype of train.amp (auto, bf16, fp16 or off) on `device`, None for float32.
+    On the CPU: bf16 when asked (fp16 autocast is CUDA's); auto is float32 here, and the run
+    decides with a probe (choose_amp)."""
+    if setting == "off":
         return None
+    if device.type != "cuda":
+        return torch.bfloat16 if setting == "bf16" else None
     if setting == "fp16":
         return torch.float16
     if setting == "bf16" or torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
+
+
+def amp_name(dtype: torch.dtype | None) -> str:
+    """bf16, fp16 or off: an autocast dtype as recipes and options name it."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "off") if dtype else "off"
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")  # x86 (AMX, AVX-512) and Arm (FEAT_BF16) instructions
+
+
+def cpu_bf16_path() -> str | None:
+    """The CPU flag (/proc/cpuinfo) that gives bfloat16 matrix products a fast path on this CPU,
+    None without one (or without /proc/cpuinfo): there, bf16 autocast emulates and is slower."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text(errors="replace").split())
+    except OSError:
+        return None
+    return next((f for f in BF16_FLAGS if f in flags), None)
+
+
+def choose_amp(step: Callable[[torch.dtype | None], float], what: str = "step") -> tuple[torch.dtype | None, str]:
+    """`auto` on the CPU: bf16 where the CPU has a bf16 path and one `step` (run with an autocast
+    dtype, None: float32; returns a loss or any number computed in it) is faster in bf16, after
+    one warm-up each, with a finite result; float32 otherwise. Returns (dtype, why: for the log)."""
+    path = cpu_bf16_path()
+    if path is None:
+        return None, f"float32 (this CPU has no bf16 path: none of {', '.join(BF16_FLAGS)} in /proc/cpuinfo)"
+    step(None), step(torch.bfloat16)  # warm-up: first calls allocate and pick kernels
+    seconds, results = {}, {}
+    for dtype in (None, torch.bfloat16):
+        start = time.perf_counter()
+        results[dtype] = step(dtype)
+        seconds[dtype] = time.perf_counter() - start
+    timing = f"{what} {seconds[torch.bfloat16]:.3g} s vs {seconds[None]:.3g} s float32, {path}"
+    if not math.isfinite(results[torch.bfloat16]):
+        return None, f"float32 (the bf16 {what} was not finite; {timing})"
+    if seconds[torch.bfloat16] < seconds[None]:
+        return torch.bfloat16, f"bf16 ({timing})"
+    return None, f"float32 (bf16 is not faster here: {timing})"
 
 
 def loss_scaling(dtype: torch.dtype | None, device: torch.device) -> bool:

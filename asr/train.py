@@ -1,15 +1,17 @@
-"""The training loop: CTC loss, Adam, warm-up/decay/plateau schedule, gradient clipping, AMP on
-CUDA, DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics.
+"""The training loop: CTC loss, Adam, warm-up/decay/plateau schedule, gradient clipping, AMP
+(CUDA, and bf16 on CPUs), DDP under torchrun, dev CER every epoch, exact resume, TensorBoard and CSV metrics.
 
 `train` sets the process up and tears it down; `_train` reads as the loop it runs: make the data
 and the state (new or resumed), then per epoch `_run_epoch` (a `train_step` per batch) and
-`_end_epoch` (dev CER, checkpoints, metrics), then `_finish` (averaging). `Run` holds what stays
+`_end_epoch` (dev and fit-sample CER, checkpoints, metrics), then asr/trainend.py's `finish`
+(averaging, the model handed on scored on data.test, summary.json). `Run` holds what stays
 fixed for the whole run; `TrainState` holds everything that changes and that `last.pt` carries.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,23 +19,30 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from asr.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
+from asr.checkpoint import load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
-from asr.data import Batch
+from asr.data import Batch, collate
 from asr.errors import UserError
 from asr.evaluate import evaluate_loader
+from asr.losses import training_loss
+from asr.model import TrainingView
 from asr.monitor import epoch_line, log, progress_bar, setup_logging, write_metrics
 from asr.runtime import (
     Dist,
     all_ranks,
     amp_dtype,
+    amp_name,
+    choose_amp,
     gather_rng,
     max_over_ranks,
     pick_device,
+    rng_state,
     seed_rank,
+    set_rng_state,
     sum_over_ranks,
 )
+from asr.trainend import finish
 from asr.trainstate import Loaders, Run, Running, TrainState, make_loaders, make_state, read_data
 from asr.vocab import Vocab
 
@@ -83,63 +92,60 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
     init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run
     known = saved or init
-    vocab, train_utts, budget_lengths, dev_utts = read_data(
-        recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None
-    )
-    run = Run(recipe, d, device, vocab, rank_seed, amp_dtype(cfg.amp, device))
-    loaders = make_loaders(run, train_utts, budget_lengths, dev_utts)
+    data = read_data(recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None)
+    run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
+    loaders = make_loaders(run, data)
     ts = make_state(run, saved, loaders.train_set, init)
-    net: torch.nn.Module = ts.model
+    net: torch.nn.Module = TrainingView(ts.model)
     if d.world > 1:  # rank 0's weights and CMVN everywhere; gradients averaged on every step
         for t in ts.model.state_dict().values():
             dist.broadcast(t, 0)
         net = torch.nn.parallel.DistributedDataParallel(
-            ts.model, device_ids=[device.index] if device.type == "cuda" else None
+            net, device_ids=[device.index] if device.type == "cuda" else None
         )
+    amp = _choose_amp(run, ts, loaders)
     n_params = sum(p.numel() for p in ts.model.parameters())
     log.info(
         f"model: {recipe.model.layers}x{recipe.model.hidden} bidirectional {recipe.model.cell}, {n_params / 1e6:.2f} M parameters; "
-        f"amp: {run.dtype or 'off'}{', loss scaling' if ts.scaler.is_enabled() else ''}"
+        f"{amp}{', loss scaling' if ts.scaler.is_enabled() else ''}"
     )
     if d.main:
         from torch.utils.tensorboard import SummaryWriter
 
         run.writer = SummaryWriter(str(run.exp_dir / "tensorboard"), purge_step=ts.step)
     run.started = time.time() - ts.spent
-    deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
-    stop = out_of_time = False
+    run.deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
+    out_of_time = _epochs(run, ts, net, loaders)
+    return finish(run, ts, loaders, data.test, out_of_time)
+
+
+def _epochs(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
+    """Train epoch after epoch until train.epochs, early stopping or the time budget ends the
+    run; returns whether the budget did."""
+    cfg = run.recipe.train
+    stop = False
     while ts.epoch < cfg.epochs and not stop:
-        if not _run_epoch(run, ts, net, loaders, deadline):
-            out_of_time = True
+        if not _run_epoch(run, ts, net, loaders):
             _end_partial(run, ts, loaders)
             _save_last(run, ts)
             log.info(
                 f"time budget of {cfg.max_minutes:g} min spent: stopped in epoch {ts.epoch + 1} at batch {ts.batch}; "
                 f"best.pt holds the best dev CER so far ({ts.best_cer:.2%}); --resume goes on from here"
             )
-            break
+            return True
         stop = _end_epoch(run, ts, loaders)
-        if deadline and ts.epoch < cfg.epochs and not stop and not _in_time(deadline, run):
-            out_of_time = True
+        if run.deadline and ts.epoch < cfg.epochs and not stop and not _in_time(run):
             log.info(f"time budget of {cfg.max_minutes:g} min spent after epoch {ts.epoch}; --resume goes on from here")
-            break
-    _finish(run, ts, loaders)
-    last_lr = ts.optimizer.param_groups[0]["lr"]  # the last step's
-    return {
-        "best_cer": ts.best_cer,
-        "history": ts.history,
-        "exp_dir": str(run.exp_dir),
-        "out_of_time": out_of_time,
-        "lr": last_lr,
-    }
+            return True
+    return False
 
 
-def _in_time(deadline: float | None, run: Run) -> bool:
+def _in_time(run: Run) -> bool:
     """Whether every rank is still within the time budget (all ranks stop together)."""
-    return deadline is None or all_ranks(time.time() < deadline, run.d, run.device)
+    return run.deadline is None or all_ranks(time.time() < run.deadline, run.d, run.device)
 
 
-def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders, deadline: float | None) -> bool:
+def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
     """The rest of epoch ts.epoch, from batch ts.batch on (mid-epoch after a resume). Returns
     False when the time budget ran out before the epoch's last batch."""
     cfg = run.recipe.train
@@ -148,8 +154,10 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
     t0 = time.time() - ts.running.seconds
     with progress_bar(run.d.main) as progress:
         total = len(loaders.sampler.batches())
+        # under a time budget the epoch count means little (few_hours.yaml's is 1000): minutes do
+        title = f"epoch {ts.epoch + 1}" + ("" if run.deadline else f"/{cfg.epochs}")
         task = progress.add_task(
-            f"epoch {ts.epoch + 1}/{cfg.epochs}",
+            title,
             total=total,
             completed=ts.batch,
             loss=0.0,
@@ -166,23 +174,28 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders,
             lr, grad_norm = train_step(run, ts, net, batch)
             ts.running.seconds = time.time() - t0
             mean_loss = ts.running.loss / max(ts.running.utts, 1)
-            progress.update(task, advance=1, loss=mean_loss, fps=ts.running.frames / max(ts.running.seconds, 1e-9))
+            fps = ts.running.frames / max(ts.running.seconds, 1e-9)
+            spent = run.budget_spent(t0 + ts.running.seconds)
+            progress.update(
+                task, advance=1, loss=mean_loss, fps=fps, description=f"{title} ({spent})" if spent else title
+            )
             if run.writer and ts.step % cfg.log_every_steps == 0:
                 run.writer.add_scalar("train/loss", mean_loss, ts.step)
                 run.writer.add_scalar("train/lr", lr, ts.step)
                 run.writer.add_scalar("train/grad_norm", grad_norm, ts.step)
             if cfg.save_every_steps and ts.step % cfg.save_every_steps == 0:
                 _save_last(run, ts)
-            if ts.batch < total and not _in_time(deadline, run):
+            if ts.batch < total and not _in_time(run):
                 return False
     return True
 
 
 def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> tuple[float, float]:
-    """One optimizer step on `batch`: the scheduled rate, forward (autocast to run.dtype), CTC
-    loss summed over the batch / its utterances, backward, clipping to train.grad_clip, Adam (the
-    step skipped, and counted, when the loss or gradients are not finite on any rank). Returns its
-    learning rate and its gradient norm before clipping. `net` is ts.model or its DDP wrapper;
+    """One optimizer step on `batch`: the scheduled rate, forward (autocast to run.dtype), the
+    loss (asr/losses.py: CTC, with InterCTC and CR-CTC when the recipe asks) summed over the batch
+    / its utterances, backward, clipping to train.grad_clip, Adam (the step skipped, and counted,
+    when the loss or gradients are not finite on any rank). Returns its learning rate and its
+    gradient norm before clipping. `net` is TrainingView(ts.model) or its DDP wrapper;
     bench/train.py times this step alone on a `Run` and `new_state(run)`."""
     cfg, d = run.recipe.train, run.d
     ts.spent = time.time() - run.started
@@ -191,18 +204,7 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     lr = ts.schedule.lr(ts.step, ts.epoch, ts.spent)
     for group in ts.optimizer.param_groups:
         group["lr"] = lr
-    batch = batch.to(run.device)
-    with torch.autocast(run.device.type, dtype=run.dtype) if run.dtype else nullcontext():
-        log_probs, out_lens = net(batch.feats, batch.feat_lens)
-    loss = torch.nn.functional.ctc_loss(
-        log_probs.float().transpose(0, 1),
-        batch.targets,
-        out_lens,
-        batch.target_lens,
-        blank=run.vocab.blank,
-        reduction="sum",
-        zero_infinity=True,
-    ) / max(len(batch.ids), 1)
+    loss = _loss(run, net, batch.to(run.device), run.dtype)
     ts.optimizer.zero_grad(set_to_none=True)
     ts.scaler.scale(loss).backward()
     ts.scaler.unscale_(ts.optimizer)
@@ -229,6 +231,56 @@ def train_step(run: Run, ts: TrainState, net: torch.nn.Module, batch: Batch) -> 
     return lr, float(grad_norm)
 
 
+def _loss(run: Run, net: torch.nn.Module, batch: Batch, dtype: torch.dtype | None) -> torch.Tensor:
+    """The loss of `batch` (on the device) per utterance: forward under autocast to `dtype`
+    (None: float32), then asr.losses.training_loss in float32."""
+    cfg = run.recipe.train
+    feats, lens, cr = batch.feats, batch.feat_lens, cfg.cr_ctc_weight or None
+    if cr is not None:  # CR-CTC: both views in one pass, the first B rows one, the last B the other
+        feats = torch.cat([feats, batch.feats if batch.feats2 is None else batch.feats2])
+        lens = torch.cat([lens, lens])
+    with torch.autocast(run.device.type, dtype=dtype) if dtype else nullcontext():
+        log_probs, out_lens, inter = net(feats, lens)
+    loss = training_loss(
+        log_probs, inter, out_lens, batch.targets, batch.target_lens, run.vocab.blank, cfg.inter_ctc_weight, cr
+    )
+    return loss / max(len(batch.ids), 1)
+
+
+def _choose_amp(run: Run, ts: TrainState, loaders: Loaders) -> str:
+    """Settle run.dtype and ts.amp; returns the log's words for them. train.amp auto on the CPU:
+    a run resumed keeps its choice; a new one times a step on its first batch both ways
+    (runtime.choose_amp). The probe takes no optimizer step and its dropout draws are undone,
+    so the run trains as it would have without it; every rank must find bf16 faster."""
+    cfg = run.recipe.train
+    if cfg.amp != "auto" or run.device.type != "cpu":
+        ts.amp = amp_name(run.dtype)
+        return f"amp: {ts.amp}"
+    if ts.amp:
+        run.dtype = torch.bfloat16 if ts.amp == "bf16" else None
+        return f"amp auto: {ts.amp} (this run's choice, kept on --resume)"
+    loaders.sampler.set_epoch(ts.epoch, ts.batch)
+    first = loaders.sampler.batches()[min(ts.batch, len(loaders.sampler.batches()) - 1)]
+    batch = collate([loaders.train_set[(ts.epoch, i)] for i in first])
+    if not batch.ids:
+        dtype, why = None, "float32 (the first batch had no readable utterance to time a step on)"
+    else:
+        net, saved = TrainingView(ts.model).train(), rng_state(run.device)
+
+        def step(dtype: torch.dtype | None) -> float:
+            loss = _loss(run, net, batch, dtype)
+            loss.backward()
+            ts.model.zero_grad(set_to_none=True)
+            return loss.item()
+
+        dtype, why = choose_amp(step)
+        set_rng_state(saved, run.device)
+    bf16 = all_ranks(dtype is not None, run.d, run.device)
+    run.dtype = torch.bfloat16 if bf16 else None
+    ts.amp = amp_name(run.dtype)
+    return f"amp auto: {why if bf16 == (dtype is not None) else 'float32 (not every process found bf16 faster)'}"
+
+
 def _save_last(run: Run, ts: TrainState) -> None:
     """last.pt on rank 0, with every rank's RNG state (collective: all ranks call it together)."""
     rngs = gather_rng(run.d, run.device)
@@ -240,26 +292,12 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     """Dev CER (rank 0's, shared so every rank decides alike), schedule, checkpoints, metrics.
     Returns True when early stopping ends the run."""
     cfg, d = run.recipe.train, run.d
-    dev = _dev(run, ts, loaders)
-    improved = dev["cer"] < ts.best_cer
-    ts.best_cer = min(ts.best_cer, dev["cer"])
+    scores = _scores(run, ts, loaders)
+    improved = scores["dev_cer"] < ts.best_cer
+    ts.best_cer = min(ts.best_cer, scores["dev_cer"])
     ts.stale = 0 if improved else ts.stale + 1
     ts.schedule.end_epoch(improved)
-    r = ts.running
-    row = {
-        "epoch": ts.epoch + 1,
-        "step": ts.step,
-        "train_loss": r.loss / max(r.utts, 1),
-        "dev_cer": dev["cer"],
-        "dev_wer": dev["wer"],
-        "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
-        "frames_per_s": r.frames * d.world / max(r.seconds, 1e-9),
-        "seconds": r.seconds,
-        "grad_norm_max": r.grad_norm_max,  # before clipping
-        "skipped_nonfinite": r.nonfinite,
-        "skipped_fp16_overflow": r.overflow,
-        "unreadable": sum_over_ranks(r.unreadable, d, run.device),
-    }
+    row = _row(run, ts, scores, 1.0)
     ts.history.append(row)
     stop = bool(cfg.early_stop_patience) and ts.stale >= cfg.early_stop_patience
     ts.epoch, ts.batch, ts.running = ts.epoch + 1, 0, Running()
@@ -271,29 +309,59 @@ def _end_epoch(run: Run, ts: TrainState, loaders: Loaders) -> bool:
     return stop
 
 
-def _dev(run: Run, ts: TrainState, loaders: Loaders) -> dict:
-    """Dev CER and WER of the current weights: rank 0's, shared so that every rank decides alike."""
-    dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device) if run.d.main else {"cer": 0.0, "wer": 0.0}
+def _row(run: Run, ts: TrainState, scores: dict, done: float) -> dict:
+    """The metrics row of epoch ts.epoch + 1 (`done`: the share of its batches trained, 1 for a
+    whole epoch). Collective: every rank's unreadable files are summed."""
+    r, d = ts.running, run.d
+    return {
+        "epoch": ts.epoch + 1,
+        "done": done,
+        "step": ts.step,
+        "train_loss": r.loss / max(r.utts, 1),
+        "train_cer": scores["train_cer"],  # the fixed sample of training utterances, clean (NaN: off)
+        "dev_cer": scores["dev_cer"],
+        "dev_wer": scores["dev_wer"],
+        "lr": ts.schedule.lr(ts.step, ts.epoch, ts.spent),
+        "frames_per_s": r.frames * d.world / max(r.seconds, 1e-9),
+        "seconds": r.seconds,
+        "grad_norm_max": r.grad_norm_max,  # before clipping
+        "skipped_nonfinite": r.nonfinite,
+        "skipped_fp16_overflow": r.overflow,
+        "unreadable": sum_over_ranks(r.unreadable, d, run.device),
+    }
+
+
+def _scores(run: Run, ts: TrainState, loaders: Loaders) -> dict:
+    """{"dev_cer", "dev_wer", "train_cer"} of the current weights (train_cer: the fit sample's,
+    NaN without one): rank 0's, shared so that every rank decides alike."""
+    scores = {}
+    if run.d.main:
+        dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
+        fit = evaluate_loader(ts.model, loaders.fit, run.vocab, run.device)["cer"] if loaders.fit else math.nan
+        scores = {"dev_cer": dev["cer"], "dev_wer": dev["wer"], "train_cer": fit}
     if run.d.world > 1:
-        shared = [dev]
+        shared = [scores]
         dist.broadcast_object_list(shared, 0)
-        dev = shared[0]
-    return dev
+        scores = shared[0]
+    return scores
 
 
 def _end_partial(run: Run, ts: TrainState, loaders: Loaders) -> None:
-    """The time budget ran out mid-epoch: the weights trained so far are scored on dev as an
-    epoch's are (best.pt when better; with averaging, the last of the averaged), so that the
-    budget's last minutes, where lr_over: budget has brought the rate down, are not thrown away."""
-    dev = _dev(run, ts, loaders)
-    improved = dev["cer"] < ts.best_cer
-    ts.best_cer = min(ts.best_cer, dev["cer"])
+    """The time budget ran out mid-epoch: the weights trained so far are scored as an epoch's are
+    (best.pt when better; with averaging, the last of the averaged), so that the budget's last
+    minutes, where lr_over: budget has brought the rate down, are not thrown away. Their row goes
+    to metrics.csv but not into the history: a resumed run's whole epoch takes its place."""
+    scores = _scores(run, ts, loaders)
+    improved = scores["dev_cer"] < ts.best_cer
+    ts.best_cer = min(ts.best_cer, scores["dev_cer"])
+    row = _row(run, ts, scores, ts.batch / max(len(loaders.sampler.batches()), 1))
     if run.d.main:
         if improved:
             _save_best(run, ts)
         if run.recipe.train.average_last:
             save_checkpoint(run.exp_dir / f"epoch{ts.epoch + 1}.pt", run.recipe, run.vocab, ts.model)
-        log.info(f"part of epoch {ts.epoch + 1}: dev CER {dev['cer']:.2%}{' (best)' if improved else ''}")
+        write_metrics(run.exp_dir, [*ts.history, row], run.writer)
+        log.info(epoch_line(row, run.recipe.train.epochs, improved))
 
 
 def _save_best(run: Run, ts: TrainState) -> None:
@@ -315,25 +383,4 @@ def _write_epoch(run: Run, ts: TrainState, row: dict, improved: bool) -> None:
         save_checkpoint(exp_dir / f"epoch{ts.epoch}.pt", run.recipe, run.vocab, ts.model)
         (exp_dir / f"epoch{ts.epoch - cfg.average_last}.pt").unlink(missing_ok=True)
     write_metrics(exp_dir, ts.history, run.writer)
-    log.info(epoch_line(row, cfg.epochs, improved))
-
-
-def _finish(run: Run, ts: TrainState, loaders: Loaders) -> None:
-    """Average the last epochs into avg.pt (rank 0, when asked); close the metrics writer."""
-    cfg = run.recipe.train
-    if run.d.main and cfg.average_last:
-        paths = sorted(run.exp_dir.glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))[-cfg.average_last :]
-        if paths:
-            ts.model.load_state_dict(average_checkpoints(paths))
-            dev = evaluate_loader(ts.model, loaders.dev, run.vocab, run.device)
-            save_checkpoint(
-                run.exp_dir / "avg.pt",
-                run.recipe,
-                run.vocab,
-                ts.model,
-                {"averaged": [p.name for p in paths], "dev_cer": dev["cer"]},
-            )
-            log.info(f"averaged {len(paths)} epochs into avg.pt: dev CER {dev['cer']:.2%}")
-    if run.writer:
-        run.writer.close()
-    log.info(f"done: best dev CER {ts.best_cer:.2%}; model: {run.exp_dir / 'best.pt'}")
+    log.info(epoch_line(row, cfg.epochs, improved, run.budget_spent(time.time())))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+import random
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from torch.utils.data import DataLoader
 from asr.checkpoint import init_from
 from asr.config import Recipe, to_dict
 from asr.data import BucketSampler, FeatureDataset, collate, compute_cmvn, estimated_frames, filter_trainable
-from asr.datadir import read_data_dir
+from asr.datadir import Utterance, read_data_dir
 from asr.errors import UserError
 from asr.model import CTCModel
 from asr.monitor import log
@@ -66,6 +67,7 @@ class TrainState:
     stale: int = 0  # epochs since the best dev CER
     running: Running = field(default_factory=Running)
     spent: float = 0.0  # wall-clock seconds of training so far, over every call (lr_over: budget)
+    amp: str = ""  # the run's autocast: bf16, fp16 or off ("": not chosen yet); kept on --resume
 
     def to_dict(self, rngs: list[dict]) -> dict:
         return {
@@ -80,6 +82,7 @@ class TrainState:
             "stale": self.stale,
             "running": asdict(self.running),  # a plain dict: model files are read with weights_only
             "spent": self.spent,
+            "amp": self.amp,
             "rng": rngs,
         }
 
@@ -93,6 +96,7 @@ class TrainState:
         self.best_cer, self.history, self.stale = ts["best_cer"], ts["history"], ts["stale"]
         self.running = Running.from_dict(ts["running"])
         self.spent = ts.get("spent", 0.0)
+        self.amp = ts.get("amp", "")
 
 
 @dataclass
@@ -107,10 +111,18 @@ class Run:
     dtype: torch.dtype | None  # autocast dtype, None for float32
     writer: SummaryWriter | None = None  # TensorBoard's, on rank 0
     started: float = 0.0  # time.time() when training would have started, had it run in one call (ts.spent)
+    deadline: float | None = None  # time.time() when this call's time budget (train.max_minutes) is spent
 
     @property
     def exp_dir(self) -> Path:
         return Path(self.recipe.exp_dir)
+
+    def budget_spent(self, now: float) -> str:
+        """This call's time budget as spent at time.time() `now`: "7.5 of 13 min" ("" without one)."""
+        if self.deadline is None:
+            return ""
+        budget = self.recipe.train.max_minutes
+        return f"{budget - (self.deadline - now) / 60:.1f} of {budget:g} min"
 
 
 @dataclass
@@ -119,17 +131,28 @@ class Loaders:
     sampler: BucketSampler
     train: DataLoader
     dev: DataLoader
+    fit: DataLoader | None  # the fixed sample of training utterances, clean (train.fit_sample; None: off)
 
 
-def read_data(
-    recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None, extend: bool = False
-) -> tuple[Vocab, list, list[int], list]:
-    """(vocab, trainable utterances, their budget lengths, dev utterances); logs what was skipped.
-    `vocab`: a resumed run's, kept as it is, or (`extend`) a fine-tuned model's, which the
-    training text's new characters are appended to."""
+@dataclass
+class Data:
+    """The run's data, read before any training: a data dir that is missing or unreadable (test's
+    too, which is scored only at the end) is an error now, not after the run."""
+
+    vocab: Vocab
+    train: list[Utterance]  # the trainable utterances
+    budget_lengths: list[int]  # their frames at the slowest speed perturbation (for batching)
+    dev: list[Utterance]
+    test: list[Utterance]  # empty without data.test
+
+
+def read_data(recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None, extend: bool = False) -> Data:
+    """The data dirs, read; logs what was skipped. `vocab`: a resumed run's, kept as it is, or
+    (`extend`) a fine-tuned model's, which the training text's new characters are appended to."""
     cfg = recipe.train
     train_utts = read_data_dir(recipe.data.train)
     dev_utts = read_data_dir(recipe.data.dev)
+    test_utts = read_data_dir(recipe.data.test) if recipe.data.test else []
     if vocab is not None and extend:  # fine-tuning: the model file's units first, at their indices
         vocab = vocab.extend(u.text or "" for u in train_utts)  # read_data_dir: every one has a text
     vocab = vocab or Vocab.build((u.text or "" for u in train_utts), text=recipe.text)
@@ -138,33 +161,44 @@ def read_data(
     log.info(
         f"train: {len(train_utts)} utterances ({sum(frames) / 360000:.2f} h), skipped: "
         f"{', '.join(f'{why}: {n}' for why, n in dropped.items()) or 'none'}; "
-        f"dev: {len(dev_utts)}; vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
+        f"dev: {len(dev_utts)}; {f'test: {len(test_utts)}; ' if recipe.data.test else ''}"
+        f"vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
     )
     if not train_utts:
         raise UserError(f"{recipe.data.train}: no usable training utterances")
-    return vocab, train_utts, [math.ceil(f / slowest) for f in frames], dev_utts
+    return Data(vocab, train_utts, [math.ceil(f / slowest) for f in frames], dev_utts, test_utts)
 
 
-def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts: list) -> Loaders:
+def fit_sample(utts: list[Utterance], n: int, seed: int) -> list[Utterance]:
+    """Up to `n` training utterances, the same draw for a seed (in the training order): the
+    sample whose CER, beside dev's, tells underfitting from overfitting."""
+    picked = random.Random(seed).sample(range(len(utts)), min(n, len(utts)))
+    return [utts[i] for i in sorted(picked)]
+
+
+def make_loaders(run: Run, data: Data) -> Loaders:
     recipe, cfg, d = run.recipe, run.recipe.train, run.d
     # a memory cache lives in the main process (workers would each fill a private copy), but
     # on-the-fly augmentation has nothing to cache and wants workers
     train_workers = cfg.num_workers if recipe.augment.on_the_fly or not cfg.cache_features else 0
-    dev_workers = 0 if cfg.cache_features else cfg.num_workers
+    augment = recipe.augment
+    if cfg.cr_ctc_weight:  # CR-CTC masks more time on both views (Yao et al. 2024: 2.5 times)
+        more = cfg.cr_ctc_time_masking
+        augment = replace(
+            augment, time_masks=math.ceil(augment.time_masks * more), time_ratio=min(1.0, augment.time_ratio * more)
+        )
     train_set = FeatureDataset(
-        train_utts,
+        data.train,
         recipe.features,
         run.vocab,
-        cache=cfg.cache_features and not recipe.augment.on_the_fly,
+        cache=cfg.cache_features and not augment.on_the_fly,
         cache_dir=cfg.feature_cache_dir,
-        augment=recipe.augment,
+        augment=augment,
         seed=cfg.seed,
-    )
-    dev_set = FeatureDataset(
-        dev_utts, recipe.features, run.vocab, cache=cfg.cache_features, cache_dir=cfg.feature_cache_dir
+        views=2 if cfg.cr_ctc_weight else 1,
     )
     sampler = BucketSampler(
-        budget_lengths,
+        data.budget_lengths,
         cfg.max_frames,
         cfg.batch_size,
         shuffle=True,
@@ -186,15 +220,24 @@ def make_loaders(run: Run, train_utts: list, budget_lengths: list[int], dev_utts
         generator=torch.Generator().manual_seed(run.rank_seed),
         worker_init_fn=_lower_priority,
     )
-    dev_sampler = BucketSampler([estimated_frames(u) for u in dev_utts], cfg.max_frames, cfg.batch_size, shuffle=False)
-    dev = DataLoader(
-        dev_set,
-        batch_sampler=dev_sampler,
+    fit = _scoring_loader(run, fit_sample(data.train, cfg.fit_sample, cfg.seed)) if cfg.fit_sample else None
+    return Loaders(train_set, sampler, train, _scoring_loader(run, data.dev), fit)
+
+
+def _scoring_loader(run: Run, utts: list[Utterance]) -> DataLoader:
+    """Clean features of `utts` in batches of similar length, in a fixed order (dev, fit sample)."""
+    cfg = run.recipe.train
+    dataset = FeatureDataset(
+        utts, run.recipe.features, run.vocab, cache=cfg.cache_features, cache_dir=cfg.feature_cache_dir
+    )
+    sampler = BucketSampler([estimated_frames(u) for u in utts], cfg.max_frames, cfg.batch_size, shuffle=False)
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
         collate_fn=collate,
-        num_workers=dev_workers,
+        num_workers=0 if cfg.cache_features else cfg.num_workers,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
-    return Loaders(train_set, sampler, train, dev)
 
 
 def _lower_priority(worker_id: int) -> None:

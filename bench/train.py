@@ -1,6 +1,8 @@
 """Training throughput: fixed-count padded batches vs length-bucketed batches, same model.
 
     make bench-train     # CPU, demo corpus (make demo-data first); add --device cuda on a GPU
+    python -m bench.train --recipe recipes/few_hours.yaml --data data/fillets_cs/train --profile
+On a CPU with a bf16 path (asr.runtime.cpu_bf16_path) bf16 autocast is timed beside fp32.
 Valid frames/s counts only real (unpadded) 100 Hz feature frames pushed through forward,
 backward and the optimizer step, so padding shows up as lost throughput.
 """
@@ -17,7 +19,8 @@ import torch
 from asr.config import load_recipe
 from asr.data import BucketSampler, FeatureDataset, collate
 from asr.datadir import read_data_dir
-from asr.runtime import Dist
+from asr.model import TrainingView
+from asr.runtime import Dist, amp_name, cpu_bf16_path
 from asr.train import train_step
 from asr.trainstate import Run, new_state
 from asr.vocab import Vocab
@@ -49,9 +52,10 @@ def throughput(items: list[dict], batches: list[list[int]], run: Run, steps: int
     ts.model.to(run.device).train()
     run.started = time.time()
     order = itertools.cycle(batches)
+    net = TrainingView(ts.model)
 
     def step() -> None:
-        train_step(run, ts, ts.model, collate([items[i] for i in next(order)]))
+        train_step(run, ts, net, collate([items[i] for i in next(order)]))
         if run.device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -60,7 +64,28 @@ def throughput(items: list[dict], batches: list[list[int]], run: Run, steps: int
     return sum(items[i]["feats"].shape[0] for b in timed_batches for i in b) / seconds
 
 
-def main() -> None:
+def profile(items: list[dict], batches: list[list[int]], run: Run, steps: int) -> None:
+    """torch.profiler's operators over `steps` of asr.train's steps (after 3 warm-up steps), by
+    their own CPU time: where a CPU training step goes."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    torch.manual_seed(0)
+    ts = new_state(run)
+    ts.model.to(run.device).train()
+    run.started = time.time()
+    net, order = TrainingView(ts.model), itertools.cycle(batches)
+    for _ in range(3):
+        train_step(run, ts, net, collate([items[i] for i in next(order)]))
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            train_step(run, ts, net, collate([items[i] for i in next(order)]))
+    print(
+        f"## {amp_name(run.dtype)}: {steps} steps\n{prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=25)}"
+    )
+
+
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", default="recipes/demo.yaml")
     ap.add_argument("--data", default="data/demo/train")
@@ -73,7 +98,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--multiple", type=int, default=1, help="bucketed batch sizes rounded to a multiple of this")
     ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the bucketed steps instead")
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     device = torch.device(args.device)
@@ -94,8 +124,11 @@ def main() -> None:
     sampler = BucketSampler(lengths, max_frames=budget, max_utts=0, seed=0, multiple=args.multiple)
     bucketed = [[i for _, i in b] for b in sampler]
     rows = []
-    for amp in [False, True] if device.type == "cuda" else [False]:
+    for amp in [False, True] if device.type == "cuda" or cpu_bf16_path() else [False]:
         run = Run(recipe, Dist(), device, vocab, rank_seed=0, dtype=torch.bfloat16 if amp else None)
+        if args.profile:
+            profile(items, bucketed, run, args.steps)
+            continue
         fixed_fps = None
         for name, batches in ((f"fixed {args.batch_size}", fixed), ("bucketed", bucketed)):
             padded = sum(len(b) * max(lengths[i] for i in b) for b in batches) / sum(lengths)
@@ -105,6 +138,8 @@ def main() -> None:
                 ["bf16 autocast" if amp else "fp32", name, f"{fps:.0f}", f"{padded:.2f}", f"{fps / fixed_fps:.2f}x"]
             )
             print(rows[-1], flush=True)
+    if args.profile:
+        return
     m = recipe.model
     body = [
         "## Training throughput (bench/train.py)",

@@ -87,6 +87,16 @@ ROWS = {
         ["features.n_mels=80", "features.n_mfcc=40", "augment.freq_width=12"],
     ),
     "frames_12000": _was("batches of 12,000 frames, lr 0.003", ["train.max_frames=12000", "train.lr=0.003"]),
+    # issue #42: precision and CTC regularizers on the recipe as it is (train.amp auto probes bf16 on
+    # a CPU with a bf16 path, so the recipe's own row is whichever the probe chose: these pin it)
+    "fp32": ("few_hours in float32 (train.amp off)", FEW, ["train.amp=off"]),
+    "bf16": ("few_hours under bf16 autocast (train.amp bf16)", FEW, ["train.amp=bf16"]),
+    "inter_ctc": (
+        "few_hours + InterCTC on layer 2, weight 0.3",
+        FEW,
+        ["model.inter_ctc_layers=[2]", "train.inter_ctc_weight=0.3"],
+    ),
+    "cr_ctc": ("few_hours + CR-CTC, weight 0.2 (time masking x2.5)", FEW, ["train.cr_ctc_weight=0.2"]),
 }
 
 

@@ -97,6 +97,14 @@ REFUSED = [
     # across sections
     ("features.low_freq=150", "augment.vtlp_prob", "features.low_freq below 100"),  # demo.yaml has VTLP on
     (["train.freeze_layers=4", "train.freeze_epochs=1"], "train.freeze_layers", "at most model.layers (3)"),
+    ("train.inter_ctc_weight=1", "train.inter_ctc_weight", "[0, 1)"),
+    ("train.cr_ctc_weight=-0.1", "train.cr_ctc_weight", "[0, 1)"),
+    ("train.cr_ctc_time_masking=0.5", "train.cr_ctc_time_masking", ">= 1"),
+    (["model.inter_ctc_layers=[3]", "train.inter_ctc_weight=0.3"], "model.inter_ctc_layers", "[1, 2] (below the top"),
+    (["model.inter_ctc_layers=[1, 1]", "train.inter_ctc_weight=0.3"], "model.inter_ctc_layers", "each layer once"),
+    ("train.inter_ctc_weight=0.3", "train.inter_ctc_weight", "set both"),
+    ("model.inter_ctc_layers=[1]", "model.inter_ctc_layers", "set both"),
+    (["train.cr_ctc_weight=0.2", "augment.time_masks=0", "augment.freq_masks=0"], "train.cr_ctc_weight", "SpecAugment"),
 ]
 
 
@@ -121,3 +129,12 @@ def test_a_recipe_file_and_a_model_files_recipe_are_checked_alike(tmp_path):
     stored["train"]["lr"] = 0.0
     with pytest.raises(UserError, match=r"^train.lr: expected a number > 0, got 0$"):
         from_dict(Recipe, stored)
+
+
+def test_off_reads_as_off_though_yaml_reads_it_as_false(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("exp_dir: x\ndata: {train: a, dev: b}\ntrain: {amp: off}\n")
+    assert load_recipe(recipe).train.amp == "off"
+    assert load_recipe(ROOT / "recipes" / "demo.yaml", ["train.amp=off"]).train.amp == "off"
+    with pytest.raises(UserError, match="train.amp: expected auto, bf16, fp16 or off, got 'on'"):
+        load_recipe(ROOT / "recipes" / "demo.yaml", ["train.amp=on"])

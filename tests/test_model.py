@@ -30,3 +30,24 @@ def test_outputs_are_log_probabilities():
     lp, _ = model(torch.randn(2, 9, 13), torch.tensor([9, 4]))
     assert lp.shape == (2, 9, 7)
     assert torch.allclose(lp.exp().sum(-1), torch.ones(2, 9), atol=1e-5)
+
+
+def test_inter_ctc_layers_change_training_s_view_only():
+    """The output layer reads the listed layers too (forward_inter); forward, what inference runs,
+    is the same with or without them, and they add no weights."""
+    torch.manual_seed(0)
+    plain = CTCModel(13, 7, ModelConfig(hidden=16, layers=3, dropout=0.0, stack=2)).eval()
+    inter = CTCModel(13, 7, ModelConfig(hidden=16, layers=3, dropout=0.0, stack=2, inter_ctc_layers=(2, 1))).eval()
+    inter.load_state_dict(plain.state_dict())  # the same keys: no new weights
+    feats, lens = torch.randn(2, 11, 13), torch.tensor([11, 6])
+    with torch.no_grad():
+        lp, out_lens = plain(feats, lens)
+        lp2, out_lens2 = inter(feats, lens)
+        top, out_lens3, (second, first) = inter.forward_inter(feats, lens)
+        assert torch.equal(lp, lp2) and torch.equal(lp, top) and torch.equal(out_lens, out_lens3)
+        h = ((feats - inter.cmvn_mean) / inter.cmvn_std) * (torch.arange(11)[None, :] < lens[:, None])[..., None]
+        h = torch.nn.functional.pad(h, (0, 0, 0, 1)).reshape(2, 6, 26)
+        h1 = inter.layers[0](h, out_lens)
+        h2 = inter.layers[1](h1, out_lens)
+        assert torch.allclose(first, inter.output(h1).log_softmax(-1), atol=1e-6)
+        assert torch.allclose(second, inter.output(h2).log_softmax(-1), atol=1e-6)

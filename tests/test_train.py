@@ -1,3 +1,5 @@
+import csv
+import json
 import math
 from dataclasses import asdict
 
@@ -104,6 +106,7 @@ def test_time_budget_stops_cleanly_and_resume_goes_on(tmp_path):
     summary = train(load_recipe(DEMO, sets))
     assert summary["out_of_time"] and summary["history"] == []
     assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 1
+    assert (exp / "metrics.csv").is_file()  # the part-epoch's row
     assert "time budget of 1e-05 min spent: stopped in epoch 1 at batch 1" in (exp / "train.log").read_text()
     train(load_recipe(DEMO, sets), resume=True)
     assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 2
@@ -193,7 +196,106 @@ def test_training_on_a_budget_ends_at_lr_final_and_keeps_its_last_minutes(tmp_pa
     assert rates == sorted(rates, reverse=True) and base * 0.1 < rates[-1] < rates[0] < base
     log = (exp / "train.log").read_text()
     partial = len(summary["history"]) + 1
-    assert f"part of epoch {partial}: dev CER" in log
+    assert f"part of epoch {partial} (" in log and "dev CER" in log
     averaged = load_checkpoint(exp / "avg.pt")["train_state"]["averaged"]
     assert averaged == [f"epoch{partial - 1}.pt", f"epoch{partial}.pt"]  # the budget's last steps among them
     assert 5.7 <= load_checkpoint(exp / "last.pt")["train_state"]["spent"] <= 6.25
+
+
+def test_a_missing_test_dir_is_refused_before_training(tmp_path):
+    exp = tmp_path / "exp"
+    with pytest.raises(UserError, match=r"nowhere.*not a data dir"):
+        train(load_recipe(DEMO, tiny_overrides(exp, epochs=1) + [f"data.test={tmp_path / 'nowhere'}"]))
+    assert not (exp / "last.pt").exists()  # no step was taken
+
+
+def test_the_model_handed_on_is_scored_on_test_and_summarized(tmp_path):
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=2) + [f"data.test={SAMPLES}", "train.average_last=2", "train.fit_sample=3"]
+    summary = train(load_recipe(DEMO, sets))
+    written = json.loads((exp / "summary.json").read_text(encoding="utf-8"))
+    assert written["model"] == summary["model"] in ("best.pt", "avg.pt")
+    assert written["test"] == summary["test"]
+    test = written["test"]
+    assert test["data"] == str(SAMPLES) and test["utterances"] == len(sample_texts()) and test["unreadable"] == 0
+    # scored as `asr evaluate` scores it: the report it writes agrees with the summary
+    report = json.loads((exp / "test_report.json").read_text(encoding="utf-8"))
+    assert report["cer"] == test["cer"] and report["wer"] == test["wer"]
+    assert written["epochs"] == 2 and written["amp"] == "off" and written["finish_seconds"] >= 0
+    log = (exp / "train.log").read_text(encoding="utf-8")
+    assert f"CER {test['cer']:.2%} WER {test['wer']:.2%}" in log
+    assert "averaging and scoring after training took" in log
+    rows = list(csv.DictReader(open(exp / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(0 <= float(r["train_cer"]) <= 1 for r in rows)
+    assert "train CER" in log
+
+
+def test_a_budget_stop_in_the_first_epoch_leaves_metrics_to_plot(tmp_path):
+    from asr.plot import plot_curves
+
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=1000) + ["train.max_minutes=0.00001"]  # spent after one step
+    summary = train(load_recipe(DEMO, sets))
+    assert summary["out_of_time"] and summary["history"] == []
+    (row,) = list(csv.DictReader(open(exp / "metrics.csv")))
+    assert row["epoch"] == "1" and 0 < float(row["done"]) < 1 and float(row["dev_cer"]) >= 0
+    assert "part of epoch 1 (" in (exp / "train.log").read_text()
+    assert plot_curves(exp).is_file()
+    assert json.loads((exp / "summary.json").read_text())["out_of_time"] is True
+
+
+def test_the_fit_sample_is_a_fixed_draw_of_training_utterances():
+    from asr.trainstate import fit_sample
+
+    utts = list(range(50))
+    a, b = fit_sample(utts, 10, seed=3), fit_sample(utts, 10, seed=3)
+    assert a == b == sorted(a) and len(set(a)) == 10
+    assert fit_sample(utts, 10, seed=4) != a
+    assert fit_sample(utts[:4], 10, seed=3) == utts[:4]
+
+
+def test_training_with_inter_ctc_and_cr_ctc_gives_an_ordinary_model_file(tmp_path):
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=2) + [
+        "model.inter_ctc_layers=[1]",
+        "train.inter_ctc_weight=0.3",
+        "train.cr_ctc_weight=0.2",
+        "augment.time_masks=1",
+        "augment.freq_masks=1",
+        "train.fit_sample=0",
+    ]
+    summary = train(load_recipe(DEMO, sets))
+    assert all(math.isfinite(h["train_loss"]) and math.isnan(h["train_cer"]) for h in summary["history"])
+    recipe, vocab, model = model_from_checkpoint(load_checkpoint(exp / "best.pt"))
+    assert recipe.model.inter_ctc_layers == (1,) and recipe.train.cr_ctc_weight == 0.2
+    feats, lens = torch.randn(1, 50, recipe.features.dim), torch.tensor([50])
+    with torch.no_grad():  # inference reads the top layer alone, as for any model
+        assert torch.equal(model(feats, lens)[0], model.forward_inter(feats, lens)[0])
+
+
+def test_a_model_file_from_before_inter_ctc_and_fit_sample_loads(tmp_path):
+    train(load_recipe(DEMO, tiny_overrides(tmp_path / "exp", epochs=1)))
+    ckpt = load_checkpoint(tmp_path / "exp" / "best.pt")
+    for section, key in (("model", "inter_ctc_layers"), ("train", "fit_sample"), ("train", "inter_ctc_weight")):
+        del ckpt["recipe"][section][key]
+    write_torch_file(tmp_path / "old.pt", ckpt)
+    recipe, _, model = model_from_checkpoint(load_checkpoint(tmp_path / "old.pt"))
+    assert recipe.model.inter_ctc_layers == () and recipe.train.fit_sample == 200
+
+
+def test_cr_ctc_items_carry_a_second_view_with_other_masks():
+    from asr.data import FeatureDataset, collate
+    from asr.datadir import read_data_dir
+    from asr.vocab import Vocab
+
+    recipe = load_recipe(DEMO, ["augment.start_epoch=0", "augment.time_masks=2", "augment.freq_masks=2"])
+    utts = read_data_dir(SAMPLES)[:2]
+    vocab = Vocab.build(u.text for u in utts)
+    one = FeatureDataset(utts, recipe.features, vocab, augment=recipe.augment, seed=1)
+    two = FeatureDataset(utts, recipe.features, vocab, augment=recipe.augment, seed=1, views=2)
+    a, b = two[(3, 0)], one[(3, 0)]
+    assert torch.equal(a["feats"], b["feats"]) and "feats2" not in b  # the first view: the masks of one view
+    assert a["feats2"].shape == a["feats"].shape and not torch.equal(a["feats2"], a["feats"])
+    batch = collate([two[(3, 0)], two[(3, 1)]])
+    assert batch.feats2 is not None and batch.feats2.shape == batch.feats.shape
+    assert collate([one[(3, 0)]]).feats2 is None

@@ -39,6 +39,14 @@ MinCueSeconds = Annotated[
 ]
 MaxCueSeconds = Annotated[Optional[float], typer.Option("--max-cue-seconds", help="srt/vtt: longest cue (default 7 s)")]
 Int8 = Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization of the model (CPU)")]
+Amp = Annotated[
+    str,
+    typer.Option(
+        "--amp",
+        help="The model's forward pass: off (float32), bf16 (autocast), or auto (bf16 where a timed forward "
+        "pass is faster in it on this CPU, or the GPU supports it; stderr says which)",
+    ),
+]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Files (up to 20 s) decoded together")]
 Threads = Annotated[
@@ -111,11 +119,12 @@ def recognizer(
     int8: bool = False,
     device: str = "cpu",
     threads: int | None = 0,
+    amp: str = "off",
 ):
     """(Recognizer of `model` with the decoding flags, the CPU thread count); its warnings go to
     stderr. `threads`: torch's CPU threads (0: asr.cores.cpu_threads decides; None: left alone,
     and 1 is returned). Many short files, and a long one's pieces, are shared among that many
-    forked one-thread processes (pass it as `jobs`)."""
+    forked one-thread processes (pass it as `jobs`). `amp`: off, bf16 or auto (Recognizer)."""
     import torch
 
     from asr.cores import cpu_threads
@@ -126,7 +135,9 @@ def recognizer(
         threads = cpu_threads(threads)
         torch.set_num_threads(threads)
 
-    rec = Recognizer(model, device=device, int8=int8, decode_file=decoding.decode_file, **decoding.settings())
+    rec = Recognizer(model, device=device, int8=int8, decode_file=decoding.decode_file, amp=amp, **decoding.settings())
+    if amp == "auto":
+        err.print(f"amp auto: {rec.amp_why}", markup=False, soft_wrap=True)
     for line in rec.warnings:
         err.print(f"warning: {line}", markup=False, soft_wrap=True)
     return rec, threads or 1

@@ -9,6 +9,7 @@ import typer
 
 from asr.cli.app import app, err
 from asr.cli.options import (
+    Amp,
     BatchSize,
     DecodingFlags,
     Device,
@@ -53,6 +54,7 @@ def transcribe(
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
+    amp: Amp = "off",
     vtln: Annotated[
         bool,
         typer.Option(
@@ -79,7 +81,7 @@ def transcribe(
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items], rules)
     tagger = _slot_tagger(slots)
-    rec, jobs = recognizer(model, decoding, int8, device, threads)
+    rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     options = _call_options(rec, nbest, format, decoding.decoder)
     warp = 1.0
     if vtln:
@@ -214,6 +216,7 @@ def evaluate(
     int8: Int8 = False,
     device: Device = "auto",
     threads: Threads = 0,
+    amp: Amp = "off",
     vtln: Annotated[
         bool,
         typer.Option(
@@ -227,7 +230,7 @@ def evaluate(
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
 
-    rec, jobs = recognizer(model, decoding, int8, device, threads)
+    rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     utts = read_data_dir(data)
     speakers = read_speakers(data) if vtln else None
     if vtln and not speakers:
