@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from asr.cli.app import app
-from asr.cli.options import DecodingFlags, Device, Int8, SlotModel, decoding_flags, recognizer
+from asr.cli.options import Amp, DecodingFlags, Device, Int8, SlotModel, decoding_flags, recognizer
 from asr.errors import UserError
 
 
@@ -51,6 +51,7 @@ def serve(
     int8: Int8 = False,
     device: Device = "auto",
     slots: SlotModel = None,
+    amp: Amp = "off",
 ) -> None:
     """Serve MODEL: POST /v1/transcribe, websocket /v1/stream, a web page at /."""
     sock = bound_socket(host, port)  # before the model loads: a port in use is said at once
@@ -66,7 +67,7 @@ def serve(
     from asr.slots import SlotTagger
 
     tagger = SlotTagger.load(slots) if slots else None
-    rec, _ = recognizer(model, decoding, int8, device, None)
+    rec, _ = recognizer(model, decoding, int8, device, None, amp)
     # Each decoding thread gets its share of the cores: more threads than cores only spin.
     torch.set_num_threads(max(1, usable_cores() // workers))
     settings = ServeSettings(
