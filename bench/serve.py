@@ -122,6 +122,25 @@ def screenshots(url: str, sample: Path, before: Path, after: Path) -> None:
         b.close()
 
 
+def start(model: Path, slots: Path, amp: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """`asr serve` on a free port (with make demo's slot tagger when there is one), its messages
+    in `log`: (process, URL)."""
+    cmd = [sys.executable, "-m", "asr", "serve", "--model", str(model), "--port", "0", "--amp", amp]
+    cmd += ["--slots", str(slots)] if slots.is_file() else []
+    with log.open("w") as messages:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=messages, text=True)
+    return proc, proc.stdout.readline().split()[2].rstrip("/")
+
+
+def streams(url: str, files: list[Path], n: int) -> tuple[list, list, list]:
+    """Websocket sessions: `n` at real time, then every file at full speed with partials on and off."""
+    ws = url.replace("http", "ws", 1) + "/v1/stream"
+    live = [asyncio.run(stream_once(ws, files[i % len(files)], realtime=True)) for i in range(n)]
+    fast_on = [asyncio.run(stream_once(ws, f, realtime=False, partial=True)) for f in files]
+    fast_off = [asyncio.run(stream_once(ws, f, realtime=False, partial=False)) for f in files]
+    return live, fast_on, fast_off
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=Path("exp/demo/best.pt"))
@@ -135,34 +154,35 @@ def main() -> None:
     files = clip_files(args.test, args.work / "audio", 16)
 
     slots = args.model.parent / "slots.pt"  # make demo's slot tagger: the page fills its booking form
-    cmd = [sys.executable, "-m", "asr", "serve", "--model", str(args.model), "--port", "0"]
-    cmd += ["--slots", str(slots)] if slots.is_file() else []
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().split()[2].rstrip("/")
-        with httpx.Client(base_url=url) as c:  # one request first: imports and allocations on the way
-            c.post("/v1/transcribe", content=files[0].read_bytes(), headers={"Content-Type": "audio/wav"})
-        levels = [asyncio.run(http_level(url, files, n, args.requests)) for n in (1, 4, 8)]
-        ws = url.replace("http", "ws", 1) + "/v1/stream"
-        live = [asyncio.run(stream_once(ws, files[i % len(files)], realtime=True)) for i in range(args.streams)]
-        fast_on = [asyncio.run(stream_once(ws, f, realtime=False, partial=True)) for f in files]
-        fast_off = [asyncio.run(stream_once(ws, f, realtime=False, partial=False)) for f in files]
-        rss = peak_rss_mib(proc)
-        travel = Path("data/demo/samples/test-belinda-00054.wav")  # 五月十一日四点从广州到台北
-        screenshots(url + "/", travel, DOCS / "serve-before.png", DOCS / "serve.png")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    levels = []
+    for amp in ("off", "auto"):  # float32, then bf16 where the CPU has a faster bf16 path
+        log = args.work / f"serve-{amp}.log"
+        proc, url = start(args.model, slots, amp, log)
+        try:
+            with httpx.Client(base_url=url) as c:  # one request first: imports and allocations on the way
+                c.post("/v1/transcribe", content=files[0].read_bytes(), headers={"Content-Type": "audio/wav"})
+            levels += [[amp, *asyncio.run(http_level(url, files, n, args.requests))] for n in (1, 4, 8)]
+            if amp == "off":
+                live, fast_on, fast_off = streams(url, files, args.streams)
+                rss = peak_rss_mib(proc)
+                travel = Path("data/demo/samples/test-belinda-00054.wav")  # 五月十一日四点从广州到台北
+                screenshots(url + "/", travel, DOCS / "serve-before.png", DOCS / "serve.png")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
 
+    said = [line for line in log.read_text().splitlines() if line.startswith("amp auto: ")]
+    chosen = said[0].removeprefix("amp auto: ") if said else "?"
     finals = [r["final_ms"] for r in live]
     gaps = [g for r in live for g in r["gaps"]]
     partials = max(1, sum(r["partials"] for r in fast_on))
     per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
         f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
-        f"(default 2 decoding slots), clients on the same machine over loopback, {SECONDS} s files.",
+        f"(default 2 decoding slots; `--amp auto` chose {chosen}), clients on the same machine over loopback,",
+        f"{SECONDS} s files; the websocket figures with `--amp off`.",
         "",
-        *table("HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
+        *table("--amp | HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
         "",
         f"Websocket, {len(live)} sessions streaming {SECONDS} s in {CHUNK * 1000:.0f} ms chunks at real time: final result "
         f"{statistics.median(finals):.0f} ms (median), {max(finals):.0f} ms (worst) after the end of the audio; "
