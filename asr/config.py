@@ -195,7 +195,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         (tp,) = [a for a in args if a is not type(None)]
-    if tp is str and isinstance(value, bool):  # YAML 1.1 reads off (and no, false) as False: amp: off
+    if tp is str and isinstance(value, bool) and where.endswith(".amp"):  # YAML 1.1 reads `amp: off` as False
         return "off" if value is False else "on"
     if tp is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:  # PyYAML reads 1e-4 (no dot) as a string; accept it as the number it means

@@ -74,6 +74,8 @@ def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     if setting == "off":
         return None
     if device.type != "cuda":
+        if setting == "fp16":
+            raise UserError("train.amp fp16: float16 autocast is for CUDA GPUs; on a CPU use bf16, auto or off")
         return torch.bfloat16 if setting == "bf16" else None
     if setting == "fp16":
         return torch.float16

@@ -93,6 +93,8 @@ def date(text: str) -> str | None:
     month = number(m["month"]) if m["month"] else None
     day_text = m["day"] or m["dayonly"]
     day = number(day_text) if day_text else None
+    if (m["month"] and month is None) or (day_text and day is None):  # 百月, 十一月百号: said, but no number
+        return None
     if month is not None and not 1 <= month <= 12:
         return None
     if day is not None:
@@ -146,15 +148,16 @@ def _in_period(hour: int, period: str | None) -> int | None:
 
 def place(text: str) -> str | None:
     """A city or station as said (the value is the text, less spaces and punctuation around
-    it), or None when it cannot be one: it holds a numeral (七北) or no letter at all."""
+    it), or None when it cannot be one: it reads as a number (七, 十二), holds a digit (3号楼) or
+    no letter at all. A numeral inside a name is a name: 三亚, 九江, 十堰."""
     text = text.strip()
     while text and unicodedata.category(text[-1]).startswith("P"):
         text = text[:-1].rstrip()
     while text and unicodedata.category(text[0]).startswith("P"):
         text = text[1:].lstrip()
-    if not text or any(c in NUMERALS for c in text) or not any(c.isalpha() for c in text):
+    if not text or all(c in NUMERALS for c in text) or any(c.isdigit() for c in text):
         return None
-    return text
+    return text if any(c.isalpha() for c in text) else None
 
 
 def value(slot: str, text: str) -> str | None:

@@ -10,6 +10,7 @@ shorter than the minimum runs on into the silence after it, or joins a neighbour
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 import sys
@@ -172,6 +173,8 @@ def _lines(words: list[Word], width: int, max_lines: int, spaced: bool) -> list[
 
 
 def _fits(words: list[Word], rules: CueRules, width: int, spaced: bool) -> bool:
+    if sum(len(w.text) for w in words) > rules.max_lines * width:  # more than a cue holds: no layout to try
+        return False
     return words[-1].end - words[0].start <= rules.max_cue_seconds and bool(
         _lines(words, width, rules.max_lines, spaced)
     )
@@ -179,17 +182,31 @@ def _fits(words: list[Word], rules: CueRules, width: int, spaced: bool) -> bool:
 
 def _split(words: list[Word], rules: CueRules, width: int, spaced: bool) -> list[list[Word]]:
     """Words cut into cues that fit: where they do not, cut between the two words with the
-    longest pause, a balanced cut counting as up to half a second of pause, and again."""
-    if len(words) < 2 or _fits(words, rules, width, spaced):
-        return [words]
-    total = sum(len(w.text) for w in words)
-    sizes = [sum(len(w.text) for w in words[:k]) for k in range(len(words) + 1)]
+    longest pause, a balanced cut counting as up to half a second of pause, and again. A run
+    of words many cues long is first cut at its longest pause in its middle half, so that the
+    cutting stays n log n whatever the pauses (a run whose pauses only grow would otherwise be
+    peeled one word at a time)."""
+    done: list[list[Word]] = []
+    todo = [words]
+    while todo:
+        run = todo.pop()
+        if len(run) < 2 or _fits(run, rules, width, spaced):
+            done.append(run)
+            continue
+        sizes = list(itertools.accumulate((len(w.text) for w in run), initial=0))
+        cuts = range(1, len(run))
+        if sizes[-1] > 4 * rules.max_lines * width:
+            cuts = range(max(1, len(run) // 4), max(2, 3 * len(run) // 4))
 
-    def score(k: int) -> float:
-        return words[k].start - words[k - 1].end + min(sizes[k], total - sizes[k]) / total
+        k = max(cuts, key=lambda k: _cut_score(run, sizes, k))
+        todo += [run[k:], run[:k]]  # the earlier half first off the stack: cues stay in order
+    return done
 
-    k = max(range(1, len(words)), key=score)
-    return _split(words[:k], rules, width, spaced) + _split(words[k:], rules, width, spaced)
+
+def _cut_score(run: list[Word], sizes: list[int], k: int) -> float:
+    """How good a cut before run[k] is: the pause there, plus up to half a second for balance
+    (`sizes`: the characters before each word)."""
+    return run[k].start - run[k - 1].end + min(sizes[k], sizes[-1] - sizes[k]) / sizes[-1]
 
 
 def _join_short(groups: list[list[Word]], after: float, rules: CueRules, width: int, spaced: bool) -> list[list[Word]]:

@@ -117,10 +117,17 @@ def test_what_is_not_a_time_has_no_time_value(said):
     assert clock(said) is None
 
 
-def test_a_place_holds_no_numeral():
+def test_a_place_is_not_a_number():
     assert place("上海") == "上海" and place(" 台北。") == "台北" and place("New York") == "New York"
-    for text in ("七北", "七", "3号楼", "", "。", " "):
+    for city in ("三亚", "九江", "六安", "十堰", "万州"):  # a numeral inside a name
+        assert place(city) == city
+    for text in ("七", "十二", "3号楼", "", "。", " "):
         assert place(text) is None, text
+
+
+def test_a_date_said_without_a_number_is_none():
+    for text in ("百月", "千月", "百月二号", "十一月百号"):
+        assert date(text) is None, text
 
 
 def spans_of(text: str, pieces: list[tuple[str, str]]) -> list[tuple[str, int, int]]:
@@ -147,7 +154,8 @@ def spans_of(text: str, pieces: list[tuple[str, str]]) -> list[tuple[str, int, i
         ("下午三点半去广州", [("time", "三点")], [("time", "下午三点半", "15:30")]),
         # a digit is no city
         ("七北去广州", [("origin", "七"), ("destination", "广州")], [("destination", "广州", "广州")]),
-        ("七北去广州", [("origin", "七北")], []),
+        # a numeral inside a name is a name (三亚, 九江): whether 七北 is a city is a gazetteer's call
+        ("七北去广州", [("origin", "七北")], [("origin", "七北", "七北")]),
         # pieces that touch are one: 十一月 and 二号
         (
             "十一月二号到台北",

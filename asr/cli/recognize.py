@@ -83,9 +83,8 @@ def transcribe(
     tagger = _slot_tagger(slots)
     rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     options = _call_options(rec, nbest, format, decoding.decoder)
-    warp = 1.0
+    warp = rec.choose_warp(_first_seconds(items, 60.0)) if vtln else 1.0
     if vtln:
-        warp = rec.choose_warp(_first_seconds(items, 60.0))
         err.print(f"VTLN warp {warp:g} (chosen on the first 60 s of the inputs)", markup=False)
     opts = dict(jobs=jobs, warp=warp, batch_size=batch_size, times=format != "text", options=options)
     failed = _write_results(rec.transcribe_many, items, out, tagger, **opts)

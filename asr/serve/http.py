@@ -21,6 +21,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from asr.audio import open_audio
 from asr.errors import AudioError
+from asr.recognizer import DecodeOverrides
 from asr.serve.errors import ApiError, TooLarge, Unauthorized, UnsupportedMediaType
 from asr.serve.options import TranscribeQuery, decode_overrides, with_json_nbest
 from asr.serve.service import Service, service
@@ -87,10 +88,11 @@ class Health(BaseModel):
 
 
 MAX_TIME = 1e6  # seconds: about 11 days, beyond any recording
+MAX_CHARS = 50_000  # characters (or segments) of one /v1/subtitles body: hours of speech
 
 
 class SubtitleChar(BaseModel):
-    char: str = Field(min_length=1, max_length=64)
+    char: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")  # no line breaks in a cue
     start: float = Field(ge=0, le=MAX_TIME, allow_inf_nan=False)
     end: float = Field(ge=0, le=MAX_TIME, allow_inf_nan=False)
 
@@ -105,9 +107,9 @@ class SubtitlesIn(BaseModel):
     """Per-character times (what transcribe and stream results hold), the audio's length and
     its segments (pieces cut at pauses: no cue spans two)."""
 
-    chars: list[SubtitleChar] = Field(max_length=100_000)
+    chars: list[SubtitleChar] = Field(max_length=MAX_CHARS)
     duration: float | None = Field(None, ge=0, le=MAX_TIME, allow_inf_nan=False)
-    segments: list[SubtitleSegment] = Field(default_factory=list, max_length=100_000)
+    segments: list[SubtitleSegment] = Field(default_factory=list, max_length=MAX_CHARS)
 
     @model_validator(mode="after")
     def _consistent(self) -> SubtitlesIn:
@@ -120,9 +122,15 @@ class SubtitlesIn(BaseModel):
             if self.duration is not None and c.end > self.duration + 0.001:
                 raise ValueError(f"chars[{i}] ({c.char!r}) ends at {c.end:g} s, after the duration {self.duration:g} s")
             last = c.start
+        end = 0.0
         for i, g in enumerate(self.segments):
             if g.end < g.start:
                 raise ValueError(f"segments[{i}] ends at {g.end:g} s, before it starts at {g.start:g} s")
+            if g.start < end - 0.001:
+                raise ValueError(f"segments[{i}] starts at {g.start:g} s, inside the one before it")
+            if self.duration is not None and g.end > self.duration + 0.001:
+                raise ValueError(f"segments[{i}] ends at {g.end:g} s, after the duration {self.duration:g} s")
+            end = g.end
         return self
 
 
@@ -244,23 +252,29 @@ async def transcribe(
     name, data = await audio_from_request(request, svc.settings.max_upload_bytes)
     check_header(name, data, svc.settings.max_seconds)
     try:
-        t = await svc.pool.run(
-            svc.rec.transcribe,
-            io.BytesIO(data),
-            name=name,
-            times=times or query.format in ("srt", "vtt"),
-            max_seconds=svc.settings.max_seconds,
-            options=options,
-            decode=svc.batcher.decode,
-        )
+        t = await svc.pool.run(recognize, svc, data, name, times or query.format in ("srt", "vtt"), options)
     except AudioError as exc:
         raise ApiError(str(exc)) from None
-    t.path = name
-    if svc.tagger:
-        t.slots = svc.tagger.fill_transcript(t)  # a booking per segment (sentence)
     if options.warning:
         t.warning = "; ".join(w for w in (options.warning, t.warning) if w)
-    return render(t, query.format)
+    return await svc.pool.run(render, t, query.format, wait=True)  # subtitles are laid out off the event loop
+
+
+def recognize(svc: Service, data: bytes, name: str, times: bool, options: DecodeOverrides) -> Transcript:
+    """An upload's Transcript (in a request thread): decoded through the batcher, its slots
+    filled a booking per segment when the server has a slot model."""
+    t = svc.rec.transcribe(
+        io.BytesIO(data),
+        name=name,
+        times=times,
+        max_seconds=svc.settings.max_seconds,
+        options=options,
+        decode=svc.batcher.decode,
+    )
+    t.path = name
+    if svc.tagger:
+        t.slots = svc.tagger.fill_transcript(t)
+    return t
 
 
 @v1.post(
@@ -271,6 +285,7 @@ async def transcribe(
 )
 async def subtitles(
     body: SubtitlesIn,
+    svc: Annotated[Service, Depends(service)],
     format: Annotated[Literal["srt", "vtt"], Query(description="srt or vtt")] = "srt",
 ) -> Response:
     """The subtitles of a result's characters, by the renderer `format=srt|vtt` uses: the page's
@@ -279,7 +294,7 @@ async def subtitles(
     segments = [Segment(g.start, g.end, g.text) for g in body.segments]
     t = Transcript("subtitles", text="".join(c.char for c in chars), duration=body.duration, chars=chars)
     t.segments = segments
-    return render(t, format)
+    return await svc.pool.run(render, t, format)
 
 
 def render(t: Transcript, fmt: str) -> Response:
