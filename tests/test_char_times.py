@@ -1,0 +1,103 @@
+"""Character times against truth: the demo corpus's reference (chars.ctm), CTM files, and the
+start and end errors of recognized characters."""
+
+import io
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.corpora.demo import espeak_times
+from asr.corpora.demo.espeak_times import Phoneme, char_spans
+from asr.corpora.demo.generate import generate
+from asr.corpora.demo.mix import DemoMix
+from asr.corpora.syllables import GCIN_DIR
+from asr.datadir import read_data_dir
+from asr.errors import UserError
+from asr.timing import matched, read_ctm, time_errors, write_ctm
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup)")
+
+
+def test_ctm_round_trip(tmp_path):
+    utts = {"u1": [("我", 0.1, 0.35), ("想", 0.4, 0.7)], "u2": [("好", 1.0, 1.25)]}
+    write_ctm(tmp_path / "chars.ctm", utts)
+    assert (tmp_path / "chars.ctm").read_text(encoding="utf-8").splitlines()[1] == "u1 1 0.400 0.300 想"
+    back = read_ctm(tmp_path / "chars.ctm")
+    assert back.keys() == utts.keys()
+    for uid, chars in utts.items():
+        assert [c for c, _, _ in back[uid]] == [c for c, _, _ in chars]
+        assert np.allclose([t for _, s, e in back[uid] for t in (s, e)], [t for _, s, e in chars for t in (s, e)])
+
+
+def test_a_bad_ctm_line_is_a_one_line_error(tmp_path):
+    (tmp_path / "x.ctm").write_text("u1 1 0.1 0.2 我\nu1 1 zero 0.2 想\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"x.ctm:2: expected"):
+        read_ctm(tmp_path / "x.ctm")
+    with pytest.raises(UserError, match="not found"):
+        read_ctm(tmp_path / "none.ctm")
+
+
+def test_errors_pair_the_characters_an_edit_alignment_keeps():
+    ref = [("我", 0.0, 0.2), ("想", 0.3, 0.5), ("去", 0.6, 0.8), ("北", 0.9, 1.1), ("京", 1.2, 1.4)]
+    hyp = [("我", 0.05, 0.1), ("要", 0.3, 0.4), ("去", 0.5, 0.7), ("北", 0.9, 1.3), ("京", 1.2, 1.4), ("了", 1.5, 1.6)]
+    pairs = matched(ref, hyp)
+    assert [(r[0], h[0]) for r, h in pairs] == [("我", "我"), ("去", "去"), ("北", "北"), ("京", "京")]
+    e = time_errors({"u": ref, "other": ref}, {"u": hyp})
+    starts, ends = np.array([0.05, -0.1, 0.0, 0.0]), np.array([-0.1, -0.1, 0.2, 0.0])
+    assert e.matched == 4 and e.reference == 5  # "other" was not recognized: not counted
+    assert e.start_mean == pytest.approx(np.abs(starts).mean())
+    assert e.end_mean == pytest.approx(np.abs(ends).mean())
+    assert e.start_p95 == pytest.approx(np.percentile(np.abs(starts), 95))
+    assert e.end_p95 == pytest.approx(np.percentile(np.abs(ends), 95))
+    assert e.start_bias == pytest.approx(starts.mean())
+    assert "end error mean 100 ms" in e.line()
+    assert math.isnan(time_errors({"u": ref}, {"u": []}).start_mean)
+
+
+def test_espeak_phoneme_events_make_character_spans():
+    events = [("w", 0, 0), ("o", 0, 100), ("_", 0, 250), ("S;", 1, 300), ("iA", 1, 380), ("_:", 9, 500)]
+    phonemes = [Phoneme(*e) for e in events]
+    assert char_spans(phonemes, 2, 600) == [(0, 250), (300, 500)]
+    assert char_spans(phonemes, 3, 600) is None  # a character without a phoneme of its own
+
+
+@needs_espeak
+def test_the_library_reads_as_the_program_does():
+    """The events time the corpus's audio only if the library's reading is the program's, sample
+    for sample: several readings in a row (the library's state would carry between them)."""
+    for variant, settings in (("f2", (180, 30, 0)), ("m3", (150, 50, 1)), ("klatt2", (199, 79, 3))):
+        voice = f"cmn-latn-pinyin+{variant}"
+        reading = espeak_times.phonemes("我想去北京", voice, settings)
+        assert reading is not None
+        cmd = ["espeak-ng", "--stdout", "-v", voice, *(f"-{k}{v}" for k, v in zip("spg", settings)), "我想去北京"]
+        wave, sr = sf.read(io.BytesIO(subprocess.run(cmd, check=True, capture_output=True).stdout), dtype="int16")
+        assert reading[1:] == (len(wave), sr)
+        spans = char_spans(reading[0], 5, len(wave))
+        assert spans is not None
+        peak = np.abs(wave).max()
+        for (a, b), (c, _) in zip(spans, spans[1:] + [(len(wave), 0)]):  # speech inside, (near) silence between
+            assert np.abs(wave[a:b]).max() > 0.2 * peak
+            assert c == b or np.abs(wave[b:c]).max() < 0.05 * peak
+
+
+@needs_espeak
+def test_the_corpus_reference_times_every_character_inside_its_audio(tmp_path):
+    human = GCIN_DIR.is_dir()
+    generate(tmp_path, 6, 3, 3, seed=4, mix=DemoMix(human_share=0.5, world_share=0.5, dev_human_share=0), human=human)
+    for split in ("train", "test") + (("test_unheard",) if human else ()):
+        ref = read_ctm(tmp_path / split / "chars.ctm")
+        utts = read_data_dir(tmp_path / split)
+        assert ref.keys() == {u.id for u in utts}  # espeak-ng and the recordings know every time
+        for u in utts:
+            chars = ref[u.id]
+            assert "".join(c for c, _, _ in chars) == u.text
+            info = sf.info(str(u.path))
+            bounds = [t for _, s, e in chars for t in (s, e)]
+            assert bounds == sorted(bounds) and 0 < bounds[0] and bounds[-1] <= info.frames / info.samplerate
+            wave, sr = sf.read(str(u.path))
+            for _, s, e in chars:  # each span holds speech: louder than the padding before the first
+                assert np.abs(wave[int(s * sr) : int(e * sr)]).max() > 3 * np.abs(wave[: int(bounds[0] * sr)]).max()
