@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from asr.corpora.demo import espeak_times
 from asr.corpora.demo.espeak_times import Phoneme, char_spans
@@ -16,7 +17,9 @@ from asr.corpora.demo.generate import generate
 from asr.corpora.demo.mix import DemoMix
 from asr.corpora.syllables import GCIN_DIR
 from asr.datadir import read_data_dir
+from asr.decoding import align, owned_frames
 from asr.errors import UserError
+from asr.segment import loud_frames
 from asr.timing import matched, read_ctm, time_errors, write_ctm
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup)")
@@ -101,3 +104,42 @@ def test_the_corpus_reference_times_every_character_inside_its_audio(tmp_path):
             wave, sr = sf.read(str(u.path))
             for _, s, e in chars:  # each span holds speech: louder than the padding before the first
                 assert np.abs(wave[int(s * sr) : int(e * sr)]).max() > 3 * np.abs(wave[: int(bounds[0] * sr)]).max()
+
+
+def _posteriors(evidence: dict[int, list[float]], frames: int = 12) -> torch.Tensor:
+    """(T, 3) log-posteriors: blank (0) everywhere but where units 1 and 2 have `evidence`
+    (probabilities by frame)."""
+    p = np.full((frames, 3), 1e-6)
+    for unit, probs in evidence.items():
+        p[: len(probs), unit] = probs
+    p[:, 0] = 1 - p[:, 1:].sum(axis=1)
+    return torch.log(torch.as_tensor(p, dtype=torch.float32))
+
+
+def test_a_character_owns_the_frames_from_where_its_evidence_rises():
+    """Spikes at frames 3 and 8; unit 1's evidence over frames 1-5, unit 2's over 6-10 (frame 5:
+    1's 0.02 against 2's 0.01; frame 6: 2 ahead)."""
+    lp = _posteriors(
+        {1: [0, 1e-2, 0.1, 0.9, 0.2, 0.02, 1e-3, 0, 0, 0, 0, 0], 2: [0, 0, 0, 0, 1e-4, 0.01, 0.05, 0.3, 0.9, 0.1, 0.01]}
+    )
+    spans = align(lp, [1, 2])
+    assert [(u, s, e) for u, s, e, _ in spans] == [(1, 3, 3), (2, 8, 8)]
+    assert owned_frames(lp, spans) == [(1.0, 6.0), (6.0, 11.0)]
+    assert owned_frames(lp, spans, floor=-3.0) == [(2.0, 6.0), (6.0, 10.0)]
+    assert owned_frames(lp, []) == []
+
+
+def test_the_signal_moves_a_boundary_to_its_quietest_point_and_pauses_belong_to_no_character():
+    """Two 10 ms energy frames per model frame: speech over 4-11 and 14-21, quiet in 12-13 and
+    before 4 and after 21. The evidence's boundary (model frame 6, energy frame 12) moves to the
+    quietest point of the smoothed energy within DIP_REACH, frame 12 (11 is softer speech)."""
+    lp = _posteriors(
+        {1: [0, 1e-2, 0.1, 0.9, 0.2, 0.02, 1e-3, 0, 0, 0, 0, 0], 2: [0, 0, 0, 0, 1e-4, 0.01, 0.05, 0.3, 0.9, 0.1, 0.01]}
+    )
+    energy = np.full(24, -70.0)
+    energy[4:12] = -20.0
+    energy[14:22] = -22.0
+    energy[11] = -30.0
+    energy[13] = -65.0
+    assert loud_frames(energy).tolist() == [4 <= k < 22 and k not in (12, 13) for k in range(24)]
+    assert owned_frames(lp, align(lp, [1, 2]), energy, sub=2) == [(2.0, 6.0), (7.0, 11.0)]
