@@ -21,6 +21,7 @@ from asr.decoding import align, owned_frames
 from asr.errors import UserError
 from asr.segment import loud_frames
 from asr.timing import matched, read_ctm, time_errors, write_ctm
+from conftest import run_asr
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup)")
 
@@ -143,3 +144,15 @@ def test_the_signal_moves_a_boundary_to_its_quietest_point_and_pauses_belong_to_
     energy[13] = -65.0
     assert loud_frames(energy).tolist() == [4 <= k < 22 and k not in (12, 13) for k in range(24)]
     assert owned_frames(lp, align(lp, [1, 2]), energy, sub=2) == [(2.0, 6.0), (7.0, 11.0)]
+
+
+@needs_espeak
+def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
+    generate(tmp_path, 2, 2, 2, seed=6, mix=DemoMix(dev_human_share=0), human=False, workers=1)
+    ctm = tmp_path / "test" / "chars.ctm"
+    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", ctm)
+    assert res.returncode == 0, res.stderr
+    [line] = [l for l in res.stdout.splitlines() if l.startswith("character times vs")]
+    assert "start error mean" in line and "characters matched" in line and line.endswith("output frame 30 ms")
+    bad = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", tmp_path / "x")
+    assert bad.returncode != 0 and "CTM file not found" in bad.stderr
