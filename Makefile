@@ -143,7 +143,7 @@ exp-slots: demo-data
 	$(BIN)/python -m experiments.slots
 
 # Per-character times against the corpus's true times (chars.ctm), spike and owned frames, on
-# the demo test set and the held-out human voice (about 2 min on 2 cores, after make demo)
+# the demo test set and the held-out human voice (under a minute on 2 cores, after make demo)
 exp-times: setup
 	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
 	$(BIN)/python -m experiments.char_times
