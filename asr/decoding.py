@@ -571,14 +571,48 @@ def _refined(energy_db: np.ndarray, sub: int, spans: list, edges: list[int]) -> 
     signal's energy, as model frames."""
     from asr.segment import loud_frames
 
-    smooth = np.convolve(energy_db, np.ones(3) / 3, mode="same")
+    smooth, loud, reach = np.convolve(energy_db, np.ones(3) / 3, mode="same"), loud_frames(energy_db), DIP_REACH * sub
     for k in range(1, len(edges) - 1):  # boundary k sits between spike k-1 and spike k
-        lo = max((spans[k - 1][2] + 1) * sub, edges[k] - DIP_REACH * sub, edges[k - 1] + 1)
-        hi = min(spans[k][1] * sub, edges[k] + DIP_REACH * sub, len(smooth))
-        if hi > lo:
-            edges[k] = lo + int(np.argmin(smooth[lo:hi]))
-    loud, out = loud_frames(energy_db), []
+        lo = max((spans[k - 1][2] + 1) * sub, edges[k] - reach, edges[k - 1] + 1)
+        hi = min(spans[k][1] * sub, edges[k] + reach, len(smooth))
+        edges[k] = _quietest(smooth, edges[k], lo, hi)
+    for moved in _displaced(loud, edges):
+        for k in moved:  # spaced evenly, then each to the quietest point near it
+            lo, hi = max(edges[k - 1] + 1, edges[k] - reach), min(edges[k + 1], edges[k] + reach + 1, len(smooth))
+            edges[k] = _quietest(smooth, edges[k], lo, hi)
+    out = []
     for a, b in zip(edges, edges[1:]):  # each unit trimmed to its loud frames: pauses belong to none
         heard = np.flatnonzero(loud[a:b])
         out.append(((a + heard[0]) / sub, (a + heard[-1] + 1) / sub) if heard.size else (a / sub, b / sub))
     return out
+
+
+def _quietest(smooth: np.ndarray, at: int, lo: int, hi: int) -> int:
+    """The quietest frame of `smooth` (dB) in [lo, hi), the nearest to `at` among equals; `at`
+    where the range is empty."""
+    if hi <= lo:
+        return at
+    t = np.arange(lo, hi)
+    return int(t[np.lexsort((np.abs(t - at), np.round(smooth[lo:hi], 3)))[0]])
+
+
+def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
+    """Units spiked in the silence before or after the speech (a BiLSTM may fire its first units
+    at the first frame, its last at the last): their shares hold no loud frame. They share the
+    speech of the first (last) unit that has some, evenly: `edges` changed so, and the ranges of
+    boundaries moved (to be refined)."""
+    n, moved = len(edges) - 1, []
+    speech = [bool(loud[a:b].any()) for a, b in zip(edges, edges[1:])]
+    if not any(speech):
+        return []
+    head = speech.index(True)
+    onset = edges[head] + int(np.flatnonzero(loud[edges[head] : edges[head + 1]])[0])
+    if head and edges[head + 1] - onset > head:
+        edges[: head + 1] = np.linspace(onset, edges[head + 1], head + 2)[:-1].round().astype(int).tolist()
+        moved.append(range(1, head + 1))
+    tail = n - 1 - speech[::-1].index(True)
+    offset = edges[tail] + int(np.flatnonzero(loud[edges[tail] : edges[tail + 1]])[-1]) + 1
+    if tail < n - 1 and offset - edges[tail] > n - 1 - tail:
+        edges[tail + 1 :] = np.linspace(edges[tail], offset, n - tail + 1)[1:].round().astype(int).tolist()
+        moved.append(range(tail + 1, n))
+    return moved

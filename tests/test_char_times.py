@@ -156,3 +156,21 @@ def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
     assert "start error mean" in line and "characters matched" in line and line.endswith("output frame 30 ms")
     bad = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", tmp_path / "x")
     assert bad.returncode != 0 and "CTM file not found" in bad.stderr
+
+
+def test_characters_spiked_in_the_silence_share_the_speech_of_their_neighbour():
+    """The BiLSTM's habit: the first two units spiked at frames 0 and 1, before speech that runs
+    from model frame 4 to the end; the third spiked at 8, its evidence over 2-12. Units 1 and 2 own no
+    loud frame, so they and unit 3 share its frames evenly (flat energy: no quieter point)."""
+    p = np.full((14, 4), 1e-6)
+    p[2:13, 3] = 0.01
+    for unit, frame in ((1, 0), (2, 1), (3, 8)):
+        p[frame, unit] = 0.99
+    p[:, 0] = 1 - p[:, 1:].sum(axis=1)
+    lp = torch.log(torch.as_tensor(p, dtype=torch.float32))
+    spans = align(lp, [1, 2, 3])
+    assert [s for _, s, _, _ in spans] == [0, 1, 8]
+    energy = np.full(14, -70.0)
+    energy[4:] = -20.0  # sub=1: one energy frame per model frame
+    owned = owned_frames(lp, spans, energy, sub=1)
+    assert owned == [(4.0, 7.0), (7.0, 10.0), (10.0, 13.0)]  # unit 3's 4-13 in thirds
