@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ASR    := $(BIN)/asr
 DEMO   := exp/demo
 
-.PHONY: setup sysdeps mbrola demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-augment bench-prepare bench-serve bench-transcribe bench-frontend bench-lm-tune exp-real exp-finetune exp-slots clean
+.PHONY: setup sysdeps mbrola demo demo-data demo-lm test test-matrix lint bench-deps bench-decode bench-train bench-infer bench-augment bench-prepare bench-serve bench-transcribe bench-frontend bench-lm-tune exp-real exp-finetune exp-slots exp-times clean
 
 setup: $(VENV)/.installed sysdeps
 
@@ -141,6 +141,12 @@ exp-finetune: demo-data
 exp-slots: demo-data
 	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
 	$(BIN)/python -m experiments.slots
+
+# Per-character times against the corpus's true times (chars.ctm), spike and owned frames, on
+# the demo test set and the held-out human voice (under a minute on 2 cores, after make demo)
+exp-times: setup
+	@[ -f $(DEMO)/best.pt ] || $(MAKE) demo
+	$(BIN)/python -m experiments.char_times
 
 test: setup lint
 	$(BIN)/python -m pytest -q

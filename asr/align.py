@@ -1,5 +1,5 @@
-"""Seeing the alignment: per-frame posteriors of the blank and the emitted characters over the
-waveform, with each character's CTC spike marked."""
+"""Seeing the alignment: per-frame posteriors of the blank and the emitted characters (their
+CTC spikes) under the waveform, with each character's span (the frames it owns) marked."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def aligned(rec: Recognizer, audio: str | Path) -> tuple[Transcript, np.ndarray,
         waves.append(piece)
         if worth_decoding(piece):
             lp, n = rec.log_probs([rec.features(torch.as_tensor(piece))])
-            result = rec.decode_log_probs(lp, n, times=True)[0]
+            result = rec.decode_log_probs(lp, n, times=True, waves=[piece])[0]
             decoded.append((start / SAMPLE_RATE, (start + len(piece)) / SAMPLE_RATE, result))
             posts.append((start, lp[0, : int(n[0])].exp()))
     result = joined(name, decoded, heard.samples, SAMPLE_RATE, rec.joiner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,7 @@ class Hypothesis:
     am_score: float  # beam: log P_ctc(ids | audio), summed over all alignments; greedy: the best path's log-prob
     lm_score: float = 0.0
     spans: list[tuple[int, int, int, float]] | None = None  # with times: (unit, first frame, last frame, posterior)
+    owned: list[tuple[float, float]] | None = None  # with times: each unit's frames [start, end) (owned_frames)
 
 
 def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[Hypothesis]:
@@ -468,9 +470,13 @@ def decode(
     hotwords: Hotwords | None = None,
     nbest: int = 1,
     times: bool = False,
+    energy_db: Sequence[np.ndarray] | None = None,
+    sub: int = 1,
 ) -> list[list[Hypothesis]]:
     """Decode a batch as `cfg` says: (B, T, V) + (B,) -> an n-best list per utterance, best first
-    (greedy's holds one). With `times`, the best hypothesis gets its units' frame spans."""
+    (greedy's holds one). With `times`, the best hypothesis gets its units' spikes and the frames
+    each owns (owned_frames; with each utterance's signal `energy_db`, `sub` frames of it per
+    model frame)."""
     if cfg.decoder == "greedy":
         nbests = [[h] for h in greedy_decode(log_probs, lengths, blank)]
     else:
@@ -491,8 +497,9 @@ def decode(
         )
         nbests = [hyps or [Hypothesis([], float("-inf"), float("-inf"))] for hyps in nbests]
     if times:
-        for hyps, lp, n in zip(nbests, log_probs, lengths.tolist()):
+        for b, (hyps, lp, n) in enumerate(zip(nbests, log_probs, lengths.tolist())):
             hyps[0].spans = align(lp[:n], hyps[0].ids, blank)
+            hyps[0].owned = owned_frames(lp[:n], hyps[0].spans, energy_db[b] if energy_db else None, sub)
     return nbests
 
 
@@ -508,3 +515,104 @@ def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple
     frames, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=blank)
     spans = AF.merge_tokens(frames[0], scores[0].exp(), blank=blank)
     return [(s.token, s.start, s.end - 1, float(s.score)) for s in spans]
+
+
+# Below this log-posterior (e^-7 ~ 0.001) a unit has no evidence in a frame: where the first
+# unit's evidence starts and the last one's ends.
+EVIDENCE_FLOOR = -7.0
+# How far (model frames) from where the evidence crosses over a boundary moves to the quietest
+# point of the signal (experiments/char_times.md: +-3 of 30 ms frames on the demo model).
+DIP_REACH = 3
+
+
+def owned_frames(
+    log_probs: torch.Tensor,
+    spans: list[tuple[int, int, int, float]],
+    energy_db: np.ndarray | None = None,
+    sub: int = 1,
+    floor: float = EVIDENCE_FLOOR,
+) -> list[tuple[float, float]]:
+    """The frames each aligned unit owns, [start, end) in model frames, from its CTC spike
+    (align's `spans`) and the (T, V) log-posteriors: a CTC model marks a character with a spike
+    of a frame or two wherever in the character it likes and blanks the rest, so the spike alone
+    times it badly. Between two spikes the later unit takes over from the first frame where its
+    log-posterior passes the earlier one's (its evidence rising as the other's falls); the first
+    unit starts where its evidence (above `floor`) begins before its spike, the last ends where
+    its evidence ends after. The units tile what they were aligned to, in order.
+
+    With the signal's `energy_db` (asr.segment.frame_energy_db: `sub` of its frames per model
+    frame), times come in 1/`sub` frames: each boundary moves to the quietest point within
+    DIP_REACH frames (between the two spikes), then each unit is trimmed to the loud frames of
+    its share (asr.segment.loud_frames), so pauses belong to no unit and a last spike in the
+    silence after the speech (a BiLSTM's habit) does not stretch the last unit into it."""
+    if not spans:
+        return []
+    lp = log_probs.detach().float().cpu().numpy()
+    units, T = [u for u, _, _, _ in spans], lp.shape[0]
+    bounds = []
+    for k in range(1, len(spans)):
+        t, nxt = spans[k - 1][2] + 1, spans[k][1]  # the gap between spike k-1 and spike k
+        while t < nxt and lp[t, units[k - 1]] >= lp[t, units[k]]:
+            t += 1
+        bounds.append(t)
+    first = spans[0][1]
+    while first > 0 and lp[first - 1, units[0]] > floor:
+        first -= 1
+    end = spans[-1][2] + 1
+    while end < T and lp[end, units[-1]] > floor:
+        end += 1
+    if energy_db is None or not len(energy_db):
+        return [(float(a), float(b)) for a, b in zip([first, *bounds], [*bounds, end])]
+    return _refined(energy_db, sub, spans, [first * sub, *(b * sub for b in bounds), end * sub])
+
+
+def _refined(energy_db: np.ndarray, sub: int, spans: list, edges: list[int]) -> list[tuple[float, float]]:
+    """owned_frames's edges (in 1/`sub` frames: first start, boundaries, last end) moved by the
+    signal's energy, as model frames."""
+    from asr.segment import loud_frames
+
+    smooth, loud, reach = np.convolve(energy_db, np.ones(3) / 3, mode="same"), loud_frames(energy_db), DIP_REACH * sub
+    for k in range(1, len(edges) - 1):  # boundary k sits between spike k-1 and spike k
+        lo = max((spans[k - 1][2] + 1) * sub, edges[k] - reach, edges[k - 1] + 1)
+        hi = min(spans[k][1] * sub, edges[k] + reach, len(smooth))
+        edges[k] = _quietest(smooth, edges[k], lo, hi)
+    for moved in _displaced(loud, edges):
+        for k in moved:  # spaced evenly, then each to the quietest point near it
+            lo, hi = max(edges[k - 1] + 1, edges[k] - reach), min(edges[k + 1], edges[k] + reach + 1, len(smooth))
+            edges[k] = _quietest(smooth, edges[k], lo, hi)
+    out = []
+    for a, b in zip(edges, edges[1:]):  # each unit trimmed to its loud frames: pauses belong to none
+        heard = np.flatnonzero(loud[a:b])
+        out.append(((a + heard[0]) / sub, (a + heard[-1] + 1) / sub) if heard.size else (a / sub, b / sub))
+    return out
+
+
+def _quietest(smooth: np.ndarray, at: int, lo: int, hi: int) -> int:
+    """The quietest frame of `smooth` (dB) in [lo, hi), the nearest to `at` among equals; `at`
+    where the range is empty."""
+    if hi <= lo:
+        return at
+    t = np.arange(lo, hi)
+    return int(t[np.lexsort((np.abs(t - at), np.round(smooth[lo:hi], 3)))[0]])
+
+
+def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
+    """Units spiked in the silence before or after the speech (a BiLSTM may fire its first units
+    at the first frame, its last at the last): their shares hold no loud frame. They share the
+    speech of the first (last) unit that has some, evenly: `edges` changed so, and the ranges of
+    boundaries moved (to be refined)."""
+    n, moved = len(edges) - 1, []
+    speech = [bool(loud[a:b].any()) for a, b in zip(edges, edges[1:])]
+    if not any(speech):
+        return []
+    head = speech.index(True)
+    onset = edges[head] + int(np.flatnonzero(loud[edges[head] : edges[head + 1]])[0])
+    if head and edges[head + 1] - onset > head:
+        edges[: head + 1] = np.linspace(onset, edges[head + 1], head + 2)[:-1].round().astype(int).tolist()
+        moved.append(range(1, head + 1))
+    tail = n - 1 - speech[::-1].index(True)
+    offset = edges[tail] + int(np.flatnonzero(loud[edges[tail] : edges[tail + 1]])[-1]) + 1
+    if tail < n - 1 and offset - edges[tail] > n - 1 - tail:
+        edges[tail + 1 :] = np.linspace(edges[tail], offset, n - tail + 1)[1:].round().astype(int).tolist()
+        moved.append(range(tail + 1, n))
+    return moved

@@ -22,6 +22,7 @@ from asr.errors import UserError, check_choice
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
 from asr.runtime import amp_name, choose_amp, inference_device
+from asr.segment import HOP, frame_energy_db
 from asr.transcript import Alternative, Char, Transcript, confidence
 from asr.vocab import SPACE
 
@@ -338,10 +339,12 @@ class Recognizer:
         out_lens: torch.Tensor,
         times: bool = False,
         options: DecodeOverrides = NO_OVERRIDES,
+        waves: Sequence[np.ndarray | torch.Tensor] | None = None,
     ) -> list[Transcript]:
         """Decode (B, T', V) log-probs with this recognizer's settings changed by `options`
         (Recognizer.overrides; the beam search asked of a recognizer built greedy uses its LM and
-        hotwords all the same, per-call hotwords instead of its own)."""
+        hotwords all the same, per-call hotwords instead of its own). `waves`, the pieces the
+        log-probs are of, refine character times by their energy (asr.decoding.owned_frames)."""
         d = dataclasses.replace(self.decode, **options.search()) if options.search() else self.decode
         lm, own_hotwords = self._beam() if d.decoder == "beam" else (None, None)
         hyps = decode(
@@ -354,23 +357,25 @@ class Recognizer:
             hotwords=options.hotwords or own_hotwords,
             nbest=options.nbest or 1,
             times=times,
+            energy_db=[frame_energy_db(np.asarray(w, np.float32)) for w in waves] if times and waves else None,
+            sub=round(self.frame_seconds * self.recipe.features.sample_rate) // HOP,
         )
         return [self._transcript(h, d.decoder == "beam") for h in hyps]
 
     def _transcript(self, hyps: list, beam: bool) -> Transcript:
         """A piece's Transcript from its hypotheses (best first): text, n-best (beam), and with
-        the best one's spans, its characters."""
+        the best one's spans, its characters: times of the frames each owns (owned_frames), score
+        and frames of its CTC spike."""
         best = hyps[0]
         r = Transcript("", text=self.vocab.decode(best.ids))
         if beam:
             r.nbest = [Alternative(self.vocab.decode(h.ids), h.score) for h in hyps if math.isfinite(h.score)]
         if best.spans is not None:
             fs = self.frame_seconds
+            owned = best.owned or [(s, e + 1) for _, s, e, _ in best.spans]
             r.chars = [
-                Char(
-                    self.vocab.decode([u]) or " ", round(s * fs, 3), round((e + 1) * fs, 3), round(score, 4), u, (s, e)
-                )
-                for u, s, e, score in best.spans
+                Char(self.vocab.decode([u]) or " ", round(a * fs, 3), round(b * fs, 3), round(score, 4), u, (s, e))
+                for (u, s, e, score), (a, b) in zip(best.spans, owned)
             ]
             r.confidence = confidence(r.chars)
         return r
@@ -386,7 +391,7 @@ class Recognizer:
         decoded together -> one Transcript each; times count from each piece's start. `warp`:
         the filterbank's VTLN warp (choose_warp); `options`: Recognizer.overrides."""
         feats = [self.features(torch.as_tensor(w), warp) for w in waves]
-        return self.decode_log_probs(*self.log_probs(feats), times=times, options=options)
+        return self.decode_log_probs(*self.log_probs(feats), times=times, options=options, waves=waves)
 
     def transcribe(self, source: long_audio.Source, **options) -> Transcript:
         """One file, standard input ("-"), an open binary file, a file's bytes or an array of

@@ -21,9 +21,10 @@ from typing import NamedTuple
 from asr.errors import UserError, check_range
 from asr.transcript import Char, Transcript, slots_line
 
-PAUSE = 1.5  # seconds between two words' CTC spikes that always end a cue. Spikes clump: within
-# one sentence said without a pause, the spikes of two characters can be 0.8 s apart
-TAIL = 0.3  # a cue stays up this long after its last character's spike, where nothing follows
+PAUSE = 1.5  # seconds of silence between two words that always end a cue. Chosen when character
+# times were CTC spikes, which clump (0.8 s apart within a sentence said without a pause); the
+# frames characters own now (asr.decoding.owned_frames) leave gaps only where the signal is quiet
+TAIL = 0.3  # a cue stays up this long after its last character's end, where nothing follows
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class Cue(NamedTuple):
 
 class Word(NamedTuple):
     text: str
-    start: float  # its first character's spike start (s)
-    end: float  # its last character's spike end
+    start: float  # its first character's start (s)
+    end: float  # its last character's end
 
 
 def cues(t: Transcript, rules: CueRules = CueRules()) -> list[Cue]:

@@ -14,14 +14,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Char:
-    """One emitted character: its CTC spike's span in seconds and mean posterior."""
+    """One emitted character: when it is spoken (the frames it owns around its CTC spike,
+    asr.decoding.owned_frames) in seconds, and its spike's mean posterior and frames."""
 
     char: str
     start: float  # seconds from the start of the audio (of the piece, before `shifted`)
     end: float
     score: float | None = None  # None for characters read back from JSON without one
     unit: int = -1  # the vocabulary id (-1: not known)
-    frames: tuple[int, int] | None = None  # first and last model output frame, in the piece it was decoded in
+    frames: tuple[int, int] | None = (
+        None  # its spike's first and last model output frame, in the piece it was decoded in
+    )
 
     def to_json(self) -> dict:
         out = {"char": self.char, "start": self.start, "end": self.end}

@@ -56,5 +56,6 @@ def test_align_draws_the_decoders_alignment_without_aligning_again(tiny_model, t
     assert len(calls) == 1 and (tmp_path / "a.png").stat().st_size > 0
     assert result.text and "".join(c.char for c in result.chars) == result.text
     assert all(c.unit == rec.vocab.encode(c.char)[0] and c.frames[0] <= c.frames[1] for c in result.chars)
-    fs = rec.frame_seconds
-    assert all(c.start == round(c.frames[0] * fs, 3) for c in result.chars)
+    # the times are the frames each character owns around its spike: in order, apart
+    assert all(c.start < c.end for c in result.chars)
+    assert all(a.end <= b.start for a, b in zip(result.chars, result.chars[1:]))

@@ -210,6 +210,13 @@ def evaluate(
     times: Annotated[
         bool, typer.Option("--times", help="Per-character times in the report (forced alignment)")
     ] = False,
+    time_ref: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--time-ref",
+            help="Score the per-character times against this CTM (asr prepare demo writes DATA/chars.ctm)",
+        ),
+    ] = None,
     batch_size: BatchSize = 8,
     decoding: DecodingFlags = DecodingFlags(),
     int8: Int8 = False,
@@ -228,7 +235,9 @@ def evaluate(
     from asr.datadir import read_data_dir, read_speakers
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
+    from asr.timing import read_ctm
 
+    reference = read_ctm(time_ref) if time_ref else None  # its errors before any audio is read
     rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     utts = read_data_dir(data)
     speakers = read_speakers(data) if vtln else None
@@ -238,22 +247,35 @@ def evaluate(
             markup=False,
             soft_wrap=True,
         )
-
+    timed = times or reference is not None
     rows, failed, rates = run(
-        rec, utts, batch_size=batch_size, times=times, on_error=print_error, speakers=speakers, jobs=jobs
+        rec, utts, batch_size=batch_size, times=timed, on_error=print_error, speakers=speakers, jobs=jobs
     )
     if speakers is not None:  # --vtln
-        chosen = sorted({(speakers.get(r["id"], r["id"]), r["warp"]) for r in rows if "warp" in r})
-        shown = ", ".join(f"{spk} {warp:g}" for spk, warp in chosen[:8]) + (", ..." if len(chosen) > 8 else "")
-        print(f"VTLN warps: {shown}")
+        _print_warps(rows, speakers)
     print(
         f"CER {rates['cer']:.2%}  WER {rates['wer']:.2%}  MER {rates['mer']:.2%}  ({len(rows)} utterances, {data}, {rec.decode.decoder})"
     )
+    if reference is not None:
+        _print_time_errors(reference, time_ref, rows, rec.frame_seconds)
     if report:
         write_report(report, rows, rates, failed)
     if failed:
         err.print(f"{len(failed)} utterance(s) could not be read and are not scored", markup=False)
         raise typer.Exit(1)
+
+
+def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], frame_seconds: float) -> None:
+    from asr.timing import report_times, time_errors
+
+    errors = time_errors(reference, report_times(rows))
+    print(f"character times vs {path}: {errors.line()}; output frame {frame_seconds * 1000:.0f} ms")
+
+
+def _print_warps(rows: list[dict], speakers: dict[str, str]) -> None:
+    chosen = sorted({(speakers.get(r["id"], r["id"]), r["warp"]) for r in rows if "warp" in r})
+    shown = ", ".join(f"{spk} {warp:g}" for spk, warp in chosen[:8]) + (", ..." if len(chosen) > 8 else "")
+    print(f"VTLN warps: {shown}")
 
 
 @app.command()

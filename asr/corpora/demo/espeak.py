@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import resample, to_mono
+from asr.corpora.demo import espeak_times
 from asr.corpora.demo.mix import MAX_RANDOM_VOICES
 from asr.corpora.demo.speakers import SPEAKER_KINDS
 from asr.errors import UserError
@@ -95,20 +96,29 @@ def write_random_variants(root: Path, names: list[str], seed: int) -> Path:
 
 def synthesize(text: str, variant: str, rng: np.random.Generator, espeak_path: str | None = None) -> np.ndarray:
     """`text` read by espeak-ng's Mandarin voice with `variant`, at a random speed, pitch and word gap."""
+    return synthesize_timed(text, variant, rng, espeak_path)[0]
+
+
+def synthesize_timed(
+    text: str, variant: str, rng: np.random.Generator, espeak_path: str | None = None
+) -> tuple[np.ndarray, list[tuple[float, float]] | None]:
+    """synthesize(), with each character's (start, end) in seconds of the wave: espeak-ng's
+    phoneme events for the same reading (espeak_times). None where they cannot be had (no
+    libespeak-ng, or a reading of another length than the program's)."""
+    rate, pitch, gap = int(rng.integers(125, 200)), int(rng.integers(25, 80)), int(rng.integers(0, 4))
+    voice = f"{ESPEAK_VOICE}+{variant}"
     cmd = [
         "espeak-ng",
         *([f"--path={espeak_path}"] if espeak_path else []),
         "--stdout",
-        "-v",
-        f"{ESPEAK_VOICE}+{variant}",
-        "-s",
-        str(int(rng.integers(125, 200))),
-        "-p",
-        str(int(rng.integers(25, 80))),
-        "-g",
-        str(int(rng.integers(0, 4))),
+        *("-v", voice, "-s", str(rate), "-p", str(pitch), "-g", str(gap)),
         text,
     ]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
     wave, sr = sf.read(io.BytesIO(out), dtype="float32")
-    return resample(to_mono(wave), sr)
+    spans = None
+    reading = espeak_times.phonemes(text, voice, (rate, pitch, gap), espeak_path)
+    if reading is not None and reading[1:] == (len(wave), sr):  # the same reading, sample for sample
+        found = espeak_times.char_spans(reading[0], len(text), len(wave))
+        spans = [(a / sr, b / sr) for a, b in found] if found else None
+    return resample(to_mono(wave), sr), spans

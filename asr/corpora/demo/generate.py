@@ -19,6 +19,7 @@ from asr.corpora.demo.world import import_pyworld
 from asr.corpora.syllables import GCIN_DIR, YANYU_FOLDER, fetch_yanyu, yanyu_ready
 from asr.datadir import Utterance, write_data_dir, write_slots
 from asr.errors import UserError
+from asr.timing import write_ctm
 
 
 def _yanyu_voice(
@@ -71,7 +72,9 @@ def generate(
 ) -> dict[str, int]:
     """Write the demo corpus as data dirs out_dir/{train,dev,test} (and test_unheard, the test
     sentences read by the held-out human speaker, when gcin-voice is installed); returns utterances
-    per split. `mix`: who reads what (DemoMix). yanyu's recordings come from `yanyu_dir`, else are
+    per split. Beside each split's text, chars.ctm holds where each character is spoken (CTM,
+    asr/timing.py) in the utterances whose source knows it: espeak-ng's and the joined human
+    recordings', not ttskit's or MBROLA's. `mix`: who reads what (DemoMix). yanyu's recordings come from `yanyu_dir`, else are
     fetched with npm into out_dir/sources. `human`: the gcin-voice recordings (default: where
     installed). A source that cannot be had is left out, `notice` (default: stderr) told in one line."""
     if shutil.which("espeak-ng") is None:
@@ -90,8 +93,11 @@ def generate(
     if mix.random_voices:
         write_random_variants(out_dir / "espeak", random_voice_names(mix.random_voices), seed + 2)
     todo = [j for split in jobs.values() for j in split]
+    spans = {}  # utterance id -> each character's (start, end) s, where its source knows them
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for n, _ in enumerate(pool.map(render, todo, chunksize=16), 1):
+        for n, (job, timed) in enumerate(zip(todo, pool.map(render, todo, chunksize=16)), 1):
+            if timed is not None:
+                spans[job.uid] = [(ch, s, e) for ch, (s, e) in zip(job.text, timed)]
             if progress:
                 progress(n, len(todo))
     for split, split_jobs in jobs.items():
@@ -99,4 +105,5 @@ def generate(
         utts = [Utterance(j.uid, Path("..") / j.path.relative_to(out_dir), j.text) for j in split_jobs]
         write_data_dir(out_dir / split, utts, {j.uid: j.voice for j in split_jobs})
         write_slots(out_dir / split, {j.uid: travel_slots(j.text) for j in split_jobs})
+        write_ctm(out_dir / split / "chars.ctm", {j.uid: spans[j.uid] for j in split_jobs if j.uid in spans})
     return {split: len(v) for split, v in jobs.items()}

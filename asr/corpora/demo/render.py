@@ -10,7 +10,7 @@ import soundfile as sf
 
 from asr.audio import SAMPLE_RATE
 from asr.corpora.demo.speakers import human_voice
-from asr.corpora.demo.voices import VoiceSource, source_for
+from asr.corpora.demo.voices import Speech, VoiceSource, source_for
 from asr.corpora.syllables import syllable_path
 
 
@@ -25,13 +25,16 @@ class Job:
     yanyu_dir: str | None = None  # yanyu's syllable recordings, for the human dev voice
 
 
-def render(job: Job, source: VoiceSource | None = None) -> None:
+def render(job: Job, source: VoiceSource | None = None) -> list[tuple[float, float]] | None:
     """Synthesize one utterance to a 16 kHz 16-bit wav with random level, padding and noise.
-    `source` reads the text (default: the corpus's own source for the job's voice)."""
+    `source` reads the text (default: the corpus's own source for the job's voice). Returns each
+    character's (start, end) in seconds of the wav where the source knows them, else None."""
     rng = np.random.default_rng(job.seed)
-    wave = (source or source_for(job.voice)).speak(job, rng)
+    speech = (source or source_for(job.voice)).speak(job, rng)
+    speech = speech if isinstance(speech, Speech) else Speech(speech)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32)  # noqa: E731
-    wave = np.concatenate([pad(), wave, pad()])
+    lead = pad()
+    wave = np.concatenate([lead, speech.wave, pad()])
     wave = wave / (np.abs(wave).max() + 1e-9) * rng.uniform(0.05, 0.9)
     if rng.random() < 0.6:
         snr_db = rng.uniform(12, 40)
@@ -43,6 +46,8 @@ def render(job: Job, source: VoiceSource | None = None) -> None:
         wave = wave + noise * np.sqrt(signal_power / (np.mean(noise**2) + 1e-12) / 10 ** (snr_db / 10))
     job.path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(job.path), np.clip(wave, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+    shift = len(lead) / SAMPLE_RATE
+    return [(start + shift, end + shift) for start, end in speech.spans] if speech.spans else None
 
 
 def recordings(job: Job) -> list[Path]:

@@ -1,0 +1,102 @@
+"""How close are per-character times to when each character is spoken? The demo model's times
+(a character's CTC spike, and the frames it owns around it: asr.decoding.owned_frames) against
+the corpus's true times (chars.ctm: espeak-ng's phoneme events, the human recordings' joins) on
+the demo test set and the held-out human voice (test_unheard). Writes char_times.md's table.
+
+    python -m experiments.char_times [--model exp/demo/best.pt] [--limit 200]
+
+The utterances are rendered again from the corpus plan (seed 2026, the default sizes: the same
+wavs `asr prepare demo` writes) into exp/char_times, so a corpus made before chars.ctm existed
+needs no regeneration. Each utterance is decoded whole (demo utterances are one piece)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from experiments.common import HERE, commit_of, machine, write_section
+
+SPLITS = {"test": "demo test (espeak-ng voices training never hears)", "test_unheard": "held-out human voice"}
+
+
+def references(out: Path, limit: int) -> dict[str, list[tuple[str, str, list]]]:
+    """{split: [(wav path, text, [(char, start, end)])]} of the first `limit` utterances."""
+    from asr.corpora.demo.mix import DemoMix
+    from asr.corpora.demo.plan import plan
+    from asr.corpora.demo.render import render
+    from asr.corpora.syllables import GCIN_DIR
+
+    human = GCIN_DIR.is_dir()
+    jobs = plan(out, {"train": 2400, "dev": 300, "test": 200}, 2026, human, DemoMix(), None)
+    sets = {}
+    for split in [s for s in SPLITS if s in jobs]:
+        rows = []
+        for job in jobs[split][:limit]:
+            spans = render(job)
+            if spans:
+                rows.append((str(job.path), job.text, [(ch, s, e) for ch, (s, e) in zip(job.text, spans)]))
+        sets[split] = rows
+    return sets
+
+
+def measure(rec, rows) -> dict[str, object]:
+    """TimeErrors of the spike times and of the owned frames' times over one set."""
+    from asr.timing import time_errors
+
+    fs = rec.frame_seconds
+    spike, owned, refs = {}, {}, {}
+    for k, (path, _, ref) in enumerate(rows):
+        wave, _ = sf.read(path, dtype="float32")
+        t = rec.decode_waves([wave], times=True)[0]
+        refs[k] = ref
+        spike[k] = [(c.char, c.frames[0] * fs, (c.frames[1] + 1) * fs) for c in t.chars if c.frames]
+        owned[k] = [(c.char, c.start, c.end) for c in t.chars]
+    return {"spike": time_errors(refs, spike), "owned": time_errors(refs, owned)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=Path("exp/demo/best.pt"))
+    ap.add_argument("--limit", type=int, default=200, help="utterances per set")
+    ap.add_argument("--work", type=Path, default=Path("exp/char_times"))
+    args = ap.parse_args()
+    if not args.model.is_file():
+        raise SystemExit(f"error: {args.model}: no model (make demo trains exp/demo/best.pt)")
+    import torch
+
+    from asr.recognizer import Recognizer
+
+    torch.set_num_threads(2)
+    rec = Recognizer(args.model, decoder="greedy")
+    lines = []
+    for split, rows in references(args.work, args.limit).items():
+        for rule, e in measure(rec, rows).items():
+            ms = lambda x: f"{x * 1000:.0f}"  # noqa: E731
+            lines.append(
+                f"| {SPLITS[split]} | {rule} | {ms(e.start_mean)} | {ms(e.start_p95)} | {ms(e.end_mean)} "
+                f"| {ms(e.end_p95)} | {ms(e.start_bias)} | {e.matched}/{e.reference} |"
+            )
+            print(lines[-1], flush=True)
+    body = "\n".join(
+        [
+            "## Character times against the reference (`make exp-times`)",
+            "",
+            f"Machine: {machine()}. Commit {commit_of()}; model {args.model}, greedy; output frame "
+            f"{rec.frame_seconds * 1000:.0f} ms; the first {args.limit} utterances of each set. Errors in ms over the "
+            "characters an edit alignment pairs with the reference's; bias: mean signed start error (+: late).",
+            "",
+            "| set | times | start mean | start p95 | end mean | end p95 | start bias | matched |",
+            "|---|---|---|---|---|---|---|---|",
+            *lines,
+        ]
+    )
+    write_section("char_times", body, HERE / "char_times.md")
+    print(f"wrote {HERE / 'char_times.md'}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
