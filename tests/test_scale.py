@@ -88,17 +88,17 @@ def test_feature_cache_on_disk(tmp_path):
 
 
 def test_nonfinite_guard_skips_an_injected_nan(tmp_path, monkeypatch):
-    forward = CTCModel.forward
+    forward = CTCModel.forward_inter  # what a training step calls (TrainingView)
     calls = {"n": 0}
 
     def poisoned(self, feats, lens):
         calls["n"] += 1
-        log_probs, out_lens = forward(self, feats, lens)
+        log_probs, out_lens, inter = forward(self, feats, lens)
         if self.training and calls["n"] == 2:
             log_probs = log_probs * float("nan")
-        return log_probs, out_lens
+        return log_probs, out_lens, inter
 
-    monkeypatch.setattr(CTCModel, "forward", poisoned)
+    monkeypatch.setattr(CTCModel, "forward_inter", poisoned)
     summary = train(load_recipe(DEMO, tiny_overrides(tmp_path / "exp", epochs=1)))
     assert summary["history"][0]["skipped_nonfinite"] == 1
     weights = load_checkpoint(tmp_path / "exp" / "last.pt")["model"]
