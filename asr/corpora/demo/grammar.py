@@ -53,9 +53,14 @@ def _time(rng: random.Random) -> str:
     return hour + rng.choice(["半", "", f"{cn_number(minute)}分" if minute >= 10 else f"零{DIGITS[minute]}分"])
 
 
-def _travel(rng: random.Random) -> str:
+def _cities_and_when(rng: random.Random) -> tuple[str, str, str]:
+    """Two different cities and a date, a time or both: what a travel sentence is made of."""
     a, b = rng.sample(CITIES, 2)
-    when = rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
+    return a, b, rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
+
+
+def _travel(rng: random.Random) -> str:
+    a, b, when = _cities_and_when(rng)
     return rng.choice(
         [
             f"我想在{when}到{b}",
@@ -134,8 +139,7 @@ OTHER_ORDER_EVERY = 10  # one more sentence in other orders for every ten of a s
 
 def other_order(rng: random.Random) -> str:
     """One travel sentence with the destination first or an origin alone (never a probe)."""
-    a, b = rng.sample(CITIES, 2)
-    when = rng.choice([_date(rng), _time(rng), _date(rng) + _time(rng)])
+    a, b, when = _cities_and_when(rng)
     return rng.choice(
         [
             f"我想到{b}从{a}",
