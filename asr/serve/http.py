@@ -257,7 +257,9 @@ async def transcribe(
         raise ApiError(str(exc)) from None
     if options.warning:
         t.warning = "; ".join(w for w in (options.warning, t.warning) if w)
-    return await svc.pool.run(render, t, query.format, wait=True)  # subtitles are laid out off the event loop
+    if query.format in ("srt", "vtt"):  # cue layout is work: off the event loop; the other formats are a dump
+        return await svc.pool.run(render, t, query.format, wait=True)
+    return render(t, query.format)
 
 
 def recognize(svc: Service, data: bytes, name: str, times: bool, options: DecodeOverrides) -> Transcript:
