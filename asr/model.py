@@ -50,6 +50,19 @@ class ModelConfig:
             raise UserError(f"model.clockwork_modules: {self.clockwork_modules} must divide hidden ({self.hidden})")
 
 
+class Dropout(nn.Dropout):
+    """nn.Dropout whose mask is drawn as uniform < 1 - p rather than by bernoulli_: the same
+    distribution (each value kept with probability 1 - p, scaled by 1 / (1 - p)), but drawn 2.3x
+    faster on a CPU, where bernoulli_ took 9% of a training step (experiments/train_profile.md)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = 1.0 - self.p
+        mask = (torch.rand(x.shape, device=x.device) < keep).to(x.dtype).div_(keep)
+        return x * mask
+
+
 class CTCModel(nn.Module):
     """Features (B, T, F) at 100 Hz -> CTC log-probabilities (B, T', V) at 100/stack Hz."""
 
@@ -68,7 +81,7 @@ class CTCModel(nn.Module):
         for _ in range(cfg.layers):
             self.layers.append(BiLayer(size, cfg))
             size = 2 * cfg.hidden
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.output = nn.Linear(size, vocab_size)
 
     def set_cmvn(self, mean: torch.Tensor, std: torch.Tensor) -> None:

@@ -1,6 +1,6 @@
 import torch
 
-from asr.model import CTCModel, ModelConfig, reverse_padded
+from asr.model import CTCModel, Dropout, ModelConfig, reverse_padded
 
 
 def test_reverse_within_length():
@@ -51,3 +51,25 @@ def test_inter_ctc_layers_change_training_s_view_only():
         h2 = inter.layers[1](h1, out_lens)
         assert torch.allclose(first, inter.output(h1).log_softmax(-1), atol=1e-6)
         assert torch.allclose(second, inter.output(h2).log_softmax(-1), atol=1e-6)
+
+
+def test_dropout_keeps_one_minus_p_and_rescales():
+    torch.manual_seed(0)
+    drop = Dropout(0.25)
+    x = torch.ones(200, 500)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.01  # 100,000 draws: the share is within 1%
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.75))
+    assert drop(x).ne(y).any()  # a fresh mask every call
+    drop.eval()
+    assert drop(x) is x
+    assert Dropout(0.0).train()(x) is x
+
+
+def test_dropout_gradient_follows_the_mask():
+    torch.manual_seed(1)
+    x = torch.randn(8, 30, requires_grad=True)
+    y = Dropout(0.5)(x)
+    y.sum().backward()
+    assert torch.equal(x.grad, (y != 0).float() * 2.0)
