@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,25 +103,35 @@ def cpu_bf16_path() -> str | None:
     return next((f for f in BF16_FLAGS if f in flags), None)
 
 
+PROBE_RUNS = 3  # timings of each precision, alternating: the median of each is compared
+PROBE_MARGIN = 0.9  # bf16 is taken when its median is below this share of float32's
+
+
 def choose_amp(step: Callable[[torch.dtype | None], float], what: str = "step") -> tuple[torch.dtype | None, str]:
-    """`auto` on the CPU: bf16 where the CPU has a bf16 path and one `step` (run with an autocast
-    dtype, None: float32; returns a loss or any number computed in it) is faster in bf16, after
-    one warm-up each, with a finite result; float32 otherwise. Returns (dtype, why: for the log)."""
+    """`auto` on the CPU: bf16 where the CPU has a bf16 path and `step` (run with an autocast
+    dtype, None: float32; returns a loss or any number computed in it) is at least 10% faster in
+    bf16 (the medians of 3 timings each, alternating, after one warm-up each: a single timing's
+    noise on a shared 2-core machine is several percent), with finite results; float32 otherwise.
+    Returns (dtype, why: for the log)."""
     path = cpu_bf16_path()
     if path is None:
         return None, f"float32 (this CPU has no bf16 path: none of {', '.join(BF16_FLAGS)} in /proc/cpuinfo)"
     step(None), step(torch.bfloat16)  # warm-up: first calls allocate and pick kernels
-    seconds, results = {}, {}
-    for dtype in (None, torch.bfloat16):
-        start = time.perf_counter()
-        results[dtype] = step(dtype)
-        seconds[dtype] = time.perf_counter() - start
-    timing = f"{what} {seconds[torch.bfloat16]:.3g} s vs {seconds[None]:.3g} s float32, {path}"
-    if not math.isfinite(results[torch.bfloat16]):
+    seconds: dict[torch.dtype | None, list[float]] = {None: [], torch.bfloat16: []}
+    finite = True
+    for _ in range(PROBE_RUNS):
+        for dtype in (None, torch.bfloat16):
+            start = time.perf_counter()
+            result = step(dtype)
+            seconds[dtype].append(time.perf_counter() - start)
+            finite = finite and (dtype is None or math.isfinite(result))
+    bf16, fp32 = (statistics.median(seconds[d]) for d in (torch.bfloat16, None))
+    timing = f"{what} {bf16:.3g} s vs {fp32:.3g} s float32, medians of {PROBE_RUNS}, {path}"
+    if not finite:
         return None, f"float32 (the bf16 {what} was not finite; {timing})"
-    if seconds[torch.bfloat16] < seconds[None]:
+    if bf16 < PROBE_MARGIN * fp32:
         return torch.bfloat16, f"bf16 ({timing})"
-    return None, f"float32 (bf16 is not faster here: {timing})"
+    return None, f"float32 (bf16 is not 10% faster here: {timing})"
 
 
 def loss_scaling(dtype: torch.dtype | None, device: torch.device) -> bool:

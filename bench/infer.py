@@ -1,6 +1,7 @@
-"""CPU inference speed of a model: real-time factor for PyTorch fp32, dynamic int8 and ONNX
-Runtime, at 1 and 2 threads, batch 1 and batched; the model's FLOPs per second of audio
-against this machine's measured matrix-multiply peak; and the CER cost of int8.
+"""CPU inference speed of a model: real-time factor for PyTorch fp32, bf16 autocast (on a CPU with
+a bf16 path), dynamic int8 and ONNX Runtime, at 1 and 2 threads, batch 1 and batched; the
+model's FLOPs per second of audio against this machine's measured matrix-multiply peak; and the
+CER cost of int8.
 
     make bench-infer          # after make demo: uses exp/demo/best.pt and data/demo/test
     python -m bench.infer --code /path/to/other/checkout --section infer_before   # other code
@@ -48,14 +49,21 @@ def peak_flops(threads: int) -> float:
         )
 
 
-def rtfs(model, int8, session, feats: torch.Tensor, batch: int, seconds: float) -> tuple[float, float, float]:
-    """Real-time factors of PyTorch fp32, int8 and ONNX Runtime on `batch` copies of `feats`."""
+def rtfs(model, int8, session, feats: torch.Tensor, batch: int, seconds: float) -> tuple[float, ...]:
+    """Real-time factors of PyTorch fp32, bf16 autocast (as `--amp bf16` runs it; nan on a CPU
+    without a bf16 path), int8 and ONNX Runtime on `batch` copies of `feats`."""
+    from asr.runtime import cpu_bf16_path
+
     x, lens = feats[None].repeat(batch, 1, 1), torch.full((batch,), feats.shape[0])
     inputs = {"feats": x.numpy(), "feat_lens": lens.numpy()}
     with torch.inference_mode():
         fp32, q8 = (timed(lambda m=m: m(x, lens), 5, warmup=1).mean for m in (model, int8))
+        bf16 = float("nan")
+        if cpu_bf16_path():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                bf16 = timed(lambda: model(x, lens), 5, warmup=1).mean
     onnx_t = timed(lambda: session.run(None, inputs), 5, warmup=1).mean
-    return fp32 / (batch * seconds), q8 / (batch * seconds), onnx_t / (batch * seconds)
+    return tuple(t / (batch * seconds) for t in (fp32, bf16, q8, onnx_t))
 
 
 def main() -> None:
@@ -78,6 +86,7 @@ def main() -> None:
     from asr.evaluate import error_rates
     from asr.export import export_onnx, quantize_int8
     from asr.features import compute_features
+    from asr.runtime import cpu_bf16_path
 
     recipe, vocab, model = model_from_checkpoint(load_checkpoint(args.model))
     utts = read_data_dir(args.data)
@@ -115,13 +124,14 @@ def main() -> None:
         f"## CPU inference (bench/infer.py), code at {commit_of(code)}",
         "",
         f"Machine: {machine()}. Model: {args.model} ({m.layers}x{m.hidden} BiLSTM, stack {m.stack}, "
-        f"{len(vocab)} units), a {args.seconds:.0f} s utterance (batched: {args.batch} of them). RTF = compute "
+        f"{len(vocab)} units), a {args.seconds:.0f} s utterance (batched: {args.batch} of them); bf16 path: "
+        f"{cpu_bf16_path() or 'none'}. RTF = compute "
         "seconds per second of audio for the acoustic model (features and decoding excluded; the "
         f"MFCC frontend adds {frontend / args.seconds:.5f}).",
         "",
         *table(
-            "threads | batch | PyTorch fp32 RTF | PyTorch int8 RTF | ONNX Runtime RTF",
-            [(t, b, f"{a:.5f}", f"{q:.5f}", f"{o:.5f}") for t, b, a, q, o in rows],
+            "threads | batch | PyTorch fp32 RTF | PyTorch bf16 autocast RTF | PyTorch int8 RTF | ONNX Runtime RTF",
+            [(t, b, *(f"{r:.5f}" for r in rates)) for t, b, *rates in rows],
         ),
         "",
         f"FLOPs: {flops / 1e6:.1f} MFLOP per second of audio. Measured fp32 matrix-multiply peak: "

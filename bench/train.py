@@ -1,7 +1,7 @@
 """Training throughput: fixed-count padded batches vs length-bucketed batches, same model.
 
     make bench-train     # CPU, demo corpus (make demo-data first); add --device cuda on a GPU
-    python -m bench.train --recipe recipes/few_hours.yaml --data data/fillets_cs/train --profile
+    python -m bench.train --recipe recipes/few_hours.yaml --data exp/real_speech/data/train --section train-cpu-few-hours
 On a CPU with a bf16 path (asr.runtime.cpu_bf16_path) bf16 autocast is timed beside fp32.
 Valid frames/s counts only real (unpadded) 100 Hz feature frames pushed through forward,
 backward and the optimizer step, so padding shows up as lost throughput.
@@ -98,6 +98,7 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--multiple", type=int, default=1, help="bucketed batch sizes rounded to a multiple of this")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--section", help="RESULTS.md section to write (default train-DEVICE)")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the bucketed steps instead")
     return ap.parse_args()
 
@@ -144,7 +145,8 @@ def main() -> None:
     body = [
         "## Training throughput (bench/train.py)",
         "",
-        f"Machine: {machine()}; device {device}, {args.threads} CPU threads. Model: {m.layers}x{m.hidden} BiLSTM, "
+        f"Machine: {machine()}; device {device}, {args.threads} CPU threads, bf16 path: {cpu_bf16_path() or 'none'}"
+        f" (without one, bf16 autocast is not timed). Recipe {args.recipe}; model: {m.layers}x{m.hidden} BiLSTM, "
         f"stack {m.stack} ({recipe.features.dim}-dim features). Data: {source}. Fixed: shuffled batches of "
         f"{args.batch_size} utterances; bucketed: BucketSampler with max_frames {budget} ({args.batch_size} x mean length"
         f"{f', sizes multiples of {args.multiple}' if args.multiple > 1 else ''}). "
@@ -153,7 +155,7 @@ def main() -> None:
         "",
         *table("precision | batching | valid frames/s | padded / valid frames | speed-up", rows),
     ]
-    report(f"train-{device.type}", body, not args.no_write)
+    report(args.section or f"train-{device.type}", body, not args.no_write)
 
 
 if __name__ == "__main__":

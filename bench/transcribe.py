@@ -1,9 +1,9 @@
 """End-to-end throughput of `asr transcribe` on a folder: the demo test set repeated --copies
 times (6: an hour of audio), every file loaded, resampled, featurized, recognized and written,
-greedy and beam 10 + the character LM, as x real time; and one long file (the folder's files
-end to end, three times), which is cut at pauses. Each figure is the median of --repeats
-runs of the whole command, start-up included; start-up alone (the same command on one 0.5 s
-file) is reported beside it. The busy rows run while as many spinning processes as there are
+greedy (float32, bf16 autocast, and --amp auto's choice) and beam 10 + the character LM, as x
+real time; and one long file (the folder's files end to end, three times), which is cut at
+pauses. Each figure is the median of --repeats runs of the whole command, start-up included;
+start-up alone (the same command on one 0.5 s file) is reported beside it. The busy rows run while as many spinning processes as there are
 cores keep the machine busy, with the default threads and with --threads set to the core count
 (what torch takes by itself).
 
@@ -94,6 +94,8 @@ def main() -> None:
         rows, cores = [], os.cpu_count()
         runs = [
             ("greedy", ["--decoder", "greedy"], False),
+            ("greedy, --amp bf16", ["--decoder", "greedy", "--amp", "bf16"], False),
+            ("greedy, --amp auto", ["--decoder", "greedy", "--amp", "auto"], False),
             (f"greedy, one {long_s / 60:.0f}-minute file", ["--decoder", "greedy", "--long"], False),
             ("beam 10 + char LM", ["--decode", str(args.decode_lm.resolve())], False),
             ("greedy, machine busy", ["--decoder", "greedy"], True),

@@ -31,16 +31,6 @@ def append_result(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def chosen_model(exp: Path, best_cer: float) -> tuple[Path, float]:
-    """The model a training run in `exp` hands on, and its dev CER: avg.pt (the average of the last
-    epochs, `train.average_last`) where its dev CER beats best.pt's, else best.pt."""
-    from asr.checkpoint import load_checkpoint
-
-    avg = exp / "avg.pt"
-    avg_cer = load_checkpoint(avg)["train_state"]["dev_cer"] if avg.is_file() else float("inf")
-    return (avg, avg_cer) if avg_cer < best_cer else (exp / "best.pt", best_cer)
-
-
 def transcribed(rec, data: Path) -> list[tuple[str, str]]:
     """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
     from asr.datadir import read_data_dir

@@ -8,6 +8,8 @@ its test set (CER, WER) and on the minor characters' voices training never hears
 Every row trains with train.max_minutes (13 by default) on whatever cores the machine has, from
 the same prepared corpus (exp/real_speech/data, fetched with apt-get download the first time).
 Rows are tuned on dev (the best epoch, `best.pt`); test and test_unheard are only reported.
+The LM rows (lm_word, lm_char) decode the few_hours row's models (same seeds) with beam search
+and an n-gram LM of the training transcripts, alpha and beta tuned on dev.
 Results accumulate in WORK/results.jsonl (a row and seed measured once is not run again unless
 --fresh) and the table goes to experiments/real_speech.md.
 """
@@ -15,6 +17,7 @@ Results accumulate in WORK/results.jsonl (a row and seed measured once is not ru
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import time
@@ -26,12 +29,12 @@ from asr.train import train
 from experiments.common import (
     HERE,
     append_result,
-    chosen_model,
     commit_of,
     greedy_rates,
     machine,
     pick_rows,
     read_results,
+    transcribed,
     write_section,
 )
 
@@ -100,6 +103,19 @@ ROWS = {
 }
 
 
+# LM rows: the recipe's model of the same seed (its row trained first), decoded by beam 10 with
+# an n-gram LM trained on the training transcripts alone (asr lm train), alpha and beta tuned on dev
+LMS = {
+    "lm_word": (
+        "recipes/few_hours.yaml + beam 10 + word 3-gram LM (train transcripts; alpha, beta tuned on dev)",
+        "word",
+        3,
+    ),
+    "lm_char": ("recipes/few_hours.yaml + beam 10 + character 6-gram LM (train transcripts; tuned on dev)", "char", 6),
+}
+ALPHAS, BETAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5], [0.0, 0.5, 1.0, 2.0, 3.0]
+
+
 def corpus(work: Path, source: Path | None) -> Path:
     data = work / "data"
     if not (data / "test_unheard" / "text").is_file():
@@ -117,8 +133,9 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
     t0 = time.time()
     summary = train(load_recipe(recipe, sets))
     spent = (time.time() - t0) / 60
-    model, dev = chosen_model(exp, summary["best_cer"])  # avg.pt where its dev CER is lower: chosen on dev
-    test, unheard = greedy_rates(model, data / "test"), greedy_rates(model, data / "test_unheard")
+    # training chose the model on dev (avg.pt where its dev CER is lower) and scored data.test with it
+    model, dev, test = exp / summary["model"], summary["model_dev_cer"], summary["test"]
+    unheard = greedy_rates(model, data / "test_unheard")
     return {
         "row": f"{name}_s{seed}",
         "name": name,
@@ -131,6 +148,47 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
         "unheard_wer": unheard["wer"],
         "minutes": spent,
         "epochs": len(summary["history"]),
+        "commit": commit_of(),
+    }
+
+
+def lm_row(name: str, seed: int, data: Path, work: Path) -> dict:
+    """The few_hours row's model of `seed` with beam search and LMS[name]'s LM, tuned on dev."""
+    from asr.datadir import read_data_dir
+    from asr.evaluate import error_rates, tune_lm
+    from asr.lm import corpus_sentences, train_kneser_ney, write_arpa
+    from asr.recognizer import Recognizer
+
+    _, unit, order = LMS[name]
+    exp = work / "exp" / f"few_hours_s{seed}"
+    summary_file = exp / "summary.json"
+    if not summary_file.is_file():
+        raise SystemExit(f"{name}: {summary_file} not found: run the few_hours row with seed {seed} first")
+    model = exp / json.loads(summary_file.read_text())["model"]
+    arpa = work / "lm" / f"{unit}{order}.arpa"
+    if not arpa.is_file():
+        arpa.parent.mkdir(parents=True, exist_ok=True)
+        texts = [u.text or "" for u in read_data_dir(data / "train")]
+        write_arpa(arpa, train_kneser_ney(list(corpus_sentences(texts, unit, load_recipe(FEW).text)), order))
+    dev_cers = tune_lm(
+        Recognizer(model, decoder="beam", beam=10, lm=str(arpa)), read_data_dir(data / "dev"), ALPHAS, BETAS
+    )
+    (alpha, beta), dev = min(dev_cers.items(), key=lambda kv: kv[1])
+    rec = Recognizer(model, decoder="beam", beam=10, lm=str(arpa), alpha=alpha, beta=beta)
+    pairs = {split: transcribed(rec, data / split) for split in ("test", "test_unheard")}
+    test, unheard = (error_rates([r for r, _ in pairs[k]], [h for _, h in pairs[k]]) for k in pairs)
+    return {
+        "row": f"{name}_s{seed}",
+        "name": name,
+        "seed": seed,
+        "model": f"{model.name}, alpha {alpha:g} beta {beta:g}",
+        "dev": dev,
+        "test_cer": test["cer"],
+        "test_wer": test["wer"],
+        "unheard_cer": unheard["cer"],
+        "unheard_wer": unheard["wer"],
+        "minutes": 0.0,
+        "epochs": json.loads(summary_file.read_text())["epochs"],
         "commit": commit_of(),
     }
 
@@ -149,10 +207,11 @@ def table(results: list[dict]) -> str:
         mean = statistics.mean(values)
         return f"{mean:.2%}" + (f" ({min(values):.1%}-{max(values):.1%})" if len(values) > 1 else "")
 
-    order = list(ROWS)  # the recipe first, then the rows as ROWS lists them
+    order = [*ROWS, *LMS]  # the recipe first, then the rows as ROWS lists them, then the LM rows
+    labels = {**{k: v[0] for k, v in ROWS.items()}, **{k: v[0] for k, v in LMS.items()}}
     for name, rows in sorted(by_name.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
         lines.append(
-            f"| {ROWS[name][0] if name in ROWS else name} | {len(rows)} | {cell(rows, 'dev')} | "
+            f"| {labels.get(name, name)} | {len(rows)} | {cell(rows, 'dev')} | "
             f"{cell(rows, 'test_cer')} | {cell(rows, 'test_wer')} | {cell(rows, 'unheard_cer')} | "
             f"{statistics.mean(r['epochs'] for r in rows):.0f} | {'/'.join(sorted({r['model'] for r in rows}))} |"
         )
@@ -162,7 +221,7 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="exp/real_speech", help="Corpus, experiments and results.jsonl")
-    ap.add_argument("--rows", default="few_hours", help=f"Comma-separated, from: {', '.join(ROWS)}")
+    ap.add_argument("--rows", default="few_hours", help=f"Comma-separated, from: {', '.join([*ROWS, *LMS])}")
     ap.add_argument("--seeds", default="0", help="Comma-separated training seeds")
     ap.add_argument("--minutes", type=float, default=13.0, help="Training budget per row (train.max_minutes)")
     ap.add_argument(
@@ -171,7 +230,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="Forget the rows measured before")
     ap.add_argument("--section", default="real_speech", help="experiments/real_speech.md section the table goes to")
     args = ap.parse_args()
-    rows = pick_rows(args.rows, ROWS)
+    rows = pick_rows(args.rows, {**ROWS, **LMS})
     seeds = [int(s) for s in args.seeds.split(",")]
     work = Path(args.work)
     data = corpus(work, args.source)
@@ -183,7 +242,7 @@ def main() -> None:
         for seed in seeds:
             if f"{name}_s{seed}" in done:
                 continue
-            result = run_row(name, seed, data, work, args.minutes)
+            result = lm_row(name, seed, data, work) if name in LMS else run_row(name, seed, data, work, args.minutes)
             append_result(results_file, result)
             done[result["row"]] = result
             print(

@@ -403,6 +403,26 @@ def test_stream_bad_start_is_an_error_message_then_close(server, client, first, 
     assert client.get("/healthz").json()["status"] == "ok"
 
 
+@pytest.mark.parametrize(
+    "header,passes",
+    [(f"Bearer {TOKEN}", True), (f"bearer {TOKEN}", True), (f"Basic {TOKEN}", False), ("Bearer", False)],
+)
+def test_stream_takes_the_token_from_the_authorization_header_as_http_does(server, header, passes):
+    async def scenario():
+        message = ""
+        async with websockets.connect(ws_url(server, None), additional_headers={"Authorization": header}) as ws:
+            try:
+                await ws.send("not json")  # past the token check, this is the start message's error
+                async for m in ws:
+                    message = json.loads(m)["message"]
+            except websockets.ConnectionClosed:
+                pass
+        return message, ws.close_code
+
+    message, code = asyncio.run(scenario())
+    assert (code, "start message" in message) == ((1003, True) if passes else (1008, False)), message
+
+
 def test_stream_errors_token_idle_and_bad_chunks(server):
     async def first_error(url: str, *sends) -> tuple[str, int | None]:
         """The server's error message and close code; it may close while we still send (then sending stops)."""

@@ -9,6 +9,7 @@ import dataclasses
 import json
 
 from fastapi import WebSocket, WebSocketDisconnect
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.types import Message
 
 from asr.errors import AudioError
@@ -26,9 +27,10 @@ async def stream(ws: WebSocket) -> None:
     svc = ws_service(ws)
     await ws.accept()
     try:
-        given = ws.query_params.get("token") or ws.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        scheme, credentials = get_authorization_scheme_param(ws.headers.get("authorization"))  # as HTTPBearer reads it
+        given = ws.query_params.get("token") or (credentials if scheme.lower() == "bearer" else "")
         if not token_matches(svc.settings.token, given):
-            raise Unauthorized("missing or wrong token (?token=TOKEN)")
+            raise Unauthorized("missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)")
         session = await _start(ws, svc)
         await session.run()
     except ApiError as exc:
