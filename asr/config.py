@@ -95,7 +95,8 @@ class TrainConfig:
     amp: str = "auto"  # auto (bf16 on CUDA; on a CPU bf16 where a timed step is 10% faster) | bf16 | fp16 (CUDA) | off
     threads: int = 0  # torch CPU threads; 0 = all cores
     num_workers: int = 0  # DataLoader workers for audio loading and features
-    cache_features: bool = True  # keep features in memory after first use (num_workers is then 0)
+    cache_features: bool = True  # keep features in memory after first use (num_workers is then 0): log mels
+    # where the set is augmented (masks drawn afresh), finished features where it is not (wider: 60 vs 40 columns)
     feature_cache_dir: str | None = None  # also keep them on disk, reused across epochs and runs
     cmvn_utterances: int = 5000  # training utterances sampled for global CMVN statistics
     save_every_steps: int = 0  # also write last.pt every N steps within an epoch (0: at epoch ends)

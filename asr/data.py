@@ -121,7 +121,8 @@ class FeatureDataset(Dataset):
         return None
 
     def log_mel(self, i: int) -> torch.Tensor | None:
-        """Clean (T, n_mels) log mel energies of utterance i, through the caches."""
+        """Clean (T, n_mels) log mel energies of utterance i, through the caches (the memory cache
+        holds log mels only in a set that is augmented: see `features`)."""
         if self.memory is not None and i in self.memory:
             return self.memory[i]
         logmel = self._log_mel(i)
@@ -146,13 +147,13 @@ class FeatureDataset(Dataset):
         """Clean (T, F) features of utterance i (before global CMVN). A set that is never
         augmented (dev, the fit sample) keeps them finished in its memory cache, so that scoring
         it every epoch does not compute its cepstra and deltas again (4% of a training run)."""
-        if self.augmenter is None and self.finished is not None:
+        if self.finished is not None:  # (never augmented)
             if i not in self.finished:
                 logmel = self._log_mel(i)
                 if logmel is None:
                     return None
                 self.finished[i] = self._finish(logmel)
-            return self.finished[i]
+            return self.finished[i]  # shared, not copied: collate pads it into a new tensor
         logmel = self.log_mel(i)
         return None if logmel is None else self._finish(logmel)
 

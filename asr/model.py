@@ -58,6 +58,8 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
+        if self.p == 1:  # nothing kept (nn.Dropout's zeros, not 0 / 0)
+            return x * 0
         keep = 1.0 - self.p
         mask = (torch.rand(x.shape, device=x.device) < keep).to(x.dtype).div_(keep)
         return x * mask

@@ -49,17 +49,24 @@ def peak_flops(threads: int) -> float:
         )
 
 
+def bf16_path() -> str | None:
+    """asr.runtime.cpu_bf16_path, None for a checkout (--code) from before CPU bf16."""
+    try:
+        from asr.runtime import cpu_bf16_path
+    except ImportError:
+        return None
+    return cpu_bf16_path()
+
+
 def rtfs(model, int8, session, feats: torch.Tensor, batch: int, seconds: float) -> tuple[float, ...]:
     """Real-time factors of PyTorch fp32, bf16 autocast (as `--amp bf16` runs it; nan on a CPU
     without a bf16 path), int8 and ONNX Runtime on `batch` copies of `feats`."""
-    from asr.runtime import cpu_bf16_path
-
     x, lens = feats[None].repeat(batch, 1, 1), torch.full((batch,), feats.shape[0])
     inputs = {"feats": x.numpy(), "feat_lens": lens.numpy()}
     with torch.inference_mode():
         fp32, q8 = (timed(lambda m=m: m(x, lens), 5, warmup=1).mean for m in (model, int8))
         bf16 = float("nan")
-        if cpu_bf16_path():
+        if bf16_path():
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 bf16 = timed(lambda: model(x, lens), 5, warmup=1).mean
     onnx_t = timed(lambda: session.run(None, inputs), 5, warmup=1).mean
@@ -86,7 +93,6 @@ def main() -> None:
     from asr.evaluate import error_rates
     from asr.export import export_onnx, quantize_int8
     from asr.features import compute_features
-    from asr.runtime import cpu_bf16_path
 
     recipe, vocab, model = model_from_checkpoint(load_checkpoint(args.model))
     utts = read_data_dir(args.data)
@@ -125,7 +131,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}. Model: {args.model} ({m.layers}x{m.hidden} BiLSTM, stack {m.stack}, "
         f"{len(vocab)} units), a {args.seconds:.0f} s utterance (batched: {args.batch} of them); bf16 path: "
-        f"{cpu_bf16_path() or 'none'}. RTF = compute "
+        f"{bf16_path() or 'none'}. RTF = compute "
         "seconds per second of audio for the acoustic model (features and decoding excluded; the "
         f"MFCC frontend adds {frontend / args.seconds:.5f}).",
         "",

@@ -145,8 +145,9 @@ def main() -> None:
     body = [
         "## Training throughput (bench/train.py)",
         "",
-        f"Machine: {machine()}; device {device}, {args.threads} CPU threads, bf16 path: {cpu_bf16_path() or 'none'}"
-        f" (without one, bf16 autocast is not timed). Recipe {args.recipe}; model: {m.layers}x{m.hidden} BiLSTM, "
+        f"Machine: {machine()}; device {device}, {args.threads} CPU threads"
+        + (f", CPU bf16 path: {cpu_bf16_path() or 'none (bf16 autocast not timed)'}" if device.type == "cpu" else "")
+        + f". Recipe {args.recipe}; model: {m.layers}x{m.hidden} BiLSTM, "
         f"stack {m.stack} ({recipe.features.dim}-dim features). Data: {source}. Fixed: shuffled batches of "
         f"{args.batch_size} utterances; bucketed: BucketSampler with max_frames {budget} ({args.batch_size} x mean length"
         f"{f', sizes multiples of {args.multiple}' if args.multiple > 1 else ''}). "

@@ -135,6 +135,8 @@ def run_row(name: str, seed: int, data: Path, work: Path, minutes: float) -> dic
     spent = (time.time() - t0) / 60
     # training chose the model on dev (avg.pt where its dev CER is lower) and scored data.test with it
     model, dev, test = exp / summary["model"], summary["model_dev_cer"], summary["test"]
+    if test is None:  # no test utterance was readable
+        raise SystemExit(f"{name} seed {seed}: training scored no test utterance ({exp}/test_report.json)")
     unheard = greedy_rates(model, data / "test_unheard")
     return {
         "row": f"{name}_s{seed}",
@@ -257,7 +259,9 @@ def main() -> None:
             f"Machine: {machine()}. Corpus: `asr prepare fillets-cs` (train 1.13 h, two actors; dev and test",
             "by transcript hash; test_unheard: the game's minor characters). Greedy decoding; the model is",
             "the best dev epoch (`best.pt`) or the average of the last epochs (`avg.pt`), whichever has the",
-            "lower dev CER. Several seeds: the mean, with the range in brackets.",
+            "lower dev CER. The LM rows decode those models by beam 10 with the LM, alpha and beta the",
+            "best of a grid on dev (so their dev CER is optimistic; test is not tuned on). Several seeds:",
+            "the mean, with the range in brackets.",
             "",
             table(results),
         ]

@@ -51,7 +51,7 @@ def test_auto_takes_bf16_where_a_step_is_faster_and_finite(monkeypatch, bf16_sec
 def test_auto_goes_by_the_median_not_one_timing(monkeypatch):
     """One slow float32 timing (a neighbour's burst) does not make bf16 look faster."""
     monkeypatch.setattr(asr.runtime, "cpu_bf16_path", lambda: "avx512_bf16")
-    fp32 = iter([0.3, 0.3, 0.9, 0.3, 0.3])  # warm-up, then 3 timed runs: one of them slowed down
+    fp32 = iter([0.3, 0.3, 0.9, 0.3])  # warm-up, then 3 timed runs: one of them slowed down
     clock = [0.0]
 
     def step(dtype):

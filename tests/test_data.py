@@ -35,3 +35,17 @@ def test_failed_files_are_counted_through_workers(tmp_path):
     loader = torch.utils.data.DataLoader(data, batch_size=1, collate_fn=collate, num_workers=1)
     failed = {k: v for b in loader for k, v in b.failed.items()}
     assert list(failed) == ["x"]  # what a worker saw reaches the main process
+
+
+def test_a_set_never_augmented_keeps_finished_features(tmp_path, monkeypatch):
+    wav = (SAMPLES / "test-f2-00114.wav").resolve()
+    (tmp_path / "wav.scp").write_text(f"a {wav}\n")
+    (tmp_path / "text").write_text("a 广州好棒棒\n", encoding="utf-8")
+    utts = read_data_dir(tmp_path)
+    plain = FeatureDataset(utts, FeatureConfig(), None)[0]["feats"]
+    cached = FeatureDataset(utts, FeatureConfig(), None, cache=True)
+    reads = []
+    monkeypatch.setattr(cached, "_finish", lambda logmel: reads.append(1) or FeatureDataset._finish(cached, logmel))
+    first, second = cached[0]["feats"], cached[0]["feats"]
+    assert torch.equal(first, plain) and second.data_ptr() == first.data_ptr()  # the same features, finished once
+    assert reads == [1]

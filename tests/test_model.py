@@ -65,6 +65,7 @@ def test_dropout_keeps_one_minus_p_and_rescales():
     drop.eval()
     assert drop(x) is x
     assert Dropout(0.0).train()(x) is x
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
 
 
 def test_dropout_gradient_follows_the_mask():

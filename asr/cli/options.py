@@ -44,7 +44,7 @@ Amp = Annotated[
     typer.Option(
         "--amp",
         help="The model's forward pass: off (float32), bf16 (autocast), or auto (bf16 where a timed forward "
-        "pass is faster in it on this CPU, or the GPU supports it; stderr says which)",
+        "pass is at least 10% faster in it on this CPU, or the GPU supports it; stderr says which)",
     ),
 ]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N")]
