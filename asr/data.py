@@ -78,8 +78,9 @@ class FeatureDataset(Dataset):
     generators seeded by (seed, epoch, i): identical in any worker, and on resume. Clean log mel
     energies are cached in memory (cache=True; use num_workers=0 with it, since workers would
     each fill a private copy) and/or on disk (cache_dir); features are finished from them, after
-    SpecAugment's masks when those are on (a set without augmentation keeps finished features). Augmentation that changes the audio or the
-    filterbank (`augment.on_the_fly`) computes every item from its audio, in the loader's workers.
+    SpecAugment's masks when those are on (a set without augmentation keeps finished features).
+    Augmentation that changes the audio or the filterbank (`augment.on_the_fly`) computes every
+    item from its audio, in the loader's workers.
     """
 
     def __init__(
@@ -146,7 +147,7 @@ class FeatureDataset(Dataset):
     def features(self, i: int) -> torch.Tensor | None:
         """Clean (T, F) features of utterance i (before global CMVN). A set that is never
         augmented (dev, the fit sample) keeps them finished in its memory cache, so that scoring
-        it every epoch does not compute its cepstra and deltas again (4% of a training run)."""
+        it every epoch does not compute its cepstra and deltas again (1% of a training run)."""
         if self.finished is not None:  # (never augmented)
             if i not in self.finished:
                 logmel = self._log_mel(i)

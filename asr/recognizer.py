@@ -142,8 +142,9 @@ class Recognizer:
         """`device`: cpu, cuda, cuda:N or auto (CUDA when there is a GPU); `int8`: dynamic int8
         quantization, on the CPU; `amp`: the model's forward pass under autocast, off (float32),
         bf16, or auto (on the CPU bf16 where a timed forward pass is at least 10% faster in it,
-        `amp_why` says why; on CUDA bf16 where the GPU supports it). Decoding settings: the recipe's `decode`
-        section, then `decode_file`'s, then the keyword arguments (resolve_decoding)."""
+        `amp_why` says why; on CUDA bf16 where the GPU supports it). Decoding settings: the
+        recipe's `decode` section, then `decode_file`'s, then the keyword arguments
+        (resolve_decoding)."""
         check_choice("amp", amp, ("off", "bf16", "auto"))
         if int8 and device not in ("cpu", "auto"):
             raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")

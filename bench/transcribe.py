@@ -3,9 +3,9 @@ times (6: an hour of audio), every file loaded, resampled, featurized, recognize
 greedy (float32, bf16 autocast, and --amp auto's choice) and beam 10 + the character LM, as x
 real time; and one long file (the folder's files end to end, three times), which is cut at
 pauses. Each figure is the median of --repeats runs of the whole command, start-up included;
-start-up alone (the same command on one 0.5 s file) is reported beside it. The busy rows run while as many spinning processes as there are
-cores keep the machine busy, with the default threads and with --threads set to the core count
-(what torch takes by itself).
+start-up alone (the same command on one 0.5 s file) is reported beside it. The busy rows run
+while as many spinning processes as there are cores keep the machine busy, with the default
+threads and with --threads set to the core count (what torch takes by itself).
 
     make bench-transcribe     # after make demo and make demo-lm
     python -m bench.transcribe --code /path/to/other/checkout   # the same bench on other code

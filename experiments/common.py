@@ -31,13 +31,14 @@ def append_result(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def transcribed(rec, data: Path) -> list[tuple[str, str]]:
-    """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it."""
+def transcribed(rec, data: Path, **options) -> list[tuple[str, str]]:
+    """(reference, transcript) of each utterance of a data dir, as recognizer `rec` reads it
+    (`options`: Recognizer.transcribe_many's, e.g. options=rec.overrides(alpha=...))."""
     from asr.datadir import read_data_dir
     from asr.transcribe import Clip
 
     utts = read_data_dir(data)
-    hyps = rec.transcribe_many([Clip(str(u.path), u.start, u.end) for u in utts])
+    hyps = rec.transcribe_many([Clip(str(u.path), u.start, u.end) for u in utts], **options)
     return [(u.text, h.text or "") for u, h in zip(utts, hyps)]
 
 

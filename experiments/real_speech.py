@@ -166,18 +166,18 @@ def lm_row(name: str, seed: int, data: Path, work: Path) -> dict:
     summary_file = exp / "summary.json"
     if not summary_file.is_file():
         raise SystemExit(f"{name}: {summary_file} not found: run the few_hours row with seed {seed} first")
-    model = exp / json.loads(summary_file.read_text())["model"]
+    summary = json.loads(summary_file.read_text())
+    model = exp / summary["model"]
     arpa = work / "lm" / f"{unit}{order}.arpa"
     if not arpa.is_file():
         arpa.parent.mkdir(parents=True, exist_ok=True)
         texts = [u.text or "" for u in read_data_dir(data / "train")]
         write_arpa(arpa, train_kneser_ney(list(corpus_sentences(texts, unit, load_recipe(FEW).text)), order))
-    dev_cers = tune_lm(
-        Recognizer(model, decoder="beam", beam=10, lm=str(arpa)), read_data_dir(data / "dev"), ALPHAS, BETAS
-    )
+    rec = Recognizer(model, decoder="beam", beam=10, lm=str(arpa))
+    dev_cers = tune_lm(rec, read_data_dir(data / "dev"), ALPHAS, BETAS)
     (alpha, beta), dev = min(dev_cers.items(), key=lambda kv: kv[1])
-    rec = Recognizer(model, decoder="beam", beam=10, lm=str(arpa), alpha=alpha, beta=beta)
-    pairs = {split: transcribed(rec, data / split) for split in ("test", "test_unheard")}
+    best = rec.overrides(alpha=alpha, beta=beta)  # the tuned weights per call, as the server passes them
+    pairs = {split: transcribed(rec, data / split, options=best) for split in ("test", "test_unheard")}
     test, unheard = (error_rates([r for r, _ in pairs[k]], [h for _, h in pairs[k]]) for k in pairs)
     return {
         "row": f"{name}_s{seed}",
@@ -190,7 +190,7 @@ def lm_row(name: str, seed: int, data: Path, work: Path) -> dict:
         "unheard_cer": unheard["cer"],
         "unheard_wer": unheard["wer"],
         "minutes": 0.0,
-        "epochs": json.loads(summary_file.read_text())["epochs"],
+        "epochs": summary["epochs"],
         "commit": commit_of(),
     }
 
