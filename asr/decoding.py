@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from asr.chartimes import one_syllable_each, refine
 from asr.errors import UserError
 from asr.scorer import Scorer
 
@@ -499,7 +500,10 @@ def decode(
     if times:
         for b, (hyps, lp, n) in enumerate(zip(nbests, log_probs, lengths.tolist())):
             hyps[0].spans = align(lp[:n], hyps[0].ids, blank)
-            hyps[0].owned = owned_frames(lp[:n], hyps[0].spans, energy_db[b] if energy_db else None, sub)
+            syllabic = units is not None and one_syllable_each([units[u] for u in hyps[0].ids])
+            hyps[0].owned = owned_frames(
+                lp[:n], hyps[0].spans, energy_db[b] if energy_db else None, sub, syllabic=syllabic
+            )
     return nbests
 
 
@@ -520,9 +524,6 @@ def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple
 # Below this log-posterior (e^-7 ~ 0.001) a unit has no evidence in a frame: where the first
 # unit's evidence starts and the last one's ends.
 EVIDENCE_FLOOR = -7.0
-# How far (model frames) from where the evidence crosses over a boundary moves to the quietest
-# point of the signal (experiments/char_times.md: +-3 of 30 ms frames on the demo model).
-DIP_REACH = 3
 
 
 def owned_frames(
@@ -531,6 +532,7 @@ def owned_frames(
     energy_db: np.ndarray | None = None,
     sub: int = 1,
     floor: float = EVIDENCE_FLOOR,
+    syllabic: bool = False,
 ) -> list[tuple[float, float]]:
     """The frames each aligned unit owns, [start, end) in model frames, from its CTC spike
     (align's `spans`) and the (T, V) log-posteriors: a CTC model marks a character with a spike
@@ -541,10 +543,10 @@ def owned_frames(
     its evidence ends after. The units tile what they were aligned to, in order.
 
     With the signal's `energy_db` (asr.segment.frame_energy_db: `sub` of its frames per model
-    frame), times come in 1/`sub` frames: each boundary moves to the quietest point within
-    DIP_REACH frames (between the two spikes), then each unit is trimmed to the loud frames of
-    its share (asr.segment.loud_frames), so pauses belong to no unit and a last spike in the
-    silence after the speech (a BiLSTM's habit) does not stretch the last unit into it."""
+    frame), times come in 1/`sub` frames, refined by asr.chartimes.refine: boundaries at the
+    pauses between spikes, each unit trimmed to speech (pauses belong to none, and a last spike
+    in the silence after the speech, a BiLSTM's habit, does not stretch the last unit into it),
+    and with `syllabic` (units of one syllable each) one syllable per unit."""
     if not spans:
         return []
     lp = log_probs.detach().float().cpu().numpy()
@@ -563,56 +565,6 @@ def owned_frames(
         end += 1
     if energy_db is None or not len(energy_db):
         return [(float(a), float(b)) for a, b in zip([first, *bounds], [*bounds, end])]
-    return _refined(energy_db, sub, spans, [first * sub, *(b * sub for b in bounds), end * sub])
-
-
-def _refined(energy_db: np.ndarray, sub: int, spans: list, edges: list[int]) -> list[tuple[float, float]]:
-    """owned_frames's edges (in 1/`sub` frames: first start, boundaries, last end) moved by the
-    signal's energy, as model frames."""
-    from asr.segment import loud_frames
-
-    smooth, loud, reach = np.convolve(energy_db, np.ones(3) / 3, mode="same"), loud_frames(energy_db), DIP_REACH * sub
-    for k in range(1, len(edges) - 1):  # boundary k sits between spike k-1 and spike k
-        lo = max((spans[k - 1][2] + 1) * sub, edges[k] - reach, edges[k - 1] + 1)
-        hi = min(spans[k][1] * sub, edges[k] + reach, len(smooth))
-        edges[k] = _quietest(smooth, edges[k], lo, hi)
-    for moved in _displaced(loud, edges):
-        for k in moved:  # spaced evenly, then each to the quietest point near it
-            lo, hi = max(edges[k - 1] + 1, edges[k] - reach), min(edges[k + 1], edges[k] + reach + 1, len(smooth))
-            edges[k] = _quietest(smooth, edges[k], lo, hi)
-    out = []
-    for a, b in zip(edges, edges[1:]):  # each unit trimmed to its loud frames: pauses belong to none
-        heard = np.flatnonzero(loud[a:b])
-        out.append(((a + heard[0]) / sub, (a + heard[-1] + 1) / sub) if heard.size else (a / sub, b / sub))
-    return out
-
-
-def _quietest(smooth: np.ndarray, at: int, lo: int, hi: int) -> int:
-    """The quietest frame of `smooth` (dB) in [lo, hi), the nearest to `at` among equals; `at`
-    where the range is empty."""
-    if hi <= lo:
-        return at
-    t = np.arange(lo, hi)
-    return int(t[np.lexsort((np.abs(t - at), np.round(smooth[lo:hi], 3)))[0]])
-
-
-def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
-    """Units spiked in the silence before or after the speech (a BiLSTM may fire its first units
-    at the first frame, its last at the last): their shares hold no loud frame. They share the
-    speech of the first (last) unit that has some, evenly: `edges` changed so, and the ranges of
-    boundaries moved (to be refined)."""
-    n, moved = len(edges) - 1, []
-    speech = [bool(loud[a:b].any()) for a, b in zip(edges, edges[1:])]
-    if not any(speech):
-        return []
-    head = speech.index(True)
-    onset = edges[head] + int(np.flatnonzero(loud[edges[head] : edges[head + 1]])[0])
-    if head and edges[head + 1] - onset > head:
-        edges[: head + 1] = np.linspace(onset, edges[head + 1], head + 2)[:-1].round().astype(int).tolist()
-        moved.append(range(1, head + 1))
-    tail = n - 1 - speech[::-1].index(True)
-    offset = edges[tail] + int(np.flatnonzero(loud[edges[tail] : edges[tail + 1]])[-1]) + 1
-    if tail < n - 1 and offset - edges[tail] > n - 1 - tail:
-        edges[tail + 1 :] = np.linspace(edges[tail], offset, n - tail + 1)[1:].round().astype(int).tolist()
-        moved.append(range(tail + 1, n))
-    return moved
+    edges = [first * sub, *(b * sub for b in bounds), end * sub]
+    refined = refine(energy_db, sub, [(s, e) for _, s, e, _ in spans], edges, syllabic)
+    return [(a / sub, b / sub) for a, b in refined]

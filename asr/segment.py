@@ -23,15 +23,15 @@ def quiet_threshold(energy_db: np.ndarray | Sequence[float]) -> float:
     return max(float(np.percentile(energy_db, 95)) - 35.0, -60.0)
 
 
-def loud_frames(energy_db: np.ndarray) -> np.ndarray:
-    """Which 10 ms frames (frame_energy_db) hold speech: louder than a third of the way from the
-    quiet frames (the 10th percentile) to the loud ones (the 95th), and than quiet_threshold, in
-    runs of 30 ms or more. Stricter than the pauses cut at: it bounds character times
-    (asr.decoding.owned_frames)."""
+def loud_frames(energy_db: np.ndarray, loudness: float = 1 / 3) -> np.ndarray:
+    """Which 10 ms frames (frame_energy_db) hold speech: louder than `loudness` of the way from
+    the quiet frames (the 10th percentile) to the loud ones (the 95th), and than quiet_threshold,
+    in runs of 30 ms or more. Stricter than the pauses cut at: it bounds character times
+    (asr.chartimes)."""
     if len(energy_db) < 3:
         return np.ones(len(energy_db), bool)
     low, high = np.percentile(energy_db, [10, 95])
-    loud = np.pad(energy_db > max(low + (high - low) / 3, quiet_threshold(energy_db)), 1)
+    loud = np.pad(energy_db > max(low + (high - low) * loudness, quiet_threshold(energy_db)), 1)
     # runs of 30 ms at least: a click (or noise's edge at the end of a file) is not speech
     core = np.pad(loud[:-2] & loud[1:-1] & loud[2:], 1)
     return core[:-2] | core[1:-1] | core[2:]

@@ -1,7 +1,8 @@
 """How close are per-character times to when each character is spoken? The demo model's times
 (a character's CTC spike, and the frames it owns around it: asr.decoding.owned_frames) against
 the corpus's true times (chars.ctm: espeak-ng's phoneme events, the human recordings' joins) on
-the demo test set and the held-out human voice (test_unheard). Writes char_times.md's table.
+the demo test set, dev's human voice (yanyu) and the held-out human voice (test_unheard). Writes
+char_times.md's table.
 
     python -m experiments.char_times [--model exp/demo/best.pt] [--limit 200]
 
@@ -19,20 +20,32 @@ import soundfile as sf
 
 from experiments.common import HERE, commit_of, machine, write_section
 
-SPLITS = {"test": "demo test (espeak-ng voices training never hears)", "test_unheard": "held-out human voice"}
+SPLITS = {
+    "test": "demo test (espeak-ng voices training never hears)",
+    "dev_human": "dev's human voice (yanyu: joined recordings, never in training)",
+    "test_unheard": "held-out human voice",
+}
 
 
 def references(out: Path, limit: int) -> dict[str, list[tuple[str, str, list]]]:
-    """{split: [(wav path, text, [(char, start, end)])]} of the first `limit` utterances."""
+    """{set: [(wav path, text, [(char, start, end)])]} of the first `limit` utterances of each
+    set (dev_human: dev's utterances read by yanyu, fetched as make demo does)."""
     from asr.corpora.demo.mix import DemoMix
     from asr.corpora.demo.plan import plan
     from asr.corpora.demo.render import render
-    from asr.corpora.syllables import GCIN_DIR
+    from asr.corpora.syllables import GCIN_DIR, fetch_yanyu
+    from asr.errors import UserError
 
     human = GCIN_DIR.is_dir()
-    jobs = plan(out, {"train": 2400, "dev": 300, "test": 200}, 2026, human, DemoMix(), None)
+    try:
+        yanyu = str(fetch_yanyu(Path("data/demo/sources")))
+    except UserError as e:
+        print(f"left out dev's human voice: {e}")
+        yanyu = None
+    jobs = plan(out, {"train": 2400, "dev": 300, "test": 200}, 2026, human, DemoMix(), yanyu)
+    jobs["dev_human"] = [job for job in jobs["dev"] if job.voice == "yanyu"]
     sets = {}
-    for split in [s for s in SPLITS if s in jobs]:
+    for split in [s for s in SPLITS if jobs.get(s)]:
         rows = []
         for job in jobs[split][:limit]:
             spans = render(job)
@@ -43,18 +56,25 @@ def references(out: Path, limit: int) -> dict[str, list[tuple[str, str, list]]]:
 
 
 def measure(rec, rows) -> dict[str, object]:
-    """TimeErrors of the spike times and of the owned frames' times over one set."""
+    """TimeErrors of the spike times and of the owned frames' times over one set, and of the
+    owned times over the utterances recognized without an error."""
     from asr.timing import time_errors
 
     fs = rec.frame_seconds
-    spike, owned, refs = {}, {}, {}
-    for k, (path, _, ref) in enumerate(rows):
+    spike, owned, refs, right = {}, {}, {}, {}
+    for k, (path, text, ref) in enumerate(rows):
         wave, _ = sf.read(path, dtype="float32")
         t = rec.decode_waves([wave], times=True)[0]
         refs[k] = ref
         spike[k] = [(c.char, c.frames[0] * fs, (c.frames[1] + 1) * fs) for c in t.chars if c.frames]
         owned[k] = [(c.char, c.start, c.end) for c in t.chars]
-    return {"spike": time_errors(refs, spike), "owned": time_errors(refs, owned)}
+        if t.text == text:
+            right[k] = owned[k]
+    return {
+        "spike": time_errors(refs, spike),
+        "owned": time_errors(refs, owned),
+        "owned, utterances recognized exactly": time_errors({k: refs[k] for k in right}, right),
+    }
 
 
 def main() -> None:

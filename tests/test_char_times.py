@@ -161,7 +161,8 @@ def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
 def test_characters_spiked_in_the_silence_share_the_speech_of_their_neighbour():
     """The BiLSTM's habit: the first two units spiked at frames 0 and 1, before speech that runs
     from model frame 4 to the end; the third spiked at 8, its evidence over 2-12. Units 1 and 2 own no
-    loud frame, so they and unit 3 share its frames evenly (flat energy: no quieter point)."""
+    loud frame, so they and unit 3 share its frames evenly (flat energy: no quieter point); the
+    last then ends where the speech does, not where its evidence fades (frame 13)."""
     p = np.full((14, 4), 1e-6)
     p[2:13, 3] = 0.01
     for unit, frame in ((1, 0), (2, 1), (3, 8)):
@@ -173,4 +174,4 @@ def test_characters_spiked_in_the_silence_share_the_speech_of_their_neighbour():
     energy = np.full(14, -70.0)
     energy[4:] = -20.0  # sub=1: one energy frame per model frame
     owned = owned_frames(lp, spans, energy, sub=1)
-    assert owned == [(4.0, 7.0), (7.0, 10.0), (10.0, 13.0)]  # unit 3's 4-13 in thirds
+    assert owned == [(4.0, 7.0), (7.0, 10.0), (10.0, 14.0)]  # unit 3's 4-13 in thirds, then to the end

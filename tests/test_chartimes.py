@@ -1,0 +1,87 @@
+"""Character times refined by the signal (asr/chartimes.py): pauses, syllables, and the
+assignment of characters to syllables checked against brute force."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from asr.chartimes import SHARE_COST, SKIP_COST, assign_syllables, one_syllable_each, refine, syllables
+
+
+def _speech(bumps: list[tuple[int, int]], frames: int, level: float = -20.0, quiet: float = -70.0) -> np.ndarray:
+    """10 ms energies (dB): `quiet`, with `level` over each [start, end) of `bumps`."""
+    energy = np.full(frames, quiet)
+    for a, b in bumps:
+        energy[a:b] = level
+    return energy
+
+
+def _brute_force(points: list[float], syl: list[tuple[int, int]]) -> float:
+    """The least cost over every order-keeping assignment of points to syllables."""
+
+    def dist(p: float, s: tuple[int, int]) -> float:
+        return max(s[0] - p, p - (s[1] - 1), 0.0)
+
+    best = np.inf
+    for owner in itertools.combinations_with_replacement(range(len(syl)), len(points)):
+        shared = sum(a == b for a, b in zip(owner, owner[1:]))
+        cost = sum(dist(p, syl[j]) for p, j in zip(points, owner))
+        best = min(best, cost + SKIP_COST * (len(syl) - len(set(owner))) + SHARE_COST * shared)
+    return best
+
+
+def _cost(points: list[float], syl: list[tuple[int, int]], owner: list[int]) -> float:
+    shared = sum(a == b for a, b in zip(owner, owner[1:]))
+    cost = sum(max(syl[j][0] - p, p - (syl[j][1] - 1), 0.0) for p, j in zip(points, owner))
+    return cost + SKIP_COST * (len(syl) - len(set(owner))) + SHARE_COST * shared
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_assignment_is_the_cheapest_order_keeping_one(seed):
+    rng = np.random.default_rng(seed)
+    n_syl, n_points = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    cuts = np.sort(rng.choice(np.arange(1, 200), 2 * n_syl, replace=False))
+    syl = [(int(a), int(b)) for a, b in cuts.reshape(-1, 2)]
+    points = sorted(rng.uniform(0, 220, n_points).round(1).tolist())
+    owner = assign_syllables(points, syl)
+    assert owner == sorted(owner) and len(owner) == n_points
+    assert _cost(points, syl, owner) == pytest.approx(_brute_force(points, syl))
+
+
+def test_syllables_are_runs_of_speech_cut_at_deep_dips():
+    energy = _speech([(10, 30), (35, 60), (70, 90)], 100)
+    energy[45:48] = -40.0  # 20 dB under both sides, inside the second run: cut at its middle
+    energy[80] = -30.0  # 10 dB: a syllable's own dip, not a cut
+    found = syllables(energy)
+    assert found == [(10, 30), (35, 46), (46, 60), (70, 90)]
+
+
+def test_one_syllable_each_is_for_cjk_ideographs():
+    assert one_syllable_each(["我", "想", "去"])
+    assert not one_syllable_each(["a", "b"]) and not one_syllable_each(["我", " "]) and not one_syllable_each([])
+
+
+def test_a_boundary_moves_to_the_pause_between_two_spikes():
+    """Spikes at energy frames 15 and 75 (sub 3: model frames 5 and 25), the evidence's boundary
+    at 30, the pause at 50-59: the boundary moves into the pause, and each character is its
+    speech."""
+    energy = _speech([(10, 50), (60, 90)], 100)
+    spans = refine(energy, 3, [(5, 5), (25, 25)], [12, 30, 84])
+    assert spans == [(10, 50), (60, 90)]
+
+
+def test_the_last_character_ends_with_its_speech_and_the_first_starts_with_it():
+    """The evidence starts at 14 and ends at 72; the speech runs 10-80."""
+    energy = _speech([(10, 80)], 100)
+    assert refine(energy, 3, [(6, 6), (20, 20)], [14, 40, 72]) == [(10, 40), (40, 80)]
+
+
+def test_syllabic_characters_take_the_syllables_their_spikes_missed():
+    """Three syllables; the second character's spike is in the third syllable (energy frames
+    99-101), so no pause lies between it and the third's and their boundary stays at 105: the
+    second runs into the third syllable. One syllable per character puts each on its own."""
+    energy = _speech([(10, 40), (50, 80), (90, 120)], 130)
+    spikes, edges = [(5, 5), (33, 33), (38, 38)], [10, 45, 105, 120]
+    assert refine(energy, 3, spikes, edges) == [(10, 40), (50, 105), (105, 120)]
+    assert refine(energy, 3, spikes, edges, syllabic=True) == [(10, 40), (50, 80), (90, 120)]
