@@ -121,7 +121,7 @@ def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
     at the first frame, its last at the last): their shares hold no loud frame. They share the
     speech of the first (last) unit that has some, evenly: `edges` changed so, and the ranges of
     boundaries moved (to be refined)."""
-    n, moved = len(edges) - 1, []
+    n, moved, given = len(edges) - 1, [], list(edges)
     speech = [bool(loud[a:b].any()) for a, b in zip(edges, edges[1:])]
     if not any(speech):
         return []
@@ -131,7 +131,7 @@ def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
         edges[: head + 1] = np.linspace(onset, edges[head + 1], head + 2)[:-1].round().astype(int).tolist()
         moved.append(range(1, head + 1))
     tail = n - 1 - speech[::-1].index(True)
-    offset = edges[tail] + int(np.flatnonzero(loud[edges[tail] : edges[tail + 1]])[-1]) + 1
+    offset = given[tail] + int(np.flatnonzero(loud[given[tail] : given[tail + 1]])[-1]) + 1
     if tail < n - 1 and offset - edges[tail] > n - 1 - tail:
         edges[tail + 1 :] = np.linspace(edges[tail], offset, n - tail + 1)[1:].round().astype(int).tolist()
         moved.append(range(tail + 1, n))
@@ -159,7 +159,8 @@ def syllables(energy_db: np.ndarray, smooth: np.ndarray | None = None) -> list[t
 def _by_syllable(energy_db: np.ndarray, smooth: np.ndarray, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """`spans` placed on the signal's syllables: each character is given the syllable its span's
     middle is nearest, in order (assign_syllables); one alone in its syllable takes the whole of
-    it, several in one share it at their boundaries."""
+    it, several in one share it at their boundaries (evenly where those fall outside it), each
+    keeping at least a frame."""
     syl = syllables(energy_db, smooth)
     if not syl or not spans:
         return spans
@@ -168,9 +169,13 @@ def _by_syllable(energy_db: np.ndarray, smooth: np.ndarray, spans: list[tuple[in
     for j in sorted(set(owner)):
         mine = [i for i, o in enumerate(owner) if o == j]
         s, e = syl[j]
+        if e - s < len(mine):  # too short to give each a frame: the model's spans stay
+            continue
         cuts = [s, *(min(max(spans[i][0], s), e) for i in mine[1:]), e]
+        if any(b <= a for a, b in zip(cuts, cuts[1:])):  # their own boundaries fall outside it
+            cuts = np.linspace(s, e, len(mine) + 1).round().astype(int).tolist()
         for k, i in enumerate(mine):
-            out[i] = (cuts[k], max(cuts[k + 1], cuts[k]))
+            out[i] = (cuts[k], cuts[k + 1])
     return out
 
 
