@@ -20,12 +20,18 @@ from asr.segment import loud_frames
 # How far (model frames) from where the evidence crosses over a boundary moves to the quietest
 # point of the signal when no pause lies between the two characters' spikes.
 DIP_REACH = 3
-# A pause between two characters: a local minimum of the energy this many dB under the speech on
+# How far (10 ms frames) the first character's start and the last one's end may move to the
+# edges of their speech: about a syllable, so that a word the model missed at the edge of a piece
+# is not taken into its neighbour.
+RUN_REACH = 50
+# A pause between two characters: a local minimum of the energy (smoothed over 30 ms) this many dB under the speech on
 # both sides (the louder frames within VALLEY_SIDE frames past each spike count as that speech).
 VALLEY_DB = 10.0
 VALLEY_SIDE = 6
-# Syllables: runs of speech louder than a fifth of the way from the quiet frames to the loud ones,
-# cut where the energy dips SYLLABLE_DIP_DB under both neighbours, none shorter than 50 ms.
+# Syllables: runs of speech louder than a fifth of the way from the quiet frames to the loud ones
+# (and than asr.segment.quiet_threshold, which decides in clean audio whose pauses are digital
+# silence), cut where the smoothed energy dips SYLLABLE_DIP_DB under both neighbours; none shorter
+# than 50 ms.
 SYLLABLE_LOUDNESS = 0.2
 SYLLABLE_DIP_DB = 15.0
 MIN_SYLLABLE = 5
@@ -37,8 +43,15 @@ SHARE_COST = 40.0
 
 
 def one_syllable_each(units: Sequence[str]) -> bool:
-    """Whether every unit is a CJK ideograph: a script where a character is one syllable."""
-    return bool(units) and all(len(u) == 1 and unicodedata.name(u, "").startswith("CJK") for u in units)
+    """Whether every unit is a CJK ideograph (or 〇): a script where a character is one syllable.
+    One unit of another kind (a digit, a Latin letter) turns the syllables off for the whole
+    hypothesis: it has no syllable count to go by."""
+    return bool(units) and all(len(u) == 1 and (u == "〇" or _ideograph(u)) for u in units)
+
+
+def _ideograph(ch: str) -> bool:
+    name = unicodedata.name(ch, "")
+    return name.startswith("CJK UNIFIED IDEOGRAPH") or name.startswith("CJK COMPATIBILITY IDEOGRAPH")
 
 
 def refine(
@@ -52,9 +65,11 @@ def refine(
     smooth = np.convolve(energy_db, np.ones(3) / 3, mode="same")
     loud, reach = loud_frames(energy_db), DIP_REACH * sub
     edges = _at_pauses(smooth, [(a * sub, (b + 1) * sub - 1) for a, b in spikes], list(edges), reach)
-    for moved in _displaced(loud, edges):
-        for k in moved:  # spaced evenly, then each to the quietest point near it
-            lo, hi = max(edges[k - 1] + 1, edges[k] - reach), min(edges[k + 1], edges[k] + reach + 1, len(smooth))
+    for moved, (first, last) in _displaced(loud, edges):
+        # An even split ignores the signal; a dip near each cut is likelier where one syllable
+        # ends. Each cut stays inside the speech it splits, so every share keeps some of it.
+        for k in moved:
+            lo, hi = max(edges[k - 1] + 1, edges[k] - reach, first + 1), min(edges[k + 1], edges[k] + reach, last)
             edges[k] = _quietest(smooth, edges[k], lo, hi)
     edges[0], edges[-1] = _run_start(loud, edges[0]), _run_end(loud, edges[-1])
     spans = []
@@ -101,40 +116,43 @@ def _quietest(smooth: np.ndarray, at: int, lo: int, hi: int) -> int:
 
 
 def _run_start(loud: np.ndarray, t: int) -> int:
-    """`t` moved back to the start of the run of speech it is in: the first character starts
-    with its syllable, not where the model's evidence for it begins."""
-    while 0 < t < len(loud) and loud[t] and loud[t - 1]:
+    """`t` moved back to the start of the run of speech it is in, by at most RUN_REACH: the first
+    character starts with its syllable, not where the model's evidence for it begins."""
+    stop = max(t - RUN_REACH, 0)
+    while stop < t < len(loud) and loud[t] and loud[t - 1]:
         t -= 1
     return t
 
 
 def _run_end(loud: np.ndarray, t: int) -> int:
-    """`t` (an end, exclusive) moved on to the end of the run of speech before it: the last
-    character's evidence fades before its syllable does."""
-    while 0 < t < len(loud) and loud[t] and loud[t - 1]:
+    """`t` (an end, exclusive) moved on to the end of the run of speech before it, by at most
+    RUN_REACH: the last character's evidence fades before its syllable does."""
+    stop = t + RUN_REACH
+    while 0 < t < min(len(loud), stop) and loud[t] and loud[t - 1]:
         t += 1
     return t
 
 
-def _displaced(loud: np.ndarray, edges: list[int]) -> list[range]:
+def _displaced(loud: np.ndarray, edges: list[int]) -> list[tuple[range, tuple[int, int]]]:
     """Units spiked in the silence before or after the speech (a BiLSTM may fire its first units
     at the first frame, its last at the last): their shares hold no loud frame. They share the
-    speech of the first (last) unit that has some, evenly: `edges` changed so, and the ranges of
-    boundaries moved (to be refined)."""
-    n, moved, given = len(edges) - 1, [], list(edges)
-    speech = [bool(loud[a:b].any()) for a, b in zip(edges, edges[1:])]
-    if not any(speech):
+    speech of the first (last) unit that has some, evenly: `edges` changed so. Returns, for each
+    side changed, the boundaries moved (to be refined) and the span of the speech they split."""
+    n, moved = len(edges) - 1, []
+    speech = [np.flatnonzero(loud[a:b]) + a for a, b in zip(edges, edges[1:])]
+    heard = [k for k in range(n) if speech[k].size]
+    if not heard:
         return []
-    head = speech.index(True)
-    onset = edges[head] + int(np.flatnonzero(loud[edges[head] : edges[head + 1]])[0])
-    if head and edges[head + 1] - onset > head:
-        edges[: head + 1] = np.linspace(onset, edges[head + 1], head + 2)[:-1].round().astype(int).tolist()
-        moved.append(range(1, head + 1))
-    tail = n - 1 - speech[::-1].index(True)
-    offset = given[tail] + int(np.flatnonzero(loud[given[tail] : given[tail + 1]])[-1]) + 1
-    if tail < n - 1 and offset - edges[tail] > n - 1 - tail:
-        edges[tail + 1 :] = np.linspace(edges[tail], offset, n - tail + 1)[1:].round().astype(int).tolist()
-        moved.append(range(tail + 1, n))
+    head, tail = heard[0], heard[-1]
+    onset, end = int(speech[head][0]), int(speech[head][-1]) + 1
+    if head and end - onset > head:
+        edges[: head + 1] = np.linspace(onset, end, head + 2)[:-1].round().astype(int).tolist()
+        moved.append((range(1, head + 1), (onset, end)))
+    start, offset = int(speech[tail][0]), int(speech[tail][-1]) + 1
+    start = max(start, edges[tail]) if head == tail else start
+    if tail < n - 1 and offset - start > n - 1 - tail:
+        edges[tail + 1 :] = np.linspace(start, offset, n - tail + 1)[1:].round().astype(int).tolist()
+        moved.append((range(tail + 1, n), (start, offset)))
     return moved
 
 
@@ -152,7 +170,7 @@ def syllables(energy_db: np.ndarray, smooth: np.ndarray | None = None) -> list[t
             depth = min(smooth[cuts[-1] : t].max(), smooth[t:e].max()) - smooth[t]
             if dip and depth >= SYLLABLE_DIP_DB and t - cuts[-1] >= MIN_SYLLABLE and e - t >= MIN_SYLLABLE:
                 cuts.append(t)
-        out += list(zip(cuts, cuts[1:] + [e]))
+        out += [(a, b) for a, b in zip(cuts, cuts[1:] + [e]) if b - a >= MIN_SYLLABLE]  # a click is no syllable
     return out
 
 
@@ -169,8 +187,8 @@ def _by_syllable(energy_db: np.ndarray, smooth: np.ndarray, spans: list[tuple[in
     for j in sorted(set(owner)):
         mine = [i for i, o in enumerate(owner) if o == j]
         s, e = syl[j]
-        if e - s < len(mine):  # too short to give each a frame: the model's spans stay
-            continue
+        if e - s < len(mine):  # not a frame for each: the syllables are not these characters'
+            return spans
         cuts = [s, *(min(max(spans[i][0], s), e) for i in mine[1:]), e]
         if any(b <= a for a, b in zip(cuts, cuts[1:])):  # their own boundaries fall outside it
             cuts = np.linspace(s, e, len(mine) + 1).round().astype(int).tolist()
@@ -185,9 +203,12 @@ def assign_syllables(points: Sequence[float], syl: Sequence[tuple[int, int]]) ->
     syllable given none, SHARE_COST for each point that shares a syllable with the one before.
     A dynamic program over points and syllables, O(len(points) * len(syl))."""
     n, m = len(points), len(syl)
-    s, e = np.array([a for a, _ in syl], float), np.array([b for _, b in syl], float)
-    dist = np.maximum(np.maximum(s[None] - np.asarray(points)[:, None], 0), np.asarray(points)[:, None] - (e[None] - 1))
-    dist = np.maximum(dist, 0)
+    if not n:
+        return []
+    if not m:
+        raise ValueError("assign_syllables: no syllables to assign")
+    s, e, p = np.array([a for a, _ in syl], float), np.array([b for _, b in syl], float), np.asarray(points, float)
+    dist = np.maximum(np.maximum(s[None] - p[:, None], p[:, None] - (e[None] - 1)), 0)
     j = np.arange(m)
     cost = SKIP_COST * j + dist[0]  # cost[j]: the points so far placed, the last one in syllable j
     back = np.zeros((n, m), int)

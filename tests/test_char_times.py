@@ -132,8 +132,9 @@ def test_a_character_owns_the_frames_from_where_its_evidence_rises():
 
 def test_the_signal_moves_a_boundary_to_its_quietest_point_and_pauses_belong_to_no_character():
     """Two 10 ms energy frames per model frame: speech over 4-11 and 14-21, quiet in 12-13 and
-    before 4 and after 21. The evidence's boundary (model frame 6, energy frame 12) moves to the
-    quietest point of the smoothed energy within DIP_REACH, frame 12 (11 is softer speech)."""
+    before 4 and after 21. The boundary goes to the pause between the two spikes (the smoothed
+    energy's minimum at frame 12, far more than 10 dB under the speech on both sides; 11 is
+    softer speech), and pauses belong to neither character."""
     lp = _posteriors(
         {1: [0, 1e-2, 0.1, 0.9, 0.2, 0.02, 1e-3, 0, 0, 0, 0, 0], 2: [0, 0, 0, 0, 1e-4, 0.01, 0.05, 0.3, 0.9, 0.1, 0.01]}
     )
