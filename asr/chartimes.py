@@ -96,14 +96,16 @@ def _at_pauses(smooth: np.ndarray, spikes: Sequence[tuple[int, int]], edges: lis
 def _valleys(smooth: np.ndarray, lo: int, hi: int) -> list[int]:
     """Frames in [lo, hi) at a local minimum VALLEY_DB under the loudest frame on either side
     (looking VALLEY_SIDE frames beyond the range)."""
-    out = []
-    for t in range(lo, hi):
-        if smooth[t] > smooth[max(t - 1, 0)] or smooth[t] > smooth[min(t + 1, len(smooth) - 1)]:
-            continue
-        left, right = smooth[max(lo - VALLEY_SIDE, 0) : t + 1].max(), smooth[t : hi + VALLEY_SIDE].max()
-        if min(left, right) - smooth[t] >= VALLEY_DB:
-            out.append(t)
-    return out
+    if hi <= lo:
+        return []
+    t = np.arange(lo, hi)
+    here = smooth[lo:hi]
+    low = (here <= smooth[np.maximum(t - 1, 0)]) & (here <= smooth[np.minimum(t + 1, len(smooth) - 1)])
+    start = max(lo - VALLEY_SIDE, 0)
+    left = np.maximum.accumulate(smooth[start:hi])[lo - start :]  # loudest from `start` to t
+    tail = smooth[lo : hi + VALLEY_SIDE]
+    right = np.maximum.accumulate(tail[::-1])[::-1][: hi - lo]  # loudest from t to hi + VALLEY_SIDE
+    return t[low & (np.minimum(left, right) - here >= VALLEY_DB)].tolist()
 
 
 def _quietest(smooth: np.ndarray, at: int, lo: int, hi: int) -> int:
@@ -164,12 +166,16 @@ def syllables(energy_db: np.ndarray, smooth: np.ndarray | None = None) -> list[t
     starts, ends = np.flatnonzero(np.diff(loud) == 1), np.flatnonzero(np.diff(loud) == -1)
     out = []
     for s, e in zip(starts.tolist(), ends.tolist()):
-        cuts = [s]
+        cuts, since = [s], float(smooth[s])  # since: the loudest frame from the last cut on
+        after = np.maximum.accumulate(smooth[s:e][::-1])[::-1]  # the loudest from each frame to the run's end
         for t in range(s + 1, e - 1):
             dip = smooth[t] <= smooth[t - 1] and smooth[t] < smooth[t + 1]
-            depth = min(smooth[cuts[-1] : t].max(), smooth[t:e].max()) - smooth[t]
+            depth = min(since, after[t - s]) - smooth[t]
             if dip and depth >= SYLLABLE_DIP_DB and t - cuts[-1] >= MIN_SYLLABLE and e - t >= MIN_SYLLABLE:
                 cuts.append(t)
+                since = float(smooth[t])
+            else:
+                since = max(since, float(smooth[t]))
         out += [(a, b) for a, b in zip(cuts, cuts[1:] + [e]) if b - a >= MIN_SYLLABLE]  # a click is no syllable
     return out
 
