@@ -102,6 +102,8 @@ ROWS = {
     "cr_ctc": ("few_hours + CR-CTC, weight 0.2 (time masking x2.5)", FEW, ["train.cr_ctc_weight=0.2"]),
     # the recipe overfits (training sample ~6% CER against dev ~24%): more dropout
     "dropout_0.4_now": ("few_hours, dropout 0.4", FEW, ["model.dropout=0.4"]),
+    # ... or a smaller model: less to overfit with, and more epochs in the budget
+    "hidden_128_now": ("few_hours, hidden 128", FEW, ["model.hidden=128"]),
 }
 
 
