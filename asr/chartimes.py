@@ -62,7 +62,7 @@ def refine(
     evidence, in energy frames, the first character's start, the boundaries between characters,
     the last one's end (len(spikes) + 1). `syllabic`: one syllable per character
     (one_syllable_each)."""
-    smooth = np.convolve(energy_db, np.ones(3) / 3, mode="same")
+    smooth = _smoothed(energy_db)
     loud, reach = loud_frames(energy_db), DIP_REACH * sub
     edges = _at_pauses(smooth, [(a * sub, (b + 1) * sub - 1) for a, b in spikes], list(edges), reach)
     for moved, (first, last) in _displaced(loud, edges):
@@ -77,6 +77,11 @@ def refine(
         heard = np.flatnonzero(loud[a:b])
         spans.append((a + int(heard[0]), a + int(heard[-1]) + 1) if heard.size else (a, b))
     return _by_syllable(energy_db, smooth, spans) if syllabic else spans
+
+
+def _smoothed(energy_db: np.ndarray) -> np.ndarray:
+    """The energy averaged over 30 ms: where pauses and syllable dips are looked for."""
+    return np.convolve(energy_db, np.ones(3) / 3, mode="same")
 
 
 def _at_pauses(smooth: np.ndarray, spikes: Sequence[tuple[int, int]], edges: list[int], reach: int) -> list[int]:
@@ -161,7 +166,7 @@ def _displaced(loud: np.ndarray, edges: list[int]) -> list[tuple[range, tuple[in
 def syllables(energy_db: np.ndarray, smooth: np.ndarray | None = None) -> list[tuple[int, int]]:
     """The signal's syllables, [start, end) in energy frames: runs of speech (SYLLABLE_LOUDNESS)
     cut at dips SYLLABLE_DIP_DB deep, each at least MIN_SYLLABLE frames."""
-    smooth = np.convolve(energy_db, np.ones(3) / 3, mode="same") if smooth is None else smooth
+    smooth = _smoothed(energy_db) if smooth is None else smooth
     loud = np.concatenate([[False], loud_frames(energy_db, SYLLABLE_LOUDNESS), [False]]).astype(np.int8)
     starts, ends = np.flatnonzero(np.diff(loud) == 1), np.flatnonzero(np.diff(loud) == -1)
     out = []

@@ -20,24 +20,17 @@ def _speech(bumps: list[tuple[int, int]], frames: int, level: float = -20.0, qui
     return energy
 
 
-def _brute_force(points: list[float], syl: list[tuple[int, int]]) -> float:
-    """The least cost over every order-keeping assignment of points to syllables."""
-
-    def dist(p: float, s: tuple[int, int]) -> float:
-        return max(s[0] - p, p - (s[1] - 1), 0.0)
-
-    best = np.inf
-    for owner in itertools.combinations_with_replacement(range(len(syl)), len(points)):
-        shared = sum(a == b for a, b in zip(owner, owner[1:]))
-        cost = sum(dist(p, syl[j]) for p, j in zip(points, owner))
-        best = min(best, cost + SKIP_COST * (len(syl) - len(set(owner))) + SHARE_COST * shared)
-    return best
-
-
 def _cost(points: list[float], syl: list[tuple[int, int]], owner: list[int]) -> float:
+    """What assign_syllables minimizes, written out for one assignment `owner`."""
     shared = sum(a == b for a, b in zip(owner, owner[1:]))
     cost = sum(max(syl[j][0] - p, p - (syl[j][1] - 1), 0.0) for p, j in zip(points, owner))
     return cost + SKIP_COST * (len(syl) - len(set(owner))) + SHARE_COST * shared
+
+
+def _brute_force(points: list[float], syl: list[tuple[int, int]]) -> float:
+    """The least cost over every order-keeping assignment of points to syllables."""
+    owners = itertools.combinations_with_replacement(range(len(syl)), len(points))
+    return min(_cost(points, syl, list(owner)) for owner in owners)
 
 
 @pytest.mark.parametrize("seed", range(30))
