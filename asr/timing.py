@@ -3,7 +3,14 @@
 
 `asr prepare demo` writes the reference of each split as chars.ctm (asr/corpora/demo: where the
 synthesizer or the joined recordings put each character); `asr evaluate --time-ref` scores a
-model's per-character times against such a file."""
+model's per-character times against such a file.
+
+Which recognized character is timed against which reference character is decided as NIST's
+sclite decides it for timed hypotheses (`sclite -T`, "time-mediated alignment"): a dynamic
+program whose costs are times, so a character is paired with the reference's occurrence it was
+recognized at, not with the same character spoken elsewhere in the utterance. A text-only edit
+alignment (`pairing="text"`) pairs the first 上 of 上海 heard as 广州到上海 with the 上 recognized
+0.9 s later, and counts the recognizer's confusion as a timing error."""
 
 from __future__ import annotations
 
@@ -46,12 +53,55 @@ def read_ctm(path: str | Path) -> dict[str, list[Timed]]:
     return out
 
 
+PAIRINGS = ("time", "text")
+SUBSTITUTION = 0.001  # sclite -T: a substitution costs its time distance plus this
+
+
 def matched(ref: Sequence[Timed], hyp: Sequence[Timed]) -> list[tuple[Timed, Timed]]:
     """Pairs of the same character in a reference and a recognized sequence: those an edit
     alignment of the two texts keeps (substituted, missing and inserted characters have no
-    counterpart to be timed against)."""
+    counterpart to be timed against). Times play no part (`pairing="text"`)."""
     sm = difflib.SequenceMatcher(None, [c for c, _, _ in ref], [c for c, _, _ in hyp], autojunk=False)
     return [(ref[a + k], hyp[b + k]) for a, b, size in sm.get_matching_blocks() for k in range(size)]
+
+
+def time_mediated(ref: Sequence[Timed], hyp: Sequence[Timed]) -> list[tuple[Timed, Timed]]:
+    """Pairs of the same character in a reference and a recognized sequence, by sclite's
+    time-mediated alignment (`time_alignment`): its correct characters (`pairing="time"`)."""
+    _, steps = time_alignment(ref, hyp)
+    return [(ref[i], hyp[j]) for i, j in steps if i is not None and j is not None and ref[i][0] == hyp[j][0]]
+
+
+def time_alignment(ref: Sequence[Timed], hyp: Sequence[Timed]) -> tuple[float, list[tuple[int | None, int | None]]]:
+    """sclite's time-mediated alignment: the order-keeping alignment of least total cost, where
+    pairing two characters costs |start difference| + |end difference| (plus 0.001 s when they
+    differ: a substitution) and leaving one out costs its duration. (cost, steps): a step is
+    (reference index, recognized index), None for the side left out."""
+    n, m = len(ref), len(hyp)
+    cost = np.zeros((n + 1, m + 1))
+    way = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0: pair, 1: reference left out, 2: recognized left out
+    cost[1:, 0] = np.cumsum([e - s for _, s, e in ref])
+    cost[0, 1:] = np.cumsum([e - s for _, s, e in hyp])
+    way[1:, 0], way[0, 1:] = 1, 2
+    for i, (rc, rs, re_) in enumerate(ref, 1):
+        for j, (hc, hs, he) in enumerate(hyp, 1):
+            paired = cost[i - 1, j - 1] + abs(rs - hs) + abs(re_ - he) + (0.0 if rc == hc else SUBSTITUTION)
+            ways = (paired, cost[i - 1, j] + (re_ - rs), cost[i, j - 1] + (he - hs))
+            way[i, j] = min(range(3), key=ways.__getitem__)  # ties: the first, pairing
+            cost[i, j] = ways[way[i, j]]
+    steps: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i or j:
+        if way[i, j] == 0:
+            i, j = i - 1, j - 1
+            steps.append((i, j))
+        elif way[i, j] == 1:
+            i -= 1
+            steps.append((i, None))
+        else:
+            j -= 1
+            steps.append((None, j))
+    return float(cost[n, m]), steps[::-1]
 
 
 @dataclass(frozen=True)
@@ -76,16 +126,21 @@ class TimeErrors:
         )
 
 
-def time_errors(refs: Mapping[str, Sequence[Timed]], hyps: Mapping[str, Iterable[Timed]]) -> TimeErrors:
+def time_errors(
+    refs: Mapping[str, Sequence[Timed]], hyps: Mapping[str, Iterable[Timed]], pairing: str = "time"
+) -> TimeErrors:
     """Compare recognized character times `hyps` ({utterance: [(char, start, end)]}) with the
-    reference `refs`: utterances in both, characters paired by `matched`. NaN statistics when
-    nothing matches."""
+    reference `refs`: utterances in both, characters paired by `time_mediated` ("time", sclite
+    -T) or by `matched` ("text"). NaN statistics when nothing matches."""
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing: expected one of {PAIRINGS}, got {pairing!r}")
+    pair = time_mediated if pairing == "time" else matched
     starts, ends, total = [], [], 0
     for uid, ref in refs.items():
         if uid not in hyps:
             continue
         total += len(ref)
-        for (_, rs, re_), (_, hs, he) in matched(ref, list(hyps[uid])):
+        for (_, rs, re_), (_, hs, he) in pair(ref, list(hyps[uid])):
             starts.append(hs - rs)
             ends.append(he - re_)
     if not starts:

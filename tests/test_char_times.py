@@ -20,7 +20,7 @@ from asr.datadir import read_data_dir
 from asr.decoding import align, owned_frames
 from asr.errors import UserError
 from asr.segment import loud_frames
-from asr.timing import matched, read_ctm, time_errors, write_ctm
+from asr.timing import SUBSTITUTION, matched, read_ctm, time_alignment, time_errors, time_mediated, write_ctm
 from conftest import run_asr
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (make setup)")
@@ -50,7 +50,9 @@ def test_errors_pair_the_characters_an_edit_alignment_keeps():
     hyp = [("我", 0.05, 0.1), ("要", 0.3, 0.4), ("去", 0.5, 0.7), ("北", 0.9, 1.3), ("京", 1.2, 1.4), ("了", 1.5, 1.6)]
     pairs = matched(ref, hyp)
     assert [(r[0], h[0]) for r, h in pairs] == [("我", "我"), ("去", "去"), ("北", "北"), ("京", "京")]
-    e = time_errors({"u": ref, "other": ref}, {"u": hyp})
+    assert time_mediated(ref, hyp) == pairs  # each recognized where it was said: both pairings agree
+    e = time_errors({"u": ref, "other": ref}, {"u": hyp}, pairing="text")
+    assert time_errors({"u": ref, "other": ref}, {"u": hyp}) == e
     starts, ends = np.array([0.05, -0.1, 0.0, 0.0]), np.array([-0.1, -0.1, 0.2, 0.0])
     assert e.matched == 4 and e.reference == 5  # "other" was not recognized: not counted
     assert e.start_mean == pytest.approx(np.abs(starts).mean())
@@ -60,6 +62,69 @@ def test_errors_pair_the_characters_an_edit_alignment_keeps():
     assert e.start_bias == pytest.approx(starts.mean())
     assert "end error mean 100 ms" in e.line()
     assert math.isnan(time_errors({"u": ref}, {"u": []}).start_mean)
+    with pytest.raises(ValueError, match="pairing"):
+        time_errors({"u": ref}, {"u": hyp}, pairing="words")
+
+
+def test_time_mediated_pairing_times_a_character_where_it_was_recognized():
+    """到上海 heard as 到广州到上海: the text alone pairs the reference's 到上海 with the 到上海
+    recognized after 广州, 0.9 s late, and counts the confusion as timing; sclite's time-mediated
+    alignment pairs each reference character with what was recognized at its time (上 with 州, 海
+    with the second 到: substitutions)."""
+    ref = [("到", 1.9, 2.3), ("上", 2.3, 2.76), ("海", 2.87, 3.5)]
+    hyp = [
+        ("到", 1.98, 2.29),
+        ("广", 2.3, 2.49),
+        ("州", 2.49, 2.76),
+        ("到", 2.86, 3.16),
+        ("上", 3.16, 3.24),
+        ("海", 3.24, 3.51),
+    ]
+    by_text = matched(ref, hyp)
+    assert [(r[0], h[1]) for r, h in by_text] == [("到", 2.86), ("上", 3.16), ("海", 3.24)]
+    assert [(r[0], h[1]) for r, h in time_mediated(ref, hyp)] == [("到", 1.98)]
+    cost, steps = time_alignment(ref, hyp)
+    assert steps == [(0, 0), (None, 1), (1, 2), (2, 3), (None, 4), (None, 5)]
+    assert cost == pytest.approx(sum(_step_cost(ref, hyp, i, j) for i, j in steps))
+
+
+def _step_cost(ref, hyp, i, j):
+    """sclite -T's cost of one alignment step (i or j None: that side left out)."""
+    if j is None:
+        return ref[i][2] - ref[i][1]
+    if i is None:
+        return hyp[j][2] - hyp[j][1]
+    (rc, rs, re_), (hc, hs, he) = ref[i], hyp[j]
+    return abs(rs - hs) + abs(re_ - he) + (0 if rc == hc else SUBSTITUTION)
+
+
+def _alignments(n, m):
+    """Every order-keeping alignment of n and m items, as time_alignment's steps."""
+    if n == 0 and m == 0:
+        yield []
+        return
+    if n and m:
+        yield from ([*a, (n - 1, m - 1)] for a in _alignments(n - 1, m - 1))
+    if n:
+        yield from ([*a, (n - 1, None)] for a in _alignments(n - 1, m))
+    if m:
+        yield from ([*a, (None, m - 1)] for a in _alignments(n, m - 1))
+
+
+def test_time_alignment_is_the_cheapest_against_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        seqs = []
+        for size in rng.integers(0, 5, 2):
+            starts = np.sort(rng.uniform(0, 3, size))
+            seqs.append([(str(rng.choice(list("ab"))), s, s + rng.uniform(0.05, 0.5)) for s in starts])
+        ref, hyp = seqs
+        cost, steps = time_alignment(ref, hyp)
+        best = min(sum(_step_cost(ref, hyp, i, j) for i, j in a) for a in _alignments(len(ref), len(hyp)))
+        assert cost == pytest.approx(best)
+        assert cost == pytest.approx(sum(_step_cost(ref, hyp, i, j) for i, j in steps))
+        assert [i for i, _ in steps if i is not None] == list(range(len(ref)))
+        assert [j for _, j in steps if j is not None] == list(range(len(hyp)))
 
 
 def test_espeak_phoneme_events_make_character_spans():
@@ -153,8 +218,10 @@ def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
     ctm = tmp_path / "test" / "chars.ctm"
     res = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", ctm)
     assert res.returncode == 0, res.stderr
-    [line] = [l for l in res.stdout.splitlines() if l.startswith("character times vs")]
-    assert "start error mean" in line and "characters matched" in line and line.endswith("output frame 30 ms")
+    lines = [l for l in res.stdout.splitlines() if l.startswith("character times vs")]
+    assert [", paired by time" in lines[0], ", paired by text" in lines[1]] == [True, True] and len(lines) == 2
+    for line in lines:
+        assert "start error mean" in line and "characters matched" in line and line.endswith("output frame 30 ms")
     bad = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", tmp_path / "x")
     assert bad.returncode != 0 and "CTM file not found" in bad.stderr
 

@@ -268,8 +268,10 @@ def evaluate(
 def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], frame_seconds: float) -> None:
     from asr.timing import report_times, time_errors
 
-    errors = time_errors(reference, report_times(rows))
-    print(f"character times vs {path}: {errors.line()}; output frame {frame_seconds * 1000:.0f} ms")
+    times = report_times(rows)
+    for pairing, how in (("time", "paired by time (sclite -T)"), ("text", "paired by text alone")):
+        errors = time_errors(reference, times, pairing)
+        print(f"character times vs {path}, {how}: {errors.line()}; output frame {frame_seconds * 1000:.0f} ms")
 
 
 def _print_warps(rows: list[dict], speakers: dict[str, str]) -> None:
