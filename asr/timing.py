@@ -9,8 +9,10 @@ Which recognized character is timed against which reference character is decided
 sclite decides it for timed hypotheses (`sclite -T`, "time-mediated alignment"): a dynamic
 program whose costs are times, so a character is paired with the reference's occurrence it was
 recognized at, not with the same character spoken elsewhere in the utterance. A text-only edit
-alignment (`pairing="text"`) pairs the first 上 of 上海 heard as 广州到上海 with the 上 recognized
-0.9 s later, and counts the recognizer's confusion as a timing error."""
+alignment (`pairing="text"`) pairs 到上海 heard as 到广州到上海 with the 到上海 recognized after
+广州, 0.9 s late, and counts the recognizer's confusion as a timing error. The time pairing errs
+the other way: a character recognized right but placed wholly outside its true span is left out
+rather than counted (TimeErrors.matched says how many are paired)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -53,7 +56,7 @@ def read_ctm(path: str | Path) -> dict[str, list[Timed]]:
     return out
 
 
-PAIRINGS = ("time", "text")
+Pairing = Literal["time", "text"]
 SUBSTITUTION = 0.001  # sclite -T: a substitution costs its time distance plus this
 
 
@@ -87,7 +90,9 @@ def time_alignment(ref: Sequence[Timed], hyp: Sequence[Timed]) -> tuple[float, l
         for j, (hc, hs, he) in enumerate(hyp, 1):
             paired = cost[i - 1, j - 1] + abs(rs - hs) + abs(re_ - he) + (0.0 if rc == hc else SUBSTITUTION)
             ways = (paired, cost[i - 1, j] + (re_ - rs), cost[i, j - 1] + (he - hs))
-            way[i, j] = min(range(3), key=ways.__getitem__)  # ties: the first, pairing
+            # sclite's order on ties (net_dp.c): pair, else leave out the reference character only
+            # when strictly cheaper than leaving out the recognized one
+            way[i, j] = 0 if ways[0] <= min(ways[1], ways[2]) else (1 if ways[1] < ways[2] else 2)
             cost[i, j] = ways[way[i, j]]
     steps: list[tuple[int | None, int | None]] = []
     i, j = n, m
@@ -127,13 +132,13 @@ class TimeErrors:
 
 
 def time_errors(
-    refs: Mapping[str, Sequence[Timed]], hyps: Mapping[str, Iterable[Timed]], pairing: str = "time"
+    refs: Mapping[str, Sequence[Timed]], hyps: Mapping[str, Iterable[Timed]], pairing: Pairing = "time"
 ) -> TimeErrors:
     """Compare recognized character times `hyps` ({utterance: [(char, start, end)]}) with the
     reference `refs`: utterances in both, characters paired by `time_mediated` ("time", sclite
     -T) or by `matched` ("text"). NaN statistics when nothing matches."""
-    if pairing not in PAIRINGS:
-        raise ValueError(f"pairing: expected one of {PAIRINGS}, got {pairing!r}")
+    if pairing not in get_args(Pairing):
+        raise ValueError(f"pairing: expected one of {get_args(Pairing)}, got {pairing!r}")
     pair = time_mediated if pairing == "time" else matched
     starts, ends, total = [], [], 0
     for uid, ref in refs.items():

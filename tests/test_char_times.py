@@ -86,6 +86,19 @@ def test_time_mediated_pairing_times_a_character_where_it_was_recognized():
     cost, steps = time_alignment(ref, hyp)
     assert steps == [(0, 0), (None, 1), (1, 2), (2, 3), (None, 4), (None, 5)]
     assert cost == pytest.approx(sum(_step_cost(ref, hyp, i, j) for i, j in steps))
+    assert time_errors({"u": ref}, {"u": hyp}).matched == 1  # the time pairing is the default
+    assert time_errors({"u": ref}, {"u": hyp}, pairing="text").matched == 3
+
+
+def test_time_alignment_breaks_ties_as_sclite_does():
+    """Equal costs: pairing first, then leaving out the reference character only when strictly
+    cheaper than leaving out the recognized one (sclite's net_dp.c). Pairing b with b and
+    leaving both out cost the same 2 s; sclite keeps the pair."""
+    cost, steps = time_alignment([("b", 0, 1)], [("b", 1, 2), ("a", 4, 5)])
+    assert cost == pytest.approx(3) and steps == [(0, 0), (None, 1)]
+    # leaving out either last costs the same: sclite leaves out the recognized one last
+    cost, steps = time_alignment([("a", 0, 1)], [("c", 3, 4)])
+    assert cost == pytest.approx(2) and steps == [(0, None), (None, 0)]
 
 
 def _step_cost(ref, hyp, i, j):
