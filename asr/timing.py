@@ -140,25 +140,29 @@ def time_errors(
     if pairing not in get_args(Pairing):
         raise ValueError(f"pairing: expected one of {get_args(Pairing)}, got {pairing!r}")
     pair = time_mediated if pairing == "time" else matched
-    starts, ends, total = [], [], 0
+    pairs, total = [], 0
     for uid, ref in refs.items():
-        if uid not in hyps:
-            continue
-        total += len(ref)
-        for (_, rs, re_), (_, hs, he) in pair(ref, list(hyps[uid])):
-            starts.append(hs - rs)
-            ends.append(he - re_)
-    if not starts:
+        if uid in hyps:
+            total += len(ref)
+            pairs += pair(ref, list(hyps[uid]))
+    return errors_of(pairs, total)
+
+
+def errors_of(pairs: Sequence[tuple[Timed, Timed]], total: int) -> TimeErrors:
+    """TimeErrors of (reference, recognized) character pairs, out of `total` reference
+    characters. NaN statistics when there are none."""
+    if not pairs:
         nan = float("nan")
         return TimeErrors(nan, nan, nan, nan, nan, 0, total)
-    s, e = np.array(starts), np.array(ends)
+    s = np.array([h[1] - r[1] for r, h in pairs])
+    e = np.array([h[2] - r[2] for r, h in pairs])
     return TimeErrors(
         float(np.abs(s).mean()),
         float(np.percentile(np.abs(s), 95)),
         float(np.abs(e).mean()),
         float(np.percentile(np.abs(e), 95)),
         float(s.mean()),
-        len(starts),
+        len(pairs),
         total,
     )
 

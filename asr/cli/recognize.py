@@ -266,10 +266,14 @@ def evaluate(
 
 
 def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], frame_seconds: float) -> None:
-    from asr.timing import report_times, time_errors
+    from asr.timing import Pairing, report_times, time_errors
 
     times = report_times(rows)
-    for pairing, how in (("time", "paired by time (sclite -T)"), ("text", "paired by text alone")):
+    pairings: tuple[tuple[Pairing, str], ...] = (
+        ("time", "paired by time (sclite -T)"),
+        ("text", "paired by text alone"),
+    )
+    for pairing, how in pairings:
         errors = time_errors(reference, times, pairing)
         print(f"character times vs {path}, {how}: {errors.line()}; output frame {frame_seconds * 1000:.0f} ms")
 
