@@ -85,18 +85,33 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
         if path.stat().st_size == 0:
             raise AudioError(f"{name}: empty file (0 bytes)")
         source = str(path)
+    elif _left(source) == 0:  # standard input or a file object with nothing (left) in it
+        raise AudioError(f"{name}: empty (0 bytes)")
     try:
         f = sf.SoundFile(source)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if not isinstance(source, str):  # libsndfile's message names the file object: <_io.BytesIO ...>
-            reason = re.sub(r"^Error opening .*?: ", "", reason)
+        # libsndfile's message names what it opened (a path, or <_io.BytesIO ...>): `name` says it
+        reason = re.sub(r"^Error opening .*?: ", "", reason)
         raise AudioError(f"{name}: not a readable audio file ({reason})") from None
     cut = truncation(f)
     if cut:
         f.close()
         raise AudioError(f"{name}: truncated file (its header declares {cut[0]} bytes of audio, it holds {cut[1]})")
     return f
+
+
+def _left(f: BinaryIO) -> int | None:
+    """Bytes from a seekable file object's position to its end (None when it cannot seek)."""
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, io.SEEK_END)
+        f.seek(here)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return end - here
 
 
 # A WAV header written before its length was known (a pipe: ffmpeg, sox) declares a placeholder

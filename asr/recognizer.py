@@ -67,7 +67,8 @@ def beam_rule(asks: Sequence[str], decoder: str | None, weights: Sequence[str], 
     if decoder == "greedy" and asks:
         raise UserError(f"{', '.join(asks)}: only the beam search uses it; drop it or use the beam decoder")
     if weights and not has_lm:
-        raise UserError(f"{' and '.join(weights)} weigh an LM, and there is none: give one (lm / --lm) or drop them")
+        verb, them = ("weighs", "it") if len(weights) == 1 else ("weigh", "them")
+        raise UserError(f"{' and '.join(weights)} {verb} an LM, and there is none: give one (lm / --lm) or drop {them}")
     return "beam" if asks and decoder is None else decoder
 
 

@@ -127,7 +127,8 @@ class TimeErrors:
         return (
             f"start error mean {self.start_mean * 1000:.0f} ms, p95 {self.start_p95 * 1000:.0f} ms; "
             f"end error mean {self.end_mean * 1000:.0f} ms, p95 {self.end_p95 * 1000:.0f} ms; "
-            f"start bias {self.start_bias * 1000:+.0f} ms ({self.matched}/{self.reference} characters matched)"
+            f"start bias {self.start_bias * 1000:+.0f} ms (+: late); "
+            f"{self.matched} of {self.reference} reference characters paired"
         )
 
 

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.audio import array_blocks, as_source, load_audio, pcm_to_float, stream_audio
+from asr.audio import array_blocks, as_source, load_audio, open_audio, pcm_to_float, stream_audio
 from asr.errors import AudioError
 from asr.features import compute_features
 from conftest import SAMPLES
@@ -59,6 +59,17 @@ def test_bad_files_give_one_line_errors(tmp_path, make, reason):
     with pytest.raises(AudioError, match=reason) as info:
         load_audio(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert str(info.value).count(str(path)) == 1  # libsndfile's "Error opening <path>:" dropped
+
+
+def test_an_empty_file_object_is_empty_not_unreadable():
+    """Standard input with nothing in it reads as empty, as an empty file does."""
+    with pytest.raises(AudioError, match=r"^-: empty \(0 bytes\)$"):
+        open_audio(io.BytesIO(b""), "-")
+    half_read = io.BytesIO(b"RIFF")
+    half_read.read()
+    with pytest.raises(AudioError, match="empty"):
+        open_audio(half_read, "<upload>")
 
 
 def test_8_bit_pcm_is_unsigned_and_centred_on_128(tmp_path):

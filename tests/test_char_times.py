@@ -60,7 +60,7 @@ def test_errors_pair_the_characters_an_edit_alignment_keeps():
     assert e.start_p95 == pytest.approx(np.percentile(np.abs(starts), 95))
     assert e.end_p95 == pytest.approx(np.percentile(np.abs(ends), 95))
     assert e.start_bias == pytest.approx(starts.mean())
-    assert "end error mean 100 ms" in e.line()
+    assert "end error mean 100 ms" in e.line() and e.line().endswith("4 of 5 reference characters paired")
     assert math.isnan(time_errors({"u": ref}, {"u": []}).start_mean)
     with pytest.raises(ValueError, match="pairing"):
         time_errors({"u": ref}, {"u": hyp}, pairing="words")
@@ -231,10 +231,12 @@ def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
     ctm = tmp_path / "test" / "chars.ctm"
     res = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", ctm)
     assert res.returncode == 0, res.stderr
-    lines = [l for l in res.stdout.splitlines() if l.startswith("character times vs")]
-    assert [", paired by time" in lines[0], ", paired by text" in lines[1]] == [True, True] and len(lines) == 2
-    for line in lines:
-        assert "start error mean" in line and "characters matched" in line and line.endswith("output frame 30 ms")
+    out = res.stdout.splitlines()
+    [k] = [k for k, l in enumerate(out) if l.startswith("character times vs")]
+    assert out[k].endswith("(output frame 30 ms):")
+    assert out[k + 1].startswith("  paired by time (sclite -T): ") and out[k + 2].startswith("  paired by text alone: ")
+    for line in out[k + 1 : k + 3]:
+        assert "start error mean" in line and "(+: late)" in line and "reference characters paired" in line
     bad = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", tmp_path / "x")
     assert bad.returncode != 0 and "CTM file not found" in bad.stderr
 

@@ -199,6 +199,8 @@ def test_help_says_what_the_options_take():
     flags = [l for l in res.stdout.splitlines() if l.strip().startswith(("--int8", "--vtln"))]
     assert len(flags) == 2 and not any("bool" in l for l in flags), flags  # flags take no value
     assert "asr[lhotse]" in run_asr("prepare", "lhotse", "--help").stdout  # not eaten as markup
+    assert run_asr("transcribe", "-h").stdout == res.stdout  # -h is --help, in every command
+    assert run_asr("slots", "tag", "-h").stdout == run_asr("slots", "tag", "--help").stdout
     res = run_asr("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"asr {asr.__version__}"
 

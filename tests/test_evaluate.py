@@ -177,7 +177,7 @@ def test_per_call_settings_work_or_are_refused(tiny_model, char_lm, tmp_path):
         (beam, {"nbest": 0}, "nbest: expected a whole number >= 1"),
         (beam, {"decoder": "greedy", "nbest": 3}, "nbest: only the beam search"),
         (beam, {"decoder": "greedy", "hotwords": ["台北"]}, "hotwords: only the beam search"),
-        (no_lm, {"alpha": 2.0}, "alpha weigh an LM"),
+        (no_lm, {"alpha": 2.0}, "alpha weighs an LM"),
         (beam, {"beam": 0}, "beam"),
     ]
     for rec, options, message in refused:

@@ -129,6 +129,11 @@ def test_subtitles_of_a_result_are_the_apis_subtitles(client):
         assert rendered.status_code == 200 and rendered.text == post(format=fmt).text
     bad = client.post("/v1/subtitles", json={"chars": "nope"})
     assert bad.status_code == 400 and "chars" in bad.json()["error"]
+    chars = {"chars": timed["chars"], "duration": timed["duration"]}
+    unknown = client.post("/v1/subtitles", params={"format": "srt", "max_line_chars": 2}, json=chars)
+    assert unknown.status_code == 400 and "unknown parameter(s) max_line_chars" in unknown.json()["error"]
+    cut = client.post("/v1/subtitles", content=b'{"chars": [', headers={"Content-Type": "application/json"})
+    assert cut.status_code == 400 and cut.json()["error"].startswith("the body is not JSON (")
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,13 @@ def test_transcribe_adds_slots_with_times(tiny_model, tiny_reads, slot_model):
     r = run_asr("transcribe", "-m", tiny_model["model"], "--slots", slot_model, SAMPLES / "test-belinda-00054.wav")
     path, text, *form = r.stdout.rstrip("\n").split("\t")
     assert text == tiny_reads["test-belinda-00054"] and len(form) == 1
+    for fmt in ("srt", "vtt", "tsv"):  # no place for slots: refused, not dropped
+        wav = SAMPLES / "test-belinda-00054.wav"
+        r = run_asr("transcribe", "-m", tiny_model["model"], "--slots", slot_model, "-f", fmt, wav)
+        assert (
+            r.returncode == 2
+            and r.stderr.strip() == f"error: --slots: the slots are printed with --format text or json, not {fmt}"
+        )
 
 
 def test_serve_returns_slots_for_uploads_and_stream_finals(tiny_model, slot_model, tiny_reads):

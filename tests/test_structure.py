@@ -133,7 +133,7 @@ def test_decoding_settings_resolve_by_one_rule(tmp_path, file, flags, expected):
         ({}, {"lm": "x.arpa", "decoder": "greedy"}, "lm: only the beam search"),
         ({}, {"hotwords": ["台北"], "decoder": "greedy"}, "hotwords: only the beam search"),
         ({"decoder": "greedy", "lm": "x.arpa"}, {}, "lm: only the beam search"),
-        ({}, {"alpha": 2.0}, "alpha weigh an LM"),
+        ({}, {"alpha": 2.0}, "alpha weighs an LM"),
         ({}, {"slots": "x.pt"}, "unknown decoding option.*slots.*known: alpha"),
     ],
 )

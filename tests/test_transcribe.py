@@ -470,7 +470,7 @@ def test_align_on_a_long_file_reads_as_transcribe_does(tiny_model, tmp_path):
         (["--decoder", "greedy", "--nbest", "3"], "nbest: only the beam search"),
         (["--decoder", "greedy", "--beam", "4"], "beam: only the beam search"),
         (["--decoder", "greedy", "--hotwords", "HOT"], "hotwords: only the beam search"),
-        (["--alpha", "2"], "alpha weigh an LM"),
+        (["--alpha", "2"], "alpha weighs an LM"),
         (["-o", "README.md"], "is a file, not a folder"),
     ],
 )

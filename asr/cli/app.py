@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 prepare_app = typer.Typer(
     help="Build Kaldi-style data dirs (wav.scp, text) from a corpus.", no_args_is_help=True, rich_markup_mode=None

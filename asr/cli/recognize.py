@@ -80,7 +80,7 @@ def transcribe(
     rules = _cue_rules(format, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds)
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items], rules)
-    tagger = _slot_tagger(slots)
+    tagger = _slot_tagger(slots, format)
     rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     options = _call_options(rec, nbest, format, decoding.decoder)
     warp = rec.choose_warp(_first_seconds(items, 60.0)) if vtln else 1.0
@@ -143,11 +143,16 @@ def _write_results(transcribe_many, items, out, tagger, **options) -> int:
     return failed
 
 
-def _slot_tagger(path: Path | None):
-    """The slot tagger of --slots (None without it); a bad file is a one-line error before any audio is read."""
+def _slot_tagger(path: Path | None, format: str = "text"):
+    """The slot tagger of --slots (None without it); a bad file, or a format that has no place
+    for slots, is a one-line error before any audio is read."""
     if path is None:
         return None
+    from asr.errors import UserError
     from asr.slots import SlotTagger
+
+    if format not in ("text", "json"):
+        raise UserError(f"--slots: the slots are printed with --format text or json, not {format}")
 
     return SlotTagger.load(path)
 
@@ -273,9 +278,9 @@ def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], fra
         ("time", "paired by time (sclite -T)"),
         ("text", "paired by text alone"),
     )
+    print(f"character times vs {path} (output frame {frame_seconds * 1000:.0f} ms):")
     for pairing, how in pairings:
-        errors = time_errors(reference, times, pairing)
-        print(f"character times vs {path}, {how}: {errors.line()}; output frame {frame_seconds * 1000:.0f} ms")
+        print(f"  {how}: {time_errors(reference, times, pairing).line()}")
 
 
 def _print_warps(rows: list[dict], speakers: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -171,12 +172,21 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     return not expected or secrets.compare_digest((given or "").encode(), expected.encode())
 
 
-def known_query(request: Request) -> None:
+def _only(request: Request, declared: Iterable[str]) -> None:
     """Refuse a query parameter the route does not declare: a misspelt option is not ignored."""
-    unknown = sorted(set(request.query_params) - set(TranscribeQuery.model_fields) - {"token"})
+    unknown = sorted(set(request.query_params) - set(declared) - {"token"})
     if unknown:
-        known = ", ".join(sorted(TranscribeQuery.model_fields))
-        raise ApiError(f"unknown parameter(s) {', '.join(unknown)}; known: {known}")
+        raise ApiError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(declared))}")
+
+
+def known_query(request: Request) -> None:
+    """/v1/transcribe's query: TranscribeQuery's fields."""
+    _only(request, TranscribeQuery.model_fields)
+
+
+def known_subtitles_query(request: Request) -> None:
+    """/v1/subtitles' query: the format (the cue limits are the style guide's defaults)."""
+    _only(request, ("format",))
 
 
 router = APIRouter()
@@ -284,6 +294,7 @@ def recognize(svc: Service, data: bytes, name: str, times: bool, options: Decode
     summary="SRT or WebVTT of per-character times",
     response_class=PlainTextResponse,
     responses={200: {"content": _text("application/x-subrip", "text/vtt")}, **_errors(400)},
+    dependencies=[Depends(known_subtitles_query)],
 )
 async def subtitles(
     body: SubtitlesIn,

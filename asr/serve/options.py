@@ -104,6 +104,8 @@ def first_error(errors) -> str:
     if extra:
         return f"unknown key(s) {', '.join(extra)}"
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":  # loc is (body, character offset)
+        return f"the body is not JSON ({first.get('ctx', {}).get('error', 'invalid')} at character {first['loc'][-1]})"
     where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "body", "header"))
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
