@@ -92,7 +92,10 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         # libsndfile's message names what it opened (a path, or <_io.BytesIO ...>): `name` says it
-        reason = re.sub(r"^Error opening .*?: ", "", reason)
+        if isinstance(source, str):
+            reason = reason.removeprefix(f"Error opening {source!r}: ")
+        else:
+            reason = re.sub(r"^Error opening .*?: ", "", reason)
         raise AudioError(f"{name}: not a readable audio file ({reason})") from None
     cut = truncation(f)
     if cut:
@@ -102,16 +105,20 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
 
 
 def _left(f: BinaryIO) -> int | None:
-    """Bytes from a seekable file object's position to its end (None when it cannot seek)."""
+    """Bytes from a seekable file object's position to its end, its position kept (None when it
+    cannot tell: not seekable, or a wrapper whose seek and tell do not behave like a file's)."""
     try:
         if not f.seekable():
             return None
         here = f.tell()
-        end = f.seek(0, io.SEEK_END)
-        f.seek(here)
-    except (OSError, ValueError, AttributeError):
+        try:
+            f.seek(0, io.SEEK_END)
+            end = f.tell()
+        finally:
+            f.seek(here)
+        return end - here if isinstance(end, int) and isinstance(here, int) else None
+    except (OSError, ValueError, AttributeError, TypeError):
         return None
-    return end - here
 
 
 # A WAV header written before its length was known (a pipe: ffmpeg, sox) declares a placeholder

@@ -3,9 +3,9 @@ numerals, dates and clock times read as numbers.
 
 A tagger marks characters; a booking needs one origin, one destination, one date and one time.
 `choose` joins adjacent pieces of the same slot, keeps the fullest value and refuses what cannot
-be that slot (a city with a numeral in it, a "date" or "time" that does not read as one). Dates
-come out in ISO 8601 without a year when none was said (十一月二号 -> --11-02), times as 24-hour
-HH:MM with the part of the day said before them (下午三点半 -> 15:30).
+be that slot (a "city" that reads as a number or holds a digit, a "date" or "time" that does
+not read as one). Dates come out in ISO 8601 without a year when none was said (十一月二号 ->
+--11-02), times as 24-hour HH:MM with the part of the day said before them (下午三点半 -> 15:30).
 
 Written here rather than taken from cn2an: that package reads numerals only (and pulls in
 another dependency); the dates, clock times and the parts of the day are ours either way, and

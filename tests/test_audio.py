@@ -72,6 +72,45 @@ def test_an_empty_file_object_is_empty_not_unreadable():
         open_audio(half_read, "<upload>")
 
 
+class _SeekSaysNothing(io.RawIOBase):
+    """A file-like wrapper whose seek returns None (allowed of wrappers, not of io's files)."""
+
+    def __init__(self, data: bytes):
+        self.inner = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        self.inner.seek(offset, whence)
+
+    def tell(self):
+        return self.inner.tell()
+
+    def readinto(self, b):
+        return self.inner.readinto(b)
+
+
+def test_a_wrapper_whose_seek_returns_nothing_is_read_or_refused_cleanly():
+    buf = io.BytesIO()
+    sf.write(buf, tone(1600), 16000, format="WAV")
+    with open_audio(_SeekSaysNothing(buf.getvalue()), "<wrapped>") as f:
+        assert f.frames == 1600
+    with pytest.raises(AudioError, match="empty"):
+        open_audio(_SeekSaysNothing(b""), "<wrapped>")
+
+
+def test_a_path_with_a_colon_keeps_its_reason(tmp_path):
+    path = tmp_path / "a: b.wav"
+    path.write_text("hello, I am text\n" * 50)
+    with pytest.raises(AudioError) as info:
+        open_audio(path, str(path))
+    assert str(info.value) == f"{path}: not a readable audio file (Format not recognised.)"
+
+
 def test_8_bit_pcm_is_unsigned_and_centred_on_128(tmp_path):
     path = tmp_path / "u8.wav"
     sf.write(path, tone(16000), 16000, subtype="PCM_U8")
