@@ -73,16 +73,20 @@ def measure(rec, rows) -> tuple[dict[str, object], tuple[int, int]]:
         owned[k] = [(c.char, c.start, c.end) for c in t.chars]
         if t.text == text:
             right[k] = owned[k]
-    text_only = [p for k in refs for p in matched(refs[k], owned[k]) if p not in time_mediated(refs[k], owned[k])]
-    apart = {(r, h) for r, h in text_only if min(r[2], h[2]) <= max(r[1], h[1])}
-    by_text = [p for k in refs for p in matched(refs[k], owned[k])]
+    total = sum(map(len, refs.values()))
+    # each utterance paired once each way; pairs keyed by their utterance
+    by_time = [(k, p) for k in refs for p in time_mediated(refs[k], owned[k])]
+    by_text = [(k, p) for k in refs for p in matched(refs[k], owned[k])]
+    timed = set(by_time)
+    text_only = [(k, (r, h)) for k, (r, h) in by_text if (k, (r, h)) not in timed]
+    apart = {(k, (r, h)) for k, (r, h) in text_only if min(r[2], h[2]) <= max(r[1], h[1])}
     return {
         "spike": time_errors(refs, spike),
         "spike, paired by text alone": time_errors(refs, spike, pairing="text"),
-        "owned": time_errors(refs, owned),
-        "owned, paired by text alone": time_errors(refs, owned, pairing="text"),
+        "owned": errors_of([p for _, p in by_time], total),
+        "owned, paired by text alone": errors_of([p for _, p in by_text], total),
         "owned, paired by text alone, pairs whose spans overlap": errors_of(
-            [p for p in by_text if p not in apart], sum(map(len, refs.values()))
+            [p for k, p in by_text if (k, p) not in apart], total
         ),
         "owned, utterances recognized exactly": time_errors({k: refs[k] for k in right}, right),
     }, (len(text_only), len(apart))

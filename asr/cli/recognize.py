@@ -143,7 +143,7 @@ def _write_results(transcribe_many, items, out, tagger, **options) -> int:
     return failed
 
 
-def _slot_tagger(path: Path | None, format: str = "text"):
+def _slot_tagger(path: Path | None, format: str):
     """The slot tagger of --slots (None without it); a bad file, or a format that has no place
     for slots, is a one-line error before any audio is read."""
     if path is None:
@@ -153,7 +153,6 @@ def _slot_tagger(path: Path | None, format: str = "text"):
 
     if format not in ("text", "json"):
         raise UserError(f"--slots: the slots are printed with --format text or json, not {format}")
-
     return SlotTagger.load(path)
 
 
