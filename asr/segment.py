@@ -20,7 +20,12 @@ def frame_energy_db(wave: np.ndarray) -> np.ndarray:
 def quiet_threshold(energy_db: np.ndarray | Sequence[float]) -> float:
     """The level (dB) below which a 10 ms frame is a pause: 35 dB under the loud frames (the 95th
     percentile of `energy_db`), or under -60 dBFS."""
-    return max(float(np.percentile(energy_db, 95)) - 35.0, -60.0)
+    return _quiet_under(float(np.percentile(energy_db, 95)))
+
+
+def _quiet_under(loud_db: float) -> float:
+    """quiet_threshold of a signal whose loud frames (95th percentile) are at `loud_db`."""
+    return max(loud_db - 35.0, -60.0)
 
 
 def loud_frames(energy_db: np.ndarray, loudness: float = 1 / 3) -> np.ndarray:
@@ -31,7 +36,7 @@ def loud_frames(energy_db: np.ndarray, loudness: float = 1 / 3) -> np.ndarray:
     if len(energy_db) < 3:
         return np.ones(len(energy_db), bool)
     low, high = np.percentile(energy_db, [10, 95])
-    loud = np.pad(energy_db > max(low + (high - low) * loudness, quiet_threshold(energy_db)), 1)
+    loud = np.pad(energy_db > max(low + (high - low) * loudness, _quiet_under(float(high))), 1)
     # runs of 30 ms at least: a click (or noise's edge at the end of a file) is not speech
     core = np.pad(loud[:-2] & loud[1:-1] & loud[2:], 1)
     return core[:-2] | core[1:-1] | core[2:]

@@ -11,7 +11,7 @@ import io
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,7 +24,7 @@ from asr.audio import open_audio
 from asr.errors import AudioError
 from asr.recognizer import DecodeOverrides
 from asr.serve.errors import ApiError, TooLarge, Unauthorized, UnsupportedMediaType
-from asr.serve.options import TranscribeQuery, decode_overrides, with_json_nbest
+from asr.serve.options import SubtitlesQuery, TranscribeQuery, decode_overrides, with_json_nbest
 from asr.serve.service import Service, service
 from asr.serve.stream import MAX_RATE, MIN_RATE
 from asr.subtitles import plain_text, to_srt, to_tsv, to_vtt
@@ -185,8 +185,8 @@ def known_query(request: Request) -> None:
 
 
 def known_subtitles_query(request: Request) -> None:
-    """/v1/subtitles' query: the format (the cue limits are the style guide's defaults)."""
-    _only(request, ("format",))
+    """/v1/subtitles' query: SubtitlesQuery's fields."""
+    _only(request, SubtitlesQuery.model_fields)
 
 
 router = APIRouter()
@@ -299,7 +299,7 @@ def recognize(svc: Service, data: bytes, name: str, times: bool, options: Decode
 async def subtitles(
     body: SubtitlesIn,
     svc: Annotated[Service, Depends(service)],
-    format: Annotated[Literal["srt", "vtt"], Query(description="srt or vtt")] = "srt",
+    query: Annotated[SubtitlesQuery, Query()],
 ) -> Response:
     """The subtitles of a result's characters, by the renderer `format=srt|vtt` uses: the page's
     downloads are the API's bytes."""
@@ -307,7 +307,7 @@ async def subtitles(
     segments = [Segment(g.start, g.end, g.text) for g in body.segments]
     t = Transcript("subtitles", text="".join(c.char for c in chars), duration=body.duration, chars=chars)
     t.segments = segments
-    return await svc.pool.run(render, t, format)
+    return await svc.pool.run(render, t, query.format)
 
 
 def render(t: Transcript, fmt: str) -> Response:

@@ -50,6 +50,12 @@ class TranscribeQuery(DecodeParams):
     )
 
 
+class SubtitlesQuery(BaseModel):
+    """The query parameters of POST /v1/subtitles (the cue limits are the style guide's defaults)."""
+
+    format: Literal["srt", "vtt"] = Field("srt", description="srt or vtt")
+
+
 class StartMessage(DecodeParams):
     """The websocket's first message. Strict: a value of the wrong JSON type is refused, not
     converted ("yes" is not true), and so is an unknown key."""
