@@ -73,6 +73,22 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
     return avg
 
 
+def check_init_recipe(recipe: Recipe, ckpt: dict, path: str | Path) -> None:
+    """UserError listing every setting of the frontend and the model in which `recipe` differs
+    from the model file it fine-tunes (`ckpt`, read from `path`), with the overrides that fix them."""
+    old = from_dict(Recipe, ckpt["recipe"])
+    differ = [
+        (f"{section}.{key}", getattr(ours, key), value)
+        for section, ours, theirs in (("features", recipe.features, old.features), ("model", recipe.model, old.model))
+        for key, value in vars(theirs).items()
+        if key not in TRAINING_ONLY and getattr(ours, key) != value
+    ]
+    if differ:
+        said = ", ".join(f"{key}={value} (this recipe: {ours})" for key, ours, value in differ)
+        fix = " ".join(f"-s {key}={value}" for key, _, value in differ)
+        raise UserError(f"train.init: {path} was trained with {said}; fine-tuning keeps the model: {fix}")
+
+
 def init_from(model: CTCModel, ckpt: dict, recipe: Recipe, vocab: Vocab, path: str | Path) -> int:
     """Load a model file's weights into `model` (built for `recipe` and `vocab`, which extends the
     file's vocabulary) to fine-tune it; returns the number of new output units.
@@ -81,15 +97,8 @@ def init_from(model: CTCModel, ckpt: dict, recipe: Recipe, vocab: Vocab, path: s
     the file's units keep their index, and new units' rows start small (weights ~N(0, 0.01), bias
     the mean of the old characters' biases), so the model's old outputs are unchanged at first.
     """
-    old = from_dict(Recipe, ckpt["recipe"])
+    check_init_recipe(recipe, ckpt, path)
     old_vocab = Vocab(ckpt["vocab"])
-    for section, ours, theirs in (("features", recipe.features, old.features), ("model", recipe.model, old.model)):
-        for key, value in vars(theirs).items():
-            if key not in TRAINING_ONLY and getattr(ours, key) != value:
-                raise UserError(
-                    f"train.init: {path} was trained with {section}.{key}={value}, this recipe has "
-                    f"{getattr(ours, key)}; fine-tuning keeps the model: set {section}.{key} to {value}"
-                )
     if vocab.units[: len(old_vocab)] != old_vocab.units:
         raise ValueError(f"the vocabulary does not extend {path}'s")
     state = dict(ckpt["model"])

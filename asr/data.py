@@ -323,19 +323,18 @@ def filter_trainable(
     utts: list[Utterance], vocab: Vocab, stack: int, max_frames: int
 ) -> tuple[list[Utterance], list[int], dict]:
     """Drop utterances that cannot be read, are too short for their transcript under CTC, or are
-    longer than a whole batch may be. Returns (kept, their frame counts, {reason: count})."""
+    longer than a whole batch may be. Returns (kept, their frame counts, {reason: ids})."""
     kept, frames = [], []
-    dropped: dict[str, int] = {}
+    dropped: dict[str, list[str]] = {}
     for u in utts:
         seconds, why = u.check()
         t = num_frames(round(seconds * SAMPLE_RATE))
         if why or t == 0:  # in load_audio's words: file not found, contains no audio samples, ...
-            why = (why or "too short for one frame").split(" (")[0]
-            dropped[why] = dropped.get(why, 0) + 1
+            dropped.setdefault((why or "too short for one frame").split(" (")[0], []).append(u.id)
         elif math.ceil(t / stack) < ctc_min_frames(vocab.encode(u.text or "")):
-            dropped["too short for transcript"] = dropped.get("too short for transcript", 0) + 1
+            dropped.setdefault("too short for transcript", []).append(u.id)
         elif max_frames and t > max_frames:
-            dropped["longer than max_frames"] = dropped.get("longer than max_frames", 0) + 1
+            dropped.setdefault("longer than max_frames", []).append(u.id)
         else:
             kept.append(u)
             frames.append(t)

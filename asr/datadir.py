@@ -3,6 +3,7 @@ Utterances and written back."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,19 @@ class Utterance:
         if why or (self.start == 0.0 and self.end is None):
             return seconds, why
         end = seconds if self.end is None else self.end
-        if not self.start < end <= seconds + 0.01:
-            return 0.0, f"segment {self.start:g}-{end:g} s is empty or past the end ({seconds:g} s)"
-        return end - self.start, None
+        why = segment_problem(self.start, end)
+        if not why and end > seconds + 0.01:
+            why = f"segment past the end of its recording ({self.start:g}-{end:g} s of {seconds:g} s)"
+        return (0.0, why) if why else (end - self.start, None)
+
+
+def segment_problem(start: float, end: float) -> str | None:
+    """Why a segment from `start` to `end` seconds cannot be an utterance (None: it can)."""
+    if start < 0:
+        return f"segment starts before its recording ({start:g}-{end:g} s)"
+    if end <= start:
+        return f"segment is empty ({start:g}-{end:g} s: the end is not after the start)"
+    return None
 
 
 def _read_table(path: Path) -> dict[str, str]:
@@ -115,7 +126,10 @@ def read_data_dir(data_dir: str | Path, need_text: bool = True) -> list[Utteranc
     wavs = _read_table(scp)
     texts = _read_table(data_dir / "text") if (data_dir / "text").is_file() else {}
     if need_text and not texts:
-        raise UserError(f"{data_dir}: no text file with transcripts")
+        said = (
+            "its text file lists no transcripts" if (data_dir / "text").is_file() else "no text file with transcripts"
+        )
+        raise UserError(f"{data_dir}: {said}")
     paths = {}
     for uid, loc in wavs.items():
         if loc.endswith("|"):
@@ -141,12 +155,11 @@ def _read_segments(path: Path, recordings: dict[str, Path]) -> dict[str, tuple[P
             raise UserError(f"{path}: {uid}: expected 'utterance-id recording-id start end'") from None
         if rec not in recordings:
             raise UserError(f"{path}: {uid}: recording {rec!r} is not in wav.scp")
-        if end == -1:  # Kaldi: to the end of the recording
-            spans[uid] = (recordings[rec], start, None)
-            continue
-        if not 0.0 <= start < end:
-            raise UserError(f"{path}: {uid}: segment {start:g}-{end:g} s is empty")
-        spans[uid] = (recordings[rec], start, end)
+        to_end = end == -1  # Kaldi: to the end of the recording
+        why = segment_problem(start, math.inf if to_end else end)
+        if why:
+            raise UserError(f"{path}: {uid}: {why}")
+        spans[uid] = (recordings[rec], start, None if to_end else end)
     return spans
 
 

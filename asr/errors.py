@@ -69,3 +69,16 @@ def check_choice(key: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
         allowed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
         raise UserError(f"{key}: expected {allowed}, got {value!r}")
+
+
+def output_file(path: str | Path) -> Path:
+    """`path` to write a file to, its folder made where missing; UserError (one line) where no
+    file can be written there (its folder is a file, or cannot be made; the path is a folder)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot make its folder {path.parent} ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give the file's name")
+    return path

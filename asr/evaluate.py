@@ -14,7 +14,7 @@ import jiwer
 import torch
 
 from asr.decoding import greedy_decode
-from asr.errors import UserError
+from asr.errors import UserError, output_file
 from asr.vocab import TextConfig, Vocab, mixed_tokens, normalize_text
 
 if TYPE_CHECKING:
@@ -165,8 +165,7 @@ def write_report(path: str | Path, rows: list[dict], rates: dict[str, float], fa
         "num_utterances": len(rows),
         "failed": [{"id": k, "error": v} for k, v in failed.items()],
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

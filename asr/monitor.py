@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,12 @@ def setup_logging(exp_dir: Path, main: bool) -> None:
     log.setLevel(logging.INFO if main else logging.WARNING)
     log.handlers.clear()
     log.propagate = False
-    log.addHandler(RichHandler(console=console, show_path=False, show_level=False))
+    if console.is_terminal:
+        log.addHandler(RichHandler(console=console, show_path=False, show_level=False))
+    else:  # piped or redirected: whole lines (rich would wrap them at 80 columns, padded with spaces)
+        plain = logging.StreamHandler(sys.stderr)
+        plain.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(plain)
     if main:
         exp_dir.mkdir(parents=True, exist_ok=True)
         fh = logging.FileHandler(exp_dir / "train.log", encoding="utf-8")

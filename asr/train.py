@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from asr.checkpoint import load_checkpoint, save_checkpoint
+from asr.checkpoint import check_init_recipe, load_checkpoint, save_checkpoint
 from asr.config import Recipe
 from asr.corpora import ensure_data
 from asr.data import Batch, collate
@@ -91,6 +91,8 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
     rank_seed = seed_rank(cfg.seed, d)  # the model's initial weights are rank 0's, broadcast below
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
     init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run
+    if init and cfg.init:
+        check_init_recipe(recipe, init, cfg.init)  # before the data are read: all of it at once
     known = saved or init
     data = read_data(recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None)
     run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
@@ -166,6 +168,10 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
         for batch in loaders.train:
             ts.batch += 1
             ts.running.unreadable += len(batch.failed)
+            for why in batch.failed.values():  # each file named once a run (the epoch's line counts them)
+                if why not in run.named:
+                    run.named.add(why)
+                    log.warning(f"skipped an audio file that failed to load: {why}")
             # every file of some rank's batch failed: all ranks skip it together (one that skipped
             # alone would leave the others waiting in the gradient all-reduce)
             if not all_ranks(len(batch.ids) > 0, run.d, run.device):
@@ -358,8 +364,10 @@ def _end_partial(run: Run, ts: TrainState, loaders: Loaders) -> None:
     if run.d.main:
         if improved:
             _save_best(run, ts)
-        if run.recipe.train.average_last:
+        k = run.recipe.train.average_last
+        if k:
             save_checkpoint(run.exp_dir / f"epoch{ts.epoch + 1}.pt", run.recipe, run.vocab, ts.model)
+            (run.exp_dir / f"epoch{ts.epoch + 1 - k}.pt").unlink(missing_ok=True)
         write_metrics(run.exp_dir, [*ts.history, row], run.writer)
         log.info(epoch_line(row, run.recipe.train.epochs, improved))
 

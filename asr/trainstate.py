@@ -112,6 +112,7 @@ class Run:
     writer: SummaryWriter | None = None  # TensorBoard's, on rank 0
     started: float = 0.0  # time.time() when training would have started, had it run in one call (ts.spent)
     deadline: float | None = None  # time.time() when this call's time budget (train.max_minutes) is spent
+    named: set[str] = field(default_factory=set)  # the unreadable files already named in the log
 
     @property
     def exp_dir(self) -> Path:
@@ -160,13 +161,18 @@ def read_data(recipe: Recipe, d: Dist, device: torch.device, vocab: Vocab | None
     train_utts, frames, dropped = filter_trainable(train_utts, vocab, recipe.model.stack, int(cfg.max_frames * slowest))
     log.info(
         f"train: {len(train_utts)} utterances ({sum(frames) / 360000:.2f} h), skipped: "
-        f"{', '.join(f'{why}: {n}' for why, n in dropped.items()) or 'none'}; "
+        f"{', '.join(f'{why}: {len(ids)} ({_some(ids)})' for why, ids in dropped.items()) or 'none'}; "
         f"dev: {len(dev_utts)}; {f'test: {len(test_utts)}; ' if recipe.data.test else ''}"
         f"vocab: {len(vocab)} units; device: {device}; processes: {d.world}"
     )
     if not train_utts:
         raise UserError(f"{recipe.data.train}: no usable training utterances")
     return Data(vocab, train_utts, [math.ceil(f / slowest) for f in frames], dev_utts, test_utts)
+
+
+def _some(ids: list[str], shown: int = 3) -> str:
+    """The first `shown` ids, and how many more."""
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def fit_sample(utts: list[Utterance], n: int, seed: int) -> list[Utterance]:

@@ -193,6 +193,23 @@ def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "cannot write the plot" in res.stderr
 
 
+def test_outputs_go_into_new_folders_or_say_why_not_in_one_line(tiny_model, tmp_path):
+    """plot -o, lm train -o and export -o make the folder they write into (as align --plot and
+    evaluate --report do); a folder that is a file is one line, before any work."""
+    new = tmp_path / "not" / "yet"
+    for args, out in (
+        (["plot", tiny_model["exp_dir"], "-o"], new / "curves.png"),
+        (["lm", "train", SAMPLES, "--order", "2", "-o"], new / "chars.arpa"),
+        (["export", "-m", tiny_model["model"], "-f", "torchscript", "-o"], new / "model.ts"),
+    ):
+        res = run_asr(*args, out)
+        assert res.returncode == 0 and out.stat().st_size > 0, res.stderr
+        (tmp_path / "afile").write_text("")
+        res = run_asr(*args, tmp_path / "afile" / out.name)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and "cannot make its folder" in lines[0], res.stderr
+
+
 def test_help_says_what_the_options_take():
     res = run_asr("transcribe", "--help")
     assert res.returncode == 0

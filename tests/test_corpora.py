@@ -150,6 +150,41 @@ def test_manifest_errors_are_one_line(tmp_path):
     assert res.returncode != 0 and "Traceback" not in res.stderr and "no path or text column" in res.stderr
 
 
+def test_manifests_as_users_write_them(tmp_path):
+    """A spreadsheet's CSV (byte-order mark), file names with spaces, a comma left unquoted, a
+    JSON number as a text; a manifest in another encoding is one line naming where."""
+    tone(tmp_path / "my recording 1.wav")
+    tone(tmp_path / "b.wav")
+    rows = "path,text\r\nmy recording 1.wav,你好\r\nb.wav,二月,extra\r\n,no path\r\n"
+    (tmp_path / "excel.csv").write_text(rows, encoding="utf-8-sig")
+    report = prepare_manifest(tmp_path / "excel.csv", tmp_path / "out")
+    assert table(tmp_path / "out", "text") == {"my_recording_1": "你好"}
+    assert skipped(tmp_path / "out") == {
+        "line3": "more fields than the header (line 3: quote a text that holds the separator)",
+        "line4": "no path or text (line 4)",
+    }
+    # the console line counts by reason, not by line or value
+    assert report.reasons() == {"more fields than the header": 1, "no path or text": 1}
+    (tmp_path / "n.jsonl").write_text('{"path": "b.wav", "text": 123}\n')
+    prepare_manifest(tmp_path / "n.jsonl", tmp_path / "n")
+    assert skipped(tmp_path / "n") == {"line1": "text is not a string (line 1: 123)"}
+    (tmp_path / "gbk.csv").write_bytes("path,text\nb.wav,好\nb.wav,二月\n".encode("gbk"))
+    with pytest.raises(UserError, match=r"gbk.csv:2: not UTF-8 text"):
+        prepare_manifest(tmp_path / "gbk.csv", tmp_path / "g")
+
+
+def test_prepare_refuses_what_leaves_nothing_or_cannot_be_written(tmp_path):
+    (tmp_path / "none.csv").write_text("path,text\ngone.wav,你好\n", encoding="utf-8")
+    res = run_asr("prepare", "manifest", tmp_path / "none.csv", tmp_path / "out")
+    assert res.returncode == 2 and "0 utterances" in res.stdout, res.stdout + res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: no utterance kept in {tmp_path / 'out'}: the input held none that could be used"
+    ]
+    (tmp_path / "afile").write_text("")
+    res = run_asr("prepare", "manifest", tmp_path / "none.csv", tmp_path / "afile")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
 def test_lhotse_cuts_written_by_lhotse(tmp_path):
     lhotse = pytest.importorskip("lhotse")
     whole = tone(tmp_path / "rec1.wav", 1.0)
@@ -196,6 +231,8 @@ def test_manifest_segments_are_cut_at_load_time(tmp_path):
         {"path": "long.wav", "text": "三", "start": 1.0, "id": "p3"},  # to the end of the file
         {"path": "long.wav", "text": "四", "start": 1.2, "end": 2.5, "id": "past"},
         {"path": "long.wav", "text": "五", "start": "soon", "id": "bad"},
+        {"path": "long.wav", "text": "六", "start": -1.0, "end": 1.0, "id": "early"},
+        {"path": "long.wav", "text": "七", "start": 1.0, "end": 0.5, "id": "backwards"},
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -204,8 +241,10 @@ def test_manifest_segments_are_cut_at_load_time(tmp_path):
     assert table(out, "wav.scp") == {"long": str((tmp_path / "long.wav").resolve())}
     assert table(out, "segments") == {"p1": "long 0.000 0.500", "p2": "long 0.500 1.000", "p3": "long 1.000 -1"}
     assert table(out, "utt2dur") == {"p1": "0.500", "p2": "0.500", "p3": "0.500"}
-    assert skipped(out)["past"] == "segment 1.2-2.5 s is empty or past the end (1.5 s)"
-    assert skipped(out)["bad"].startswith("line 5: start/end not numbers")
+    assert skipped(out)["past"] == "segment past the end of its recording (1.2-2.5 s of 1.5 s)"
+    assert skipped(out)["bad"] == "start/end not numbers (line 5: 'soon', None)"
+    assert skipped(out)["early"] == "segment starts before its recording (-1-1 s)"
+    assert skipped(out)["backwards"] == "segment is empty (1-0.5 s: the end is not after the start)"
     utts = read_data_dir(out)
     assert [(u.id, u.start, u.end) for u in utts] == [("p1", 0.0, 0.5), ("p2", 0.5, 1.0), ("p3", 1.0, None)]
     for u, piece in zip(utts, pieces):
@@ -244,3 +283,18 @@ def test_evaluating_segments_equals_evaluating_the_pieces(tiny_model, tmp_path):
     assert (tmp_path / "segments" / "segments").is_file()
     hyp = {name: {u["id"].removeprefix("seg-"): u["hyp"] for u in r["utterances"]} for name, r in reports.items()}
     assert hyp["segments"] == hyp["pieces"] and len(hyp["pieces"]) == 3
+
+
+def test_data_dir_tables_that_cannot_be_used_say_why(tmp_path):
+    tone(tmp_path / "a.wav")
+    (tmp_path / "wav.scp").write_text(f"a {tmp_path / 'a.wav'}\n")
+    (tmp_path / "text").write_text("")
+    with pytest.raises(UserError, match="its text file lists no transcripts"):
+        read_data_dir(tmp_path)
+    (tmp_path / "text").write_text("u1 你好\nu2 你好\n", encoding="utf-8")
+    for row, why in (("u1 a -1.0 0.4", "segment starts before its recording"), ("u1 a 0.4 0.2", "segment is empty")):
+        (tmp_path / "segments").write_text(row + "\n")
+        with pytest.raises(UserError, match=why):
+            read_data_dir(tmp_path)
+    (tmp_path / "segments").write_text("u1 a 0.0 0.2\nu2 a 0.2 -1\n")  # -1: to the end (Kaldi)
+    assert [(u.id, u.start, u.end) for u in read_data_dir(tmp_path)] == [("u1", 0.0, 0.2), ("u2", 0.2, None)]

@@ -100,6 +100,10 @@ def test_the_few_hours_recipe_takes_any_kaldi_dirs_of_a_spaced_language(librispe
     res = run_asr("train", ROOT / "recipes" / "few_hours.yaml", *sets)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "time budget of 0.05 min spent" in (exp / "train.log").read_text()
+    # piped, the console says what train.log says, a message a line (not wrapped at 80 columns)
+    said = [line.split(" ", 1)[1] for line in res.stderr.splitlines() if line[:2].isdigit()]
+    logged = [line.split(" ", 2)[2] for line in (exp / "train.log").read_text().splitlines()]
+    assert said == logged and any(len(line) > 80 for line in said), res.stderr
     assert "|" in Recognizer(exp / "best.pt").vocab.units
     res = run_asr("evaluate", "-m", exp / "best.pt", "-d", dirs / "test-clean")
     assert res.returncode == 0 and "WER" in res.stdout, res.stderr

@@ -68,8 +68,12 @@ def test_new_output_rows_start_small_and_old_outputs_are_kept(tiny_model, tmp_pa
 
 def test_fine_tuning_another_architecture_is_a_clear_error(tiny_model, tmp_path):
     sets = tiny_overrides(tmp_path / "exp", epochs=1) + [f"train.init={tiny_model['model']}", "model.hidden=64"]
-    with pytest.raises(UserError, match=r"model.hidden=96.*set model.hidden to 96"):
+    with pytest.raises(UserError, match=r"model.hidden=96 \(this recipe: \d+\).*: -s model.hidden=96"):
         train(load_recipe(DEMO, sets))
+    # every difference in one message, so that one try fixes them all
+    with pytest.raises(UserError) as caught:
+        train(load_recipe(DEMO, [*sets, "features.n_mfcc=20"]))
+    assert "-s model.hidden=96" in str(caught.value) and "-s features.n_mfcc=13" in str(caught.value)
 
 
 @pytest.mark.parametrize("half", ["train.freeze_layers=1", "train.freeze_epochs=2"])

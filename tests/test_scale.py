@@ -247,6 +247,9 @@ def test_a_batch_of_unreadable_files_is_skipped_and_counted(tmp_path, nproc):
     assert log.count("skipped 1 audio file(s) that failed to load") == 2, (
         log
     )  # once per epoch, counted across workers and ranks
+    if nproc == 1:  # named once a run, with the reason (on the rank that read it: here the only one)
+        named = [line for line in log.splitlines() if "skipped an audio file that failed to load" in line]
+        assert len(named) == 1 and "nan.wav" in named[0] and "NaN" in named[0], log
 
 
 def test_ddp_ranks_keep_their_own_random_streams_across_resume(tmp_path):

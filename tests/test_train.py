@@ -95,8 +95,9 @@ def test_too_short_utterances_are_skipped(tmp_path):
     summary = train(load_recipe(DEMO, tiny_overrides(tmp_path / "exp", epochs=1, data=data)))
     log = (tmp_path / "exp" / "train.log").read_text(encoding="utf-8")
     assert "train: 2 utterances" in log
-    for why in ("contains no audio samples: 1", "empty file: 1", "file not found: 1", "too short for transcript: 1"):
+    for why in ("contains no audio samples: 1 (e1)", "empty file: 1 (e2)", "file not found: 1 (e3)"):
         assert why in log, log
+    assert f"too short for transcript: 1 ({ids[2]})" in log, log  # each reason names what it left out
     assert math.isfinite(summary["history"][0]["train_loss"])
 
 
@@ -110,6 +111,17 @@ def test_time_budget_stops_cleanly_and_resume_goes_on(tmp_path):
     assert "time budget of 1e-05 min spent: stopped in epoch 1 at batch 1" in (exp / "train.log").read_text()
     train(load_recipe(DEMO, sets), resume=True)
     assert load_checkpoint(exp / "last.pt")["train_state"]["batch"] == 2
+
+
+def test_a_budget_stop_keeps_only_the_epochs_averaging_takes(tmp_path):
+    """The part-epoch's weights join the averaged epochs in place of the oldest one, as a whole
+    epoch's do: no more epochN.pt files than train.average_last."""
+    exp = tmp_path / "exp"
+    sets = tiny_overrides(exp, epochs=3) + ["train.average_last=1"]
+    train(load_recipe(DEMO, [*sets, "train.epochs=1"]))
+    assert sorted(p.name for p in exp.glob("epoch*.pt")) == ["epoch1.pt"]
+    train(load_recipe(DEMO, [*sets, "train.max_minutes=0.00001"]), resume=True)  # stops in epoch 2
+    assert sorted(p.name for p in exp.glob("epoch*.pt")) == ["epoch2.pt"]
 
 
 def test_resume_reads_a_last_pt_written_before_running_was_a_dataclass(tmp_path):

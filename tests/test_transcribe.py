@@ -468,6 +468,7 @@ def test_align_on_a_long_file_reads_as_transcribe_does(tiny_model, tmp_path):
         (["--bem", "5"], "No such option: --bem"),
         (["--nbest", "0"], "--nbest"),
         (["--decoder", "greedy", "--nbest", "3"], "nbest: only the beam search"),
+        (["--nbest", "3", "-f", "srt"], "written by -f json only"),
         (["--decoder", "greedy", "--beam", "4"], "beam: only the beam search"),
         (["--decoder", "greedy", "--hotwords", "HOT"], "hotwords: only the beam search"),
         (["--alpha", "2"], "alpha weighs an LM"),

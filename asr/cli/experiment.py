@@ -13,7 +13,7 @@ import typer
 
 from asr.cli.app import app, err, prepare_app
 from asr.corpora.demo.mix import MAX_RANDOM_VOICES, DemoMix
-from asr.errors import UserError
+from asr.errors import UserError, check_choice, output_file
 
 if TYPE_CHECKING:
     from asr.corpora.common import Report
@@ -73,7 +73,7 @@ def plot(
     """Plot training loss and dev CER per epoch to a PNG."""
     from asr.plot import plot_curves
 
-    print(plot_curves(exp_dir, output))
+    print(plot_curves(exp_dir, output_file(output) if output else None))
 
 
 @app.command()
@@ -86,20 +86,20 @@ def export(
     """Export MODEL for deployment (inputs: MFCC features and lengths; outputs: CTC log-probs)."""
     from asr.export import export_onnx, export_torchscript
 
+    check_choice("--format", format, ["onnx", "torchscript"])
+    output = output_file(output)
     if format == "onnx":
         if int8:
             raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
         print(export_onnx(model, output))
-    elif format == "torchscript":
-        print(export_torchscript(model, output, int8=int8))
     else:
-        raise UserError(f"--format: expected onnx or torchscript, got {format!r}")
+        print(export_torchscript(model, output, int8=int8))
 
 
 @prepare_app.command("aishell")
 def prepare_aishell_cmd(
     corpus_dir: Annotated[Path, typer.Argument(help="Folder holding data_aishell/")],
-    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/", file_okay=False)],
 ) -> None:
     """AISHELL-1 (OpenSLR 33) -> OUT_DIR/{train,dev,test} (wav.scp, text, utt2spk, spk2utt, utt2dur)."""
     from asr.corpora.aishell import prepare_aishell
@@ -108,14 +108,20 @@ def prepare_aishell_cmd(
 
 
 def _print_reports(reports: Iterable[Report]) -> None:
+    """Each data dir's line; a data dir left with no utterance is an error (after every line)."""
+    empty = []
     for report in reports:
         print(report.line())
+        if not report.utterances:
+            empty.append(str(report.out_dir))
+    if empty:
+        raise UserError(f"no utterance kept in {', '.join(empty)}: the input held none that could be used")
 
 
 @prepare_app.command("librispeech")
 def prepare_librispeech_cmd(
     corpus_dir: Annotated[Path, typer.Argument(help="LibriSpeech/ (every subset) or one subset, e.g. dev-clean/")],
-    out_dir: Annotated[Path, typer.Argument(help="Where to write one data dir per subset")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write one data dir per subset", file_okay=False)],
 ) -> None:
     """LibriSpeech (OpenSLR 12) -> OUT_DIR/SUBSET (wav.scp, text, utt2spk, spk2utt, utt2dur)."""
     from asr.corpora.librispeech import prepare_librispeech
@@ -128,7 +134,7 @@ def prepare_commonvoice_cmd(
     corpus_dir: Annotated[
         Path, typer.Argument(help="A Common Voice language folder: train.tsv, dev.tsv, test.tsv, clips/")
     ],
-    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/", file_okay=False)],
 ) -> None:
     """Mozilla Common Voice -> OUT_DIR/{train,dev,test}; clips without enough up votes are skipped."""
     from asr.corpora.commonvoice import prepare_commonvoice
@@ -138,7 +144,7 @@ def prepare_commonvoice_cmd(
 
 @prepare_app.command("fillets-cs")
 def prepare_fillets_cmd(
-    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/, test_unheard/")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write train/, dev/, test/, test_unheard/", file_okay=False)],
     source: Annotated[
         Optional[Path],
         typer.Option(
@@ -156,8 +162,10 @@ def prepare_fillets_cmd(
 
 @prepare_app.command("manifest")
 def prepare_manifest_cmd(
-    manifest: Annotated[Path, typer.Argument(help="CSV, TSV or JSON Lines with path and text (id, speaker optional)")],
-    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir")],
+    manifest: Annotated[
+        Path, typer.Argument(help="CSV, TSV or JSON Lines with path and text (id, speaker, start and end optional)")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir", file_okay=False)],
 ) -> None:
     """A manifest of your own recordings -> a data dir."""
     from asr.corpora.manifest import prepare_manifest
@@ -168,7 +176,7 @@ def prepare_manifest_cmd(
 @prepare_app.command("lhotse")
 def prepare_lhotse_cmd(
     cuts: Annotated[Path, typer.Argument(help="A Lhotse CutSet manifest (cuts.jsonl.gz)")],
-    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the data dir", file_okay=False)],
 ) -> None:
     """A Lhotse CutSet -> a data dir (needs pip install 'asr[lhotse]')."""
     from asr.corpora.lhotse_cuts import prepare_lhotse
@@ -185,7 +193,7 @@ _MIX = DemoMix()
 
 @prepare_app.command("demo")
 def prepare_demo_cmd(
-    out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus")] = Path("data/demo"),
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the corpus", file_okay=False)] = Path("data/demo"),
     train: int = 2400,
     dev: int = 300,
     test: int = 200,

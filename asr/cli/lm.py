@@ -10,7 +10,7 @@ from rich.console import Console
 
 from asr.cli.app import lm_app
 from asr.cli.options import BatchSize, DecodingFlags, Device, print_error, recognizer
-from asr.errors import UserError
+from asr.errors import UserError, output_file
 
 
 @lm_app.command("train")
@@ -32,6 +32,7 @@ def lm_train(
 
     if unit not in ("char", "word"):
         raise UserError(f"--unit: expected char or word, got {unit!r}")
+    output = output_file(output)
     text = load_recipe(recipe).text if recipe else TextConfig()
     texts = [u.text or "" for d in data_dirs for u in read_data_dir(d)]
     sentences = list(corpus_sentences(texts, unit, text))

@@ -117,7 +117,11 @@ def _call_options(rec, nbest: int | None, format: str, decoder: str | None):
     beam search; refused with --decoder greedy), else 5 hypotheses in JSON when the beam runs."""
     import dataclasses
 
+    from asr.errors import UserError
+
     options = rec.overrides(nbest=nbest, decoder=decoder if nbest else None)
+    if nbest is not None and nbest > 1 and format != "json":
+        raise UserError(f"--nbest: the n-best list is written by -f json only, not -f {format}")
     if nbest is None and format == "json" and (options.decoder or rec.decode.decoder) == "beam":
         options = dataclasses.replace(options, nbest=5)
     return options
