@@ -155,16 +155,22 @@ def test_manifests_as_users_write_them(tmp_path):
     JSON number as a text; a manifest in another encoding is one line naming where."""
     tone(tmp_path / "my recording 1.wav")
     tone(tmp_path / "b.wav")
-    rows = "path,text\r\nmy recording 1.wav,你好\r\nb.wav,二月,extra\r\n,no path\r\n"
+    tone(tmp_path / "click.wav", 0.02)
+    rows = "path,text\r\nmy recording 1.wav,你好\r\nb.wav,二月,extra\r\n,no path\r\nclick.wav,啊\r\n"
     (tmp_path / "excel.csv").write_text(rows, encoding="utf-8-sig")
     report = prepare_manifest(tmp_path / "excel.csv", tmp_path / "out")
     assert table(tmp_path / "out", "text") == {"my_recording_1": "你好"}
     assert skipped(tmp_path / "out") == {
         "line3": "more fields than the header (line 3: quote a text that holds the separator)",
         "line4": "no path or text (line 4)",
+        "click": "audio shorter than one 25 ms frame",
     }
     # the console line counts by reason, not by line or value
-    assert report.reasons() == {"more fields than the header": 1, "no path or text": 1}
+    assert report.reasons() == {
+        "more fields than the header": 1,
+        "no path or text": 1,
+        "audio shorter than one 25 ms frame": 1,
+    }
     (tmp_path / "n.jsonl").write_text('{"path": "b.wav", "text": 123}\n')
     prepare_manifest(tmp_path / "n.jsonl", tmp_path / "n")
     assert skipped(tmp_path / "n") == {"line1": "text is not a string (line 1: 123)"}

@@ -13,7 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.audio import SAMPLE_RATE
 from asr.datadir import Utterance, write_data_dir
+from asr.features import FRAME_LENGTH
 from asr.vocab import normalize_text
 
 
@@ -55,7 +57,7 @@ class Report:
 def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | None = None) -> Report:
     """Check `entries` and write the good ones to out_dir as a Kaldi-style data dir: wav.scp,
     text (as written; empty after normalization counts as empty), utt2spk, spk2utt, utt2dur, and `segments` where
-    entries are parts of files, sorted by id; the skipped ones (missing, unreadable or empty
+    entries are parts of files, sorted by id; the skipped ones (missing, unreadable, empty or too short
     audio in load_audio's words, a segment past the file's end, empty transcript, repeated id),
     with the layout's own skips passed in `report`, go to skipped.tsv. Returns the report."""
     out_dir = Path(out_dir)
@@ -76,6 +78,8 @@ def write_corpus(out_dir: str | Path, entries: list[Entry], report: Report | Non
             report.skip(e.id, e.path, "empty transcript")
             continue
         seconds, why = utt.check()
+        if not why and seconds * SAMPLE_RATE < FRAME_LENGTH:  # as the recognizer and training refuse it
+            why = "audio shorter than one 25 ms frame"
         if why:
             report.skip(e.id, e.path, why)
             continue
