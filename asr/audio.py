@@ -18,6 +18,9 @@ from asr.errors import AudioError
 from asr.features import FRAME_LENGTH
 
 SAMPLE_RATE = 16000
+# The sample rates any input may have (a file, an array, an upload, a stream): below, no speech
+# band survives; above, no recorder writes.
+MIN_RATE, MAX_RATE = 4000, 192000
 SILENCE_PEAK = 1e-3  # -60 dBFS: audio whose loudest sample stays below this holds no speech
 
 
@@ -101,6 +104,9 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
     if cut:
         f.close()
         raise AudioError(f"{name}: truncated file (its header declares {cut[0]} bytes of audio, it holds {cut[1]})")
+    if not MIN_RATE <= f.samplerate <= MAX_RATE:
+        f.close()
+        raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({f.samplerate} Hz)")
     return f
 
 
@@ -214,7 +220,8 @@ def array_blocks(
     PCM is, centred on half their range). AudioError (one line) for anything else.
     """
     if isinstance(wave, torch.Tensor):
-        wave = wave.detach().cpu().numpy()
+        wave = wave.detach().cpu()
+        wave = (wave.float() if wave.dtype == torch.bfloat16 else wave).numpy()  # NumPy has no bfloat16
     wave = np.asarray(wave)
     if wave.ndim == 2 and min(wave.shape) <= 8:
         wave = wave.T if wave.shape[0] < wave.shape[1] else wave  # channels last, as soundfile reads
@@ -224,8 +231,10 @@ def array_blocks(
         wave = pcm_to_float(wave)
     elif not np.issubdtype(wave.dtype, np.floating):
         raise AudioError(f"{name}: expected float or integer samples, got {wave.dtype}")
-    if not isinstance(sample_rate, int) or not 1000 <= sample_rate <= 768000:
-        raise AudioError(f"{name}: sample_rate must be an integer number of Hz, got {sample_rate!r}")
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool):
+        raise AudioError(f"{name}: sample_rate must be a whole number of Hz, got {sample_rate!r}")
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({sample_rate} Hz)")
     if len(wave) == 0:
         raise AudioError(f"{name}: contains no audio samples")
     if not np.isfinite(wave).all():

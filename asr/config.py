@@ -270,6 +270,9 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
 def load_slot_config(recipe: str | Path | None, overrides: Sequence[str] = ()) -> SlotConfig:
     """The slot tagger's settings: a recipe's `slots:` section (defaults without a recipe) with
     `slots.key=value` overrides."""
+    other = sorted({o.split("=", 1)[0] for o in overrides if not o.startswith("slots.")})
+    if other:
+        raise UserError(f"--set {', '.join(other)}: the slot tagger's settings are slots.KEY=VALUE")
     values = {"slots": (_read_mapping(recipe, "recipe").get("slots") or {}) if recipe else {}}
     return from_dict(SlotConfig, apply_overrides(values, list(overrides)).get("slots", {}), where="slots")
 

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 import asr.transcribe as long_audio
+from asr.audio import load_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import DecodeConfig, Hotwords, decode
-from asr.errors import UserError, check_choice
+from asr.errors import UserError, check_choice, check_range
 from asr.features import FRAME_LENGTH, FRAME_SHIFT, compute_features
 from asr.lm import WordLM, load_lm
 from asr.runtime import amp_name, choose_amp, inference_device
@@ -147,6 +148,7 @@ class Recognizer:
         recipe's `decode` section, then `decode_file`'s, then the keyword arguments
         (resolve_decoding)."""
         check_choice("amp", amp, ("off", "bf16", "auto"))
+        check_range("max_segment_seconds", max_segment_seconds, "[1, inf)", why="the longest piece decoded at once")
         if int8 and device not in ("cpu", "auto"):
             raise UserError("--int8 runs on the CPU (dynamic quantization); drop --int8 or use --device cpu")
         if int8 and amp != "off":
@@ -265,13 +267,28 @@ class Recognizer:
         return compute_features(wave, self.recipe.features, warp)
 
     @torch.inference_mode()
-    def choose_warp(self, waves: Iterable[torch.Tensor], warps: Sequence[float] = VTLN_WARPS) -> float:
+    def choose_warp(
+        self,
+        waves: Iterable[torch.Tensor | np.ndarray | str | Path] | torch.Tensor | np.ndarray,
+        warps: Sequence[float] = VTLN_WARPS,
+    ) -> float:
         """Test-time vocal-tract-length normalization: of the filterbank `warps`, the one under
-        which the model is most confident on `waves` (one speaker's audio): the largest sum over
-        frames of the best unit's log-posterior. Needs no transcript; costs a model pass per warp.
-        Pass it as `warp` to what decodes that speaker's audio."""
+        which the model is most confident on `waves` (one speaker's audio: 16 kHz mono waveforms,
+        arrays or tensors, or audio files; one waveform alone too): the largest sum over frames of
+        the best unit's log-posterior. Needs no transcript; costs a model pass per warp. Pass it
+        as `warp` to what decodes that speaker's audio."""
+        if isinstance(waves, (np.ndarray, torch.Tensor)) and waves.ndim == 1:
+            waves = [waves]
         cfg, totals = self.recipe.features, np.zeros(len(warps))
-        for wave in waves:
+        for given in waves:
+            if isinstance(given, (str, Path)):
+                wave = load_audio(given)
+            elif isinstance(given, (np.ndarray, torch.Tensor)) and given.ndim == 1:
+                wave = torch.as_tensor(given).float()
+            else:
+                raise UserError(
+                    f"choose_warp: expected 16 kHz mono waveforms or audio files, got {type(given).__name__}"
+                )
             if len(wave) < FRAME_LENGTH:
                 continue
             feats = [compute_features(wave, cfg, k) for k in warps]

@@ -27,7 +27,7 @@ from asr.audio import (
     stream_audio,
     worth_decoding,
 )
-from asr.errors import AudioError, UserError
+from asr.errors import AudioError, UserError, check_range
 from asr.forked import Forked
 from asr.segment import cut_at_pauses
 from asr.transcript import Transcript, joined
@@ -127,8 +127,12 @@ def _pieces(rec: Recognizer, task: tuple[list, list[np.ndarray], bool, float, De
     return spans, (decode or rec.decode_waves)(waves, times=times, warp=warp, options=options)
 
 
-def _options(rec: Recognizer, options: DecodeOverrides | None, decoding: dict) -> DecodeOverrides:
-    """The call's decoding options, checked before any audio is read."""
+def _options(
+    rec: Recognizer, options: DecodeOverrides | None, decoding: dict, batch_size: int, warp: float
+) -> DecodeOverrides:
+    """The call's decoding options, checked before any audio is read, with its batch size and warp."""
+    check_range("batch_size", batch_size, "[1, inf)", whole=True)
+    check_range("warp", warp, "[0.5, 2]", why="the filterbank's VTLN warp; 1: none")
     if options is not None and decoding:
         raise UserError(f"give decoding options as `options` or as keywords ({', '.join(decoding)}), not both")
     if options is not None:
@@ -173,7 +177,7 @@ def transcribe(
     batcher, which decodes concurrent requests' pieces together); it runs here (jobs 1).
     Raises AudioError.
     """
-    opts = _options(rec, options, decoding)
+    opts = _options(rec, options, decoding, batch_size, warp)
     name, heard, cut_pieces = cut(rec, source, name, sample_rate, max_seconds)
     cut_batches = sorted_batches(cut_pieces, batch_size)
     head = list(itertools.islice(cut_batches, 2))  # one batch (a short file) is not worth a fork
@@ -297,9 +301,24 @@ def transcribe_many(
     runs here with torch's threads. `warp`: the filterbank's VTLN warp for all of them
     (Recognizer.choose_warp). A source may be a (name, error) pair from asr.audio.expand_inputs.
     """
-    opts = _options(rec, options, decoding)
-    items = [s if isinstance(s, tuple) else (s if isinstance(s, Clip) else str(s), None) for s in sources]
+    opts = _options(rec, options, decoding, batch_size, warp)
+    if isinstance(sources, (str, Path, bytes)):
+        raise UserError("transcribe_many takes a list of inputs; for one, call transcribe")
+    items = [_item(k, s) for k, s in enumerate(sources)]
     return _many(rec, items, batch_size, progress, times, jobs, window, warp, opts)
+
+
+def _item(k: int, source) -> tuple[str | Clip, str | None]:
+    """transcribe_many's input `k` as (path, "-" or Clip; error or None); UserError for any
+    other kind of source, before any audio is read."""
+    if isinstance(source, tuple):
+        return source
+    if isinstance(source, (str, Path, Clip)):
+        return (source if isinstance(source, Clip) else str(source)), None
+    raise UserError(
+        f"transcribe_many: input {k} is {type(source).__name__}: give paths, '-' or Clips "
+        "(bytes, arrays and open files go to transcribe, one at a time)"
+    )
 
 
 def _many(rec: Recognizer, items: list, batch_size, progress, times, jobs, window, warp, opts) -> Iterator[Transcript]:

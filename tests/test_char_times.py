@@ -233,10 +233,15 @@ def test_asr_evaluate_scores_times_against_a_ctm(tiny_model, tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout.splitlines()
     [k] = [k for k, l in enumerate(out) if l.startswith("character times vs")]
-    assert out[k].endswith("(output frame 30 ms):")
+    assert out[k].endswith("(output frame 30 ms; 2 utterance(s)):")
     assert out[k + 1].startswith("  paired by time (sclite -T): ") and out[k + 2].startswith("  paired by text alone: ")
     for line in out[k + 1 : k + 3]:
         assert "start error mean" in line and "(+: late)" in line and "reference characters paired" in line
+    one = tmp_path / "one.ctm"  # times for one of the two: the other is said to be left out
+    lines = ctm.read_text(encoding="utf-8").splitlines()
+    one.write_text("".join(f"{l}\n" for l in lines if l.split()[0] == lines[0].split()[0]), encoding="utf-8")
+    res = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", one)
+    assert "(output frame 30 ms; 1 utterance(s); 1 without reference times, not counted):" in res.stdout, res.stdout
     bad = run_asr("evaluate", "--model", tiny_model["model"], "--data", tmp_path / "test", "--time-ref", tmp_path / "x")
     assert bad.returncode != 0 and "CTM file not found" in bad.stderr
 

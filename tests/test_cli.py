@@ -191,6 +191,10 @@ def test_align_writes_its_plot_into_a_new_folder(tiny_model, tmp_path):
     assert png.read_bytes().startswith(b"\x89PNG")
     res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", tmp_path / "x.docx")
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "cannot write the plot" in res.stderr
+    res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", tmp_path / "bare")
+    assert res.returncode == 0 and f"wrote {tmp_path / 'bare.png'}" in res.stderr and (tmp_path / "bare.png").is_file()
+    res = run_asr("align", "-m", tiny_model["model"], SAMPLES / "test-f2-00114.wav", "--plot", tmp_path)
+    assert res.returncode == 2 and "is a folder" in res.stderr and res.stderr.strip().count("\n") == 0
 
 
 def test_outputs_go_into_new_folders_or_say_why_not_in_one_line(tiny_model, tmp_path):

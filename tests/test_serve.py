@@ -114,7 +114,11 @@ def test_transcribe_json_is_what_the_cli_prints_and_takes_its_options(client, ti
     assert "東京" in unknown.json()["warning"] and "東 京" in unquote(unknown.headers["X-ASR-Warning"])
     tsv = post(format="tsv").text.splitlines()
     assert tsv[0] == "path\tstart\tend\ttext" and tsv[1].split("\t")[3] == tiny_reads[SAMPLE.stem]
-    for params, words in (({"nbest": "0"}, "nbest"), ({"hotword_boost": "-1", "hotwords": "好棒"}, "hotword_boost")):
+    for params, words in (
+        ({"nbest": "0"}, "nbest"),
+        ({"hotword_boost": "-1", "hotwords": "好棒"}, "hotword_boost"),
+        ({"nbest": "3", "format": "srt"}, "written by format=json only"),  # the command line's rule
+    ):
         r = post(**params)
         assert r.status_code == 400 and words in r.json()["error"]
 
@@ -206,7 +210,7 @@ def test_any_format_libsndfile_reads(client, tiny_model, tmp_path):
         ("no file field", 400, "`file` field"),
         ("oversize", 413, "exceeds the limit"),
         ("too long", 413, "exceeds the limit of 30 s"),
-        ("absurd rate", 400, "sample rate 1 Hz"),
+        ("absurd rate", 400, "sample rate outside 4000-192000 Hz (1 Hz)"),
         ("no samples", 400, "contains no audio samples"),
         ("bad beam", 400, "beam"),
         ("bad format", 400, "format"),
@@ -381,8 +385,12 @@ def test_stream_float32_at_another_rate_segments_at_pauses(server):
 @pytest.mark.parametrize(
     "first, words, code",
     [  # the close code of each kind of error is the protocol: 1003 not a start message, 1008 a bad setting
-        (b"\0\0\0\0", "expected a start message", 1003),
-        ("not json", "expected a start message", 1003),
+        (b"\0\0\0\0", 'expected a start message first: {"signal": "start"', 1003),
+        (b"\0\0\0\0", "got binary audio", 1003),
+        ("not json", "got text that is not JSON", 1003),
+        ("[1, 2]", "got an array, not a JSON object", 1003),
+        ('{"sample_rate": 16000}', "got an object without a signal", 1003),
+        ('{"signal": "end"}', "got signal 'end'", 1003),
         ('{"signal": "start", "sample_rate": 1}', "sample_rate", 1008),
         ('{"signal": "start", "sample_rate": 16000, "format": "mp3"}', "format", 1008),
         ('{"signal": "start", "sample_rate": 16000, "path": "/etc/passwd"}', "unknown key", 1008),

@@ -260,6 +260,11 @@ def test_the_commands_train_tag_and_label(tmp_path, sentences):
         assert all(s["text"] in row["text"] and s["slot"] in row["slots"] for s in row["slot_spans"])
     r = run_asr("slots", "evaluate", model, tmp_path / "test")
     assert r.returncode == 0 and "on the reference text (40 utterances" in r.stdout
+    # a wrong speech model is the one line, before any score; another section's setting is no slot setting
+    r = run_asr("slots", "evaluate", model, tmp_path / "test", "--asr-model", model)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stdout + r.stderr
+    r = run_asr("slots", "train", tmp_path / "train", "-o", tmp_path / "x.pt", "-s", "train.epochs=1")
+    assert r.returncode == 2 and "the slot tagger's settings are slots.KEY=VALUE" in r.stderr, r.stderr
 
 
 def test_transcribe_adds_slots_with_times(tiny_model, tiny_reads, slot_model):

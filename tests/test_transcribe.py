@@ -511,3 +511,37 @@ def test_python_api_options_and_inputs_are_checked_at_the_door(tiny_model, tiny_
     # transcribe_many takes transcribe's options
     beam = list(model.transcribe_many([wav], beam=4, hotwords=["台北"], nbest=2))
     assert beam[0].text and beam[0].nbest
+
+
+def test_python_api_settings_and_call_arguments_are_checked_before_any_work(tiny_model, tiny_reads, tmp_path):
+    """What a caller passes besides the audio is checked at once, in one line: no hang (a zero
+    piece length), no empty text (a negative batch), no error from deep in the filterbank."""
+    import torch
+
+    from asr import load_model
+    from asr.errors import AudioError, UserError
+
+    wav = sorted(SAMPLES.glob("*.wav"))[0]
+    for bad in (0, -1, 0.01, "x"):
+        with pytest.raises(UserError, match="max_segment_seconds"):
+            load_model(tiny_model["model"], max_segment_seconds=bad)
+    model = load_model(tiny_model["model"])
+    for call in (model.transcribe, lambda w, **kw: list(model.transcribe_many([w], **kw))):
+        for kw, words in (({"batch_size": 0}, "batch_size"), ({"batch_size": -1}, "batch_size"), ({"warp": 0}, "warp")):
+            with pytest.raises(UserError, match=words):
+                call(wav, **kw)
+    # transcribe_many takes paths: anything else is refused before any is read, naming which
+    for sources, words in ((str(wav), "a list of inputs"), ([wav, wav.read_bytes()], "input 1 is bytes")):
+        with pytest.raises(UserError, match=words):
+            model.transcribe_many(sources)
+    # choose_warp takes arrays, tensors and files alike
+    wave = sf.read(wav, dtype="float32")[0]
+    assert model.choose_warp([wave]) == model.choose_warp([torch.from_numpy(wave)]) == model.choose_warp([wav])
+    assert model.choose_warp(wave) == model.choose_warp([wave])
+    # a bfloat16 tensor is audio too; one sample rate range for files, arrays, uploads and streams
+    assert model.transcribe(torch.from_numpy(wave).bfloat16()).text == tiny_reads[wav.stem]
+    low = tmp_path / "2k.wav"
+    sf.write(low, wave[::8], 2000)
+    for source, kw in ((low, {}), (wave[::8], {"sample_rate": 2000})):
+        with pytest.raises(AudioError, match=r"sample rate outside 4000-192000 Hz \(2000 Hz\)"):
+            model.transcribe(source, **kw)

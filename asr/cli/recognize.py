@@ -281,7 +281,9 @@ def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], fra
         ("time", "paired by time (sclite -T)"),
         ("text", "paired by text alone"),
     )
-    print(f"character times vs {path} (output frame {frame_seconds * 1000:.0f} ms):")
+    timed = sum(uid in reference for uid in times)
+    left = f"; {len(times) - timed} without reference times, not counted" if timed < len(times) else ""
+    print(f"character times vs {path} (output frame {frame_seconds * 1000:.0f} ms; {timed} utterance(s){left}):")
     for pairing, how in pairings:
         print(f"  {how}: {time_errors(reference, times, pairing).line()}")
 
@@ -296,13 +298,19 @@ def _print_warps(rows: list[dict], speakers: dict[str, str]) -> None:
 def align(
     audio: Annotated[Path, typer.Argument(help="Audio file")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model file")],
-    plot: Annotated[Path, typer.Option("--plot", help="PNG to write")] = Path("alignment.png"),
+    plot: Annotated[
+        Path, typer.Option("--plot", help="PNG to write (.png added to a name without an extension)")
+    ] = Path("alignment.png"),
     device: Device = "auto",
 ) -> None:
     """Plot the posteriorgram (blank and emitted characters) over the waveform; print the times."""
     from asr.align import plot_alignment
+    from asr.errors import output_file
     from asr.recognizer import Recognizer
 
+    # a name without an extension gets .png, as matplotlib would add it: the line below names the file written
+    plot = output_file(plot)
+    plot = plot if plot.suffix else plot.with_name(plot.name + ".png")
     result = plot_alignment(Recognizer(model, device=device), audio, plot)
     print(result.text)
     for c in result.chars:

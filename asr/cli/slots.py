@@ -85,18 +85,23 @@ def evaluate_cmd(
 ) -> None:
     """Slot F1 on DATA's reference transcripts (conlleval spans), and with --asr-model from its
     audio (slot values found in the recognized text against the reference's)."""
+    from asr.cli.options import DecodingFlags, recognizer
     from asr.datadir import read_slot_data
     from asr.slots import SlotTagger, slot_values, tag_f1, value_f1
 
     tagger = SlotTagger.load(model)
     rows = read_slot_data(data)
+    # the speech model is loaded before any scoring: a wrong one is the only line, not the second
+    rec, jobs = (
+        recognizer(asr_model, DecodingFlags(decoder="greedy"), False, "auto", threads) if asr_model else (None, 1)
+    )
     hyps = tagger.tag_many([text for _, text, _ in rows])
     print(
         f"slot F1 {tag_f1([tags for _, _, tags in rows], hyps):.2%} on the reference text ({len(rows)} utterances, {data})"
     )
-    if asr_model is None:
+    if rec is None:
         return
-    heard = _recognized(asr_model, data, batch_size, threads)
+    heard = _recognized(rec, jobs, data, batch_size)
     refs = {uid: slot_values(text, tags) for uid, text, tags in rows}
     found = [uid for uid in refs if uid in heard]
     texts = [heard[uid] for uid in found]
@@ -108,13 +113,12 @@ def evaluate_cmd(
         raise typer.Exit(1)
 
 
-def _recognized(asr_model: Path, data: Path, batch_size: int, threads: int) -> dict[str, str]:
+def _recognized(rec, jobs: int, data: Path, batch_size: int) -> dict[str, str]:
     """{utterance id: recognized text} of a data dir's readable utterances (greedy)."""
-    from asr.cli.options import DecodingFlags, print_error, recognizer
+    from asr.cli.options import print_error
     from asr.datadir import read_data_dir
     from asr.evaluate import evaluate as run
 
-    rec, jobs = recognizer(asr_model, DecodingFlags(decoder="greedy"), False, "auto", threads)
     rows, _, _ = run(rec, read_data_dir(data), batch_size=batch_size, on_error=print_error, jobs=jobs)
     return {r["id"]: r["hyp"] for r in rows}
 

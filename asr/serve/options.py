@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from asr.audio import MAX_RATE, MIN_RATE
 from asr.errors import UserError
 from asr.recognizer import DecodeOverrides, Recognizer, hotword_phrases
 from asr.serve.errors import ApiError, Unsupported
-from asr.serve.stream import MAX_RATE, MIN_RATE
 
 MAX_HOTWORDS = 200
 Format = Literal["json", "text", "tsv", "srt", "vtt"]
@@ -91,12 +91,19 @@ def with_json_nbest(options: DecodeOverrides, fmt: str) -> DecodeOverrides:
 def start_message(text: str | None) -> StartMessage:
     """The websocket's first frame -> StartMessage. Unsupported when it is not a start message at
     all, ApiError naming the key for a bad value."""
+    expected = 'expected a start message first: {"signal": "start", "sample_rate": 16000, ...}'
+    if text is None:
+        raise Unsupported(f"{expected}; got binary audio")
     try:
-        data = json.loads(text) if text is not None else None
+        data = json.loads(text)
     except json.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict) or data.get("signal") != "start":
-        raise Unsupported('expected a start message first: {"signal": "start", "sample_rate": 16000, ...}')
+        raise Unsupported(f"{expected}; got text that is not JSON") from None
+    if not isinstance(data, dict):
+        kind = {"list": "an array", "str": "a string", "bool": "true or false", "NoneType": "null"}
+        raise Unsupported(f"{expected}; got {kind.get(type(data).__name__, 'a number')}, not a JSON object")
+    if data.get("signal") != "start":
+        got = f"signal {data['signal']!r}" if "signal" in data else "an object without a signal"
+        raise Unsupported(f"{expected}; got {got}")
     try:
         return StartMessage.model_validate(data)
     except ValidationError as exc:

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from asr.audio import SAMPLE_RATE, worth_decoding
+from asr.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, worth_decoding
 from asr.errors import AudioError
 from asr.segment import HOP, frame_energy_db, quiet_threshold, quietest_point
 
 FORMATS: dict[str, np.dtype] = {"pcm16": np.dtype("<i2"), "float32": np.dtype("<f4")}
-MIN_RATE, MAX_RATE = 4000, 192000  # sample rates a stream may declare
 
 
 class StreamTooLong(AudioError):
