@@ -121,7 +121,9 @@ def resolve_decoding(
 def read_hotwords(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: hotwords file not found")
+        raise UserError(
+            f"{path}: hotwords file not found (a file holds a phrase per line; in Python, phrases themselves go as a list)"
+        )
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
