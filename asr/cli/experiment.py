@@ -240,6 +240,6 @@ def prepare_demo_cmd(
         human=human,
         yanyu_dir=yanyu_dir,
         progress=progress,
-        notice=lambda line: err.print(line, markup=False),
+        notice=lambda line: err.print(line, markup=False, soft_wrap=True),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" utterances in {out_dir}")

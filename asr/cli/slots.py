@@ -42,7 +42,7 @@ def train_cmd(
     train = [(text, tags) for _, text, tags in read_slot_data(data)]
     dev_set = [(text, tags) for _, text, tags in read_slot_data(dev)] if dev else None
     err.print(f"training a {cfg.name} slot tagger on {len(train)} utterances of {data}", markup=False)
-    tagger, f1 = train_tagger(cfg, train, dev_set, log=lambda line: err.print(line, markup=False))
+    tagger, f1 = train_tagger(cfg, train, dev_set, log=lambda line: err.print(line, markup=False, soft_wrap=True))
     tagger.save(output)
     print(f"wrote {output}" + (f" (dev slot F1 {f1:.2%})" if f1 is not None else ""))
 
