@@ -18,9 +18,19 @@ from asr.errors import AudioError
 from asr.features import FRAME_LENGTH
 
 SAMPLE_RATE = 16000
-# The sample rates any input may have (a file, an array, an upload, a stream): below, no speech
-# band survives; above, no recorder writes.
-MIN_RATE, MAX_RATE = 4000, 192000
+# The sample rates any input may have (a file, an array, an upload, a stream): below 4 kHz no
+# speech band survives; 768 kHz is the highest rate audio interfaces record at.
+MIN_RATE, MAX_RATE = 4000, 768000
+
+
+def check_rate(name: str, rate: object) -> None:
+    """AudioError unless `rate` is a whole number of Hz from MIN_RATE to MAX_RATE."""
+    if not isinstance(rate, int) or isinstance(rate, bool):
+        raise AudioError(f"{name}: sample rate must be a whole number of Hz, got {rate!r}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({rate} Hz)")
+
+
 SILENCE_PEAK = 1e-3  # -60 dBFS: audio whose loudest sample stays below this holds no speech
 
 
@@ -104,9 +114,11 @@ def open_audio(source: str | Path | BinaryIO, name: str) -> sf.SoundFile:
     if cut:
         f.close()
         raise AudioError(f"{name}: truncated file (its header declares {cut[0]} bytes of audio, it holds {cut[1]})")
-    if not MIN_RATE <= f.samplerate <= MAX_RATE:
+    try:
+        check_rate(name, f.samplerate)
+    except AudioError:
         f.close()
-        raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({f.samplerate} Hz)")
+        raise
     return f
 
 
@@ -231,10 +243,7 @@ def array_blocks(
         wave = pcm_to_float(wave)
     elif not np.issubdtype(wave.dtype, np.floating):
         raise AudioError(f"{name}: expected float or integer samples, got {wave.dtype}")
-    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool):
-        raise AudioError(f"{name}: sample_rate must be a whole number of Hz, got {sample_rate!r}")
-    if not MIN_RATE <= sample_rate <= MAX_RATE:
-        raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({sample_rate} Hz)")
+    check_rate(name, sample_rate)
     if len(wave) == 0:
         raise AudioError(f"{name}: contains no audio samples")
     if not np.isfinite(wave).all():

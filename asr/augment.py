@@ -23,12 +23,12 @@ import torchaudio.functional as AF
 
 from asr.audio import SAMPLE_RATE, load_audio, resample
 from asr.errors import AudioError, UserError, check_range, check_ranges
-from asr.features import FeatureConfig, cepstra, finish, log_mel
+from asr.features import WARP_RANGE, FeatureConfig, cepstra, finish, log_mel
 
 # What each value of a list setting may be (the others: any finite number). Speed and warp
 # factors are perturbations near 1 (0.9-1.1 in Ko et al., 0.8-1.25 in the demo recipe); past a
 # factor of 2 the audio is no longer the speech it is labelled with.
-ELEMENTS = {"reverb_rt60": "(0, inf)", "babble_voices": "[1, inf)", "vtlp_warp": "[0.5, 2]"}
+ELEMENTS = {"reverb_rt60": "(0, inf)", "babble_voices": "[1, inf)", "vtlp_warp": WARP_RANGE}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ Utterances and written back."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,19 +32,24 @@ class Utterance:
         if why or (self.start == 0.0 and self.end is None):
             return seconds, why
         end = seconds if self.end is None else self.end
-        why = segment_problem(self.start, end)
-        if not why and end > seconds + 0.01:
-            why = f"segment past the end of its recording ({self.start:g}-{end:g} s of {seconds:g} s)"
+        why = segment_problem(self.start, self.end)
+        if not why and (end > seconds + 0.01 or self.start >= seconds):
+            why = f"segment past the end of its recording ({_span(self.start, self.end)}; the recording: {seconds:g} s)"
         return (0.0, why) if why else (end - self.start, None)
 
 
-def segment_problem(start: float, end: float) -> str | None:
-    """Why a segment from `start` to `end` seconds cannot be an utterance (None: it can)."""
-    if start < 0:
-        return f"segment starts before its recording ({start:g}-{end:g} s)"
-    if end <= start:
-        return f"segment is empty ({start:g}-{end:g} s: the end is not after the start)"
+def segment_problem(start: float, end: float | None) -> str | None:
+    """Why a segment from `start` to `end` seconds (None: to the recording's end) cannot be an
+    utterance (None: it can). Written so that NaN fails each test."""
+    if not start >= 0:
+        return f"segment starts before its recording ({_span(start, end)})"
+    if end is not None and not end > start:
+        return f"segment is empty ({_span(start, end)}: the end is not after the start)"
     return None
+
+
+def _span(start: float, end: float | None) -> str:
+    return f"from {start:g} s to {'the end' if end is None else f'{end:g} s'}"
 
 
 def _read_table(path: Path) -> dict[str, str]:
@@ -156,7 +160,7 @@ def _read_segments(path: Path, recordings: dict[str, Path]) -> dict[str, tuple[P
         if rec not in recordings:
             raise UserError(f"{path}: {uid}: recording {rec!r} is not in wav.scp")
         to_end = end == -1  # Kaldi: to the end of the recording
-        why = segment_problem(start, math.inf if to_end else end)
+        why = segment_problem(start, None if to_end else end)
         if why:
             raise UserError(f"{path}: {uid}: {why}")
         spans[uid] = (recordings[rec], start, None if to_end else end)
@@ -168,7 +172,10 @@ def write_data_dir(data_dir: str | Path, utts: list[Utterance], speakers: dict[s
     Where utterances are segments of recordings, wav.scp lists the recordings (ids from their
     file names) and `segments` the utterances."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # it, or a folder above it, is a file
+        raise UserError(f"{data_dir}: cannot make this folder ({exc.strerror or exc})") from None
     utts = sorted(utts, key=lambda u: u.id)
     (data_dir / "text").write_text("".join(f"{u.id} {u.text}\n" for u in utts), encoding="utf-8")
     if speakers is not None:

@@ -19,6 +19,9 @@ from asr.errors import UserError, check_choice, check_range, check_ranges
 
 FRAME_SHIFT = 160  # 10 ms at 16 kHz: 100 frames per second
 FRAME_LENGTH = 400  # 25 ms at 16 kHz
+# A filterbank warp (VTLN, VTLP) is a perturbation near 1: past a factor of 2 the audio is no
+# longer the speech it is labelled with.
+WARP_RANGE = "[0.5, 2]"
 FFT_SIZE = 512  # Kaldi rounds the window up to a power of two
 PREEMPHASIS = 0.97
 EPS = torch.finfo(torch.float32).eps
@@ -49,7 +52,7 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if self.sample_rate != 16000:
             raise UserError(
-                f"features.sample_rate: expected 16000 (audio of any rate is resampled to 16 kHz as it is "
+                f"features.sample_rate: expected 16000 (audio of any rate, 4-768 kHz, is resampled to 16 kHz as it is "
                 f"read), got {self.sample_rate!r}"
             )
         # Kaldi's filterbank needs more than 3 bands; a cepstrum has at most as many coefficients.

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import asr.transcribe as long_audio
-from asr.audio import load_audio
+from asr.audio import SAMPLE_RATE, array_blocks, load_audio
 from asr.checkpoint import load_checkpoint, model_from_checkpoint
 from asr.decoding import DecodeConfig, Hotwords, decode
 from asr.errors import UserError, check_choice, check_range
@@ -275,22 +275,18 @@ class Recognizer:
         warps: Sequence[float] = VTLN_WARPS,
     ) -> float:
         """Test-time vocal-tract-length normalization: of the filterbank `warps`, the one under
-        which the model is most confident on `waves` (one speaker's audio: 16 kHz mono waveforms,
-        arrays or tensors, or audio files; one waveform alone too): the largest sum over frames of
+        which the model is most confident on `waves` (one speaker's audio: 16 kHz waveforms,
+        arrays or tensors as transcribe takes them, or audio files; one alone too): the largest sum over frames of
         the best unit's log-posterior. Needs no transcript; costs a model pass per warp. Pass it
         as `warp` to what decodes that speaker's audio."""
-        if isinstance(waves, (np.ndarray, torch.Tensor)) and waves.ndim == 1:
+        if isinstance(waves, (str, Path)) or (isinstance(waves, (np.ndarray, torch.Tensor)) and waves.ndim == 1):
             waves = [waves]
         cfg, totals = self.recipe.features, np.zeros(len(warps))
-        for given in waves:
+        for k, given in enumerate(waves):
             if isinstance(given, (str, Path)):
                 wave = load_audio(given)
-            elif isinstance(given, (np.ndarray, torch.Tensor)) and given.ndim == 1:
-                wave = torch.as_tensor(given).float()
-            else:
-                raise UserError(
-                    f"choose_warp: expected 16 kHz mono waveforms or audio files, got {type(given).__name__}"
-                )
+            else:  # an array as transcribe reads one: integer PCM scaled, channels averaged; AudioError else
+                wave = torch.from_numpy(np.concatenate(list(array_blocks(given, SAMPLE_RATE, f"waves[{k}]"))))
             if len(wave) < FRAME_LENGTH:
                 continue
             feats = [compute_features(wave, cfg, k) for k in warps]

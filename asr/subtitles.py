@@ -320,6 +320,13 @@ def output_stems(names: list[str]) -> dict[str, str]:
 FORMATS = ("text", "json", "tsv", "srt", "vtt")
 
 
+def check_nbest_format(nbest: int | None, fmt: str, flag: str = "--nbest", option: str = "-f ") -> None:
+    """UserError for more than one hypothesis asked of a format that writes only the best: the
+    n-best list is JSON's (`flag` and `option`: how the caller names them)."""
+    if nbest is not None and nbest > 1 and fmt != "json":
+        raise UserError(f"{flag}: the n-best list is written by {option}json only, not {option}{fmt}")
+
+
 def plain_text(t: Transcript) -> str:
     """The text format's line: the transcript, then (with a slot tagger) its slots (slots_line)."""
     slots = "" if t.slots is None else "\t" + slots_line(t.slots)

@@ -59,6 +59,8 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
         raise UserError(
             f"{exp_dir} already holds a run ({last_path.name}); add --resume to continue it or change exp_dir"
         )
+    if recipe.train.init and not resume:  # a model file that does not fit, before any corpus is prepared
+        check_init_recipe(recipe, load_checkpoint(recipe.train.init), recipe.train.init)
     setup_logging(exp_dir, d.main)
     if d.main:
         ensure_data(recipe)
@@ -90,9 +92,7 @@ def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
         torch.set_num_threads(cfg.threads)
     rank_seed = seed_rank(cfg.seed, d)  # the model's initial weights are rank 0's, broadcast below
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
-    init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run
-    if init and cfg.init:
-        check_init_recipe(recipe, init, cfg.init)  # before the data are read: all of it at once
+    init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run (checked by train)
     known = saved or init
     data = read_data(recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None)
     run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
@@ -126,8 +126,9 @@ def _epochs(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) ->
     run; returns whether the budget did."""
     cfg = run.recipe.train
     stop = False
+    named: set[str] = set()  # the unreadable files already named in the log
     while ts.epoch < cfg.epochs and not stop:
-        if not _run_epoch(run, ts, net, loaders):
+        if not _run_epoch(run, ts, net, loaders, named):
             _end_partial(run, ts, loaders)
             _save_last(run, ts)
             log.info(
@@ -147,9 +148,10 @@ def _in_time(run: Run) -> bool:
     return run.deadline is None or all_ranks(time.time() < run.deadline, run.d, run.device)
 
 
-def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders) -> bool:
+def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders, named: set[str]) -> bool:
     """The rest of epoch ts.epoch, from batch ts.batch on (mid-epoch after a resume). Returns
-    False when the time budget ran out before the epoch's last batch."""
+    False when the time budget ran out before the epoch's last batch. A file that fails to load
+    is named in the log unless it is in `named` (then added)."""
     cfg = run.recipe.train
     loaders.sampler.set_epoch(ts.epoch, ts.batch)
     net.train()
@@ -169,8 +171,8 @@ def _run_epoch(run: Run, ts: TrainState, net: torch.nn.Module, loaders: Loaders)
             ts.batch += 1
             ts.running.unreadable += len(batch.failed)
             for why in batch.failed.values():  # each file named once a run (the epoch's line counts them)
-                if why not in run.named:
-                    run.named.add(why)
+                if why not in named:
+                    named.add(why)
                     log.warning(f"skipped an audio file that failed to load: {why}")
             # every file of some rank's batch failed: all ranks skip it together (one that skipped
             # alone would leave the others waiting in the gradient all-reduce)
@@ -364,12 +366,18 @@ def _end_partial(run: Run, ts: TrainState, loaders: Loaders) -> None:
     if run.d.main:
         if improved:
             _save_best(run, ts)
-        k = run.recipe.train.average_last
-        if k:
-            save_checkpoint(run.exp_dir / f"epoch{ts.epoch + 1}.pt", run.recipe, run.vocab, ts.model)
-            (run.exp_dir / f"epoch{ts.epoch + 1 - k}.pt").unlink(missing_ok=True)
+        _save_epoch(run, ts, ts.epoch + 1)
         write_metrics(run.exp_dir, [*ts.history, row], run.writer)
         log.info(epoch_line(row, run.recipe.train.epochs, improved))
+
+
+def _save_epoch(run: Run, ts: TrainState, epoch: int) -> None:
+    """With averaging (train.average_last k), epoch{epoch}.pt, and the file k epochs older gone:
+    the last k are what the end of the run averages."""
+    k = run.recipe.train.average_last
+    if k:
+        save_checkpoint(run.exp_dir / f"epoch{epoch}.pt", run.recipe, run.vocab, ts.model)
+        (run.exp_dir / f"epoch{epoch - k}.pt").unlink(missing_ok=True)
 
 
 def _save_best(run: Run, ts: TrainState) -> None:
@@ -387,8 +395,6 @@ def _write_epoch(run: Run, ts: TrainState, row: dict, improved: bool) -> None:
     cfg, exp_dir = run.recipe.train, run.exp_dir
     if improved:
         _save_best(run, ts)
-    if cfg.average_last:
-        save_checkpoint(exp_dir / f"epoch{ts.epoch}.pt", run.recipe, run.vocab, ts.model)
-        (exp_dir / f"epoch{ts.epoch - cfg.average_last}.pt").unlink(missing_ok=True)
+    _save_epoch(run, ts, ts.epoch)
     write_metrics(exp_dir, ts.history, run.writer)
     log.info(epoch_line(row, cfg.epochs, improved, run.budget_spent(time.time())))

@@ -112,7 +112,6 @@ class Run:
     writer: SummaryWriter | None = None  # TensorBoard's, on rank 0
     started: float = 0.0  # time.time() when training would have started, had it run in one call (ts.spent)
     deadline: float | None = None  # time.time() when this call's time budget (train.max_minutes) is spent
-    named: set[str] = field(default_factory=set)  # the unreadable files already named in the log
 
     @property
     def exp_dir(self) -> Path:

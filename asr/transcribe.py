@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from asr.audio import (
     worth_decoding,
 )
 from asr.errors import AudioError, UserError, check_range
+from asr.features import WARP_RANGE
 from asr.forked import Forked
 from asr.segment import cut_at_pauses
 from asr.transcript import Transcript, joined
@@ -132,7 +134,7 @@ def _options(
 ) -> DecodeOverrides:
     """The call's decoding options, checked before any audio is read, with its batch size and warp."""
     check_range("batch_size", batch_size, "[1, inf)", whole=True)
-    check_range("warp", warp, "[0.5, 2]", why="the filterbank's VTLN warp; 1: none")
+    check_range("warp", warp, WARP_RANGE, why="the filterbank's VTLN warp; 1: none")
     if options is not None and decoding:
         raise UserError(f"give decoding options as `options` or as keywords ({', '.join(decoding)}), not both")
     if options is not None:
@@ -302,6 +304,7 @@ def transcribe_many(
     (Recognizer.choose_warp). A source may be a (name, error) pair from asr.audio.expand_inputs.
     """
     opts = _options(rec, options, decoding, batch_size, warp)
+    check_range("window", window, "[1, inf)", whole=True)
     if isinstance(sources, (str, Path, bytes)):
         raise UserError("transcribe_many takes a list of inputs; for one, call transcribe")
     items = [_item(k, s) for k, s in enumerate(sources)]
@@ -313,8 +316,8 @@ def _item(k: int, source) -> tuple[str | Clip, str | None]:
     other kind of source, before any audio is read."""
     if isinstance(source, tuple):
         return source
-    if isinstance(source, (str, Path, Clip)):
-        return (source if isinstance(source, Clip) else str(source)), None
+    if isinstance(source, (str, os.PathLike, Clip)):
+        return (source if isinstance(source, Clip) else os.fspath(source)), None
     raise UserError(
         f"transcribe_many: input {k} is {type(source).__name__}: give paths, '-' or Clips "
         "(bytes, arrays and open files go to transcribe, one at a time)"

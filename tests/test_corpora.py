@@ -156,10 +156,10 @@ def test_manifests_as_users_write_them(tmp_path):
     tone(tmp_path / "my recording 1.wav")
     tone(tmp_path / "b.wav")
     tone(tmp_path / "click.wav", 0.02)
-    rows = "path,text\r\nmy recording 1.wav,你好\r\nb.wav,二月,extra\r\n,no path\r\nclick.wav,啊\r\n"
+    rows = "path,text\r\nmy recording 1.wav,你好\r\nb.wav,二月,extra\r\n,no path\r\nclick.wav,啊\r\nb.wav,三月,\r\n"
     (tmp_path / "excel.csv").write_text(rows, encoding="utf-8-sig")
     report = prepare_manifest(tmp_path / "excel.csv", tmp_path / "out")
-    assert table(tmp_path / "out", "text") == {"my_recording_1": "你好"}
+    assert table(tmp_path / "out", "text") == {"my_recording_1": "你好", "b": "三月"}  # a trailing comma is no field
     assert skipped(tmp_path / "out") == {
         "line3": "more fields than the header (line 3: quote a text that holds the separator)",
         "line4": "no path or text (line 4)",
@@ -177,6 +177,9 @@ def test_manifests_as_users_write_them(tmp_path):
     (tmp_path / "gbk.csv").write_bytes("path,text\nb.wav,好\nb.wav,二月\n".encode("gbk"))
     with pytest.raises(UserError, match=r"gbk.csv:2: not UTF-8 text"):
         prepare_manifest(tmp_path / "gbk.csv", tmp_path / "g")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfpath,text\n" + "好,x\n".encode("gbk"))  # the line, past a mark
+    with pytest.raises(UserError, match=r"bom.csv:2: not UTF-8 text"):
+        prepare_manifest(tmp_path / "bom.csv", tmp_path / "g")
 
 
 def test_prepare_refuses_what_leaves_nothing_or_cannot_be_written(tmp_path):
@@ -239,6 +242,8 @@ def test_manifest_segments_are_cut_at_load_time(tmp_path):
         {"path": "long.wav", "text": "五", "start": "soon", "id": "bad"},
         {"path": "long.wav", "text": "六", "start": -1.0, "end": 1.0, "id": "early"},
         {"path": "long.wav", "text": "七", "start": 1.0, "end": 0.5, "id": "backwards"},
+        {"path": "long.wav", "text": "八", "start": 9.0, "id": "late"},
+        {"path": "long.wav", "text": "九", "start": "nan", "end": 1.0, "id": "nan"},
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -247,10 +252,12 @@ def test_manifest_segments_are_cut_at_load_time(tmp_path):
     assert table(out, "wav.scp") == {"long": str((tmp_path / "long.wav").resolve())}
     assert table(out, "segments") == {"p1": "long 0.000 0.500", "p2": "long 0.500 1.000", "p3": "long 1.000 -1"}
     assert table(out, "utt2dur") == {"p1": "0.500", "p2": "0.500", "p3": "0.500"}
-    assert skipped(out)["past"] == "segment past the end of its recording (1.2-2.5 s of 1.5 s)"
+    assert skipped(out)["past"] == "segment past the end of its recording (from 1.2 s to 2.5 s; the recording: 1.5 s)"
     assert skipped(out)["bad"] == "start/end not numbers (line 5: 'soon', None)"
-    assert skipped(out)["early"] == "segment starts before its recording (-1-1 s)"
-    assert skipped(out)["backwards"] == "segment is empty (1-0.5 s: the end is not after the start)"
+    assert skipped(out)["early"] == "segment starts before its recording (from -1 s to 1 s)"
+    assert skipped(out)["backwards"] == "segment is empty (from 1 s to 0.5 s: the end is not after the start)"
+    assert skipped(out)["late"] == "segment past the end of its recording (from 9 s to the end; the recording: 1.5 s)"
+    assert skipped(out)["nan"].startswith("segment starts before its recording (from nan s")
     utts = read_data_dir(out)
     assert [(u.id, u.start, u.end) for u in utts] == [("p1", 0.0, 0.5), ("p2", 0.5, 1.0), ("p3", 1.0, None)]
     for u, piece in zip(utts, pieces):
@@ -298,7 +305,12 @@ def test_data_dir_tables_that_cannot_be_used_say_why(tmp_path):
     with pytest.raises(UserError, match="its text file lists no transcripts"):
         read_data_dir(tmp_path)
     (tmp_path / "text").write_text("u1 你好\nu2 你好\n", encoding="utf-8")
-    for row, why in (("u1 a -1.0 0.4", "segment starts before its recording"), ("u1 a 0.4 0.2", "segment is empty")):
+    for row, why in (
+        ("u1 a -1.0 0.4", "segment starts before its recording"),
+        ("u1 a nan -1", "segment starts before its recording"),
+        ("u1 a 0.4 0.2", "segment is empty"),
+        ("u1 a 0.1 nan", "segment is empty"),
+    ):
         (tmp_path / "segments").write_text(row + "\n")
         with pytest.raises(UserError, match=why):
             read_data_dir(tmp_path)

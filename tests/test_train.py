@@ -120,7 +120,8 @@ def test_a_budget_stop_keeps_only_the_epochs_averaging_takes(tmp_path):
     sets = tiny_overrides(exp, epochs=3) + ["train.average_last=1"]
     train(load_recipe(DEMO, [*sets, "train.epochs=1"]))
     assert sorted(p.name for p in exp.glob("epoch*.pt")) == ["epoch1.pt"]
-    train(load_recipe(DEMO, [*sets, "train.max_minutes=0.00001"]), resume=True)  # stops in epoch 2
+    train(load_recipe(DEMO, [*sets, "train.max_minutes=0.00001"]), resume=True)
+    assert "stopped in epoch 2 at batch 1" in (exp / "train.log").read_text()
     assert sorted(p.name for p in exp.glob("epoch*.pt")) == ["epoch2.pt"]
 
 

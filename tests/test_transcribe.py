@@ -467,7 +467,7 @@ def test_align_on_a_long_file_reads_as_transcribe_does(tiny_model, tmp_path):
     [
         (["--bem", "5"], "No such option: --bem"),
         (["--nbest", "0"], "--nbest"),
-        (["--decoder", "greedy", "--nbest", "3"], "nbest: only the beam search"),
+        (["--decoder", "greedy", "--nbest", "3", "-f", "json"], "nbest: only the beam search"),
         (["--nbest", "3", "-f", "srt"], "written by -f json only"),
         (["--decoder", "greedy", "--beam", "4"], "beam: only the beam search"),
         (["--decoder", "greedy", "--hotwords", "HOT"], "hotwords: only the beam search"),
@@ -537,11 +537,24 @@ def test_python_api_settings_and_call_arguments_are_checked_before_any_work(tiny
     # choose_warp takes arrays, tensors and files alike
     wave = sf.read(wav, dtype="float32")[0]
     assert model.choose_warp([wave]) == model.choose_warp([torch.from_numpy(wave)]) == model.choose_warp([wav])
-    assert model.choose_warp(wave) == model.choose_warp([wave])
-    # a bfloat16 tensor is audio too; one sample rate range for files, arrays, uploads and streams
-    assert model.transcribe(torch.from_numpy(wave).bfloat16()).text == tiny_reads[wav.stem]
+    assert model.choose_warp(wave) == model.choose_warp([wave]) == model.choose_warp(str(wav))
+    pcm = sf.read(wav, dtype="int16")[0]  # integer PCM scaled as transcribe scales it
+    assert model.choose_warp([pcm]) == model.choose_warp([pcm.astype(np.float32) / 32768])
+    with pytest.raises(AudioError, match=r"waves\[0\]: contains NaN"):
+        model.choose_warp([np.full(16000, np.nan, np.float32)])
+    # a bfloat16 tensor is audio too, read as its float32 copy is
+    half = torch.from_numpy(wave).bfloat16()
+    assert model.transcribe(half).to_json() == model.transcribe(half.float()).to_json()
+    # one sample rate range for files, arrays, uploads and streams (asr.audio.check_rate)
     low = tmp_path / "2k.wav"
     sf.write(low, wave[::8], 2000)
     for source, kw in ((low, {}), (wave[::8], {"sample_rate": 2000})):
-        with pytest.raises(AudioError, match=r"sample rate outside 4000-192000 Hz \(2000 Hz\)"):
+        with pytest.raises(AudioError, match=r"sample rate outside 4000-768000 Hz \(2000 Hz\)"):
             model.transcribe(source, **kw)
+    from asr.audio import check_rate
+
+    for rate in (4000, 16000, 768000):
+        check_rate("x", rate)
+    for rate in (3999, 768001, 16000.0, True, "16000"):
+        with pytest.raises(AudioError, match="x: sample rate"):
+            check_rate("x", rate)

@@ -87,10 +87,10 @@ def export(
     from asr.export import export_onnx, export_torchscript
 
     check_choice("--format", format, ["onnx", "torchscript"])
+    if format == "onnx" and int8:
+        raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
     output = output_file(output)
     if format == "onnx":
-        if int8:
-            raise UserError("--int8 applies to torchscript exports; quantize ONNX models with onnxruntime's tools")
         print(export_onnx(model, output))
     else:
         print(export_torchscript(model, output, int8=int8))

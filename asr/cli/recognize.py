@@ -46,7 +46,7 @@ def transcribe(
         typer.Option(
             "--nbest",
             min=1,
-            help="Hypotheses in the JSON n-best list (N > 1 selects the beam search; default 5 with it)",
+            help="Hypotheses in the JSON n-best list (N > 1: -f json only; selects the beam search; default 5 with it)",
         ),
     ] = None,
     batch_size: BatchSize = 8,
@@ -75,9 +75,10 @@ def transcribe(
     tsv: path, start, end, text per segment.  srt/vtt: subtitles by the Netflix style guide's limits.
     """
     from asr.audio import expand_inputs
-    from asr.subtitles import OutputWriter
+    from asr.subtitles import OutputWriter, check_nbest_format
 
     rules = _cue_rules(format, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds)
+    check_nbest_format(nbest, format)
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items], rules)
     tagger = _slot_tagger(slots, format)
@@ -117,11 +118,7 @@ def _call_options(rec, nbest: int | None, format: str, decoder: str | None):
     beam search; refused with --decoder greedy), else 5 hypotheses in JSON when the beam runs."""
     import dataclasses
 
-    from asr.errors import UserError
-
     options = rec.overrides(nbest=nbest, decoder=decoder if nbest else None)
-    if nbest is not None and nbest > 1 and format != "json":
-        raise UserError(f"--nbest: the n-best list is written by -f json only, not -f {format}")
     if nbest is None and format == "json" and (options.decoder or rec.decode.decoder) == "beam":
         options = dataclasses.replace(options, nbest=5)
     return options
@@ -241,11 +238,13 @@ def evaluate(
 ) -> None:
     """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
     from asr.datadir import read_data_dir, read_speakers
+    from asr.errors import output_file
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
     from asr.timing import read_ctm
 
     reference = read_ctm(time_ref) if time_ref else None  # its errors before any audio is read
+    report = output_file(report) if report else None  # and the report's place
     rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     utts = read_data_dir(data)
     speakers = read_speakers(data) if vtln else None

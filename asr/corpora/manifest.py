@@ -29,7 +29,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (as spreadsheet programs write) is not a column's name
     except UnicodeDecodeError as exc:
-        at = data[: exc.start].count(b"\n") + 1
+        at = exc.object[: exc.start].count(b"\n") + 1  # (what was decoded: after a byte-order mark)
         raise UserError(f"{path}:{at}: not UTF-8 text; save the manifest as UTF-8") from None
     with io.StringIO(text, newline="") as f:
         if sep is None:
@@ -63,7 +63,7 @@ def prepare_manifest(manifest: str | Path, out_dir: str | Path) -> Report:
         why = None
         if not audio or text is None:
             why = f"no path or text (line {n})"
-        elif row.get(EXTRA):
+        elif any(str(v).strip() for v in row.get(EXTRA) or ()):  # (a trailing separator adds an empty one)
             why = f"more fields than the header (line {n}: quote a text that holds the separator)"
         elif not isinstance(text, str):
             why = f"text is not a string (line {n}: {text!r})"

@@ -27,7 +27,10 @@ class DecodeParams(BaseModel):
     )
     beam: int | None = Field(None, ge=1, le=100, description="beam width; selects the beam search")
     nbest: int | None = Field(
-        None, ge=1, le=100, description="hypotheses returned (JSON: 5 when the beam search runs); > 1 selects the beam"
+        None,
+        ge=1,
+        le=100,
+        description="hypotheses returned (JSON: 5 when the beam search runs); > 1 selects the beam, format=json only",
     )
     hotword_boost: float | None = Field(
         None, ge=0, le=100, allow_inf_nan=False, description="nats added per unit of a hotword (needs hotwords)"

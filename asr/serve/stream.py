@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from asr.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, worth_decoding
+from asr.audio import SAMPLE_RATE, check_rate, worth_decoding
 from asr.errors import AudioError
 from asr.segment import HOP, frame_energy_db, quiet_threshold, quietest_point
 
@@ -40,10 +40,7 @@ class StreamConfig:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise AudioError(f"format: expected {' or '.join(FORMATS)}, got {self.format!r}")
-        if not isinstance(self.sample_rate, int) or not MIN_RATE <= self.sample_rate <= MAX_RATE:
-            raise AudioError(
-                f"sample_rate: expected an integer from {MIN_RATE} to {MAX_RATE} Hz, got {self.sample_rate!r}"
-            )
+        check_rate("sample_rate", self.sample_rate)
 
 
 @dataclass
