@@ -26,7 +26,7 @@ MIN_RATE, MAX_RATE = 4000, 768000
 def check_rate(name: str, rate: object) -> None:
     """AudioError unless `rate` is a whole number of Hz from MIN_RATE to MAX_RATE."""
     if not isinstance(rate, int) or isinstance(rate, bool):
-        raise AudioError(f"{name}: sample rate must be a whole number of Hz, got {rate!r}")
+        raise AudioError(f"{name}: sample_rate must be a whole number of Hz, got {rate!r}")
     if not MIN_RATE <= rate <= MAX_RATE:
         raise AudioError(f"{name}: sample rate outside {MIN_RATE}-{MAX_RATE} Hz ({rate} Hz)")
 

@@ -75,10 +75,9 @@ def transcribe(
     tsv: path, start, end, text per segment.  srt/vtt: subtitles by the Netflix style guide's limits.
     """
     from asr.audio import expand_inputs
-    from asr.subtitles import OutputWriter, check_nbest_format
+    from asr.subtitles import OutputWriter
 
-    rules = _cue_rules(format, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds)
-    check_nbest_format(nbest, format)
+    rules = _cue_rules(format, nbest, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds)
     items = expand_inputs(inputs)
     out = OutputWriter(format, output_dir, [name for name, _ in items], rules)
     tagger = _slot_tagger(slots, format)
@@ -94,12 +93,13 @@ def transcribe(
         raise typer.Exit(1)
 
 
-def _cue_rules(format: str, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds):
+def _cue_rules(format: str, nbest: int | None, max_line_chars, max_lines, min_cue_seconds, max_cue_seconds):
     """The subtitle flags as one CueRules (its defaults where not given), checked before any
-    audio is read; refused with a format that has no cues."""
+    audio is read; they, and --nbest above 1, are refused with a format that does not use them."""
     from asr.errors import UserError
-    from asr.subtitles import CueRules
+    from asr.subtitles import CueRules, check_nbest_format
 
+    check_nbest_format(nbest, format)
     given = {
         "max_line_chars": max_line_chars,
         "max_lines": max_lines,
@@ -237,7 +237,7 @@ def evaluate(
     ] = False,
 ) -> None:
     """Print CER, WER and MER (mixed: CJK characters and other words) of MODEL on a data dir."""
-    from asr.datadir import read_data_dir, read_speakers
+    from asr.datadir import read_data_dir
     from asr.errors import output_file
     from asr.evaluate import evaluate as run
     from asr.evaluate import write_report
@@ -247,13 +247,7 @@ def evaluate(
     report = output_file(report) if report else None  # and the report's place
     rec, jobs = recognizer(model, decoding, int8, device, threads, amp)
     utts = read_data_dir(data)
-    speakers = read_speakers(data) if vtln else None
-    if vtln and not speakers:
-        err.print(
-            f"warning: {data}: no utt2spk, so each utterance chooses its own VTLN warp (less reliable than per speaker)",
-            markup=False,
-            soft_wrap=True,
-        )
+    speakers = _vtln_speakers(data) if vtln else None
     timed = times or reference is not None
     rows, failed, rates = run(
         rec, utts, batch_size=batch_size, times=timed, on_error=print_error, speakers=speakers, jobs=jobs
@@ -270,6 +264,20 @@ def evaluate(
     if failed:
         err.print(f"{len(failed)} utterance(s) could not be read and are not scored", markup=False)
         raise typer.Exit(1)
+
+
+def _vtln_speakers(data: Path) -> dict[str, str]:
+    """{utterance: speaker} for --vtln's per-speaker warps; a warning when the data dir has none."""
+    from asr.datadir import read_speakers
+
+    speakers = read_speakers(data)
+    if not speakers:
+        err.print(
+            f"warning: {data}: no utt2spk, so each utterance chooses its own VTLN warp (less reliable than per speaker)",
+            markup=False,
+            soft_wrap=True,
+        )
+    return speakers
 
 
 def _print_time_errors(reference: dict, path: Path | None, rows: list[dict], frame_seconds: float) -> None:
