@@ -59,20 +59,22 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
         raise UserError(
             f"{exp_dir} already holds a run ({last_path.name}); add --resume to continue it or change exp_dir"
         )
-    if recipe.train.init and not resume:  # a model file that does not fit, before any corpus is prepared
-        check_init_recipe(recipe, load_checkpoint(recipe.train.init), recipe.train.init)
+    # fine-tuning a new run: the model file read once, and one that does not fit refused before any corpus is prepared
+    init = load_checkpoint(recipe.train.init) if recipe.train.init and not resume else None
+    if init is not None and recipe.train.init:
+        check_init_recipe(recipe, init, recipe.train.init)
     setup_logging(exp_dir, d.main)
     if d.main:
         ensure_data(recipe)
     device = pick_device(recipe.train.device, d)
     if d.world == 1:
-        return _train(recipe, resume, d, device)
+        return _train(recipe, resume, d, device, init)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         ensure_data(recipe)  # rank 0 prepared it before joining
-        summary = _train(recipe, resume, d, device)
+        summary = _train(recipe, resume, d, device, init)
         # rank 0 still writes checkpoints and averages after the last collective: a rank that
         # tore its process group down and exited meanwhile could abort in gloo's threads
         dist.barrier()
@@ -86,13 +88,13 @@ def train(recipe: Recipe, resume: bool = False) -> dict:
             dist.destroy_process_group()
 
 
-def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device) -> dict:
+def _train(recipe: Recipe, resume: bool, d: Dist, device: torch.device, init: dict | None) -> dict:
+    """The run, on this process's device; `init`: the model file a new run fine-tunes (train read it)."""
     cfg = recipe.train
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     rank_seed = seed_rank(cfg.seed, d)  # the model's initial weights are rank 0's, broadcast below
     saved = load_checkpoint(Path(recipe.exp_dir) / "last.pt") if resume else None
-    init = load_checkpoint(cfg.init) if cfg.init and not saved else None  # fine-tuning a new run (checked by train)
     known = saved or init
     data = read_data(recipe, d, device, Vocab(known["vocab"], recipe.text) if known else None, extend=init is not None)
     run = Run(recipe, d, device, data.vocab, rank_seed, amp_dtype(cfg.amp, device))
