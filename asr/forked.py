@@ -10,7 +10,10 @@ it had not returned is decoded in the main process, with a warning.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,10 +34,22 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _init(rec: Recognizer) -> None:
+def _init(rec: Recognizer, parent: int) -> None:
     global _child_rec
     _child_rec = rec
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it shuts the pool down
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` ends, even killed outright (SIGKILL, the OOM killer): it
+    would otherwise wait for work forever, holding what it inherited (a server's listening
+    socket). Linux's PR_SET_PDEATHSIG; elsewhere the pool's own shutdown is all there is."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(0)
 
 
 def _call(task: tuple[Callable[[Recognizer, Any], Any], Any]) -> Any:
@@ -55,7 +70,11 @@ class Forked:
     def __enter__(self) -> Forked:
         if self.jobs > 1:
             context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init, initargs=(self.rec,))
+            self.pool = ProcessPoolExecutor(
+                self.jobs, mp_context=context, initializer=_init, initargs=(self.rec, os.getpid())
+            )
+            # The first call forks every process: now, before this process starts any thread of its own
+            self.pool.submit(int).result()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -66,6 +85,11 @@ class Forked:
         if not self.broken:
             print("warning: a decoding process died; decoding the rest in this one", file=sys.stderr)
         self.broken = True
+
+    def call(self, fn: Callable[[Recognizer, T], R], item: T) -> R:
+        """fn(rec, item) in one of the processes (here without them, or after one died): its
+        result, or the exception it raised. Many threads may call at once."""
+        return next(self.map(fn, [item]))
 
     def map(self, fn: Callable[[Recognizer, T], R], items: Iterable[T]) -> Iterator[R]:
         """fn(rec, item) for each item, in order; `fn` is a module-level function (the children

@@ -95,12 +95,24 @@ def peak_rss_mib(child: subprocess.Popen | None = None, wait: bool = False) -> f
     # carry over, so a child of a bench that imported torch reads at least the bench's size.
     peak = 0.0
     while True:
-        status = Path(f"/proc/{child.pid if child else 'self'}/status").read_text()
-        if m := re.search(r"^VmHWM:\s*(\d+) kB", status, re.M):  # none once it has exited
-            peak = max(peak, int(m.group(1)) / 1024)
+        peak = max(peak, _high_water_mib(child.pid if child else "self"))
         if not wait or child.poll() is not None:
             return peak
         time.sleep(0.02)
+
+
+def forked_peak_rss_mib(child: subprocess.Popen) -> list[float]:
+    """Peak resident memory in MiB of each running process that `child` forked (a server's
+    decoding processes). Pages they still share with `child` count in both."""
+    forked = Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()
+    return [_high_water_mib(pid) for pid in forked]
+
+
+def _high_water_mib(pid: int | str) -> float:
+    """VmHWM of a process in MiB; 0 once it has exited."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    m = re.search(r"^VmHWM:\s*(\d+) kB", status, re.M)  # none once it has exited
+    return int(m.group(1)) / 1024 if m else 0.0
 
 
 def write_section(name: str, body: str, results: Path = RESULTS) -> None:

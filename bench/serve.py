@@ -29,7 +29,7 @@ import websockets
 
 from asr.audio import load_audio
 from asr.datadir import read_data_dir
-from bench.common import machine, peak_rss_mib, report, table
+from bench.common import forked_peak_rss_mib, machine, peak_rss_mib, report, table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHUNK = 0.1  # seconds per websocket chunk
@@ -164,7 +164,7 @@ def main() -> None:
             levels += [[amp, *asyncio.run(http_level(url, files, n, args.requests))] for n in (1, 4, 8)]
             if amp == "off":
                 live, fast_on, fast_off = streams(url, files, args.streams)
-                rss = peak_rss_mib(proc)
+                rss, forked = peak_rss_mib(proc), forked_peak_rss_mib(proc)
                 travel = Path("data/demo/samples/test-belinda-00054.wav")  # 五月十一日四点从广州到台北
                 screenshots(url + "/", travel, DOCS / "serve-before.png", DOCS / "serve.png")
         finally:
@@ -179,7 +179,7 @@ def main() -> None:
     per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
         f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
-        f"(default 2 decoding slots; `--amp auto` chose {chosen}), clients on the same machine over loopback,",
+        f"(its default 2 decoding processes; `--amp auto` chose {chosen}), clients on the same machine over loopback,",
         f"{SECONDS} s files; the websocket figures with `--amp off`.",
         "",
         *table("--amp | HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
@@ -189,7 +189,8 @@ def main() -> None:
         f"partial results every {statistics.median(gaps) * 1000:.0f} ms (median wall time between them; "
         f"one per 0.5 s of audio). Each partial re-decodes the open segment from its start: "
         f"{per_partial * 1000:.1f} ms of server time per partial (16 files sent at full speed with "
-        f"partials on vs off). Server peak RSS {rss:.0f} MiB. Screenshots: docs/serve-before.png, docs/serve.png.",
+        f"partials on vs off). Server peak RSS {rss:.0f} MiB; its {len(forked)} decoding processes "
+        f"{', '.join(f'{m:.0f}' for m in forked)} MiB (pages shared with the server counted in both). Screenshots: docs/serve-before.png, docs/serve.png.",
     ]
     report("serve", ["## Serving", "", *lines])
 

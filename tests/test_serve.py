@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
@@ -19,6 +21,7 @@ import websockets
 
 from asr.audio import load_audio
 from asr.errors import AudioError
+from asr.forked import Forked
 from asr.recognizer import Recognizer
 from asr.serve.errors import Busy
 from asr.serve.pool import Batcher, Pool
@@ -312,6 +315,32 @@ def test_a_failed_piece_fails_only_its_call_and_the_batcher_goes_on():
     outcomes = [f.exception() or f.result()[0].text for f in futures]
     assert isinstance(outcomes[1], AudioError) and outcomes[::2] == ["1", "2"] and outcomes[3] == "3"  # only 7 failed
     assert batcher.decode([np.full(10, 5.0, np.float32)])[0].text == "5"
+
+
+def _pid(rec, _) -> int:
+    return os.getpid()
+
+
+def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed_one(tiny_model, tiny_reads, capsys):
+    """`asr serve`'s decoding processes: each call's results equal those decoded in the calling
+    thread; concurrent calls share batches; a process killed (as the OOM killer would) loses no
+    call, the rest is decoded in the server's process, and says so once."""
+    rec = Recognizer(tiny_model["model"])
+    paths = sorted(SAMPLES.glob("*.wav"))[:6]
+    waves = [load_audio(p).numpy() for p in paths]
+    here = [Batcher(rec).decode([w], times=True)[0].to_json() for w in waves]
+    with Forked(rec, 2) as decoders:
+        batcher = Batcher(rec, workers=2, decoders=decoders)
+        assert decoders.call(_pid, None) != os.getpid()
+        assert [batcher.decode([w], times=True)[0].to_json() for w in waves] == here
+        with ThreadPoolExecutor(6) as pool:
+            together = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
+        assert together == [tiny_reads[p.stem] for p in paths]
+        os.kill(decoders.call(_pid, None), signal.SIGKILL)
+        with ThreadPoolExecutor(6) as pool:
+            after = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
+    assert after == together
+    assert capsys.readouterr().err.count("a decoding process died") == 1
 
 
 def ws_url(server: str, token: str | None = TOKEN) -> str:

@@ -42,7 +42,9 @@ def serve(
     token: Annotated[
         Optional[str], typer.Option(help="Bearer token required on /v1/* (default: $ASR_SERVE_TOKEN; none: open)")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Decoding threads")] = 2,
+    workers: Annotated[
+        Optional[int], typer.Option(min=1, help="Decoding processes (default: one per core; on a GPU, 2 threads)")
+    ] = None,
     queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a thread before 503")] = 16,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
     max_seconds: Annotated[float, typer.Option(help="Longest audio per request or stream, seconds")] = 600.0,
@@ -64,12 +66,12 @@ def serve(
     import torch
 
     from asr.cores import usable_cores
+    from asr.forked import Forked
     from asr.slots import SlotTagger
 
     tagger = SlotTagger.load(slots) if slots else None
     rec, _ = recognizer(model, decoding, int8, device, None, amp)
-    # Each decoding thread gets its share of the cores: more threads than cores only spin.
-    torch.set_num_threads(max(1, usable_cores() // workers))
+    workers = workers or (usable_cores() if rec.device.type == "cpu" else 2)
     settings = ServeSettings(
         token=token or os.environ.get("ASR_SERVE_TOKEN") or None,
         max_upload_mb=max_upload_mb,
@@ -78,15 +80,18 @@ def serve(
         queue=queue,
         idle_timeout=idle_timeout,
     )
-    sock.listen(128)
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    # The socket listens already: a client that connects on this line is queued, not refused.
-    print(
-        f"asr serve: http://{shown}:{bound}/ ({model}; {'token required' if settings.token else 'no token'})",
-        flush=True,
-    )
-    config = uvicorn.Config(
-        create_app(rec, settings, tagger), log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    # On a CPU, each decoding slot is a forked process of one thread (none with --workers 1, or on
+    # a GPU: decoding then runs in the request threads, with the cores' threads between them)
+    with Forked(rec, workers) as decoders:
+        torch.set_num_threads(1 if decoders.pool else max(1, usable_cores() // workers))
+        sock.listen(128)
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        # The socket listens already: a client that connects on this line is queued, not refused.
+        print(
+            f"asr serve: http://{shown}:{bound}/ ({model}; {'token required' if settings.token else 'no token'})",
+            flush=True,
+        )
+        app = create_app(rec, settings, tagger, decoders if decoders.pool else None)
+        config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
+        uvicorn.Server(config).run(sockets=[sock])

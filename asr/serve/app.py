@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from asr import __version__
+from asr.forked import Forked
 from asr.recognizer import Recognizer
 from asr.serve import http, ws
 from asr.serve.errors import ApiError
@@ -37,9 +38,16 @@ STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("asr.serve")
 
 
-def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings(), tagger: SlotTagger | None = None) -> FastAPI:
+def create_app(
+    rec: Recognizer,
+    settings: ServeSettings = ServeSettings(),
+    tagger: SlotTagger | None = None,
+    decoders: Forked | None = None,
+) -> FastAPI:
     """The server around `rec` (loaded once; shared by every request); with `tagger`, every
-    result also carries its filled slots and the page shows them as a booking form."""
+    result also carries its filled slots and the page shows them as a booking form. With
+    `decoders` (forked processes, opened by the caller before the server starts), audio is
+    decoded in those processes; without, in the request threads."""
     app = FastAPI(
         title="asr",
         version=__version__,
@@ -47,7 +55,7 @@ def create_app(rec: Recognizer, settings: ServeSettings = ServeSettings(), tagge
         docs_url="/docs",
         redoc_url=None,
     )
-    pool, batcher = Pool(settings.workers, settings.queue), Batcher(rec, settings.workers)
+    pool, batcher = Pool(settings.workers, settings.queue), Batcher(rec, settings.workers, decoders=decoders)
     app.state.service = Service(rec, settings, pool, batcher, tagger)
     _add_error_handlers(app)
     app.include_router(http.router)

@@ -1,9 +1,12 @@
 """The decoding threads: a bounded pool that refuses instead of letting requests pile up, and a
-batcher that decodes the pieces of concurrent requests together.
+batcher that decodes the pieces of concurrent requests together, in forked decoding processes.
 
 On a CPU a batch of pieces costs less than the pieces one by one: eight 3 s pieces took 49 ms
 as one batch and 76 ms one at a time (the demo model's size, one thread, a 2-core AMD EPYC);
-under load, the batcher is what keeps latency down."""
+under load, the batcher is what keeps latency down. The batches are decoded in forked
+processes of one thread each (asr.forked) where `asr serve` has them: the Python around the
+model's arithmetic (features, search, character times) then runs beside the server's HTTP
+work instead of waiting for the one interpreter lock."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from asr.forked import Forked
 from asr.recognizer import DecodeOverrides, Recognizer
 from asr.serve.errors import Busy
 from asr.transcript import Transcript
@@ -66,11 +70,13 @@ class Batcher:
     at most `workers` batches at a time. No thread waits for a batch to fill: a batch is what is
     waiting when a slot frees, so one request alone is decoded at once. A thread whose job is
     in another's batch waits for it, and a batch that fails is decoded again one job at a time,
-    so that a bad piece fails only its own call."""
+    so that a bad piece fails only its own call. With `decoders`, each batch is decoded in one of
+    its processes (as many processes as `workers`); without, in the calling thread."""
 
     rec: Recognizer
     workers: int = 2
     max_pieces: int = 16
+    decoders: Forked | None = None
     _queue: list[_Job] = field(default_factory=list, init=False)
     _busy: int = field(default=0, init=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False)
@@ -125,8 +131,8 @@ class Batcher:
     def _decode(self, batch: list[_Job]) -> None:
         first = batch[0]
         try:
-            waves = [w for job in batch for w in job.waves]
-            results = self.rec.decode_waves(waves, times=first.times, warp=first.warp, options=first.options)
+            call = ([w for job in batch for w in job.waves], first.times, first.warp, first.options)
+            results = self.decoders.call(_decode_waves, call) if self.decoders else _decode_waves(self.rec, call)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
@@ -138,3 +144,10 @@ class Batcher:
         for job in batch:
             job.results = results[k : k + len(job.waves)]
             k += len(job.waves)
+
+
+def _decode_waves(rec: Recognizer, call: tuple) -> list[Transcript]:
+    """rec.decode_waves(waves, times, warp, options), a module-level function a forked decoding
+    process finds by name."""
+    waves, times, warp, options = call
+    return rec.decode_waves(waves, times=times, warp=warp, options=options)
