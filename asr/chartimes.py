@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from asr.segment import loud_frames
+from asr.segment import levels, loud_frames
 
 # How far (model frames) from where the evidence crosses over a boundary moves to the quietest
 # point of the signal when no pause lies between the two characters' spikes.
@@ -62,8 +62,8 @@ def refine(
     evidence, in energy frames, the first character's start, the boundaries between characters,
     the last one's end (len(spikes) + 1). `syllabic`: one syllable per character
     (one_syllable_each)."""
-    smooth = _smoothed(energy_db)
-    loud, reach = loud_frames(energy_db), DIP_REACH * sub
+    smooth, quiet_loud = _smoothed(energy_db), levels(energy_db)
+    loud, reach = loud_frames(energy_db, quiet_loud=quiet_loud), DIP_REACH * sub
     edges = _at_pauses(smooth, [(a * sub, (b + 1) * sub - 1) for a, b in spikes], list(edges), reach)
     for moved, (first, last) in _displaced(loud, edges):
         # An even split ignores the signal; a dip near each cut is likelier where one syllable
@@ -76,7 +76,7 @@ def refine(
     for a, b in zip(edges, edges[1:]):  # each trimmed to its loud frames: pauses belong to none
         heard = np.flatnonzero(loud[a:b])
         spans.append((a + int(heard[0]), a + int(heard[-1]) + 1) if heard.size else (a, b))
-    return _by_syllable(energy_db, smooth, spans) if syllabic else spans
+    return _by_syllable(energy_db, smooth, spans, quiet_loud) if syllabic else spans
 
 
 def _smoothed(energy_db: np.ndarray) -> np.ndarray:
@@ -163,34 +163,39 @@ def _displaced(loud: np.ndarray, edges: list[int]) -> list[tuple[range, tuple[in
     return moved
 
 
-def syllables(energy_db: np.ndarray, smooth: np.ndarray | None = None) -> list[tuple[int, int]]:
+def syllables(
+    energy_db: np.ndarray, smooth: np.ndarray | None = None, quiet_loud: tuple[float, float] | None = None
+) -> list[tuple[int, int]]:
     """The signal's syllables, [start, end) in energy frames: runs of speech (SYLLABLE_LOUDNESS)
-    cut at dips SYLLABLE_DIP_DB deep, each at least MIN_SYLLABLE frames."""
+    cut at dips SYLLABLE_DIP_DB deep, each at least MIN_SYLLABLE frames. `smooth` and
+    `quiet_loud` (asr.segment.levels) are computed here unless given."""
     smooth = _smoothed(energy_db) if smooth is None else smooth
-    loud = np.concatenate([[False], loud_frames(energy_db, SYLLABLE_LOUDNESS), [False]]).astype(np.int8)
+    loud = loud_frames(energy_db, SYLLABLE_LOUDNESS, quiet_loud)
+    loud = np.concatenate([[False], loud, [False]]).astype(np.int8)
     starts, ends = np.flatnonzero(np.diff(loud) == 1), np.flatnonzero(np.diff(loud) == -1)
     out = []
     for s, e in zip(starts.tolist(), ends.tolist()):
-        cuts, since = [s], float(smooth[s])  # since: the loudest frame from the last cut on
+        cuts = [s]
         after = np.maximum.accumulate(smooth[s:e][::-1])[::-1]  # the loudest from each frame to the run's end
-        for t in range(s + 1, e - 1):
-            dip = smooth[t] <= smooth[t - 1] and smooth[t] < smooth[t + 1]
-            depth = min(since, after[t - s]) - smooth[t]
-            if dip and depth >= SYLLABLE_DIP_DB and t - cuts[-1] >= MIN_SYLLABLE and e - t >= MIN_SYLLABLE:
-                cuts.append(t)
-                since = float(smooth[t])
-            else:
-                since = max(since, float(smooth[t]))
+        t = np.arange(s + 1, max(e - 1, s + 1))
+        dips = t[(smooth[t] <= smooth[t - 1]) & (smooth[t] < smooth[t + 1]) & (e - t >= MIN_SYLLABLE)]
+        for d in dips.tolist():  # in order: a cut depends on the one before it
+            if d - cuts[-1] >= MIN_SYLLABLE:
+                since = smooth[cuts[-1] : d].max()  # the loudest frame from the last cut on
+                if min(since, after[d - s]) - smooth[d] >= SYLLABLE_DIP_DB:
+                    cuts.append(d)
         out += [(a, b) for a, b in zip(cuts, cuts[1:] + [e]) if b - a >= MIN_SYLLABLE]  # a click is no syllable
     return out
 
 
-def _by_syllable(energy_db: np.ndarray, smooth: np.ndarray, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _by_syllable(
+    energy_db: np.ndarray, smooth: np.ndarray, spans: list[tuple[int, int]], quiet_loud: tuple[float, float]
+) -> list[tuple[int, int]]:
     """`spans` placed on the signal's syllables: each character is given the syllable its span's
     middle is nearest, in order (assign_syllables); one alone in its syllable takes the whole of
     it, several in one share it at their boundaries (evenly where those fall outside it), each
     keeping at least a frame."""
-    syl = syllables(energy_db, smooth)
+    syl = syllables(energy_db, smooth, quiet_loud)
     if not syl or not spans:
         return spans
     owner = assign_syllables([(a + b) / 2 for a, b in spans], syl)

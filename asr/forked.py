@@ -60,15 +60,18 @@ def _call(task: tuple[Callable[[Recognizer, Any], Any], Any]) -> Any:
 
 class Forked:
     """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block.
-    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls run here."""
+    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls run here.
+    `fork_one`: one job is a forked process too (a server, whose own process has requests to
+    read and answer meanwhile)."""
 
-    def __init__(self, rec: Recognizer, jobs: int) -> None:
+    def __init__(self, rec: Recognizer, jobs: int, fork_one: bool = False) -> None:
         self.rec, self.broken = rec, False
         self.pool: ProcessPoolExecutor | None = None
-        self.jobs = jobs if jobs > 1 and rec.device.type == "cpu" else 1
+        self.forks = rec.device.type == "cpu" and (jobs > 1 or (fork_one and jobs == 1))
+        self.jobs = jobs if self.forks else 1
 
     def __enter__(self) -> Forked:
-        if self.jobs > 1:
+        if self.forks:
             context = multiprocessing.get_context("fork")
             self.pool = ProcessPoolExecutor(
                 self.jobs, mp_context=context, initializer=_init, initargs=(self.rec, os.getpid())

@@ -28,18 +28,31 @@ def _quiet_under(loud_db: float) -> float:
     return max(loud_db - 35.0, -60.0)
 
 
-def loud_frames(energy_db: np.ndarray, loudness: float = 1 / 3) -> np.ndarray:
+def levels(energy_db: np.ndarray) -> tuple[float, float]:
+    """The levels (dB) of a signal's quiet frames (the 10th percentile of `energy_db`) and of its
+    loud ones (the 95th)."""
+    low, high = np.percentile(energy_db, [10, 95]) if len(energy_db) else (0.0, 0.0)
+    return float(low), float(high)
+
+
+def loud_frames(
+    energy_db: np.ndarray, loudness: float = 1 / 3, quiet_loud: tuple[float, float] | None = None
+) -> np.ndarray:
     """Which 10 ms frames (frame_energy_db) hold speech: louder than `loudness` of the way from
-    the quiet frames (the 10th percentile) to the loud ones (the 95th), and than quiet_threshold,
-    in runs of 30 ms or more. Stricter than the pauses cut at: it bounds character times
-    (asr.chartimes)."""
+    the quiet frames to the loud ones (`quiet_loud`: levels(energy_db), computed here unless
+    given), and than quiet_threshold, in runs of 30 ms or more. Stricter than the pauses cut at:
+    it bounds character times (asr.chartimes)."""
     if len(energy_db) < 3:
         return np.ones(len(energy_db), bool)
-    low, high = np.percentile(energy_db, [10, 95])
-    loud = np.pad(energy_db > max(low + (high - low) * loudness, _quiet_under(float(high))), 1)
+    low, high = quiet_loud or levels(energy_db)
+    loud = energy_db > max(low + (high - low) * loudness, _quiet_under(high))
     # runs of 30 ms at least: a click (or noise's edge at the end of a file) is not speech
-    core = np.pad(loud[:-2] & loud[1:-1] & loud[2:], 1)
-    return core[:-2] | core[1:-1] | core[2:]
+    core = np.zeros_like(loud)
+    core[1:-1] = loud[:-2] & loud[1:-1] & loud[2:]  # the middles of loud 30 ms
+    out = core.copy()
+    out[:-1] |= core[1:]
+    out[1:] |= core[:-1]
+    return out
 
 
 def quietest_point(wave: np.ndarray) -> int:

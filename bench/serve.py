@@ -2,7 +2,7 @@
 final-result latency and partial cadence, peak memory; and screenshots of the web page.
 
     make bench-serve                  # after make demo; about 2 minutes on 2 cores
-    python -m bench.serve --model exp/demo/best.pt --requests 40
+    python -m bench.serve --model exp/demo/best.pt --requests 48
 
 Each HTTP client posts 3 s files (demo test utterances joined and cut to 3 s) back to back until
 the level's requests are done. The websocket client streams a 3 s file in 100 ms chunks at real
@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=Path("exp/demo/best.pt"))
     ap.add_argument("--test", type=Path, default=Path("data/demo/test"))
     ap.add_argument("--work", type=Path, default=Path("exp/bench_serve"))
-    ap.add_argument("--requests", type=int, default=48, help="HTTP requests per concurrency level")
+    ap.add_argument("--requests", type=int, default=240, help="HTTP requests per concurrency level")
     ap.add_argument("--streams", type=int, default=8, help="websocket sessions at real time")
     args = ap.parse_args()
     if not args.model.is_file():
@@ -179,8 +179,8 @@ def main() -> None:
     per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
         f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
-        f"(its default 2 decoding processes; `--amp auto` chose {chosen}), clients on the same machine over loopback,",
-        f"{SECONDS} s files; the websocket figures with `--amp off`.",
+        f"(its default here: {len(forked)} decoding process(es); `--amp auto` chose {chosen}),",
+        f"clients on the same machine over loopback, {SECONDS} s files; the websocket figures with `--amp off`.",
         "",
         *table("--amp | HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
         "",
@@ -189,7 +189,7 @@ def main() -> None:
         f"partial results every {statistics.median(gaps) * 1000:.0f} ms (median wall time between them; "
         f"one per 0.5 s of audio). Each partial re-decodes the open segment from its start: "
         f"{per_partial * 1000:.1f} ms of server time per partial (16 files sent at full speed with "
-        f"partials on vs off). Server peak RSS {rss:.0f} MiB; its {len(forked)} decoding processes "
+        f"partials on vs off). Server peak RSS {rss:.0f} MiB; its decoding process(es) "
         f"{', '.join(f'{m:.0f}' for m in forked)} MiB (pages shared with the server counted in both). Screenshots: docs/serve-before.png, docs/serve.png.",
     ]
     report("serve", ["## Serving", "", *lines])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -43,7 +44,8 @@ def serve(
         Optional[str], typer.Option(help="Bearer token required on /v1/* (default: $ASR_SERVE_TOKEN; none: open)")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=1, help="Decoding processes (default: one per core; on a GPU, 2 threads)")
+        Optional[int],
+        typer.Option(min=1, help="Decoding processes (default: one per core but one; on a GPU, 2 threads)"),
     ] = None,
     queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a thread before 503")] = 16,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
@@ -71,7 +73,9 @@ def serve(
 
     tagger = SlotTagger.load(slots) if slots else None
     rec, _ = recognizer(model, decoding, int8, device, None, amp)
-    workers = workers or (usable_cores() if rec.device.type == "cpu" else 2)
+    # On a CPU, each decoding slot is a forked process of one thread, and one core is left to this
+    # process's own work (HTTP, reading and cutting audio, slots); on a GPU, two threads here.
+    workers = workers or (max(1, usable_cores() - 1) if rec.device.type == "cpu" else 2)
     settings = ServeSettings(
         token=token or os.environ.get("ASR_SERVE_TOKEN") or None,
         max_upload_mb=max_upload_mb,
@@ -80,18 +84,17 @@ def serve(
         queue=queue,
         idle_timeout=idle_timeout,
     )
-    # On a CPU, each decoding slot is a forked process of one thread (none with --workers 1, or on
-    # a GPU: decoding then runs in the request threads, with the cores' threads between them)
-    with Forked(rec, workers) as decoders:
+    with Forked(rec, workers, fork_one=True) as decoders:
         torch.set_num_threads(1 if decoders.pool else max(1, usable_cores() // workers))
-        sock.listen(128)
-        bound = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        # The socket listens already: a client that connects on this line is queued, not refused.
-        print(
-            f"asr serve: http://{shown}:{bound}/ ({model}; {'token required' if settings.token else 'no token'})",
-            flush=True,
-        )
         app = create_app(rec, settings, tagger, decoders if decoders.pool else None)
+        sock.listen(128)
+        # The socket listens already: a client that connects on this line is queued, not refused.
+        print(f"asr serve: {_address(sock, host)} ({model}; {'token required' if settings.token else 'no token'})")
+        sys.stdout.flush()
         config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
         uvicorn.Server(config).run(sockets=[sock])
+
+
+def _address(sock: socket.socket, host: str) -> str:
+    """The page's URL on a bound socket (its port, where 0 was asked for)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}/"
