@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from asr.audio import MAX_RATE, MIN_RATE, open_audio
-from asr.errors import AudioError, UserError
+from asr.errors import AudioError
 from asr.recognizer import DecodeOverrides
 from asr.serve.errors import ApiError, TooLarge, Unauthorized, UnsupportedMediaType
-from asr.serve.options import SubtitlesQuery, TranscribeQuery, decode_overrides, with_json_nbest
+from asr.serve.options import SubtitlesQuery, TranscribeQuery, decode_overrides, for_format
 from asr.serve.service import Service, service
-from asr.subtitles import check_nbest_format, plain_text, to_srt, to_tsv, to_vtt
+from asr.subtitles import plain_text, to_srt, to_tsv, to_vtt
 from asr.transcript import Char, Segment, Transcript
 
 
@@ -256,11 +256,7 @@ async def transcribe(
 ) -> Response:
     """The transcript of an uploaded file (a multipart form's `file`, or the audio as the body), in
     the format asked for; decoding options as on the command line (docs/serving.md)."""
-    options = with_json_nbest(decode_overrides(svc.rec, query, query.hotwords), query.format)
-    try:
-        check_nbest_format(query.nbest, query.format, "nbest", "format=")  # the command line's rule
-    except UserError as exc:
-        raise ApiError(str(exc)) from None
+    options = for_format(decode_overrides(svc.rec, query, query.hotwords), query.format)
     times = query.timestamps if query.timestamps is not None else query.format == "json"
     name, data = await audio_from_request(request, svc.settings.max_upload_bytes)
     check_header(name, data, svc.settings.max_seconds)

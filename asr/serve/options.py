@@ -14,6 +14,7 @@ from asr.audio import MAX_RATE, MIN_RATE
 from asr.errors import UserError
 from asr.recognizer import DecodeOverrides, Recognizer, hotword_phrases
 from asr.serve.errors import ApiError, Unsupported
+from asr.subtitles import check_nbest_format
 
 MAX_HOTWORDS = 200
 Format = Literal["json", "text", "tsv", "srt", "vtt"]
@@ -86,8 +87,14 @@ def decode_overrides(rec: Recognizer, params: DecodeParams, hotwords: str | list
         raise ApiError(str(exc)) from None
 
 
-def with_json_nbest(options: DecodeOverrides, fmt: str) -> DecodeOverrides:
-    """JSON lists 5 hypotheses when the beam search runs and none were asked for, as the CLI does."""
+def for_format(options: DecodeOverrides, fmt: str) -> DecodeOverrides:
+    """A request's options for a result in `fmt`, by the command line's rules: more hypotheses
+    than one are JSON's only (ApiError otherwise), and JSON lists 5 when the beam search runs and
+    none were asked for."""
+    try:
+        check_nbest_format(options.nbest, fmt, "nbest", "format=")
+    except UserError as exc:
+        raise ApiError(str(exc)) from None
     return dataclasses.replace(options, nbest=5) if options.nbest is None and fmt == "json" else options
 
 
