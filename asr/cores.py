@@ -4,15 +4,36 @@ imports and again before the model runs."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 _seen: list[int] = []  # other processes' runnable threads at each sample
 
 
+CGROUP = Path("/sys/fs/cgroup")  # where Linux shows this process's control group's limits
+
+
 def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, which containers and taskset narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """CPU cores this process may run on: its affinity mask (which taskset and cpusets narrow),
+    and no more than its control group's CPU quota (a container's CPU limit), rounded up."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def cpu_quota() -> float | None:
+    """The CPUs' worth of time this process's control group may use (cgroup v2 cpu.max, or v1
+    cpu.cfs_quota_us over cpu.cfs_period_us); None without a limit, or off Linux."""
+    try:
+        if (CGROUP / "cpu.max").is_file():
+            quota, period = (CGROUP / "cpu.max").read_text().split()[:2]
+        else:
+            v1 = CGROUP / "cpu"
+            quota, period = ((v1 / f).read_text().strip() for f in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def other_running() -> int | None:

@@ -5,7 +5,9 @@ of one process meet at a barrier; separate processes share nothing and also read
 decode in parallel (bench/RESULTS.md, end-to-end transcription). The children are forked after
 the model is loaded and inherit it with its decoder: nothing is copied but the audio sent and the
 transcripts returned. A child that dies (killed for memory, say) does not hang the command: what
-it had not returned is decoded in the main process, with a warning.
+it had not returned is decoded in the main process, with a warning (the pool stops its other
+processes then: the rest is decoded in the main process). Linux only: elsewhere forking a process
+that has loaded torch is not safe (macOS) or not possible (Windows), and the calls run here.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +29,8 @@ import torch
 
 if TYPE_CHECKING:
     from asr.recognizer import Recognizer
+
+CAN_FORK = sys.platform.startswith("linux")
 
 # The recognizer a child decodes with, set in the child by _init (a forked process inherits the
 # pool's initializer arguments without pickling them: the loaded model is not copied).
@@ -43,11 +49,10 @@ def _init(rec: Recognizer, parent: int) -> None:
 
 
 def _die_with(parent: int) -> None:
-    """End this process when `parent` ends, even killed outright (SIGKILL, the OOM killer): it
-    would otherwise wait for work forever, holding what it inherited (a server's listening
-    socket). Linux's PR_SET_PDEATHSIG; elsewhere the pool's own shutdown is all there is."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    """End this process when the thread of `parent` that forked it ends, even killed outright
+    (SIGKILL, the OOM killer): it would otherwise wait for work forever, holding what it inherited
+    (a server's listening socket). Linux's PR_SET_PDEATHSIG."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it ended before the line above
         os._exit(0)
 
@@ -55,20 +60,28 @@ def _die_with(parent: int) -> None:
 def _call(task: tuple[Callable[[Recognizer, Any], Any], Any]) -> Any:
     fn, item = task
     assert _child_rec is not None, "called outside a forked decoding process"
-    return fn(_child_rec, item)
+    try:
+        return fn(_child_rec, item)
+    except Exception as exc:  # one the parent cannot rebuild would break the whole pool
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+        raise
 
 
 class Forked:
     """`jobs` forked one-thread processes decoding with `rec`, for the span of a `with` block.
-    With jobs <= 1, or a recognizer off the CPU, there are none: the same calls run here.
+    With jobs <= 1, a recognizer off the CPU, or off Linux, there are none: the same calls run here.
     `fork_one`: one job is a forked process too (a server, whose own process has requests to
     read and answer meanwhile)."""
 
     def __init__(self, rec: Recognizer, jobs: int, fork_one: bool = False) -> None:
         self.rec, self.broken = rec, False
         self.pool: ProcessPoolExecutor | None = None
-        self.forks = rec.device.type == "cpu" and (jobs > 1 or (fork_one and jobs == 1))
+        self.forks = CAN_FORK and rec.device.type == "cpu" and (jobs > 1 or (fork_one and jobs == 1))
         self.jobs = jobs if self.forks else 1
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Forked:
         if self.forks:
@@ -84,10 +97,16 @@ class Forked:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def running(self) -> int:
+        """The decoding processes at work: 0 without them, or after one died."""
+        return self.jobs if self.pool is not None and not self.broken else 0
+
     def _died(self) -> None:
-        if not self.broken:
+        with self._lock:  # many threads may find it out at once: one says it
+            said, self.broken = self.broken, True
+        if not said:
             print("warning: a decoding process died; decoding the rest in this one", file=sys.stderr)
-        self.broken = True
 
     def call(self, fn: Callable[[Recognizer, T], R], item: T) -> R:
         """fn(rec, item) in one of the processes (here without them, or after one died): its

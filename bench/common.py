@@ -110,7 +110,10 @@ def forked_peak_rss_mib(child: subprocess.Popen) -> list[float]:
 
 def _high_water_mib(pid: int | str) -> float:
     """VmHWM of a process in MiB; 0 once it has exited."""
-    status = Path(f"/proc/{pid}/status").read_text()
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # reaped
+        return 0.0
     m = re.search(r"^VmHWM:\s*(\d+) kB", status, re.M)  # none once it has exited
     return int(m.group(1)) / 1024 if m else 0.0
 

@@ -2,7 +2,7 @@
 final-result latency and partial cadence, peak memory; and screenshots of the web page.
 
     make bench-serve                  # after make demo; about 2 minutes on 2 cores
-    python -m bench.serve --model exp/demo/best.pt --requests 48
+    python -m bench.serve --model exp/demo/best.pt --requests 48   # a quicker, noisier run
 
 Each HTTP client posts 3 s files (demo test utterances joined and cut to 3 s) back to back until
 the level's requests are done. The websocket client streams a 3 s file in 100 ms chunks at real

@@ -9,7 +9,18 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.chartimes import SHARE_COST, SKIP_COST, assign_syllables, one_syllable_each, refine, syllables
+from asr.chartimes import (
+    MIN_SYLLABLE,
+    SHARE_COST,
+    SKIP_COST,
+    SYLLABLE_DIP_DB,
+    SYLLABLE_LOUDNESS,
+    _smoothed,
+    assign_syllables,
+    one_syllable_each,
+    refine,
+    syllables,
+)
 
 
 def _speech(bumps: list[tuple[int, int]], frames: int, level: float = -20.0, quiet: float = -70.0) -> np.ndarray:
@@ -58,6 +69,40 @@ def test_syllables_are_runs_of_speech_cut_at_deep_dips():
     found = syllables(energy)
     assert found == [(10, 30), (35, 46), (46, 60), (70, 90)]
     assert syllables(_speech([(10, 13), (30, 60)], 80)) == [(30, 60)]  # 30 ms of sound: a click
+
+
+def _syllables_frame_by_frame(energy: np.ndarray) -> list[tuple[int, int]]:
+    """syllables() as first written: every frame of a run visited in turn, the loudest frame
+    since the last cut carried along (the reference the faster scan over dips must equal)."""
+    smooth = _smoothed(energy)
+    low, high = np.percentile(energy, [10, 95])
+    loud = np.pad(energy > max(low + (high - low) * SYLLABLE_LOUDNESS, max(high - 35.0, -60.0)), 1)
+    core = np.pad(loud[:-2] & loud[1:-1] & loud[2:], 1)
+    runs = np.concatenate([[False], core[:-2] | core[1:-1] | core[2:], [False]]).astype(np.int8)
+    out = []
+    for s, e in zip(np.flatnonzero(np.diff(runs) == 1), np.flatnonzero(np.diff(runs) == -1)):
+        cuts, since = [s], float(smooth[s])
+        after = np.maximum.accumulate(smooth[s:e][::-1])[::-1]
+        for t in range(s + 1, e - 1):
+            dip = smooth[t] <= smooth[t - 1] and smooth[t] < smooth[t + 1]
+            deep = min(since, after[t - s]) - smooth[t] >= SYLLABLE_DIP_DB
+            if dip and deep and t - cuts[-1] >= MIN_SYLLABLE and e - t >= MIN_SYLLABLE:
+                cuts.append(t)
+                since = float(smooth[t])
+            else:
+                since = max(since, float(smooth[t]))
+        out += [(int(a), int(b)) for a, b in zip(cuts, [*cuts[1:], e]) if b - a >= MIN_SYLLABLE]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_syllables_equal_a_frame_by_frame_scan(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(100):  # speech-like: runs of syllables with dips of every depth, and pauses
+        n = int(rng.integers(3, 400))
+        energy = -70 + 50 * (np.sin(np.arange(n) / rng.uniform(2, 12)) > rng.uniform(-1, 0.8))
+        energy = energy - rng.uniform(0, 30) * (np.sin(np.arange(n) / rng.uniform(1, 6)) ** 2) + rng.normal(0, 3, n)
+        assert syllables(energy) == _syllables_frame_by_frame(energy)
 
 
 def test_one_syllable_each_is_for_cjk_ideographs():

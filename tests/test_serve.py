@@ -9,7 +9,9 @@ import json
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
@@ -21,7 +23,7 @@ import websockets
 
 from asr.audio import load_audio
 from asr.errors import AudioError
-from asr.forked import Forked
+from asr.forked import CAN_FORK, Forked
 from asr.recognizer import Recognizer
 from asr.serve.errors import Busy
 from asr.serve.pool import Batcher, Pool
@@ -321,6 +323,21 @@ def _pid(rec, _) -> int:
     return os.getpid()
 
 
+class _TwoPartError(Exception):  # pickles, but cannot be rebuilt from its args in the parent
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def _raise_two_part(rec, _) -> None:
+    raise _TwoPartError("a piece", "cannot be decoded")
+
+
+def _alive(pid: str) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not CAN_FORK, reason="decoding processes are forked on Linux only")
 def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed_one(tiny_model, tiny_reads, capsys):
     """`asr serve`'s decoding processes: each call's results equal those decoded in the calling
     thread; concurrent calls share batches; a process killed (as the OOM killer would) loses no
@@ -332,6 +349,9 @@ def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed
     with Forked(rec, 2) as decoders:
         batcher = Batcher(rec, workers=2, decoders=decoders)
         assert decoders.call(_pid, None) != os.getpid()
+        with pytest.raises(RuntimeError, match="_TwoPartError: a piece: cannot be decoded"):
+            decoders.call(_raise_two_part, None)  # an error the parent could not rebuild breaks no process
+        assert decoders.running == 2
         assert [batcher.decode([w], times=True)[0].to_json() for w in waves] == here
         with ThreadPoolExecutor(6) as pool:
             together = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
@@ -339,8 +359,26 @@ def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed
         os.kill(decoders.call(_pid, None), signal.SIGKILL)
         with ThreadPoolExecutor(6) as pool:
             after = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
+        assert decoders.running == 0
     assert after == together
     assert capsys.readouterr().err.count("a decoding process died") == 1
+
+
+@pytest.mark.skipif(not CAN_FORK, reason="decoding processes are forked on Linux only")
+def test_asr_serve_decodes_in_processes_that_end_with_it_even_killed(tiny_model, tiny_reads):
+    proc, url = start_server(tiny_model["model"], "--workers", "2")
+    try:
+        forked = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(forked) == 2 and httpx.get(f"{url}/healthz").json()["decoding_processes"] == 2
+        r = httpx.post(f"{url}/v1/transcribe", content=SAMPLE.read_bytes(), headers={"Content-Type": "audio/wav"})
+        assert r.json()["text"] == tiny_reads[SAMPLE.stem]
+    finally:
+        proc.kill()  # as the OOM killer would: no shutdown of its own
+        proc.communicate(timeout=20)
+    deadline = time.monotonic() + 10
+    while any(map(_alive, forked)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, forked))
 
 
 def ws_url(server: str, token: str | None = TOKEN) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def serve(
         Optional[int],
         typer.Option(min=1, help="Decoding processes (default: one per core but one; on a GPU, 2 threads)"),
     ] = None,
-    queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a thread before 503")] = 16,
+    queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a decoding slot before 503")] = 16,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
     max_seconds: Annotated[float, typer.Option(help="Longest audio per request or stream, seconds")] = 600.0,
     idle_timeout: Annotated[float, typer.Option(help="Seconds a websocket may stay silent")] = 30.0,
@@ -68,14 +69,14 @@ def serve(
     import torch
 
     from asr.cores import usable_cores
-    from asr.forked import Forked
+    from asr.forked import CAN_FORK, Forked
     from asr.slots import SlotTagger
 
     tagger = SlotTagger.load(slots) if slots else None
     rec, _ = recognizer(model, decoding, int8, device, None, amp)
-    # On a CPU, each decoding slot is a forked process of one thread, and one core is left to this
-    # process's own work (HTTP, reading and cutting audio, slots); on a GPU, two threads here.
-    workers = workers or (max(1, usable_cores() - 1) if rec.device.type == "cpu" else 2)
+    # On a CPU (Linux), each decoding slot is a forked process of one thread, and one core is left
+    # to this process's own work (HTTP, reading and cutting audio, slots); elsewhere, two threads here.
+    workers = workers or (max(1, usable_cores() - 1) if rec.device.type == "cpu" and CAN_FORK else 2)
     settings = ServeSettings(
         token=token or os.environ.get("ASR_SERVE_TOKEN") or None,
         max_upload_mb=max_upload_mb,
@@ -92,6 +93,9 @@ def serve(
         print(f"asr serve: {_address(sock, host)} ({model}; {'token required' if settings.token else 'no token'})")
         sys.stdout.flush()
         config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
+        # uvicorn stops on SIGTERM, then raises it again with the handler it found: this one, so
+        # that the with block ends (the decoding processes stopped in order) before the exit
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -55,7 +55,10 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    pool, batcher = Pool(settings.workers, settings.queue), Batcher(rec, settings.workers, decoders=decoders)
+    if decoders is not None and decoders.pool is None:
+        raise ValueError("create_app: decoders has no processes (enter its with block first, on a CPU, on Linux)")
+    slots = decoders.jobs if decoders is not None else settings.workers  # a batch at a time each
+    pool, batcher = Pool(slots, settings.queue), Batcher(rec, slots, decoders=decoders)
     app.state.service = Service(rec, settings, pool, batcher, tagger)
     _add_error_handlers(app)
     app.include_router(http.router)

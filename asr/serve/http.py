@@ -85,6 +85,10 @@ class ModelOut(BaseModel):
 class Health(BaseModel):
     status: str
     in_flight: int
+    decoding_processes: int = Field(
+        description="forked decoding processes at work; 0: decoding in the server's own threads (on a GPU, "
+        "off Linux, or since a decoding process died)"
+    )
 
 
 MAX_TIME = 1e6  # seconds: about 11 days, beyond any recording
@@ -194,7 +198,8 @@ v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorized)], responses=_erro
 
 @router.get("/healthz", response_model=Health, summary="Liveness (no token needed)")
 async def healthz(svc: Annotated[Service, Depends(service)]) -> dict:
-    return {"status": "ok", "in_flight": svc.pool.in_flight}
+    running = svc.batcher.decoders.running if svc.batcher.decoders else 0
+    return {"status": "ok", "in_flight": svc.pool.in_flight, "decoding_processes": running}
 
 
 @v1.get("/model", response_model=ModelOut, summary="The model, its decoding settings, the server's limits")

@@ -1,4 +1,4 @@
-"""The decoding threads: a bounded pool that refuses instead of letting requests pile up, and a
+"""The request threads: a bounded pool that refuses instead of letting requests pile up, and a
 batcher that decodes the pieces of concurrent requests together, in forked decoding processes.
 
 On a CPU a batch of pieces costs less than the pieces one by one: eight 3 s pieces took 49 ms
@@ -132,7 +132,8 @@ class Batcher:
         first = batch[0]
         try:
             call = ([w for job in batch for w in job.waves], first.times, first.warp, first.options)
-            results = self.decoders.call(_decode_waves, call) if self.decoders else _decode_waves(self.rec, call)
+            decoders = self.decoders
+            results = decoders.call(_decode_waves, call) if decoders is not None else _decode_waves(self.rec, call)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc

@@ -17,8 +17,8 @@ class ServeSettings:
     token: str | None = None  # bearer token required on /v1/* (None: open)
     max_upload_mb: float = 50.0
     max_seconds: float = 600.0  # longest audio per request or stream
-    workers: int = 2  # decoding slots: batches decoded at once (asr serve: forked processes, one per core)
-    queue: int = 16  # requests that may wait for a decoding thread before 503
+    workers: int = 2  # batches decoded at once (asr serve: a forked process each, one per core but one)
+    queue: int = 16  # requests that may wait for a decoding slot before 503
     idle_timeout: float = 30.0  # seconds a websocket may stay silent
     partial_every: float = 0.5  # seconds of new audio between partial results
     endpoint_pause: float = 0.5  # seconds of quiet that close a streamed segment
