@@ -3,6 +3,11 @@ final-result latency and partial cadence, peak memory; and screenshots of the we
 
     make bench-serve                  # after make demo; about 2 minutes on 2 cores
     python -m bench.serve --model exp/demo/best.pt --requests 48   # a quicker, noisier run
+    python -m bench.serve --against /path/to/other/checkout --pairs 2   # 8 clients, servers in turn
+
+This shared machine's speed drifts between sittings by more than most changes gain; --against
+serves the 8-client level with this code and the other in turn (`--amp auto`), three runs each
+time, so that both see the same drift; it prints its rows and writes no results.
 
 Each HTTP client posts 3 s files (demo test utterances joined and cut to 3 s) back to back until
 the level's requests are done. The websocket client streams a 3 s file in 100 ms chunks at real
@@ -18,7 +23,6 @@ import asyncio
 import json
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +33,17 @@ import websockets
 
 from asr.audio import load_audio
 from asr.datadir import read_data_dir
-from bench.common import forked_peak_rss_mib, machine, peak_rss_mib, report, table
+from bench.common import (
+    ROOT,
+    asr_command,
+    checkout,
+    commit_of,
+    forked_peak_rss_mib,
+    machine,
+    peak_rss_mib,
+    report,
+    table,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHUNK = 0.1  # seconds per websocket chunk
@@ -122,14 +136,31 @@ def screenshots(url: str, sample: Path, before: Path, after: Path) -> None:
         b.close()
 
 
-def start(model: Path, slots: Path, amp: str, log: Path) -> tuple[subprocess.Popen, str]:
-    """`asr serve` on a free port (with make demo's slot tagger when there is one), its messages
-    in `log`: (process, URL)."""
-    cmd = [sys.executable, "-m", "asr", "serve", "--model", str(model), "--port", "0", "--amp", amp]
-    cmd += ["--slots", str(slots)] if slots.is_file() else []
+def start(model: Path, slots: Path, amp: str, log: Path, code: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """`asr serve` of checkout `code` on a free port (with make demo's slot tagger when there is
+    one), its messages in `log`: (process, URL)."""
+    args = ["serve", "--model", str(model.resolve()), "--port", "0", "--amp", amp]
+    args += ["--slots", str(slots.resolve())] if slots.is_file() else []
     with log.open("w") as messages:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=messages, text=True)
+        proc = asr_command(code, *args, stderr=messages)
+    assert proc.stdout is not None
     return proc, proc.stdout.readline().split()[2].rstrip("/")
+
+
+def paired(args: argparse.Namespace, files: list[Path], slots: Path) -> None:
+    """The 8-client level (three runs) served by this checkout and by --against, in turn, --pairs
+    times: every row printed, labelled with its commit."""
+    for _ in range(args.pairs):
+        for code in (ROOT, checkout(args.against)):
+            proc, url = start(args.model, slots, "auto", args.work / "serve-paired.log", code)
+            try:
+                with httpx.Client(base_url=url) as c:  # imports and allocations on the way
+                    c.post("/v1/transcribe", content=files[0].read_bytes(), headers={"Content-Type": "audio/wav"})
+                for _ in range(3):
+                    print(commit_of(code), asyncio.run(http_level(url, files, 8, args.requests)), flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
 
 
 def streams(url: str, files: list[Path], n: int) -> tuple[list, list, list]:
@@ -148,12 +179,16 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("exp/bench_serve"))
     ap.add_argument("--requests", type=int, default=240, help="HTTP requests per concurrency level")
     ap.add_argument("--streams", type=int, default=8, help="websocket sessions at real time")
+    ap.add_argument("--against", type=Path, help="another checkout: the 8-client level served by each in turn")
+    ap.add_argument("--pairs", type=int, default=2, help="with --against: turns of each")
     args = ap.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"{args.model}: no model; run make demo first")
     files = clip_files(args.test, args.work / "audio", 16)
 
     slots = args.model.parent / "slots.pt"  # make demo's slot tagger: the page fills its booking form
+    if args.against:
+        return paired(args, files, slots)
     levels = []
     for amp in ("off", "auto"):  # float32, then bf16 where the CPU has a faster bf16 path
         log = args.work / f"serve-{amp}.log"
