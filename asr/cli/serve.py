@@ -46,7 +46,9 @@ def serve(
     ] = None,
     workers: Annotated[
         Optional[int],
-        typer.Option(min=1, help="Decoding processes (default: one per core but one; on a GPU, 2 threads)"),
+        typer.Option(
+            min=1, help="Decoding processes (default: one per core but one; on a GPU or off Linux, 2 threads)"
+        ),
     ] = None,
     queue: Annotated[int, typer.Option(min=0, help="Requests that may wait for a decoding slot before 503")] = 16,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MiB")] = 50.0,
