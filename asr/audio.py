@@ -156,6 +156,25 @@ def truncation(f: sf.SoundFile) -> tuple[int, int] | None:
     return (declared, present) if present < declared < UNKNOWN_LENGTH else None
 
 
+def segment_problem(start: float, end: float | None) -> str | None:
+    """Why a segment from `start` to `end` seconds (None: to the recording's end) cannot be an
+    utterance, before the recording's length is known (None: it can). Written so that NaN fails
+    each test."""
+    if not start >= 0:
+        return f"segment starts before its recording ({_span(start, end)})"
+    if end is not None and not end > start:
+        return f"segment is empty ({_span(start, end)}: the end is not after the start)"
+    return None
+
+
+def past_the_end(start: float, end: float | None, seconds: float) -> str:
+    return f"segment past the end of its recording ({_span(start, end)}; the recording: {seconds:g} s)"
+
+
+def _span(start: float, end: float | None) -> str:
+    return f"from {start:g} s to {'the end' if end is None else f'{end:g} s'}"
+
+
 def stream_audio(
     source: str | Path | BinaryIO,
     block_seconds: float = 10.0,
@@ -174,11 +193,13 @@ def stream_audio(
     with open_audio(source, name) as f:
         if f.frames == 0:
             raise AudioError(f"{name}: contains no audio samples")
+        seconds = f.frames / f.samplerate
+        if why := segment_problem(start, end):
+            raise AudioError(f"{name}: {why}")
         first = round(start * f.samplerate)
-        last = f.frames if end is None else min(f.frames, round(end * f.samplerate))
+        last = f.frames if end is None or end >= seconds else round(end * f.samplerate)
         if first >= last:
-            span = f"{start:g}-{end:g} s" if end is not None else f"from {start:g} s"
-            raise AudioError(f"{name}: segment {span} is empty or past the end ({f.frames / f.samplerate:g} s)")
+            raise AudioError(f"{name}: {past_the_end(start, end, seconds)}")
         if first:
             f.seek(first)
         frames = -1 if end is None and not first else last - first  # -1: to the end (also pipes)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import check_audio, load_audio
+from asr.audio import check_audio, load_audio, past_the_end, segment_problem
 from asr.errors import UserError, located
 
 
@@ -34,22 +34,8 @@ class Utterance:
         end = seconds if self.end is None else self.end
         why = segment_problem(self.start, self.end)
         if not why and (end > seconds + 0.01 or self.start >= seconds):
-            why = f"segment past the end of its recording ({_span(self.start, self.end)}; the recording: {seconds:g} s)"
+            why = past_the_end(self.start, self.end, seconds)
         return (0.0, why) if why else (end - self.start, None)
-
-
-def segment_problem(start: float, end: float | None) -> str | None:
-    """Why a segment from `start` to `end` seconds (None: to the recording's end) cannot be an
-    utterance (None: it can). Written so that NaN fails each test."""
-    if not start >= 0:
-        return f"segment starts before its recording ({_span(start, end)})"
-    if end is not None and not end > start:
-        return f"segment is empty ({_span(start, end)}: the end is not after the start)"
-    return None
-
-
-def _span(start: float, end: float | None) -> str:
-    return f"from {start:g} s to {'the end' if end is None else f'{end:g} s'}"
 
 
 def _read_table(path: Path) -> dict[str, str]:

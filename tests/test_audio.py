@@ -166,3 +166,28 @@ def test_other_sources_are_refused_in_one_short_line(source, words):
         as_source(source)
     message = str(info.value)
     assert words in message and "\n" not in message and len(message) < 200, message
+
+
+@pytest.mark.parametrize(
+    "start, end, words",
+    [
+        (-1.0, 2.0, "starts before its recording (from -1 s to 2 s)"),
+        (float("nan"), None, "starts before its recording"),
+        (2.0, 1.0, "is empty (from 2 s to 1 s: the end is not after the start)"),
+        (9.0, None, "past the end of its recording (from 9 s to the end; the recording: 5.31744 s)"),
+    ],
+)
+def test_a_segment_outside_its_recording_is_one_line_naming_the_file(start, end, words):
+    """What a data dir's check says of a segment, the reader says too: a Clip of the Python API
+    reaches it unchecked (a negative start was libsndfile's 'psf_fseek() failed')."""
+    path = SAMPLES / "test-belinda-00054.wav"  # 5.31744 s
+    with pytest.raises(AudioError) as err:
+        list(stream_audio(path, start=start, end=end))
+    assert str(err.value).startswith(f"{path}: segment ") and words in str(err.value)
+
+
+def test_a_segment_to_past_the_end_or_infinity_reads_to_the_end():
+    path = SAMPLES / "test-belinda-00054.wav"
+    whole = load_audio(path).numpy()
+    for end in (9.0, float("inf")):
+        assert np.array_equal(np.concatenate(list(stream_audio(path, start=1.0, end=end))), whole[16000:])
