@@ -63,7 +63,7 @@ def serve(
     """Serve MODEL: POST /v1/transcribe, websocket /v1/stream, a web page at /."""
     sock = bound_socket(host, port)  # before the model loads: a port in use is said at once
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 (the serve extra: said missing before the model loads)
 
         from asr.serve.app import ServeSettings, create_app
     except ImportError as exc:
@@ -94,11 +94,18 @@ def serve(
         # The socket listens already: a client that connects on this line is queued, not refused.
         print(f"asr serve: {_address(sock, host)} ({model}; {'token required' if settings.token else 'no token'})")
         sys.stdout.flush()
-        config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
-        # uvicorn stops on SIGTERM, then raises it again with the handler it found: this one, so
-        # that the with block ends (the decoding processes stopped in order) before the exit
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-        uvicorn.Server(config).run(sockets=[sock])
+        _run(app, sock)
+
+
+def _run(app, sock: socket.socket) -> None:
+    """Serve `app` on the listening `sock` with uvicorn until it is stopped."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
+    # uvicorn stops on SIGTERM, then raises it again with the handler it found: this one, so that
+    # the caller's with block ends (the decoding processes stopped in order) before the exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _address(sock: socket.socket, host: str) -> str:
