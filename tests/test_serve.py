@@ -323,6 +323,14 @@ def _pid(rec, _) -> int:
     return os.getpid()
 
 
+def _pid_then_wait(rec, path: Path) -> int:
+    """Says which process runs it (in `path`, whole), then takes a second: time to kill it."""
+    (path.parent / "partial").write_text(str(os.getpid()))
+    (path.parent / "partial").rename(path)
+    time.sleep(1)
+    return os.getpid()
+
+
 class _TwoPartError(Exception):  # pickles, but cannot be rebuilt from its args in the parent
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"{what}: {why}")
@@ -338,7 +346,9 @@ def _alive(pid: str) -> bool:
 
 
 @pytest.mark.skipif(not CAN_FORK, reason="decoding processes are forked on Linux only")
-def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed_one(tiny_model, tiny_reads, capsys):
+def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed_one(
+    tiny_model, tiny_reads, capsys, tmp_path
+):
     """`asr serve`'s decoding processes: each call's results equal those decoded in the calling
     thread; concurrent calls share batches; a process killed (as the OOM killer would) loses no
     call, the rest is decoded in the server's process, and says so once."""
@@ -356,7 +366,12 @@ def test_forked_decoders_read_what_the_request_threads_read_and_outlive_a_killed
         with ThreadPoolExecutor(6) as pool:
             together = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
         assert together == [tiny_reads[p.stem] for p in paths]
-        os.kill(decoders.call(_pid, None), signal.SIGKILL)
+        with ThreadPoolExecutor(1) as one:  # killed at work: its call is not lost, and the pool is known dead
+            busy = one.submit(decoders.call, _pid_then_wait, tmp_path / "pid")
+            while not (tmp_path / "pid").exists():
+                time.sleep(0.01)
+            os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)
+            assert busy.result() == os.getpid()  # done again here
         with ThreadPoolExecutor(6) as pool:
             after = list(pool.map(lambda w: batcher.decode([w])[0].text, waves))
         assert decoders.running == 0
