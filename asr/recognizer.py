@@ -337,6 +337,12 @@ class Recognizer:
         made, warning = self._call_hotwords(hotwords, hotword_boost)
         return DecodeOverrides(**given, nbest=nbest, hotwords=made, warning=warning)
 
+    def for_json(self, options: DecodeOverrides) -> DecodeOverrides:
+        """`options` for a result written as JSON: an n-best list of 5 when the beam search runs
+        and none was asked for (the command line's and the server's default)."""
+        beam = (options.decoder or self.decode.decoder) == "beam"
+        return dataclasses.replace(options, nbest=5) if options.nbest is None and beam else options
+
     def _call_hotwords(self, hotwords, boost: float | None) -> tuple[Hotwords | None, str | None]:
         if boost is not None and not hotwords:
             raise UserError(

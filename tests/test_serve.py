@@ -25,7 +25,8 @@ from asr.audio import load_audio
 from asr.errors import AudioError
 from asr.forked import CAN_FORK, Forked
 from asr.recognizer import Recognizer
-from asr.serve.errors import Busy
+from asr.serve.errors import ApiError, Busy
+from asr.serve.options import for_format
 from asr.serve.pool import Batcher, Pool
 from asr.serve.stream import Stream, StreamConfig
 from asr.transcript import Transcript
@@ -317,6 +318,18 @@ def test_a_failed_piece_fails_only_its_call_and_the_batcher_goes_on():
     outcomes = [f.exception() or f.result()[0].text for f in futures]
     assert isinstance(outcomes[1], AudioError) and outcomes[::2] == ["1", "2"] and outcomes[3] == "3"  # only 7 failed
     assert batcher.decode([np.full(10, 5.0, np.float32)])[0].text == "5"
+
+
+def test_json_lists_five_hypotheses_when_the_beam_runs_and_none_were_asked_for(tiny_model):
+    """One rule for the command line (-f json) and the server (format=json): Recognizer.for_json."""
+    rec = Recognizer(tiny_model["model"])
+    assert rec.decode.decoder == "greedy" and rec.for_json(rec.overrides()).nbest is None  # no list to fill
+    assert rec.for_json(rec.overrides(decoder="beam")).nbest == 5
+    assert rec.for_json(rec.overrides(nbest=2)).nbest == 2
+    assert for_format(rec, rec.overrides(decoder="beam"), "json").nbest == 5
+    assert for_format(rec, rec.overrides(decoder="beam"), "text").nbest is None
+    with pytest.raises(ApiError, match="written by format=json only"):
+        for_format(rec, rec.overrides(nbest=2), "srt")
 
 
 def _pid(rec, _) -> int:

@@ -115,13 +115,9 @@ def _cue_rules(format: str, nbest: int | None, max_line_chars, max_lines, min_cu
 
 def _call_options(rec, nbest: int | None, format: str, decoder: str | None):
     """The decoding options of the call, checked before any audio is read: --nbest (selects the
-    beam search; refused with --decoder greedy), else 5 hypotheses in JSON when the beam runs."""
-    import dataclasses
-
+    beam search; refused with --decoder greedy), else JSON's default (Recognizer.for_json)."""
     options = rec.overrides(nbest=nbest, decoder=decoder if nbest else None)
-    if nbest is None and format == "json" and (options.decoder or rec.decode.decoder) == "beam":
-        options = dataclasses.replace(options, nbest=5)
-    return options
+    return rec.for_json(options) if format == "json" else options
 
 
 def _write_results(transcribe_many, items, out, tagger, **options) -> int:

@@ -261,7 +261,7 @@ async def transcribe(
 ) -> Response:
     """The transcript of an uploaded file (a multipart form's `file`, or the audio as the body), in
     the format asked for; decoding options as on the command line (docs/serving.md)."""
-    options = for_format(decode_overrides(svc.rec, query, query.hotwords), query.format)
+    options = for_format(svc.rec, decode_overrides(svc.rec, query, query.hotwords), query.format)
     times = query.timestamps if query.timestamps is not None else query.format == "json"
     name, data = await audio_from_request(request, svc.settings.max_upload_bytes)
     check_header(name, data, svc.settings.max_seconds)

@@ -4,7 +4,6 @@ through `Recognizer.overrides`, the rule the command line's flags follow."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Literal
 
@@ -87,15 +86,15 @@ def decode_overrides(rec: Recognizer, params: DecodeParams, hotwords: str | list
         raise ApiError(str(exc)) from None
 
 
-def for_format(options: DecodeOverrides, fmt: str) -> DecodeOverrides:
+def for_format(rec: Recognizer, options: DecodeOverrides, fmt: str) -> DecodeOverrides:
     """A request's options for a result in `fmt`, by the command line's rules: more hypotheses
-    than one are JSON's only (ApiError otherwise), and JSON lists 5 when the beam search runs and
-    none were asked for."""
+    than one are JSON's only (ApiError otherwise), and JSON has its default n-best
+    (Recognizer.for_json)."""
     try:
         check_nbest_format(options.nbest, fmt, "nbest", "format=")
     except UserError as exc:
         raise ApiError(str(exc)) from None
-    return dataclasses.replace(options, nbest=5) if options.nbest is None and fmt == "json" else options
+    return rec.for_json(options) if fmt == "json" else options
 
 
 def start_message(text: str | None) -> StartMessage:
