@@ -161,7 +161,7 @@ _bearer = HTTPBearer(auto_error=False, description="the server's token (asr serv
 _query_token = APIKeyQuery(name="token", auto_error=False, description="the token, where a header cannot be set")
 
 
-def authorized(
+async def authorized(
     svc: Annotated[Service, Depends(service)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     token: Annotated[str | None, Depends(_query_token)],
@@ -182,12 +182,12 @@ def _only(request: Request, declared: Iterable[str]) -> None:
         raise ApiError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(declared))}")
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """/v1/transcribe's query: TranscribeQuery's fields."""
     _only(request, TranscribeQuery.model_fields)
 
 
-def known_subtitles_query(request: Request) -> None:
+async def known_subtitles_query(request: Request) -> None:
     """/v1/subtitles' query: SubtitlesQuery's fields."""
     _only(request, SubtitlesQuery.model_fields)
 

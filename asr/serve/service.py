@@ -37,8 +37,9 @@ class Service:
     tagger: SlotTagger | None = None  # with it, every result carries its filled slots
 
 
-def service(request: Request) -> Service:
-    """The app's Service (a FastAPI dependency of the HTTP routes)."""
+async def service(request: Request) -> Service:
+    """The app's Service (a FastAPI dependency of the HTTP routes; `async`, as the other
+    dependencies: FastAPI runs a plain function in its thread pool, a thread hop each request)."""
     return request.app.state.service
 
 
