@@ -31,11 +31,13 @@ def machine() -> str:
 
 def commit_of(checkout: Path | None = None) -> str:
     """The short commit a checkout (default: the current folder's) is at, with "+changes" when its
-    package differs from that commit, or its path where git cannot say."""
+    package or recipes differ from that commit, or its path where git cannot say."""
     res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
     if not res.stdout.strip():
         return str(checkout or Path.cwd())
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "asr"], cwd=checkout, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", ":/asr", ":/recipes"], cwd=checkout, capture_output=True, text=True
+    )
     return res.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 

@@ -221,9 +221,9 @@ def main() -> None:
     partials = max(1, sum(r["partials"] for r in fast_on))
     per_partial = (sum(r["wall"] for r in fast_on) - sum(r["wall"] for r in fast_off)) / partials
     lines = [
-        f"Machine: {machine()}. `make bench-serve` (bench/serve.py): `asr serve` with the demo model",
-        f"(its default here: {len(forked)} decoding process(es); `--amp auto` chose {chosen}),",
-        f"clients on the same machine over loopback, {SECONDS} s files; the websocket figures with `--amp off`.",
+        f"Machine: {machine()}. `make bench-serve` (bench/serve.py), code at {commit_of(ROOT)}: `asr serve` with the",
+        f"demo model (its default here: {len(forked)} decoding process(es); `--amp auto` chose {chosen}),",
+        f"aiohttp clients on the same machine over loopback, {SECONDS} s files; the websocket figures with `--amp off`.",
         "",
         *table("--amp | HTTP clients | requests | 200 OK | p50 | p95 | p99 | requests/s", levels),
         "",
