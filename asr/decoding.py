@@ -499,7 +499,8 @@ def decode(
         nbests = [hyps or [Hypothesis([], float("-inf"), float("-inf"))] for hyps in nbests]
     if times:
         for b, (hyps, lp, n) in enumerate(zip(nbests, log_probs, lengths.tolist())):
-            hyps[0].spans = align(lp[:n], hyps[0].ids, blank)
+            # greedy's best path collapses to its own ids and no path is better: it is their alignment
+            hyps[0].spans = align(lp[:n], hyps[0].ids, blank, best_path=cfg.decoder == "greedy")
             syllabic = units is not None and one_syllable_each([units[u] for u in hyps[0].ids])
             hyps[0].owned = owned_frames(
                 lp[:n], hyps[0].spans, energy_db[b] if energy_db else None, sub, syllabic=syllabic
@@ -507,18 +508,38 @@ def decode(
     return nbests
 
 
-def align(log_probs: torch.Tensor, ids: list[int], blank: int = 0) -> list[tuple[int, int, int, float]]:
+def align(
+    log_probs: torch.Tensor, ids: list[int], blank: int = 0, best_path: bool = False
+) -> list[tuple[int, int, int, float]]:
     """Viterbi (forced) alignment of `ids` to one utterance's log_probs (T, V).
 
     Returns (unit, first_frame, last_frame, mean posterior over those frames) per unit,
-    monotonic, via torchaudio's forced_align.
+    monotonic, via torchaudio's forced_align. `best_path`: `ids` are what the best path
+    (each frame's most likely unit) collapses to, as greedy decoding finds them; that path is
+    then their alignment, read off without a search.
     """
     if not ids:
         return []
-    targets = torch.tensor([ids], dtype=torch.int32)
-    frames, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=blank)
-    spans = AF.merge_tokens(frames[0], scores[0].exp(), blank=blank)
-    return [(s.token, s.start, s.end - 1, float(s.score)) for s in spans]
+    lp = log_probs.detach().float().cpu()
+    if best_path:
+        scores, path = lp.max(dim=-1)
+    else:
+        frames, scores = AF.forced_align(lp[None], torch.tensor([ids], dtype=torch.int32), blank=blank)
+        path, scores = frames[0], scores[0]
+    return token_spans(path.numpy(), scores.exp().numpy(), blank)
+
+
+def token_spans(path: np.ndarray, posteriors: np.ndarray, blank: int = 0) -> list[tuple[int, int, int, float]]:
+    """A frame-level CTC path's units: (unit, first frame, last frame, mean of `posteriors` over
+    them) for each run of one unit that is not blank (torchaudio's merge_tokens, without a
+    Python step per frame)."""
+    if not len(path):
+        return []
+    bounds = np.flatnonzero(np.diff(path, prepend=-1, append=-1))  # where each run starts, then the end
+    starts, ends = bounds[:-1], bounds[1:]
+    means = np.add.reduceat(posteriors.astype(np.float64), starts) / (ends - starts)
+    keep = path[starts] != blank
+    return [(int(path[a]), int(a), int(b) - 1, float(m)) for a, b, m in zip(starts[keep], ends[keep], means[keep])]
 
 
 # Below this log-posterior (e^-7 ~ 0.001) a unit has no evidence in a frame: where the first

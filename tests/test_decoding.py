@@ -1,6 +1,8 @@
+import numpy as np
 import torch
+import torchaudio.functional as AF
 
-from asr.decoding import collapse, greedy_decode
+from asr.decoding import align, collapse, greedy_decode, token_spans
 from asr.vocab import Vocab
 
 VOCAB = Vocab(["<blank>", "<unk>", "好", "棒"])
@@ -46,3 +48,24 @@ def test_greedy_and_beam_return_the_same_result_type():
         assert best.score <= 0 and [s[0] for s in best.spans] == best.ids
         assert [s[1] for s in best.spans] == [1, 3, 5]  # each unit's frame
     assert len(decode(lp, lens, DecodeConfig(decoder="greedy"), nbest=3)[0]) == 1
+
+
+def test_token_spans_are_torchaudios_merged_tokens():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        path = rng.choice([0, 0, 0, 1, 2, 3], size=int(rng.integers(1, 40)))
+        post = rng.random(len(path)).astype(np.float32)
+        ours = token_spans(path, post)
+        theirs = AF.merge_tokens(torch.from_numpy(path), torch.from_numpy(post))
+        assert [s[:3] for s in ours] == [(t.token, t.start, t.end - 1) for t in theirs]
+        assert np.allclose([s[3] for s in ours], [t.score for t in theirs], atol=1e-6)
+
+
+def test_greedys_best_path_is_the_alignment_forced_alignment_finds():
+    # random peaky posteriors: greedy's ids, aligned by the search and read off the best path
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        lp = torch.log_softmax(torch.from_numpy(rng.normal(size=(60, len(VOCAB))) * 4).float(), -1)
+        [hyp] = greedy_decode(lp[None], torch.tensor([60]), VOCAB.blank)
+        if hyp.ids:
+            assert align(lp, hyp.ids, best_path=True) == align(lp, hyp.ids)

@@ -562,6 +562,9 @@ def test_stream_errors_token_idle_and_bad_chunks(server):
     second = np.zeros(16000, "<f4").tobytes()
     message, code = asyncio.run(first_error(ws_url(server), start, *[second] * 31))
     assert "longer than" in message and code == 1009
+    big = np.zeros(2**18 + 1, "<f4").tobytes()  # one byte-quad over 1 MiB in one message
+    message, code = asyncio.run(first_error(ws_url(server), start, big))
+    assert "chunks of at most 1048576 bytes" in message and code == 1009
 
 
 def test_client_disconnect_mid_stream_leaves_the_server_serving(server, client, tiny_reads):

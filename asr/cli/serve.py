@@ -101,7 +101,9 @@ def _run(app, sock: socket.socket) -> None:
     """Serve `app` on the listening `sock` with uvicorn until it is stopped."""
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=2**20, timeout_graceful_shutdown=5)
+    from asr.serve.ws import TRANSPORT_LIMIT
+
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=TRANSPORT_LIMIT, timeout_graceful_shutdown=5)
     # uvicorn stops on SIGTERM, then raises it again with the handler it found: this one, so that
     # the caller's with block ends (the decoding processes stopped in order) before the exit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
