@@ -103,6 +103,12 @@ class AugmentConfig:
         return self.waveform or self.vtlp_prob > 0
 
     @property
+    def speed_only(self) -> bool:
+        """Speed perturbation is the only step that changes the audio or the filterbank: an
+        utterance's log mels are one of len(speeds) versions, which a cache can keep."""
+        return self.speed and not any(getattr(self, f.name) > 0 for f in fields(self) if f.name.endswith("_prob"))
+
+    @property
     def masks(self) -> bool:
         return self.freq_masks > 0 or self.time_masks > 0
 
@@ -128,8 +134,15 @@ class Speed:
         self.speeds = speeds
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        speed = float(rng.choice(self.speeds))
-        return x if speed == 1.0 else resample(x, round(SAMPLE_RATE * speed), SAMPLE_RATE)
+        return at_speed(x, self.draw(rng))
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return float(rng.choice(self.speeds))
+
+
+def at_speed(x: np.ndarray, speed: float) -> np.ndarray:
+    """`x` played `speed` times as fast (and as high)."""
+    return x if speed == 1.0 else resample(x, round(SAMPLE_RATE * speed), SAMPLE_RATE)
 
 
 class Pitch:
@@ -338,6 +351,10 @@ class Augmenter:
         for stream, step in self.steps:
             x = step(x, self.rng(epoch, index, stream))
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+    def speed(self, epoch: int, index: int) -> float:
+        """The speed factor `waveform` applies to utterance `index` in `epoch`."""
+        return Speed(self.cfg.speeds).draw(self.rng(epoch, index, _SPEED))
 
     def warp(self, epoch: int, index: int) -> float:
         rng = self.rng(epoch, index, _VTLP)

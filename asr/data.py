@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from asr.audio import SAMPLE_RATE
-from asr.augment import AugmentConfig, Augmenter
+from asr.augment import AugmentConfig, Augmenter, at_speed
 from asr.datadir import Utterance
 from asr.errors import AudioError
 from asr.features import CMVNAccumulator, FeatureConfig, cepstra, finish, log_mel, num_frames
@@ -99,6 +100,10 @@ class FeatureDataset(Dataset):
         self.feat_cfg = feat_cfg
         self.vocab = vocab
         self.memory: dict[int, torch.Tensor] | None = {} if cache else None
+        # speed perturbation alone: the log mels of the other speeds are cached too, (i, speed) -> (T, n_mels)
+        self.sped: dict[tuple[int, float], torch.Tensor] | None = None
+        if cache and augment is not None and augment.speed_only:
+            self.sped = {}
         self.disk = FeatureCache(cache_dir, feat_cfg) if cache_dir else None
         self.augmenter: Augmenter | None = None
         if augment is not None and (augment.on_the_fly or augment.masks):
@@ -141,6 +146,23 @@ class FeatureDataset(Dataset):
                 self.disk.put(utt, logmel)
         return logmel
 
+    def sped_log_mel(self, i: int, speed: float) -> torch.Tensor | None:
+        """Log mel energies of utterance i played at `speed`, through the cache of those."""
+        if speed == 1.0:
+            return self.log_mel(i)
+        assert self.sped is not None
+        if (i, speed) not in self.sped:
+            logmel = self._guarded(
+                self.utts[i],
+                lambda wave: log_mel(
+                    torch.from_numpy(np.ascontiguousarray(at_speed(wave.numpy(), speed), np.float32)), self.feat_cfg
+                ),
+            )
+            if logmel is None:
+                return None
+            self.sped[i, speed] = logmel
+        return self.sped[i, speed]
+
     def _finish(self, logmel: torch.Tensor) -> torch.Tensor:
         return finish(cepstra(logmel, self.feat_cfg), self.feat_cfg)
 
@@ -164,10 +186,10 @@ class FeatureDataset(Dataset):
         if aug is not None and not aug.active(epoch):
             aug = None
         views: torch.Tensor | None  # (views, T, F); one when clean (the views would be alike)
-        if aug is not None and aug.cfg.on_the_fly:
+        if aug is not None and aug.cfg.on_the_fly and self.sped is None:
             views = self._guarded(utt, lambda wave: aug.views(wave, epoch, i, self.views))
-        elif aug is not None:
-            logmel = self.log_mel(i)
+        elif aug is not None:  # the same features as views' from the log mels' caches
+            logmel = self.sped_log_mel(i, aug.speed(epoch, i)) if self.sped is not None else self.log_mel(i)
             views = (
                 None
                 if logmel is None

@@ -184,9 +184,11 @@ def fit_sample(utts: list[Utterance], n: int, seed: int) -> list[Utterance]:
 def make_loaders(run: Run, data: Data) -> Loaders:
     recipe, cfg, d = run.recipe, run.recipe.train, run.d
     # a memory cache lives in the main process (workers would each fill a private copy), but
-    # on-the-fly augmentation has nothing to cache and wants workers
-    train_workers = cfg.num_workers if recipe.augment.on_the_fly or not cfg.cache_features else 0
+    # on-the-fly augmentation has nothing to cache and wants workers; speed perturbation alone
+    # has a few versions of each utterance, which the cache keeps
     augment = recipe.augment
+    cached = cfg.cache_features and (not augment.on_the_fly or augment.speed_only)
+    train_workers = 0 if cached else cfg.num_workers
     if cfg.cr_ctc_weight:  # CR-CTC masks more time on both views (Yao et al. 2024: 2.5 times)
         more = cfg.cr_ctc_time_masking
         augment = replace(
@@ -196,7 +198,7 @@ def make_loaders(run: Run, data: Data) -> Loaders:
         data.train,
         recipe.features,
         run.vocab,
-        cache=cfg.cache_features and not augment.on_the_fly,
+        cache=cached,
         cache_dir=cfg.feature_cache_dir,
         augment=augment,
         seed=cfg.seed,

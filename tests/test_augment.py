@@ -146,6 +146,21 @@ def test_dataset_items_follow_the_epoch_and_the_seed():
     assert torch.equal(late[(3, 2)]["feats"], a[(3, 2)]["feats"])
 
 
+def test_speed_perturbation_alone_is_cached_and_gives_the_features_computed_on_the_fly():
+    cfg = AugmentConfig(speeds=(0.9, 1.0, 1.1), freq_masks=2, time_masks=2)
+    assert cfg.speed_only and not dataclasses.replace(cfg, vtlp_prob=0.5).speed_only
+    assert not dataclasses.replace(cfg, gain_prob=0.5).speed_only and not AugmentConfig().speed_only
+    fly = FeatureDataset(UTTS[:3], FeatureConfig(), None, augment=cfg, seed=5)
+    cached = FeatureDataset(UTTS[:3], FeatureConfig(), None, cache=True, augment=cfg, seed=5)
+    keys = [(epoch, i) for epoch in range(4) for i in range(3)]
+    for key in keys * 2:  # the second round reads the caches
+        assert torch.equal(cached[key]["feats"], fly[key]["feats"])
+    assert cached.sped is not None and fly.sped is None
+    speeds = {cached.augmenter.speed(e, i) for e, i in keys}
+    assert speeds == {0.9, 1.0, 1.1}  # every version drawn, each computed once: 1.0 in the clean cache
+    assert set(cached.sped) == {(i, s) for e, i in keys if (s := cached.augmenter.speed(e, i)) != 1.0}
+
+
 def test_unreadable_babble_source_is_skipped(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
