@@ -352,7 +352,7 @@ class Augmenter:
             x = step(x, self.rng(epoch, index, stream))
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
-    def speed(self, epoch: int, index: int) -> float:
+    def speed_factor(self, epoch: int, index: int) -> float:
         """The speed factor `waveform` applies to utterance `index` in `epoch`."""
         return Speed(self.cfg.speeds).draw(self.rng(epoch, index, _SPEED))
 

@@ -96,7 +96,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = all cores
     num_workers: int = 0  # DataLoader workers for audio loading and features
     cache_features: bool = True  # keep features in memory after first use (num_workers is then 0): log mels
-    # where the set is augmented (masks drawn afresh), finished features where it is not (wider: 60 vs 40 columns)
+    # where the set is augmented (masks drawn afresh), finished features where it is not (wider: 60 vs 40 columns);
+    # with speed perturbation the only audio step, log mels at each speed (about 3x for 0.9, 1.0, 1.1)
     feature_cache_dir: str | None = None  # also keep them on disk, reused across epochs and runs
     cmvn_utterances: int = 5000  # training utterances sampled for global CMVN statistics
     save_every_steps: int = 0  # also write last.pt every N steps within an epoch (0: at epoch ends)

@@ -81,7 +81,9 @@ class FeatureDataset(Dataset):
     each fill a private copy) and/or on disk (cache_dir); features are finished from them, after
     SpecAugment's masks when those are on (a set without augmentation keeps finished features).
     Augmentation that changes the audio or the filterbank (`augment.on_the_fly`) computes every
-    item from its audio, in the loader's workers.
+    item from its audio, in the loader's workers; but with speed perturbation as its only such
+    step (`augment.speed_only`), the memory cache also keeps each utterance's version at each
+    speed, computed the first time it is drawn: the same features.
     """
 
     def __init__(
@@ -101,9 +103,9 @@ class FeatureDataset(Dataset):
         self.vocab = vocab
         self.memory: dict[int, torch.Tensor] | None = {} if cache else None
         # speed perturbation alone: the log mels of the other speeds are cached too, (i, speed) -> (T, n_mels)
-        self.sped: dict[tuple[int, float], torch.Tensor] | None = None
+        self.versions: dict[tuple[int, float], torch.Tensor] | None = None
         if cache and augment is not None and augment.speed_only:
-            self.sped = {}
+            self.versions = {}
         self.disk = FeatureCache(cache_dir, feat_cfg) if cache_dir else None
         self.augmenter: Augmenter | None = None
         if augment is not None and (augment.on_the_fly or augment.masks):
@@ -146,12 +148,12 @@ class FeatureDataset(Dataset):
                 self.disk.put(utt, logmel)
         return logmel
 
-    def sped_log_mel(self, i: int, speed: float) -> torch.Tensor | None:
+    def log_mel_at(self, i: int, speed: float) -> torch.Tensor | None:
         """Log mel energies of utterance i played at `speed`, through the cache of those."""
         if speed == 1.0:
             return self.log_mel(i)
-        assert self.sped is not None
-        if (i, speed) not in self.sped:
+        assert self.versions is not None
+        if (i, speed) not in self.versions:
             logmel = self._guarded(
                 self.utts[i],
                 lambda wave: log_mel(
@@ -160,8 +162,8 @@ class FeatureDataset(Dataset):
             )
             if logmel is None:
                 return None
-            self.sped[i, speed] = logmel
-        return self.sped[i, speed]
+            self.versions[i, speed] = logmel
+        return self.versions[i, speed]
 
     def _finish(self, logmel: torch.Tensor) -> torch.Tensor:
         return finish(cepstra(logmel, self.feat_cfg), self.feat_cfg)
@@ -186,10 +188,10 @@ class FeatureDataset(Dataset):
         if aug is not None and not aug.active(epoch):
             aug = None
         views: torch.Tensor | None  # (views, T, F); one when clean (the views would be alike)
-        if aug is not None and aug.cfg.on_the_fly and self.sped is None:
+        if aug is not None and aug.cfg.on_the_fly and self.versions is None:
             views = self._guarded(utt, lambda wave: aug.views(wave, epoch, i, self.views))
         elif aug is not None:  # the same features as views' from the log mels' caches
-            logmel = self.sped_log_mel(i, aug.speed(epoch, i)) if self.sped is not None else self.log_mel(i)
+            logmel = self.log_mel_at(i, aug.speed_factor(epoch, i)) if self.versions is not None else self.log_mel(i)
             views = (
                 None
                 if logmel is None

@@ -499,7 +499,7 @@ def decode(
         nbests = [hyps or [Hypothesis([], float("-inf"), float("-inf"))] for hyps in nbests]
     if times:
         for b, (hyps, lp, n) in enumerate(zip(nbests, log_probs, lengths.tolist())):
-            # greedy's best path collapses to its own ids and no path is better: it is their alignment
+            # greedy's best path collapses to its own ids and no path scores higher: a Viterbi alignment of them
             hyps[0].spans = align(lp[:n], hyps[0].ids, blank, best_path=cfg.decoder == "greedy")
             syllabic = units is not None and one_syllable_each([units[u] for u in hyps[0].ids])
             hyps[0].owned = owned_frames(
@@ -514,25 +514,28 @@ def align(
     """Viterbi (forced) alignment of `ids` to one utterance's log_probs (T, V).
 
     Returns (unit, first_frame, last_frame, mean posterior over those frames) per unit,
-    monotonic, via torchaudio's forced_align. `best_path`: `ids` are what the best path
-    (each frame's most likely unit) collapses to, as greedy decoding finds them; that path is
-    then their alignment, read off without a search.
+    monotonic, via torchaudio's forced_align. `best_path`: `ids` are likely what the best path
+    (each frame's most likely unit) collapses to, as greedy decoding finds them; that path is then
+    a Viterbi alignment of them, read off without a search (where two units tie for a frame's
+    best, as bf16 log-probs often do, it may not be the one forced_align picks: the same score,
+    other spans). Where the path does not collapse to `ids`, they are aligned by the search.
     """
     if not ids:
         return []
     lp = log_probs.detach().float().cpu()
     if best_path:
         scores, path = lp.max(dim=-1)
-    else:
-        frames, scores = AF.forced_align(lp[None], torch.tensor([ids], dtype=torch.int32), blank=blank)
-        path, scores = frames[0], scores[0]
-    return token_spans(path.numpy(), scores.exp().numpy(), blank)
+        spans = token_spans(path.numpy(), scores.exp().numpy(), blank)
+        if [u for u, _, _, _ in spans] == ids:
+            return spans
+    frames, scores = AF.forced_align(lp[None], torch.tensor([ids], dtype=torch.int32), blank=blank)
+    return token_spans(frames[0].numpy(), scores[0].exp().numpy(), blank)
 
 
 def token_spans(path: np.ndarray, posteriors: np.ndarray, blank: int = 0) -> list[tuple[int, int, int, float]]:
-    """A frame-level CTC path's units: (unit, first frame, last frame, mean of `posteriors` over
-    them) for each run of one unit that is not blank (torchaudio's merge_tokens, without a
-    Python step per frame)."""
+    """A frame-level CTC path's units: (T,) unit per frame and (T,) posteriors -> (unit, first
+    frame, last frame, mean posterior over them) for each run of one unit that is not blank
+    (torchaudio's merge_tokens, without a Python step per frame)."""
     if not len(path):
         return []
     bounds = np.flatnonzero(np.diff(path, prepend=-1, append=-1))  # where each run starts, then the end

@@ -189,6 +189,14 @@ def make_loaders(run: Run, data: Data) -> Loaders:
     augment = recipe.augment
     cached = cfg.cache_features and (not augment.on_the_fly or augment.speed_only)
     train_workers = 0 if cached else cfg.num_workers
+    if cached and augment.speed_only:
+        clean = sum(data.budget_lengths) * min(augment.speeds)  # budget_lengths are at the slowest speed
+        mib = clean * recipe.features.n_mels * 4 * sum(1 / s for s in set(augment.speeds)) / 2**20
+        log.info(
+            f"speed perturbation alone: each utterance's log mels at each speed cached in memory as drawn "
+            f"(about {mib:.0f} MiB once all are), no loader workers; train.cache_features=false computes "
+            f"them in workers instead"
+        )
     if cfg.cr_ctc_weight:  # CR-CTC masks more time on both views (Yao et al. 2024: 2.5 times)
         more = cfg.cr_ctc_time_masking
         augment = replace(

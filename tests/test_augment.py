@@ -155,10 +155,10 @@ def test_speed_perturbation_alone_is_cached_and_gives_the_features_computed_on_t
     keys = [(epoch, i) for epoch in range(4) for i in range(3)]
     for key in keys * 2:  # the second round reads the caches
         assert torch.equal(cached[key]["feats"], fly[key]["feats"])
-    assert cached.sped is not None and fly.sped is None
-    speeds = {cached.augmenter.speed(e, i) for e, i in keys}
+    assert cached.versions is not None and fly.versions is None
+    speeds = {cached.augmenter.speed_factor(e, i) for e, i in keys}
     assert speeds == {0.9, 1.0, 1.1}  # every version drawn, each computed once: 1.0 in the clean cache
-    assert set(cached.sped) == {(i, s) for e, i in keys if (s := cached.augmenter.speed(e, i)) != 1.0}
+    assert set(cached.versions) == {(i, s) for e, i in keys if (s := cached.augmenter.speed_factor(e, i)) != 1.0}
 
 
 def test_unreadable_babble_source_is_skipped(tmp_path):

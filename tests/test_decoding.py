@@ -69,3 +69,16 @@ def test_greedys_best_path_is_the_alignment_forced_alignment_finds():
         [hyp] = greedy_decode(lp[None], torch.tensor([60]), VOCAB.blank)
         if hyp.ids:
             assert align(lp, hyp.ids, best_path=True) == align(lp, hyp.ids)
+
+
+def test_the_best_path_read_where_units_tie_and_the_search_where_it_is_not_the_ids():
+    # frame 1: blank and 棒 tie for the best, as bf16 log-probs often do; the best path keeps the blank
+    p = torch.tensor([[0.1, 0.0, 0.8, 0.1], [0.45, 0.0, 0.1, 0.45], [0.1, 0.0, 0.1, 0.8]])
+    lp = p.clamp_min(1e-6).log()
+    [hyp] = greedy_decode(lp[None], torch.tensor([3]), VOCAB.blank)
+    spans = align(lp, hyp.ids, best_path=True)
+    assert [s[:3] for s in spans] == [(2, 0, 0), (3, 2, 2)]  # on the best path, frame by frame
+    searched = align(lp, hyp.ids)
+    assert [s[0] for s in searched] == hyp.ids == [2, 3]  # the search may take the tie either way
+    # ids the best path does not collapse to: aligned by the search
+    assert align(lp, [3, 2], best_path=True) == align(lp, [3, 2])

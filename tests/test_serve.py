@@ -565,6 +565,10 @@ def test_stream_errors_token_idle_and_bad_chunks(server):
     big = np.zeros(2**18 + 1, "<f4").tobytes()  # one byte-quad over 1 MiB in one message
     message, code = asyncio.run(first_error(ws_url(server), start, big))
     assert "chunks of at most 1048576 bytes" in message and code == 1009
+    message, code = asyncio.run(first_error(ws_url(server), " " * (2**20 + 1)))  # a start message too
+    assert "chunks of at most 1048576 bytes" in message and code == 1009
+    message, code = asyncio.run(first_error(ws_url(server), start, big * 4))  # past the transport's limit
+    assert message == "" and code == 1009
 
 
 def test_client_disconnect_mid_stream_leaves_the_server_serving(server, client, tiny_reads):

@@ -21,10 +21,11 @@ from asr.serve.service import Service, ws_service
 from asr.serve.stream import Piece, Stream, StreamConfig, StreamTooLong
 from asr.transcript import Transcript, shifted, slots_json
 
-# The largest message a client may send (a chunk of audio: 1 MiB is 32 s of 16 kHz 16-bit), refused
-# with an error message; the transport closes on one over TRANSPORT_LIMIT with no message at all.
+# The largest message a client may send (a chunk of audio: 1 MiB is 32 s of 16 kHz pcm16, 16 s of
+# float32), refused with an error message; the transport closes on one over TRANSPORT_LIMIT (each
+# connection buffers a whole message) with no message at all.
 MAX_MESSAGE = 2**20
-TRANSPORT_LIMIT = 16 * MAX_MESSAGE
+TRANSPORT_LIMIT = 4 * MAX_MESSAGE
 
 
 async def stream(ws: WebSocket) -> None:
@@ -79,6 +80,9 @@ async def _receive(ws: WebSocket, timeout: float) -> Message:
     msg = await asyncio.wait_for(ws.receive(), timeout)
     if msg["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(msg.get("code", 1000))
+    size = len(msg["bytes"]) if msg.get("bytes") is not None else len((msg.get("text") or "").encode())
+    if size > MAX_MESSAGE:
+        raise TooLarge(f"a message of {size} bytes: send audio in chunks of at most {MAX_MESSAGE} bytes")
     return msg
 
 
@@ -122,10 +126,6 @@ class _Session:
             ended = msg.get("bytes") is None
             if ended and not _end_signal(msg):
                 raise Unsupported('expected binary audio or {"signal": "end"}')
-            if not ended and len(msg["bytes"]) > MAX_MESSAGE:
-                raise TooLarge(
-                    f"a message of {len(msg['bytes'])} bytes: send audio in chunks of at most {MAX_MESSAGE} bytes"
-                )
             try:
                 pieces = self.stream.finish() if ended else self.stream.push(msg["bytes"])
             except StreamTooLong as exc:
